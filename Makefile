@@ -1,0 +1,51 @@
+# Handoff — common tasks. `make demo` and `make test` work on a fresh clone with Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
+	SECRET_KEY=check-deploy-$$(date +%s)-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ \
+	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0
+
+.PHONY: venv demo serve test check lint format migrate bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	mkdir -p var
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py migrate --noinput
+
+## Run the product on the embedded default (SQLite, eager tasks, database search) with demo data.
+demo: migrate
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py seed_demo --port $(PORT)
+	@echo "Serving http://$(HOST):$(PORT)/ (second network: http://delnorte.localhost:$(PORT)/)"
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Run the whole test suite (DATABASE_URL=postgres://... runs it on PostgreSQL).
+test: venv
+	mkdir -p var
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint, types, Django checks, migrations up to date, deploy checks on production settings.
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py check
+	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3 var/static var/media

@@ -1,0 +1,11 @@
+"""Development: the embedded default with no services (SQLite, eager tasks, console email)."""
+
+from .base import *  # noqa: F403
+from .base import env_bool, env_list, env_str
+
+DEBUG = env_bool("DEBUG", True)
+# A fixed key is acceptable only here: dev settings are never used to serve real data.
+SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-never-used-in-production"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", ".localhost", "testserver"])
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+HANDOFF_ALLOW_DEMO_DATA = True

@@ -1,0 +1,179 @@
+"""Load the demo: Humboldt County and Del Norte County networks, their organizations and one login
+per role in each. Idempotent: running it again changes nothing that is already there."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from wagtail.models import Page, Site
+
+from network import services
+from network.demo import del_norte, humboldt
+from network.models import Network, Organization, Role, User
+
+DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
+
+# (demo module, host name, username prefix)
+DEMO_NETWORKS: list[tuple[ModuleType, str, str]] = [
+    (humboldt, "127.0.0.1", "hum"),
+    (del_norte, "delnorte.localhost", "dn"),
+]
+
+ORGANIZATION_DETAIL_FIELDS = (
+    "description",
+    "phone",
+    "email",
+    "website",
+    "address_1",
+    "city",
+    "state",
+    "postal_code",
+)
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--port", type=int, default=8000, help="Port the demo is served on (the sites' port)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.HANDOFF_ALLOW_DEMO_DATA:
+            raise CommandError("Demo data is disabled in these settings (HANDOFF_ALLOW_DEMO_DATA).")
+        password = os.environ.get("HANDOFF_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
+        logins: list[tuple[str, str, str]] = []
+        with transaction.atomic():
+            _remove_wagtail_placeholder_site()
+            for index, (module, hostname, prefix) in enumerate(DEMO_NETWORKS):
+                network = _network(module, hostname, options["port"], is_default=index == 0)
+                organizations = _organizations(network, [*module.CLINICS, *module.AGENCIES])
+                logins += _people(network, organizations, module, prefix, password)
+            logins.append(_operator(password))
+        counts = {n.name: n.organizations.count() for n in Network.objects.all()}
+        for name, count in counts.items():
+            self.stdout.write(f"{name}: {count} organizations")
+        self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {password})"))
+        for username, role, where in logins:
+            self.stdout.write(f"  {username:<24} {role:<16} {where}")
+
+
+def _remove_wagtail_placeholder_site() -> None:
+    """Wagtail's install creates a 'Welcome' site; the demo's networks replace it."""
+    for site in Site.objects.filter(network__isnull=True):
+        root = site.root_page
+        site.delete()
+        if root.depth == 2 and not root.get_children().exists() and root.specific_class is Page:
+            root.delete()
+
+
+def _network(module: ModuleType, hostname: str, port: int, *, is_default: bool) -> Network:
+    spec = module.NETWORK
+    network = Network.objects.filter(slug=spec["slug"]).first()
+    if network is None:
+        network = services.network_create(
+            name=spec["name"],
+            slug=spec["slug"],
+            hostname=hostname,
+            port=port,
+            time_zone=spec["time_zone"],
+            is_default_site=is_default,
+            intro=spec.get(
+                "intro",
+                "Find community services near you: food, housing, rides, "
+                "utilities, safety, jobs and health coverage.",
+            ),
+        )
+    elif (network.site.hostname, network.site.port) != (hostname, port):
+        Site.objects.filter(pk=network.site_id).update(hostname=hostname, port=port)
+    return network
+
+
+def _organizations(network: Network, specs: list[dict[str, Any]]) -> dict[str, Organization]:
+    existing = {org.slug: org for org in Organization.objects.filter(network=network)}
+    result: dict[str, Organization] = {}
+    for spec in specs:
+        details = {field: spec[field] for field in ORGANIZATION_DETAIL_FIELDS if field in spec}
+        org = existing.get(spec["slug"])
+        if org is None:
+            org = services.organization_create(
+                network=network, name=spec["name"], slug=spec["slug"], kind=spec["kind"], **details
+            )
+        else:
+            changes = {
+                k: v
+                for k, v in {"name": spec["name"], "kind": spec["kind"], **details}.items()
+                if getattr(org, k) != v
+            }
+            if changes:
+                org = services.organization_update(organization=org, **changes)
+        result[org.slug] = org
+    return result
+
+
+def _user(username: str, first: str, last: str, email: str, password: str) -> User:
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = services.user_create(
+            username=username, email=email, first_name=first, last_name=last, password=password
+        )
+    return user
+
+
+def _people(
+    network: Network,
+    organizations: dict[str, Organization],
+    module: ModuleType,
+    prefix: str,
+    password: str,
+) -> list[tuple[str, str, str]]:
+    clinics = [organizations[c["slug"]] for c in module.CLINICS]
+    agencies = [organizations[a["slug"]] for a in module.AGENCIES]
+    domain = f"{network.slug}.example.org"
+    cast: list[tuple[str, str, str, str, Organization | None]] = [
+        ("network-admin", "Morgan", "Reyes", Role.NETWORK_ADMIN, None),
+        ("clinic-admin", "Priya", "Natarajan", Role.CLINIC_ADMIN, clinics[0]),
+        ("clinic-staff", "Sam", "Okafor", Role.CLINIC_STAFF, clinics[0]),
+        ("agency-admin", "Dana", "Whitehorse", Role.AGENCY_ADMIN, agencies[0]),
+        ("agency-staff", "Luis", "Camacho", Role.AGENCY_STAFF, agencies[0]),
+    ]
+    logins = []
+    for suffix, first, last, role, organization in cast:
+        username = f"{prefix}-{suffix}"
+        user = _user(username, first, last, f"{username}@{domain}", password)
+        if organization is None:
+            services.membership_grant(user=user, role=role, network=network, notify=False)
+        else:
+            services.membership_grant(user=user, role=role, organization=organization, notify=False)
+        logins.append((username, Role(role).label, str(organization or network)))
+    if len(clinics) > 1:
+        # One person in two clinics, to show switching the active organization.
+        staff = User.objects.get(username=f"{prefix}-clinic-staff")
+        services.membership_grant(
+            user=staff, role=Role.CLINIC_STAFF, organization=clinics[1], notify=False
+        )
+        logins.append((staff.username, Role.CLINIC_STAFF.label, f"also {clinics[1]}"))
+    return logins
+
+
+def _operator(password: str) -> tuple[str, str, str]:
+    """The platform operator: a superuser who sees every network (demo only)."""
+    user = User.objects.filter(username="operator").first()
+    if user is None:
+        user = services.user_create(
+            username="operator",
+            email="operator@handoff.example.org",
+            first_name="Platform",
+            last_name="Operator",
+            password=password,
+        )
+    if not user.is_superuser:
+        User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
+    return ("operator", "superuser", "all networks")

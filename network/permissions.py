@@ -1,0 +1,204 @@
+"""Roles, permissions and the checks every view relies on.
+
+This is the only module that talks to django-guardian. A membership's role is granted as object
+permissions on its Organization (or, for network admins, on its Network); the grants are derived
+from memberships by ``permissions_sync`` and never edited by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AnonymousUser, Permission
+from django.db.models import QuerySet
+from guardian.core import ObjectPermissionChecker
+from guardian.shortcuts import get_objects_for_user
+from wagtail.permission_policies.base import BasePermissionPolicy
+
+from .models import (
+    Membership,
+    Network,
+    NetworkUserObjectPermission,
+    Organization,
+    OrganizationUserObjectPermission,
+    Role,
+)
+
+if TYPE_CHECKING:
+    from .models import User
+
+    Actor = User | AnonymousUser
+
+
+class OrgPerm(enum.StrEnum):
+    """Permissions held on an Organization."""
+
+    VIEW = "view_organization"
+    SEND_REFERRALS = "send_referrals"
+    RECEIVE_REFERRALS = "receive_referrals"
+    UPDATE_CAPACITY = "update_capacity"
+    EDIT_LISTING = "edit_listing"
+    MANAGE_MEMBERS = "manage_members"
+
+
+class NetworkPerm(enum.StrEnum):
+    """Permissions held on a Network."""
+
+    VIEW = "view_network"
+    ADMINISTER = "administer_network"
+
+
+_CLINIC_STAFF = {OrgPerm.VIEW, OrgPerm.SEND_REFERRALS}
+_AGENCY_STAFF = {OrgPerm.VIEW, OrgPerm.RECEIVE_REFERRALS, OrgPerm.UPDATE_CAPACITY}
+
+# The whole role model in one table: what each role may do on its organization or network.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.CLINIC_STAFF: frozenset(_CLINIC_STAFF),
+    Role.CLINIC_ADMIN: frozenset(_CLINIC_STAFF | {OrgPerm.MANAGE_MEMBERS}),
+    Role.AGENCY_STAFF: frozenset(_AGENCY_STAFF),
+    Role.AGENCY_ADMIN: frozenset(_AGENCY_STAFF | {OrgPerm.MANAGE_MEMBERS, OrgPerm.EDIT_LISTING}),
+    Role.NETWORK_ADMIN: frozenset({NetworkPerm.VIEW, NetworkPerm.ADMINISTER}),
+}
+
+
+# Which guardian table holds grants on which model (direct foreign keys, no generic relation).
+_GRANT_TABLES: dict[
+    type[Organization] | type[Network],
+    type[OrganizationUserObjectPermission] | type[NetworkUserObjectPermission],
+] = {
+    Organization: OrganizationUserObjectPermission,
+    Network: NetworkUserObjectPermission,
+}
+
+
+def permissions_sync(*, user: User, target: Organization | Network) -> None:
+    """Make the user's guardian grants on one organization or network match their memberships.
+
+    Runs inside the service transaction that changed a membership; idempotent.
+    """
+    if isinstance(target, Organization):
+        memberships = Membership.objects.filter(user=user, organization=target)
+    else:
+        memberships = Membership.objects.filter(
+            user=user, network=target, organization__isnull=True
+        )
+    wanted: set[str] = set().union(
+        *(ROLE_PERMISSIONS[role] for role in memberships.values_list("role", flat=True))
+    )
+    model = type(target)
+    ids = dict(
+        Permission.objects.filter(
+            content_type__app_label=model._meta.app_label,
+            content_type__model=model._meta.model_name,
+        ).values_list("codename", "id")
+    )
+    table = _GRANT_TABLES[model]
+    grants = table.objects.filter(user=user, content_object=target)
+    grants.exclude(permission_id__in=[ids[code] for code in wanted]).delete()
+    have = set(grants.values_list("permission__codename", flat=True))
+    table.objects.bulk_create(
+        table(user=user, content_object=target, permission_id=ids[code])  # type: ignore[misc]
+        for code in sorted(wanted - have)
+    )
+
+
+def checker_for(user: Actor) -> ObjectPermissionChecker:
+    """A per-request permission cache: repeated checks on the same object cost no queries."""
+    return ObjectPermissionChecker(user)
+
+
+def user_has_org_perm(
+    user: Actor,
+    perm: OrgPerm,
+    organization: Organization,
+    *,
+    checker: ObjectPermissionChecker | None = None,
+) -> bool:
+    if not user.is_active:
+        return False
+    return (checker or checker_for(user)).has_perm(perm.value, organization)
+
+
+def user_has_network_perm(
+    user: Actor,
+    perm: NetworkPerm,
+    network: Network,
+    *,
+    checker: ObjectPermissionChecker | None = None,
+) -> bool:
+    if not user.is_active:
+        return False
+    return (checker or checker_for(user)).has_perm(perm.value, network)
+
+
+def organizations_with_perm(
+    user: Actor, perm: OrgPerm, queryset: QuerySet[Organization] | None = None
+) -> QuerySet[Organization]:
+    """Organizations (from ``queryset``) on which the user holds ``perm``."""
+    qs = queryset if queryset is not None else Organization.objects.all()
+    if not user.is_active:
+        return qs.none()
+    return get_objects_for_user(user, perm.value, klass=qs, accept_global_perms=False)
+
+
+def networks_with_perm(user: Actor, perm: NetworkPerm) -> QuerySet[Network]:
+    if not user.is_active:
+        return Network.objects.none()
+    return get_objects_for_user(user, perm.value, klass=Network, accept_global_perms=False)
+
+
+def permissions_prefetch(
+    checker: ObjectPermissionChecker, organizations: Iterable[Organization]
+) -> None:
+    """Load the user's grants on many organizations in one query, for lists that check each row."""
+    checker.prefetch_perms(list(organizations))
+
+
+class NetworkScopedPolicy(BasePermissionPolicy):
+    """Wagtail permission policy for models that belong to a network (``network`` field).
+
+    Network admins may do everything with the instances of the networks they administer, and
+    nothing with any other network's; superusers may do everything.
+    """
+
+    def user_has_permission(self, user: Actor, action: str) -> bool:
+        if not user.is_active:
+            return False
+        return bool(user.is_superuser or networks_with_perm(user, NetworkPerm.ADMINISTER).exists())
+
+    def user_has_any_permission(self, user: Actor, actions: Iterable[str]) -> bool:
+        return self.user_has_permission(user, "")
+
+    def instances_user_has_any_permission_for(
+        self, user: Actor, actions: Iterable[str]
+    ) -> QuerySet[Any]:
+        manager = self.model._default_manager
+        if not user.is_active:
+            return manager.none()
+        if user.is_superuser:
+            return manager.all()
+        return manager.filter(network__in=networks_with_perm(user, NetworkPerm.ADMINISTER))
+
+    def user_has_any_permission_for_instance(
+        self, user: Actor, actions: Iterable[str], instance: Any
+    ) -> bool:
+        if not user.is_active:
+            return False
+        if user.is_superuser:
+            return True
+        return user_has_network_perm(user, NetworkPerm.ADMINISTER, instance.network)
+
+    def user_has_permission_for_instance(self, user: Actor, action: str, instance: Any) -> bool:
+        return self.user_has_any_permission_for_instance(user, [action], instance)
+
+    def users_with_any_permission(self, actions: Iterable[str]) -> QuerySet[Any]:
+        from .models import User
+
+        return User.objects.filter(
+            is_active=True, memberships__role=Role.NETWORK_ADMIN
+        ).distinct() | User.objects.filter(is_active=True, is_superuser=True)
+
+    def users_with_permission(self, action: str) -> QuerySet[Any]:
+        return self.users_with_any_permission([action])

@@ -1,0 +1,183 @@
+"""Wagtail admin: network admins manage their own networks' organizations; superusers, networks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.admin.utils import unquote
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.log_actions import log
+from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import snippets as snippet_views
+from wagtail.snippets.views.snippets import SnippetViewSet
+
+from . import services
+from .models import Network, Organization
+from .permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
+
+organization_policy = NetworkScopedPolicy(Organization)
+register_permission_policy(Organization, organization_policy, exact_class=True)
+
+
+class ScopedObjectMixin:
+    """An object outside the user's networks is not found (404), rather than forbidden."""
+
+    permission_policy: NetworkScopedPolicy
+    request: HttpRequest
+    kwargs: dict[str, Any]
+    pk_url_kwarg: str
+
+    def get_object(self, queryset: QuerySet[Any] | None = None) -> Model:
+        pk = unquote(str(self.kwargs[self.pk_url_kwarg]))
+        visible = self.permission_policy.instances_user_has_any_permission_for(
+            self.request.user, ["change"]
+        )
+        if not visible.filter(pk=pk).exists():
+            raise Http404
+        return super().get_object(queryset)  # type: ignore[misc]
+
+
+def _scoped(view_class: type) -> type:
+    return type(f"Scoped{view_class.__name__}", (ScopedObjectMixin, view_class), {})
+
+
+class OrganizationForm(WagtailAdminModelForm):
+    """Offers only the networks the editing user administers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.for_user
+        if "network" in self.fields and user is not None and not user.is_superuser:
+            self.fields["network"].queryset = networks_with_perm(user, NetworkPerm.ADMINISTER)
+        if self.instance.pk and "network" in self.fields:
+            self.fields["network"].disabled = True
+
+
+class OrganizationCreateView(snippet_views.CreateView):
+    def save_instance(self) -> Organization:
+        data = dict(self.form.cleaned_data)
+        organization = services.organization_create(
+            network=data.pop("network"),
+            name=data.pop("name"),
+            kind=data.pop("kind"),
+            slug=data.pop("slug"),
+            by=self.request.user,
+            **data,
+        )
+        log(
+            instance=organization,
+            action="wagtail.create",
+            user=self.request.user,
+            content_changed=True,
+        )
+        return organization
+
+
+class OrganizationEditView(ScopedObjectMixin, snippet_views.EditView):
+    def save_instance(self) -> Organization:
+        data = {k: v for k, v in self.form.cleaned_data.items() if k not in {"network", "slug"}}
+        # The form already applied the changes to the instance; reload so the service sees the
+        # stored state and applies (and validates) the change itself.
+        stored = Organization.objects.get(pk=self.form.instance.pk)
+        organization = services.organization_update(
+            organization=stored, by=self.request.user, **data
+        )
+        log(
+            instance=organization,
+            action="wagtail.edit",
+            user=self.request.user,
+            content_changed=True,
+        )
+        return organization
+
+
+class OrganizationViewSet(SnippetViewSet):
+    model = Organization
+    icon = "group"
+    menu_label = _("Organizations")
+    menu_order = 200
+    add_to_admin_menu = True
+    base_form_class = OrganizationForm
+    list_display = ["name", "kind", "city", "network", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "city"]
+    add_view_class = OrganizationCreateView
+    edit_view_class = OrganizationEditView
+    delete_view_class = _scoped(snippet_views.DeleteView)
+    usage_view_class = _scoped(snippet_views.UsageView)
+    history_view_class = _scoped(snippet_views.HistoryView)
+    inspect_view_class = _scoped(snippet_views.InspectView)
+    copy_view_class = _scoped(snippet_views.CopyView)
+    panels = [
+        MultiFieldPanel(
+            [
+                FieldPanel("network"),
+                FieldPanel("name"),
+                FieldPanel("slug"),
+                FieldPanel("kind"),
+                FieldPanel("is_active"),
+            ],
+            heading=_("Organization"),
+        ),
+        FieldPanel("description"),
+        MultiFieldPanel(
+            [FieldRowPanel([FieldPanel("phone"), FieldPanel("email")]), FieldPanel("website")],
+            heading=_("Contact"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldPanel("address_1"),
+                FieldRowPanel([FieldPanel("city"), FieldPanel("state"), FieldPanel("postal_code")]),
+            ],
+            heading=_("Address"),
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return organization_policy.instances_user_has_any_permission_for(
+            request.user, ["change"]
+        ).select_related("network")
+
+
+class NetworkPolicy(ModelPermissionPolicy):
+    """Networks are edited here but created (with their site) by ``manage.py network_create``."""
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        if action in {"add", "delete", "copy"}:
+            return False
+        return bool(super().user_has_permission(user, action))
+
+
+register_permission_policy(Network, NetworkPolicy(Network), exact_class=True)
+
+
+class NetworkViewSet(SnippetViewSet):
+    """Networks are created and configured by the platform operator (superusers) only."""
+
+    model = Network
+    icon = "site"
+    menu_label = _("Networks")
+    menu_order = 210
+    add_to_admin_menu = True
+    list_display = ["name", "slug", "time_zone", "site"]
+    panels = [FieldPanel("name"), FieldPanel("time_zone")]
+
+
+register_snippet(OrganizationViewSet)
+register_snippet(NetworkViewSet)
+
+
+@hooks.register("register_admin_menu_item")
+def members_menu_item() -> MenuItem:
+    return MenuItem(
+        _("Members and roles"), reverse("network:network_overview"), icon_name="user", order=220
+    )
