@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +19,5 @@ class MemberAddForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         allowed = Membership.ROLES_FOR_KIND[organization.kind]
-        self.fields["role"].choices = [
-            (value, label) for value, label in Role.choices if value in allowed
-        ]
+        role_field = cast(forms.ChoiceField, self.fields["role"])
+        role_field.choices = [(value, label) for value, label in Role.choices if value in allowed]

@@ -18,7 +18,7 @@ ACTIVE_MEMBERSHIP_SESSION_KEY = "handoff_active_membership"
 class TenantRequest(HttpRequest):
     """What ``TenantMiddleware`` adds to every request (for type checking views)."""
 
-    user: User  # type: ignore[assignment]
+    user: User
     site_network: Network | None
     network: Network | None
     organization: Organization | None

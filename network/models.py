@@ -194,18 +194,19 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} — {where}"
 
     def clean(self) -> None:
-        if self.organization_id is not None and self.organization.network_id != self.network_id:
+        organization = self.organization if self.organization_id is not None else None
+        if organization is not None and organization.network_id != self.network_id:
             raise ValidationError(
                 {"organization": _("The organization belongs to another network.")}
             )
-        if self.role != Role.NETWORK_ADMIN and self.organization is not None:
-            allowed = self.ROLES_FOR_KIND[self.organization.kind]
+        if self.role != Role.NETWORK_ADMIN and organization is not None:
+            allowed = self.ROLES_FOR_KIND[organization.kind]
             if self.role not in allowed:
                 raise ValidationError(
                     {
                         "role": _("A %(kind)s cannot have the role %(role)s.")
                         % {
-                            "kind": self.organization.get_kind_display(),
+                            "kind": organization.get_kind_display(),
                             "role": self.get_role_display(),
                         }
                     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser, Permission
 from django.db.models import QuerySet
@@ -94,19 +94,19 @@ def permissions_sync(*, user: User, target: Organization | Network) -> None:
             content_type__model=model._meta.model_name,
         ).values_list("codename", "id")
     )
-    table = _GRANT_TABLES[model]
-    grants = table.objects.filter(user=user, content_object=target)
+    table: Any = _GRANT_TABLES[model]  # either direct foreign-key table; both have the same shape
+    grants = table.objects.filter(user=user, content_object_id=target.pk)
     grants.exclude(permission_id__in=[ids[code] for code in wanted]).delete()
     have = set(grants.values_list("permission__codename", flat=True))
     table.objects.bulk_create(
-        table(user=user, content_object=target, permission_id=ids[code])  # type: ignore[misc]
+        table(user=user, content_object_id=target.pk, permission_id=ids[code])
         for code in sorted(wanted - have)
     )
 
 
 def checker_for(user: Actor) -> ObjectPermissionChecker:
     """A per-request permission cache: repeated checks on the same object cost no queries."""
-    return ObjectPermissionChecker(user)
+    return ObjectPermissionChecker(cast(Any, user))
 
 
 def user_has_org_perm(
@@ -153,7 +153,7 @@ def permissions_prefetch(
     checker: ObjectPermissionChecker, organizations: Iterable[Organization]
 ) -> None:
     """Load the user's grants on many organizations in one query, for lists that check each row."""
-    checker.prefetch_perms(list(organizations))
+    checker.prefetch_perms(cast(Any, list(organizations)))
 
 
 class NetworkScopedPolicy(BasePermissionPolicy):

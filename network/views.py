@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import selectors, services
 from .forms import MemberAddForm
 from .middleware import ACTIVE_MEMBERSHIP_SESSION_KEY, TenantRequest
-from .models import Membership, Network, Organization, User
+from .models import Membership, Network, Organization, Role, User
 from .permissions import NetworkPerm, permissions_prefetch, user_has_network_perm
 
 View = Callable[..., HttpResponse]
@@ -193,8 +193,7 @@ def member_add(request: TenantRequest, slug: str) -> HttpResponse:
         return _members_page(request, organization, form, status=400)
     messages.success(
         request,
-        _("%(user)s now has the role %(role)s.")
-        % {"user": user, "role": dict(form.fields["role"].choices)[data["role"]]},
+        _("%(user)s now has the role %(role)s.") % {"user": user, "role": Role(data["role"]).label},
     )
     return redirect("network:organization_members", slug=organization.slug)
 

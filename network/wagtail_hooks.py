@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.admin.utils import unquote
 from django.db.models import Model, QuerySet
@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
 from wagtail.log_actions import log
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
@@ -21,7 +21,7 @@ from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from . import services
-from .models import Network, Organization
+from .models import Network, Organization, User
 from .permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
 
 organization_policy = NetworkScopedPolicy(Organization)
@@ -70,7 +70,7 @@ class OrganizationCreateView(snippet_views.CreateView):
             name=data.pop("name"),
             kind=data.pop("kind"),
             slug=data.pop("slug"),
-            by=self.request.user,
+            by=cast(User, self.request.user),
             **data,
         )
         log(
@@ -89,7 +89,7 @@ class OrganizationEditView(ScopedObjectMixin, snippet_views.EditView):
         # stored state and applies (and validates) the change itself.
         stored = Organization.objects.get(pk=self.form.instance.pk)
         organization = services.organization_update(
-            organization=stored, by=self.request.user, **data
+            organization=stored, by=cast(User, self.request.user), **data
         )
         log(
             instance=organization,
@@ -106,7 +106,6 @@ class OrganizationViewSet(SnippetViewSet):
     menu_label = _("Organizations")
     menu_order = 200
     add_to_admin_menu = True
-    base_form_class = OrganizationForm
     list_display = ["name", "kind", "city", "network", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "city"]
@@ -115,32 +114,38 @@ class OrganizationViewSet(SnippetViewSet):
     delete_view_class = _scoped(snippet_views.DeleteView)
     usage_view_class = _scoped(snippet_views.UsageView)
     history_view_class = _scoped(snippet_views.HistoryView)
+    inspect_view_enabled = True
     inspect_view_class = _scoped(snippet_views.InspectView)
     copy_view_class = _scoped(snippet_views.CopyView)
-    panels = [
-        MultiFieldPanel(
-            [
-                FieldPanel("network"),
-                FieldPanel("name"),
-                FieldPanel("slug"),
-                FieldPanel("kind"),
-                FieldPanel("is_active"),
-            ],
-            heading=_("Organization"),
-        ),
-        FieldPanel("description"),
-        MultiFieldPanel(
-            [FieldRowPanel([FieldPanel("phone"), FieldPanel("email")]), FieldPanel("website")],
-            heading=_("Contact"),
-        ),
-        MultiFieldPanel(
-            [
-                FieldPanel("address_1"),
-                FieldRowPanel([FieldPanel("city"), FieldPanel("state"), FieldPanel("postal_code")]),
-            ],
-            heading=_("Address"),
-        ),
-    ]
+    edit_handler = ObjectList(
+        [
+            MultiFieldPanel(
+                [
+                    FieldPanel("network"),
+                    FieldPanel("name"),
+                    FieldPanel("slug"),
+                    FieldPanel("kind"),
+                    FieldPanel("is_active"),
+                ],
+                heading=_("Organization"),
+            ),
+            FieldPanel("description"),
+            MultiFieldPanel(
+                [FieldRowPanel([FieldPanel("phone"), FieldPanel("email")]), FieldPanel("website")],
+                heading=_("Contact"),
+            ),
+            MultiFieldPanel(
+                [
+                    FieldPanel("address_1"),
+                    FieldRowPanel(
+                        [FieldPanel("city"), FieldPanel("state"), FieldPanel("postal_code")]
+                    ),
+                ],
+                heading=_("Address"),
+            ),
+        ],
+        base_form_class=OrganizationForm,
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return organization_policy.instances_user_has_any_permission_for(

@@ -152,14 +152,14 @@ def _people(
             services.membership_grant(user=user, role=role, network=network, notify=False)
         else:
             services.membership_grant(user=user, role=role, organization=organization, notify=False)
-        logins.append((username, Role(role).label, str(organization or network)))
+        logins.append((username, str(Role(role).label), str(organization or network)))
     if len(clinics) > 1:
         # One person in two clinics, to show switching the active organization.
         staff = User.objects.get(username=f"{prefix}-clinic-staff")
         services.membership_grant(
             user=staff, role=Role.CLINIC_STAFF, organization=clinics[1], notify=False
         )
-        logins.append((staff.username, Role.CLINIC_STAFF.label, f"also {clinics[1]}"))
+        logins.append((staff.username, str(Role.CLINIC_STAFF.label), f"also {clinics[1]}"))
     return logins
 
 

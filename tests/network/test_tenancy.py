@@ -1,0 +1,141 @@
+"""Tenant isolation: nothing of network B is reachable or listed for the people of network A."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from network.models import Role
+
+ROLES = sorted(r.value for r in Role)
+
+
+def _object_urls(tenant) -> list[str]:
+    """Every workspace URL that names an object, filled in with one of ``tenant``'s objects.
+
+    Walks the URL configuration, so a new object URL is covered without editing this test.
+    """
+    resolver = get_resolver().url_patterns
+    workspace = next(p for p in resolver if getattr(p, "namespace", None) == "network")
+    membership = tenant.clinic.memberships.first()
+    values = {"slug": tenant.clinic.slug, "membership_id": membership.pk}
+    urls = []
+    for pattern in workspace.url_patterns:
+        assert isinstance(pattern, URLPattern)
+        params = set(pattern.pattern.converters)
+        if params:
+            urls.append(reverse(f"network:{pattern.name}", kwargs={k: values[k] for k in params}))
+    return urls
+
+
+@pytest.mark.django_db
+def test_object_urls_cover_every_parameterised_workspace_view(tenant_b):
+    assert len(_object_urls(tenant_b)) >= 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_objects_of_another_network_are_not_found(client, tenant_a, tenant_b, role):
+    client.force_login(tenant_a.users[role])
+    for url in _object_urls(tenant_b):
+        response = client.get(url) if not url.endswith(("/add/", "/remove/")) else client.post(url)
+        assert response.status_code == 404, url
+        assert tenant_b.clinic.name.encode() not in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_lists_show_no_rows_of_another_network(client, tenant_a, tenant_b, role):
+    client.force_login(tenant_a.users[role])
+    pages = [
+        reverse("network:organization_list"),
+        reverse("network:workspace"),
+        reverse("network:organization_list") + "?kind=agency",
+    ]
+    if role == Role.NETWORK_ADMIN:
+        pages.append(reverse("network:network_overview"))
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "Bravo" not in body, url
+        assert tenant_a.agency.name in body or url == reverse("network:workspace")
+
+
+@pytest.mark.django_db
+def test_network_admin_of_a_is_not_admin_of_b(client, tenant_a, tenant_b):
+    admin = tenant_a.users[Role.NETWORK_ADMIN]
+    client.force_login(admin)
+    # Removing a member of B through A's URL space: B's organization is not found.
+    target = tenant_b.clinic.memberships.first()
+    response = client.post(reverse("network:member_remove", args=[tenant_b.clinic.slug, target.pk]))
+    assert response.status_code == 404
+    assert tenant_b.clinic.memberships.filter(pk=target.pk).exists()
+
+
+@pytest.mark.django_db
+def test_membership_of_b_cannot_be_removed_through_an_organization_of_a(client, tenant_a, tenant_b):
+    client.force_login(tenant_a.users[Role.CLINIC_ADMIN])
+    target = tenant_b.clinic.memberships.first()
+    response = client.post(reverse("network:member_remove", args=[tenant_a.clinic.slug, target.pk]))
+    assert response.status_code == 404
+    assert tenant_b.clinic.memberships.filter(pk=target.pk).exists()
+
+
+@pytest.mark.django_db
+def test_same_slug_in_two_networks_resolves_to_the_actors_own(client, tenant_a, tenant_b):
+    from tests.factories import organization_make
+
+    organization_make(tenant_a.network, "agency", name="Food Bank", slug="food-bank")
+    organization_make(tenant_b.network, "agency", name="Bravo Food Bank", slug="food-bank")
+    client.force_login(tenant_a.users[Role.CLINIC_STAFF])
+    response = client.get(reverse("network:organization_detail", args=["food-bank"]))
+    assert response.status_code == 200
+    assert b"Bravo Food Bank" not in response.content
+
+
+@pytest.mark.django_db
+def test_switching_to_a_membership_of_someone_else_is_refused(client, tenant_a, tenant_b):
+    user = tenant_a.users[Role.CLINIC_STAFF]
+    foreign = tenant_b.clinic.memberships.first()
+    client.force_login(user)
+    response = client.post(
+        reverse("network:membership_switch"), {"membership": foreign.pk}, follow=True
+    )
+    assert "Choose one of your own organizations" in response.content.decode()
+    assert response.context["current_network"] == tenant_a.network
+
+
+@pytest.mark.django_db
+def test_member_of_two_networks_acts_in_the_one_switched_to(client, tenant_a, tenant_b):
+    from network import services
+
+    user = tenant_a.users[Role.CLINIC_STAFF]
+    other = services.membership_grant(
+        user=user, role=Role.AGENCY_STAFF, organization=tenant_b.agency, notify=False
+    )
+    client.force_login(user)
+    client.post(reverse("network:membership_switch"), {"membership": other.pk})
+    response = client.get(reverse("network:organization_list"))
+    body = response.content.decode()
+    assert tenant_b.agency.name in body
+    assert tenant_a.agency.name not in body
+    assert (
+        client.get(reverse("network:organization_detail", args=[tenant_a.clinic.slug])).status_code
+        == 404
+    )
+
+
+@pytest.mark.django_db
+def test_user_without_membership_sees_only_login_and_public_pages(client, tenant_a, outsider):
+    client.force_login(outsider)
+    assert client.get(reverse("login")).status_code in {200, 302}
+    home = client.get("/", HTTP_HOST=tenant_a.network.site.hostname)
+    assert home.status_code == 200
+    assert tenant_a.network.name in home.content.decode()
+    for url in [
+        reverse("network:workspace"),
+        reverse("network:organization_list"),
+        reverse("network:network_overview"),
+    ]:
+        assert client.get(url).status_code == 403
