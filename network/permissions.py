@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser, Permission
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 from wagtail.permission_policies.base import BasePermissionPolicy
@@ -163,10 +163,21 @@ class NetworkScopedPolicy(BasePermissionPolicy):
     nothing with any other network's; superusers may do everything.
     """
 
+    def _administered_network_ids(self, user: Actor) -> frozenset[int]:
+        # Cached on the (per-request) user object, as Wagtail's own policies do: admin listings
+        # ask about every row.
+        cached: frozenset[int] | None = getattr(user, "_handoff_administered_networks", None)
+        if cached is None:
+            cached = frozenset(
+                networks_with_perm(user, NetworkPerm.ADMINISTER).values_list("pk", flat=True)
+            )
+            user._handoff_administered_networks = cached  # type: ignore[union-attr]
+        return cached
+
     def user_has_permission(self, user: Actor, action: str) -> bool:
         if not user.is_active:
             return False
-        return bool(user.is_superuser or networks_with_perm(user, NetworkPerm.ADMINISTER).exists())
+        return bool(user.is_superuser or self._administered_network_ids(user))
 
     def user_has_any_permission(self, user: Actor, actions: Iterable[str]) -> bool:
         return self.user_has_permission(user, "")
@@ -179,7 +190,7 @@ class NetworkScopedPolicy(BasePermissionPolicy):
             return manager.none()
         if user.is_superuser:
             return manager.all()
-        return manager.filter(network__in=networks_with_perm(user, NetworkPerm.ADMINISTER))
+        return manager.filter(network__in=self._administered_network_ids(user))
 
     def user_has_any_permission_for_instance(
         self, user: Actor, actions: Iterable[str], instance: Any
@@ -188,7 +199,7 @@ class NetworkScopedPolicy(BasePermissionPolicy):
             return False
         if user.is_superuser:
             return True
-        return user_has_network_perm(user, NetworkPerm.ADMINISTER, instance.network)
+        return instance.network_id in self._administered_network_ids(user)
 
     def user_has_permission_for_instance(self, user: Actor, action: str, instance: Any) -> bool:
         return self.user_has_any_permission_for_instance(user, [action], instance)
@@ -197,8 +208,8 @@ class NetworkScopedPolicy(BasePermissionPolicy):
         from .models import User
 
         return User.objects.filter(
-            is_active=True, memberships__role=Role.NETWORK_ADMIN
-        ).distinct() | User.objects.filter(is_active=True, is_superuser=True)
+            Q(memberships__role=Role.NETWORK_ADMIN) | Q(is_superuser=True), is_active=True
+        ).distinct()
 
     def users_with_permission(self, action: str) -> QuerySet[Any]:
         return self.users_with_any_permission([action])

@@ -40,7 +40,7 @@ def organizations_visible(
     """
     if not user.is_active or not network_is_visible(user=user, network=network):
         return Organization.objects.none()
-    qs = Organization.objects.filter(network=network)
+    qs = Organization.objects.filter(network=network).select_related("network")
     if not include_inactive:
         qs = qs.filter(is_active=True)
     if kind == "clinic":

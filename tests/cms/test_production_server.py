@@ -1,0 +1,96 @@
+"""The production path of the web tier: gunicorn with production settings and WhiteNoise."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import network_make
+from tests.processes import database_url, free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "gunicorn-test-" + "Qm7Zr4Lp9Xw2Vn6Bt8Yc3Ks5Hd1Fg0Je_Ua" * 2
+
+
+@pytest.fixture
+def production_server(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cms.settings.production",
+        "SECRET_KEY": KEY,
+        "ALLOWED_HOSTS": ".localhost,127.0.0.1",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "DATABASE_URL": database_url(),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    log = (tmp_path / "gunicorn.log").open("w+")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        if not wait_for_port("127.0.0.1", port, 60):
+            log.seek(0)
+            pytest.fail(f"gunicorn did not start:\n{log.read()[-3000:]}")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def _get(port: int, path: str, host: str, https: bool = True) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    headers = {"Host": host}
+    if https:
+        headers["X-Forwarded-Proto"] = "https"
+    conn.request("GET", path, headers=headers)
+    return conn.getresponse()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_gunicorn_serves_the_site_securely(production_server):
+    network = network_make("Production Network")
+    host = network.site.hostname
+
+    plain = _get(production_server, "/accounts/login/", host, https=False)
+    assert plain.status == 301
+    assert plain.getheader("Location") == f"https://{host}/accounts/login/"
+
+    login = _get(production_server, "/accounts/login/", host)
+    body = login.read().decode()
+    assert login.status == 200
+    assert "max-age=31536000" in login.getheader("Strict-Transport-Security")
+    assert login.getheader("X-Frame-Options") == "DENY"
+    assert "Secure" in login.getheader("Set-Cookie")
+    assert "HttpOnly" in login.getheader("Set-Cookie")
+    css = body.split('href="/static/css/')[1].split('"')[0]
+    assert css != "handoff.css", "static files are served under content-hashed names"
+
+    static = _get(production_server, f"/static/css/{css}", host)
+    assert static.status == 200
+    assert "immutable" in static.getheader("Cache-Control")
+
+    home = _get(production_server, "/", host)
+    assert home.status == 200
+    assert "Production Network" in home.read().decode()
+
+    assert _get(production_server, "/accounts/login/", "evil.example.com").status == 400

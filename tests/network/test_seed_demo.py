@@ -1,0 +1,70 @@
+"""The demo loads realistic networks, logs in one user per role, and is idempotent."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from wagtail.models import Page
+
+from network.demo import del_norte, humboldt
+from network.models import Membership, Network, Organization, Role, User
+
+
+def _snapshot() -> tuple:
+    return (
+        list(Organization.objects.order_by("pk").values()),
+        list(Membership.objects.order_by("pk").values_list("user_id", "organization_id", "role")),
+        User.objects.count(),
+        Page.objects.count(),
+        Network.objects.count(),
+    )
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_both_networks_and_is_idempotent(client):
+    call_command("seed_demo", stdout=StringIO())
+    humboldt_net = Network.objects.get(slug="humboldt")
+    orgs = Organization.objects.filter(network=humboldt_net)
+    assert orgs.filter(kind="clinic").count() == 3
+    assert orgs.filter(kind__in=["agency", "both"]).count() >= 40
+    assert sum(len(a["services"]) for a in humboldt.AGENCIES) >= 150
+    assert Organization.objects.filter(network__slug="del-norte").count() == 1 + len(
+        del_norte.AGENCIES
+    )
+    assert humboldt_net.site.is_default_site
+
+    first = _snapshot()
+    call_command("seed_demo", stdout=StringIO())
+    assert _snapshot() == first
+
+    # One login per role in each network, each landing in its own network.
+    for prefix, network in (("hum", "humboldt"), ("dn", "del-norte")):
+        for role in Role:
+            username = f"{prefix}-{role.value.replace('_', '-')}"
+            assert client.login(username=username, password="handoff-demo"), username
+            response = client.get(reverse("network:workspace"))
+            assert response.status_code == 200
+            assert response.context["current_network"].slug == network
+            assert response.context["current_membership"].role == role
+            client.logout()
+
+
+@pytest.mark.django_db
+def test_seed_demo_home_pages_answer_on_their_hosts(client):
+    call_command("seed_demo", "--port", "8000", stdout=StringIO())
+    humboldt_home = client.get("/", HTTP_HOST="127.0.0.1:8000")
+    assert "Humboldt Community Resource Network" in humboldt_home.content.decode()
+    del_norte_home = client.get("/", HTTP_HOST="delnorte.localhost:8000")
+    assert "Del Norte Community Resource Network" in del_norte_home.content.decode()
+
+
+@pytest.mark.django_db
+def test_seed_demo_refused_where_demo_data_is_disabled(settings):
+    settings.HANDOFF_ALLOW_DEMO_DATA = False
+    with pytest.raises(CommandError, match="disabled"):
+        call_command("seed_demo")
+    assert not Network.objects.exists()
