@@ -19,7 +19,6 @@ class TenantRequest(HttpRequest):
     """What ``TenantMiddleware`` adds to every request (for type checking views)."""
 
     user: User
-    site_network: Network | None
     network: Network | None
     organization: Organization | None
     membership: Membership | None
@@ -48,7 +47,8 @@ class TenantMiddleware:
     """Sets the acting membership, organization and network.
 
     Signed-in members act in the network of their active membership (they switch between
-    memberships); everybody else sees the network of the site they are visiting.
+    memberships); everybody else sees the network of the site they are visiting. Nothing here is
+    lazy: ``request.network is None`` must mean what it says.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -56,7 +56,6 @@ class TenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant_request: TenantRequest = request  # type: ignore[assignment]
-        tenant_request.site_network = SimpleLazyObject(lambda: site_network(request))  # type: ignore[assignment]
         tenant_request.permission_checker = SimpleLazyObject(  # type: ignore[assignment]
             lambda: checker_for(tenant_request.user)
         )
@@ -67,5 +66,7 @@ class TenantMiddleware:
         tenant_request.memberships = memberships
         tenant_request.membership = membership
         tenant_request.organization = membership.organization if membership else None
-        tenant_request.network = membership.network if membership else tenant_request.site_network
+        # Without a membership (anonymous visitors, people not yet added anywhere) the tenant is
+        # the network whose site answers this host: the public pages of that network.
+        tenant_request.network = membership.network if membership else site_network(request)
         return self.get_response(request)

@@ -10,9 +10,8 @@ from .models import Membership, Network, Organization, Role
 from .permissions import NetworkPerm, OrgPerm, user_has_network_perm, user_has_org_perm
 
 if TYPE_CHECKING:
-    from guardian.core import ObjectPermissionChecker
-
     from .models import User
+    from .permissions import ObjectPermissionChecker
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:

@@ -104,9 +104,7 @@ def _validate_time_zone(time_zone: str, errors: dict[str, str]) -> None:
         errors["time_zone"] = _("Unknown time zone %(tz)s.") % {"tz": time_zone}
 
 
-ORGANIZATION_FIELDS = (
-    "name",
-    "kind",
+ORGANIZATION_CONTACT_FIELDS = (
     "description",
     "phone",
     "email",
@@ -115,8 +113,8 @@ ORGANIZATION_FIELDS = (
     "city",
     "state",
     "postal_code",
-    "is_active",
 )
+ORGANIZATION_FIELDS = ("name", "kind", *ORGANIZATION_CONTACT_FIELDS, "is_active")
 
 
 @transaction.atomic

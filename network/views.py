@@ -30,6 +30,8 @@ def member_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: TenantRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.membership is None:
+            if request.user.is_superuser:  # the platform operator works in the Wagtail admin
+                return redirect("wagtailadmin_home")
             raise PermissionDenied(
                 _(
                     "Your account is not a member of any organization yet. "

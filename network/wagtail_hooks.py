@@ -22,7 +22,12 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from . import services
 from .models import Network, Organization, User
-from .permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
+from .permissions import (
+    NetworkPerm,
+    NetworkScopedPolicy,
+    networks_with_perm,
+    user_has_network_perm,
+)
 
 organization_policy = NetworkScopedPolicy(Organization)
 register_permission_policy(Organization, organization_policy, exact_class=True)
@@ -181,8 +186,18 @@ register_snippet(OrganizationViewSet)
 register_snippet(NetworkViewSet)
 
 
+class NetworkAdminMenuItem(MenuItem):
+    """Shown to the admins of the network the user is acting in."""
+
+    def is_shown(self, request: HttpRequest) -> bool:
+        membership = getattr(request, "membership", None)
+        if membership is None:
+            return False
+        return user_has_network_perm(request.user, NetworkPerm.ADMINISTER, membership.network)
+
+
 @hooks.register("register_admin_menu_item")
 def members_menu_item() -> MenuItem:
-    return MenuItem(
+    return NetworkAdminMenuItem(
         _("Members and roles"), reverse("network:network_overview"), icon_name="user", order=220
     )

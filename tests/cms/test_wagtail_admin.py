@@ -141,3 +141,20 @@ def test_networks_admin_is_for_superusers(client, tenant_a, superuser):
     client.force_login(superuser)
     assert client.get(url).status_code == 200
     assert client.get(reverse("wagtailsnippets_network_network:add")).status_code in {302, 403}
+
+
+@pytest.mark.django_db
+def test_members_menu_item_only_for_network_admins(client, tenant_a, superuser):
+    url = reverse("network:network_overview")
+    client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
+    assert url in client.get("/admin/").content.decode()
+    client.force_login(superuser)  # no membership: the workspace page would refuse
+    assert url not in client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db
+def test_operator_without_membership_is_sent_to_the_wagtail_admin(client, superuser):
+    client.force_login(superuser)
+    response = client.get(reverse("network:workspace"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("wagtailadmin_home")

@@ -24,17 +24,6 @@ DEMO_NETWORKS: list[tuple[ModuleType, str, str]] = [
     (del_norte, "delnorte.localhost", "dn"),
 ]
 
-ORGANIZATION_DETAIL_FIELDS = (
-    "description",
-    "phone",
-    "email",
-    "website",
-    "address_1",
-    "city",
-    "state",
-    "postal_code",
-)
-
 
 class Command(BaseCommand):
     help = __doc__
@@ -100,7 +89,9 @@ def _organizations(network: Network, specs: list[dict[str, Any]]) -> dict[str, O
     existing = {org.slug: org for org in Organization.objects.filter(network=network)}
     result: dict[str, Organization] = {}
     for spec in specs:
-        details = {field: spec[field] for field in ORGANIZATION_DETAIL_FIELDS if field in spec}
+        details = {
+            field: spec[field] for field in services.ORGANIZATION_CONTACT_FIELDS if field in spec
+        }
         org = existing.get(spec["slug"])
         if org is None:
             org = services.organization_create(
