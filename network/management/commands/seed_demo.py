@@ -12,8 +12,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from wagtail.models import Page, Site
 
+from directory.services import ImportReport, directory_import
 from network import services
 from network.demo import del_norte, humboldt
+from network.demo.hsds import demo_dataset
 from network.models import Network, Organization, Role, User
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
@@ -38,16 +40,19 @@ class Command(BaseCommand):
             raise CommandError("Demo data is disabled in these settings (HANDOFF_ALLOW_DEMO_DATA).")
         password = os.environ.get("HANDOFF_DEMO_PASSWORD", DEMO_PASSWORD_DEFAULT)
         logins: list[tuple[str, str, str]] = []
+        reports: list[tuple[str, ImportReport]] = []
         with transaction.atomic():
             _remove_wagtail_placeholder_site()
             for index, (module, hostname, prefix) in enumerate(DEMO_NETWORKS):
                 network = _network(module, hostname, options["port"], is_default=index == 0)
                 organizations = _organizations(network, [*module.CLINICS, *module.AGENCIES])
+                # The directory goes through the HSDS importer, like any network's real data.
+                report = directory_import(network=network, dataset=demo_dataset(module))
+                reports.append((network.name, report))
                 logins += _people(network, organizations, module, prefix, password)
             logins.append(_operator(password))
-        counts = {n.name: n.organizations.count() for n in Network.objects.all()}
-        for name, count in counts.items():
-            self.stdout.write(f"{name}: {count} organizations")
+        for name, report in reports:
+            self.stdout.write(f"{name}: {report.summary() if report.changed else 'up to date'}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {password})"))
         for username, role, where in logins:

@@ -1,0 +1,419 @@
+"""HSDS 3.0 import and export: lossless round trips, idempotence, and every bad input refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from wagtail.models import Page
+
+from directory.hsds.reading import MAX_FILE_BYTES, ReadError, read
+from directory.hsds.records import well_known_term_id
+from directory.hsds.writing import directory_tables, write_json, write_package
+from directory.models import AgencyPage, Location, ServiceHours, ServicePage, TaxonomyTerm
+from directory.services import InvalidImport, directory_import
+from network.demo import del_norte
+from network.demo.hsds import demo_dataset
+from tests.factories import network_make
+
+ORG = "11111111-1111-4111-8111-111111111111"
+LOC = "22222222-2222-4222-8222-222222222222"
+SVC = "33333333-3333-4333-8333-333333333333"
+SAL = "44444444-4444-4444-8444-444444444444"
+
+
+def _minimal() -> dict[str, list[dict[str, str]]]:
+    """A small valid package: one agency, one location, one service with hours and a category."""
+    return {
+        "organizations": [
+            {
+                "id": ORG,
+                "name": "Orick Food Cupboard",
+                "description": "Groceries for Orick families.",
+            }
+        ],
+        "locations": [
+            {
+                "id": LOC,
+                "organization_id": ORG,
+                "name": "Main",
+                "location_type": "physical",
+                "latitude": "41.2870",
+                "longitude": "-124.0590",
+            }
+        ],
+        "addresses": [
+            {
+                "id": str(uuid.uuid4()),
+                "location_id": LOC,
+                "address_1": "121 Swan Rd",
+                "city": "Orick",
+                "state_province": "CA",
+                "postal_code": "95555",
+                "country": "US",
+                "address_type": "physical",
+            }
+        ],
+        "services": [
+            {
+                "id": SVC,
+                "organization_id": ORG,
+                "name": "Grocery boxes",
+                "status": "active",
+                "description": "Weekly boxes.",
+                "minimum_age": "18",
+            }
+        ],
+        "service_at_location": [{"id": SAL, "service_id": SVC, "location_id": LOC}],
+        "schedules": [
+            {
+                "id": str(uuid.uuid4()),
+                "service_at_location_id": SAL,
+                "freq": "WEEKLY",
+                "byday": "MO,WE",
+                "opens_at": "09:00",
+                "closes_at": "12:30",
+            }
+        ],
+        "attributes": [
+            {
+                "id": str(uuid.uuid4()),
+                "link_id": SVC,
+                "link_entity": "service",
+                "taxonomy_term_id": str(well_known_term_id("sdohcc", "food-insecurity")),
+            }
+        ],
+    }
+
+
+def _write(
+    folder: Path,
+    tables: dict[str, list[dict[str, str]]],
+    *,
+    with_terms: bool = True,
+    extra: dict[str, str] | None = None,
+) -> Path:
+    from directory.hsds.records import handoff_taxonomies
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = dict(tables)
+    if with_terms:
+        taxonomies, terms = handoff_taxonomies()
+        tables.setdefault("taxonomies", taxonomies)
+        tables.setdefault("taxonomy_terms", terms)
+    for table, rows in tables.items():
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        with (folder / f"{table}.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    for name, text in (extra or {}).items():
+        (folder / name).write_text(text)
+    (folder / "datapackage.json").write_text(json.dumps({"resources": []}))
+    return folder
+
+
+def _counts() -> tuple[int, ...]:
+    return (
+        Page.objects.count(),
+        Location.objects.count(),
+        ServiceHours.objects.count(),
+        TaxonomyTerm.objects.count(),
+    )
+
+
+@pytest.fixture
+def network(db):
+    return network_make("Import Network")
+
+
+@pytest.mark.django_db
+def test_minimal_package_imports_every_mapped_field(network, tmp_path):
+    report = directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    assert report.created["service"] == 1
+    service = ServicePage.objects.get(hsds_id=SVC)
+    agency = AgencyPage.objects.get(hsds_id=ORG)
+    assert service.get_parent().specific == agency
+    assert agency.organization.network == network
+    assert agency.organization.receives_referrals
+    assert service.minimum_age == 18
+    assert [c.code for c in service.categories.all()] == ["food-insecurity"]
+    hours = sorted((h.weekday, str(h.opens_at), str(h.closes_at)) for h in service.hours.all())
+    assert hours == [(0, "09:00:00", "12:30:00"), (2, "09:00:00", "12:30:00")]
+    location = Location.objects.get(hsds_id=LOC)
+    assert (location.city, str(location.latitude)) == ("Orick", "41.287000")
+    assert service.capacity.status == "accepting"
+
+
+@pytest.mark.django_db
+def test_reimport_changes_nothing_and_updates_what_changed(network, tmp_path):
+    tables = _minimal()
+    directory_import(network=network, dataset=read(_write(tmp_path / "a", tables)))
+    before = _counts()
+    again = directory_import(network=network, dataset=read(_write(tmp_path / "b", tables)))
+    assert not again.changed, again.summary()
+    assert _counts() == before
+    tables["services"][0]["name"] = "Grocery boxes (weekly)"
+    tables["schedules"][0]["byday"] = "MO"
+    changed = directory_import(network=network, dataset=read(_write(tmp_path / "c", tables)))
+    assert changed.updated["service"] == 1
+    assert changed.deleted["hours"] == 1
+    assert ServicePage.objects.get(hsds_id=SVC).title == "Grocery boxes (weekly)"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_round_trip_is_lossless(network, tmp_path, fmt):
+    directory_import(network=network, dataset=demo_dataset(del_norte))
+    first = directory_tables(network)
+    if fmt == "csv":
+        source = tmp_path / "export"
+        write_package(first, source, name="first")
+    else:
+        source = write_json(first, tmp_path / "export" / "services.json")
+    second_network = network_make("Round Trip Network")
+    directory_import(network=second_network, dataset=read(source))
+    second = directory_tables(second_network)
+    assert set(first) == set(second)
+    for table in first:
+
+        def normal(rows):
+            return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+        assert normal(first[table]) == normal(second[table]), table
+    assert len(first["services"]) == sum(len(a["services"]) for a in del_norte.AGENCIES)
+
+
+@pytest.mark.django_db
+def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
+    tables = _minimal()
+    tables["services"][0]["favourite_colour"] = "green"
+    folder = _write(tmp_path / "p", tables, extra={"contacts.csv": "id,name\n", "notes.csv": "x\n"})
+    archive = tmp_path / "package.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.iterdir():
+            zf.write(path, f"export/{path.name}")
+    dataset = read(archive)
+    messages = [str(w) for w in dataset.warnings]
+    assert any("contacts.csv" in m and "not mapped" in m for m in messages)
+    assert any("notes.csv" in m and "unknown file" in m for m in messages)
+    directory_import(network=network, dataset=dataset)
+    assert ServicePage.objects.filter(hsds_id=SVC).exists()
+
+
+def _problems(network, folder: Path) -> list[str]:
+    before = _counts()
+    with pytest.raises(InvalidImport) as err:
+        directory_import(network=network, dataset=read(folder))
+    assert _counts() == before, "an invalid import wrote something"
+    return [str(p) for p in err.value.problems]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda t: t["services"][0].update(minimum_age="ten"),
+            "services.csv row 1, minimum_age: 'ten' is not a whole number",
+        ),
+        (
+            lambda t: t["services"][0].update(status="open"),
+            "services.csv row 1, status: 'open' is not one of",
+        ),
+        (
+            lambda t: t["services"][0].update(organization_id=str(uuid.uuid4())),
+            "services.csv row 1, organization_id: no organization with id",
+        ),
+        (
+            lambda t: t["services"].append(dict(t["services"][0])),
+            "services.csv row 2, id: " + SVC + " appears twice",
+        ),
+        (
+            lambda t: t["locations"][0].update(latitude="200"),
+            "locations.csv row 1, latitude: 200 is outside -90 to 90",
+        ),
+        (
+            lambda t: t["locations"][0].update(latitude="0", longitude="0"),
+            "locations.csv row 1, latitude: 0,0 is not a place",
+        ),
+        (
+            lambda t: t["locations"][0].update(longitude=""),
+            "locations.csv row 1, longitude: give both latitude and longitude",
+        ),
+        (
+            lambda t: t["service_at_location"][0].update(location_id=str(uuid.uuid4())),
+            "service_at_location.csv row 1, location_id: no location with id",
+        ),
+        (
+            lambda t: t["schedules"][0].update(opens_at="25:00"),
+            "schedules.csv row 1, opens_at: '25:00' is not a time of day",
+        ),
+        (
+            lambda t: t["schedules"][0].update(byday="Monday"),
+            "schedules.csv row 1, byday: 'Monday' is not a list of days",
+        ),
+        (
+            lambda t: t["organizations"][0].update(name=""),
+            "organizations.csv row 1, name: is required",
+        ),
+        (
+            lambda t: t["organizations"][0].update(id="not-a-uuid"),
+            "organizations.csv row 1, id: 'not-a-uuid' is not a UUID",
+        ),
+        (
+            lambda t: t["attributes"][0].update(taxonomy_term_id=str(uuid.uuid4())),
+            "attributes.csv row 1, taxonomy_term_id: no taxonomy term with id",
+        ),
+    ],
+)
+def test_bad_values_are_located_and_nothing_is_written(network, tmp_path, mutate, expected):
+    tables = _minimal()
+    mutate(tables)
+    problems = _problems(network, _write(tmp_path / "p", tables))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.django_db
+def test_every_problem_is_reported_at_once(network, tmp_path):
+    tables = _minimal()
+    tables["services"][0].update(minimum_age="-4", email="nobody")
+    tables["locations"][0].update(latitude="abc")
+    problems = _problems(network, _write(tmp_path / "p", tables))
+    assert len(problems) >= 3
+    assert {p.split(",")[1].split(":")[0].strip() for p in problems} >= {
+        "minimum_age",
+        "email",
+        "latitude",
+    }
+
+
+@pytest.mark.django_db
+def test_malformed_csv_is_reported_with_its_row(network, tmp_path):
+    folder = _write(tmp_path / "p", _minimal())
+    with (folder / "services.csv").open("a") as handle:
+        handle.write('"unterminated,quote\n')
+    problems = _problems(network, folder)
+    assert any(p.startswith("services.csv row") for p in problems), problems
+
+
+@pytest.mark.django_db
+def test_wrong_cell_count_is_reported(network, tmp_path):
+    folder = _write(tmp_path / "p", _minimal())
+    with (folder / "organizations.csv").open("a") as handle:
+        handle.write("only-one-cell\n")
+    problems = _problems(network, folder)
+    assert any("organizations.csv row 2" in p and "cells" in p for p in problems), problems
+
+
+@pytest.mark.django_db
+def test_unreadable_inputs_are_refused_clearly(network, tmp_path):
+    with pytest.raises(ReadError, match=r"datapackage\.json is missing"):
+        read(tmp_path)
+    big = tmp_path / "big.json"
+    with big.open("wb") as handle:
+        handle.seek(MAX_FILE_BYTES + 1)
+        handle.write(b"]")
+    with pytest.raises(ReadError, match=r"larger than the 50 MB"):
+        read(big)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ReadError, match="not valid JSON"):
+        read(bad)
+    with pytest.raises(ReadError, match="no such file"):
+        read(tmp_path / "missing.zip")
+
+
+@pytest.mark.django_db
+def test_big_csv_inside_a_package_is_refused(network, tmp_path):
+    folder = _write(tmp_path / "p", _minimal())
+    with (folder / "services.csv").open("r+b") as handle:  # append mode would ignore seek()
+        handle.seek(MAX_FILE_BYTES + 1)
+        handle.write(b"\n")
+    with pytest.raises(ReadError, match=r"services\.csv"):
+        read(folder)
+
+
+@pytest.mark.django_db
+def test_service_types_keep_their_tree(network, tmp_path):
+    tables = _minimal()
+    parent, child = str(uuid.uuid4()), str(uuid.uuid4())
+    tables["taxonomy_terms"] = [
+        {
+            "id": parent,
+            "code": "food",
+            "name": "Food",
+            "description": "Food",
+            "taxonomy": "Service types",
+        },
+        {
+            "id": child,
+            "code": "pantry",
+            "name": "Food pantry",
+            "description": "Pantries",
+            "parent_id": parent,
+            "taxonomy": "Service types",
+        },
+    ]
+    from directory.hsds.records import handoff_taxonomies
+
+    tables["taxonomy_terms"] += handoff_taxonomies()[1]
+    tables["attributes"].append(
+        {
+            "id": str(uuid.uuid4()),
+            "link_id": SVC,
+            "link_entity": "service",
+            "taxonomy_term_id": child,
+        }
+    )
+    directory_import(network=network, dataset=read(_write(tmp_path / "p", tables)))
+    term = TaxonomyTerm.objects.get(hsds_id=child)
+    assert term.parent.hsds_id == uuid.UUID(parent)
+    assert term.network == network
+    assert list(ServicePage.objects.get(hsds_id=SVC).service_types.all()) == [term]
+
+
+@pytest.mark.django_db
+def test_commands_import_export_and_report_errors(network, tmp_path):
+    folder = _write(tmp_path / "p", _minimal())
+    out = io.StringIO()
+    call_command("hsds_import", str(folder), "--network", network.slug, stdout=out)
+    assert "service: 1 created" in out.getvalue()
+    call_command("hsds_import", str(folder), "--network", network.slug, stdout=out)
+    assert "Nothing changed" in out.getvalue()
+    call_command("hsds_export", str(tmp_path / "out"), "--network", network.slug, stdout=out)
+    assert (tmp_path / "out" / "services.csv").exists()
+    bad = _minimal()
+    bad["services"][0]["status"] = "open"
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command(
+            "hsds_import",
+            str(_write(tmp_path / "bad", bad)),
+            "--network",
+            network.slug,
+            stdout=out,
+            stderr=err,
+        )
+    assert "services.csv row 1, status" in err.getvalue()
+    with pytest.raises(CommandError, match="No network"):
+        call_command("hsds_import", str(folder), "--network", "nowhere")
+
+
+@pytest.mark.django_db
+def test_json_of_nested_services_imports(network, tmp_path):
+    directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    path = write_json(directory_tables(network), tmp_path / "x" / "services.json")
+    data = json.loads(path.read_text())
+    assert data[0]["organization"]["name"] == "Orick Food Cupboard"
+    assert data[0]["service_at_locations"][0]["location"]["addresses"][0]["city"] == "Orick"
+    other = network_make("JSON Network")
+    directory_import(network=other, dataset=read(path))
+    assert ServicePage.objects.filter(hsds_id=SVC).count() == 2
