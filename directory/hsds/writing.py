@@ -22,6 +22,7 @@ from ..models import (
     ServicePage,
     TaxonomyTerm,
 )
+from . import schema
 from .records import (
     NAMESPACE,
     handoff_taxonomies,
@@ -320,7 +321,8 @@ def write_package(tables: Rows, folder: Path, *, name: str) -> list[Path]:
     written, resources = [], []
     for table in sorted(tables):
         rows = tables[table]
-        columns = _columns(rows)
+        columns = _columns(table, rows)
+        types = {spec.name: spec.type for spec in schema.TABLES.get(table, ())}
         path = folder / f"{table}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -336,7 +338,7 @@ def write_package(tables: Rows, folder: Path, *, name: str) -> list[Path]:
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
                 "schema": {
-                    "fields": [{"name": c, "type": "string"} for c in columns],
+                    "fields": [{"name": c, "type": types.get(c, "string")} for c in columns],
                     "primaryKey": "id",
                 },
             }
@@ -351,8 +353,11 @@ def write_package(tables: Rows, folder: Path, *, name: str) -> list[Path]:
     return [*written, package]
 
 
-def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
-    columns: dict[str, None] = {"id": None}
+def _columns(table: str, rows: Iterable[dict[str, Any]]) -> list[str]:
+    """Every HSDS column of the table in the spec's order, then any extension columns."""
+    columns: dict[str, None] = dict.fromkeys(
+        schema.table_columns(table) if table in schema.TABLES else ["id"]
+    )
     for row in rows:
         columns.update(dict.fromkeys(k for k in row if not k.startswith("_")))
     return list(columns)

@@ -417,3 +417,27 @@ def test_json_of_nested_services_imports(network, tmp_path):
     other = network_make("JSON Network")
     directory_import(network=other, dataset=read(path))
     assert ServicePage.objects.filter(hsds_id=SVC).count() == 2
+
+
+@pytest.mark.django_db
+def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
+    from directory.hsds.schema import errors_only, validate_service_object, validate_table_rows
+    from directory.hsds.writing import nested_services
+
+    directory_import(network=network, dataset=demo_dataset(del_norte))
+    folder = tmp_path / "package"
+    write_package(directory_tables(network), folder, name="check")
+    checked = 0
+    for path in folder.glob("*.csv"):
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        messages = validate_table_rows(path.stem, rows)
+        assert messages == [], (path.name, messages[:5])
+        checked += len(rows)
+    assert checked > 100
+    package = json.loads((folder / "datapackage.json").read_text())
+    assert {r["path"] for r in package["resources"]} == {p.name for p in folder.glob("*.csv")}
+    services = json.loads(json.dumps(nested_services(directory_tables(network)), default=str))
+    problems = [m for s in services for m in errors_only(validate_service_object(s))]
+    assert problems == []
+    assert len(services) == 17
