@@ -665,3 +665,16 @@ def network_of_page(page: Page) -> Network | None:
 
     home_path = page.path[: Page.steplen * 2]
     return Network.objects.filter(site__root_page__path=home_path).first()
+
+
+class ListingEditorGroup(models.Model):
+    """The Wagtail group whose members (the agency's admins) may edit one agency's listing.
+
+    They can change the listing and submit it for review, not publish it: network admins approve.
+    """
+
+    page = models.OneToOneField(AgencyPage, on_delete=models.CASCADE, related_name="editor_group")
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="listing")
+
+    def __str__(self) -> str:
+        return str(self.group)

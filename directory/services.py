@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.text import slugify
+from wagtail.models import (
+    GroupApprovalTask,
+    GroupPagePermission,
+    Page,
+    Workflow,
+    WorkflowPage,
+    WorkflowTask,
+)
 
 from network import services as network_services
-from network.models import Network, Organization, OrganizationKind
+from network.models import Network, Organization, OrganizationKind, User
+from network.permissions import (
+    NetworkPerm,
+    OrgPerm,
+    organizations_users_with_perm,
+    user_has_network_perm,
+    user_has_org_perm,
+)
 
+from .geocoding import geocode
 from .hsds.reading import Dataset, Problem
 from .hsds.records import (
     Directory,
@@ -27,9 +46,13 @@ from .hsds.records import (
 )
 from .models import (
     AgencyPage,
+    CapacityStatus,
     CostOption,
     DirectoryIndexPage,
+    GeocodeStatus,
+    ListingEditorGroup,
     Location,
+    LocationPoint,
     Phone,
     RequiredDocument,
     SdohCategory,
@@ -83,6 +106,7 @@ def directory_index_for(network: Network) -> DirectoryIndexPage:
             title="Directory", slug="directory", intro="Community services in the network."
         )
         home.add_child(instance=index)
+        directory_workflow_ensure(network=network, index=index)
     return index
 
 
@@ -108,6 +132,7 @@ class _Importer:
         self.categories = {c.code: c for c in SdohCategory.objects.all()}
         self.terms: dict[uuid.UUID, TaxonomyTerm] = {}
         self.locations: dict[uuid.UUID, Location] = {}
+        self.touched_locations: list[Location] = []
 
     def run(self) -> ImportReport:
         self.index = directory_index_for(self.network)
@@ -121,6 +146,17 @@ class _Importer:
                 done += 1
                 if done % 50 == 0 or done == total:
                     self.progress(done, total)
+        queued = location_points_refresh(locations=self.touched_locations)
+        if queued:
+            self.report.warnings.append(
+                Problem(
+                    "locations",
+                    None,
+                    "latitude",
+                    f"{len(queued)} location(s) without coordinates will be placed from their "
+                    "address",
+                )
+            )
         return self.report
 
     # --- small helpers ------------------------------------------------------------------------
@@ -261,6 +297,8 @@ class _Importer:
                 page.save()
         self._count("agency", created, changed)
         self._agency_children(page, record)
+        if created and page.organization is not None:
+            listing_editors_sync(organization=page.organization)
         return page
 
     def _agency_children(self, page: AgencyPage, record: OrganizationRecord) -> None:
@@ -275,6 +313,7 @@ class _Importer:
         )
         by_id = {loc.hsds_id: loc for loc in locations}
         self.locations.update(by_id)
+        self.touched_locations += locations
         phones = [{**_phone_values(p), "location": None} for p in record.phones]
         for location_record in record.locations:
             phones += [
@@ -477,3 +516,187 @@ def _unique_slug(name: str, taken: Iterable[str], max_length: int) -> str:
     while slug in used:
         slug, n = f"{base}-{n}", n + 1
     return slug
+
+
+# --- geocoding --------------------------------------------------------------------------------
+
+
+def _address_fingerprint(location: Location) -> str:
+    text = f"{location.address_line}|{location.country}".casefold()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@transaction.atomic
+def location_points_refresh(*, locations: Iterable[Location]) -> list[int]:
+    """Bring each location's map point up to date; returns the ids queued for geocoding.
+
+    Coordinates typed by an editor win; otherwise a changed address is geocoded by a task after
+    the transaction commits. Locations without a street address are flagged, never put at 0,0.
+    """
+    locations = list(locations)
+    points = {
+        p.location_id: p
+        for p in LocationPoint.objects.filter(location__in=[loc.pk for loc in locations])
+    }
+    to_create: list[LocationPoint] = []
+    to_update: list[LocationPoint] = []
+    queued: list[int] = []
+    for location in locations:
+        point = points.get(location.pk) or LocationPoint(location=location)
+        fingerprint = _address_fingerprint(location)
+        if location.latitude is not None and location.longitude is not None:
+            values = {
+                "latitude": float(location.latitude),
+                "longitude": float(location.longitude),
+                "status": GeocodeStatus.MANUAL,
+                "address_fingerprint": fingerprint,
+                "detail": "",
+            }
+        elif not (location.address_1 or location.postal_code):
+            values = {
+                "latitude": None,
+                "longitude": None,
+                "status": GeocodeStatus.FAILED,
+                "address_fingerprint": fingerprint,
+                "detail": "No address or coordinates to place it by.",
+            }
+        elif point.address_fingerprint != fingerprint or point.status in {
+            GeocodeStatus.PENDING,
+            GeocodeStatus.MANUAL,
+        }:
+            values = {
+                "latitude": None,
+                "longitude": None,
+                "status": GeocodeStatus.PENDING,
+                "address_fingerprint": fingerprint,
+                "detail": "",
+            }
+            queued.append(location.pk)
+        else:
+            continue
+        if point._state.adding:
+            for name, value in values.items():
+                setattr(point, name, value)
+            to_create.append(point)
+        elif _Importer._assign(point, values):
+            to_update.append(point)
+    LocationPoint.objects.bulk_create(to_create)
+    LocationPoint.objects.bulk_update(
+        to_update, ["latitude", "longitude", "status", "address_fingerprint", "detail"]
+    )
+    if queued:
+        from . import tasks
+
+        transaction.on_commit(lambda: [tasks.location_geocode.delay(pk) for pk in queued])
+    return queued
+
+
+def location_geocode(*, location_id: int) -> LocationPoint | None:
+    """Place one location from its address (the geocoding task's work).
+
+    Returns the point, or None if the location is gone or its address changed meanwhile.
+    GeocodingUnavailable propagates so the task retries later.
+    """
+    location = Location.objects.filter(pk=location_id).first()
+    if location is None:
+        return None
+    fingerprint = _address_fingerprint(location)
+    result = geocode(location.address_line, country=location.country or "US")
+    with transaction.atomic():
+        point = LocationPoint.objects.select_for_update().filter(location=location).first()
+        if point is None or point.address_fingerprint != fingerprint:
+            return None  # a newer save queued its own task
+        if point.status == GeocodeStatus.MANUAL:
+            return point
+        if result is None:
+            point.latitude = point.longitude = None
+            point.status = GeocodeStatus.FAILED
+            point.detail = "The address could not be placed; check it or enter coordinates."
+        else:
+            point.latitude, point.longitude = result.latitude, result.longitude
+            point.status = GeocodeStatus.PLACED
+            point.detail = f"{result.provider} ({result.precision})"
+        point.save()
+        return point
+
+
+# --- capacity ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def capacity_update(
+    *, service: ServicePage, status: str, note: str = "", by: User
+) -> ServiceCapacity:
+    """Set a service's capacity now (no revision, no moderation); its agency's staff only."""
+    agency = service.get_parent().specific
+    organization = getattr(agency, "organization", None)
+    network = page_network(service)
+    allowed = (
+        organization is not None and user_has_org_perm(by, OrgPerm.UPDATE_CAPACITY, organization)
+    ) or (network is not None and user_has_network_perm(by, NetworkPerm.ADMINISTER, network))
+    if not allowed:
+        raise PermissionDenied("Only the agency's staff can change this service's capacity.")
+    if status not in CapacityStatus.values:
+        raise ValidationError({"status": f"Unknown capacity {status!r}."})
+    if len(note) > 300:
+        raise ValidationError({"note": "Keep the note under 300 characters."})
+    capacity, _ = ServiceCapacity.objects.select_for_update().get_or_create(service=service)
+    capacity.status, capacity.note, capacity.updated_by = status, note, by
+    capacity.save()
+    return capacity
+
+
+def page_network(page: Page) -> Network | None:
+    """The network whose site tree holds a directory page."""
+    return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
+
+
+# --- editing and moderation --------------------------------------------------------------------
+
+LISTING_EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page")
+
+
+def directory_workflow_ensure(*, network: Network, index: DirectoryIndexPage) -> Workflow:
+    """The network's listing review: changes by agency editors wait for a network admin."""
+    name = f"Listing review: {network.name}"[:255]
+    workflow = Workflow.objects.filter(name=name).first()
+    if workflow is None:
+        workflow = Workflow.objects.create(name=name)
+        task = GroupApprovalTask.objects.create(
+            name=f"Network admin approval: {network.name}"[:255]
+        )
+        task.groups.set([network.admin_group])
+        WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+    WorkflowPage.objects.update_or_create(page=index, defaults={"workflow": workflow})
+    return workflow
+
+
+@transaction.atomic
+def listing_editors_sync(*, organization: Organization) -> None:
+    """Put exactly the organization's listing editors (agency admins) in its listing's group."""
+    page = AgencyPage.objects.filter(organization=organization).first()
+    if page is None:
+        return
+    link = ListingEditorGroup.objects.filter(page=page).select_related("group").first()
+    if link is None:
+        group = Group.objects.create(
+            name=f"Listing editors: {organization.name} "
+            f"({organization.network.slug}-{organization.pk})"[:150]
+        )
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+        )
+        GroupPagePermission.objects.bulk_create(
+            GroupPagePermission(group=group, page=page, permission=permission)
+            for permission in Permission.objects.filter(
+                content_type__app_label="wagtailcore", codename__in=LISTING_EDITOR_PAGE_PERMISSIONS
+            )
+        )
+        link = ListingEditorGroup.objects.create(page=page, group=group)
+    editors = organizations_users_with_perm(organization, OrgPerm.EDIT_LISTING)
+    current = set(link.group.user_set.values_list("pk", flat=True))
+    wanted = {user.pk for user in editors}
+    if wanted - current:
+        link.group.user_set.add(*(wanted - current))
+    if current - wanted:
+        link.group.user_set.remove(*(current - wanted))

@@ -60,6 +60,11 @@ class Network(models.Model):
         related_name="administered_network",
         help_text=_("Wagtail group holding page and collection permissions for this network."),
     )
+    verification_interval_days = models.PositiveSmallIntegerField(
+        _("listing verification interval (days)"),
+        default=180,
+        help_text=_("Agencies are asked to confirm listings older than this."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -213,3 +213,14 @@ class NetworkScopedPolicy(BasePermissionPolicy):
 
     def users_with_permission(self, action: str) -> QuerySet[Any]:
         return self.users_with_any_permission([action])
+
+
+def organizations_users_with_perm(organization: Organization, perm: OrgPerm) -> QuerySet[User]:
+    """Active users holding ``perm`` on the organization."""
+    from .models import User
+
+    return User.objects.filter(
+        is_active=True,
+        organizationuserobjectpermission__content_object=organization,
+        organizationuserobjectpermission__permission__codename=perm.value,
+    ).distinct()

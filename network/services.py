@@ -22,6 +22,7 @@ from .permissions import (
     user_has_network_perm,
     user_has_org_perm,
 )
+from .signals import membership_changed
 
 # What a network's admin group may do with its own page tree and collection, and nothing else.
 _PAGE_PERMISSIONS = ["add_page", "change_page", "publish_page", "lock_page", "unlock_page"]
@@ -274,6 +275,9 @@ def membership_grant(
     permissions_sync(user=user, target=target)
     if role == Role.NETWORK_ADMIN:
         user.groups.add(network.admin_group)
+    membership_changed.send(
+        sender=Membership, user=user, organization=organization, network=network
+    )
     if notify and user.email:
         membership_id = membership.pk
         transaction.on_commit(lambda: tasks.membership_notify_granted.delay(membership_id))
@@ -298,3 +302,6 @@ def membership_revoke(*, membership: Membership, by: User | None = None) -> None
     permissions_sync(user=user, target=target)
     if membership.role == Role.NETWORK_ADMIN:
         user.groups.remove(network.admin_group)
+    membership_changed.send(
+        sender=Membership, user=user, organization=organization, network=network
+    )

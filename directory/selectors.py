@@ -1,0 +1,67 @@
+"""Reads of the directory, scoped to a network."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+from wagtail.models import Page
+from wagtail.query import PageQuerySet
+
+from network.models import Network
+
+from .hours import Closure, OpenStatus, WeeklyHours, open_status
+from .models import DirectoryIndexPage, Location, LocationPoint, ServicePage
+
+
+def service_open_status(
+    *, service: ServicePage, network: Network, at: datetime, location: Location | None = None
+) -> OpenStatus:
+    """Whether the service is open at ``at`` (at one location, or any), in the network's zone.
+
+    Uses ``service.hours`` and ``service.closures``; prefetch them when asking for many services.
+    """
+    hours = [
+        WeeklyHours(weekday=h.weekday, opens_at=h.opens_at, closes_at=h.closes_at)
+        for h in service.hours.all()
+        if location is None or h.location_id in (None, location.pk)
+    ]
+    closures = [Closure(start=c.start_date, end=c.end_date) for c in service.closures.all()]
+    return open_status(hours=hours, closures=closures, at=at, tz=ZoneInfo(network.time_zone))
+
+
+def directory_pages(*, network: Network) -> PageQuerySet:
+    """Every page of the network's directory (agencies and services)."""
+    index = DirectoryIndexPage.objects.child_of(network.root_page).first()
+    if index is None:
+        return Page.objects.none()
+    return Page.objects.descendant_of(index)
+
+
+def listings_stale(*, network: Network, now: datetime) -> QuerySet[Page]:
+    """Live agency and service pages not confirmed within the network's verification interval."""
+    cutoff = now - timedelta(days=network.verification_interval_days)
+    return (
+        directory_pages(network=network)
+        .live()
+        .filter(
+            Q(verification__isnull=True)
+            | Q(verification__last_verified_at__isnull=True)
+            | Q(verification__last_verified_at__lt=cutoff)
+        )
+        .select_related("verification", "content_type")
+        .order_by("path")
+    )
+
+
+def locations_unplaced(*, network: Network) -> QuerySet[LocationPoint]:
+    """Map points of the network's locations that are waiting or failed to be placed."""
+    pages = directory_pages(network=network)
+    return (
+        LocationPoint.objects.filter(
+            location__page__in=pages.values("pk"), status__in=["pending", "failed"]
+        )
+        .select_related("location", "location__page")
+        .order_by("location__page__title", "location__name")
+    )

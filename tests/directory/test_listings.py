@@ -1,0 +1,260 @@
+"""Directory pages: tree rules, who may edit and publish, capacity, geocoding and open now."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from wagtail.models import Page, WorkflowState
+
+from cms.models import HomePage
+from directory import selectors, services
+from directory.models import (
+    AgencyPage,
+    DirectoryIndexPage,
+    GeocodeStatus,
+    Location,
+    LocationPoint,
+    ServiceClosure,
+    ServiceHours,
+    ServicePage,
+)
+from network.demo import del_norte
+from network.demo.hsds import demo_dataset
+from network.models import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def listed(tenant_a):
+    """tenant_a's agency with a listing (one location, one service) made by the importer."""
+    from directory.hsds.reading import read  # noqa: F401
+
+    index = services.directory_index_for(tenant_a.network)
+    agency = AgencyPage(
+        title=tenant_a.agency.name,
+        slug="agency",
+        description="Helps people.",
+        organization=tenant_a.agency,
+    )
+    index.add_child(instance=agency)
+    location = Location.objects.create(
+        page=agency,
+        name="Main",
+        address_1="2200 Harrison Ave",
+        city="Eureka",
+        state_province="CA",
+        postal_code="95501",
+    )
+    service = ServicePage(title="Pantry", slug="pantry", description="Food.")
+    agency.add_child(instance=service)
+    services.listing_editors_sync(organization=tenant_a.agency)
+    return agency, location, service
+
+
+@pytest.mark.django_db
+def test_page_tree_rules():
+    assert DirectoryIndexPage.can_exist_under(HomePage())
+    assert not AgencyPage.can_exist_under(HomePage())
+    assert AgencyPage.can_exist_under(DirectoryIndexPage())
+    assert not ServicePage.can_exist_under(DirectoryIndexPage())
+    assert ServicePage.can_exist_under(AgencyPage())
+    assert ServicePage.allowed_subpage_models() == []
+    assert AgencyPage.allowed_subpage_models() == [ServicePage]
+
+
+@pytest.mark.django_db
+def test_only_one_directory_per_network(tenant_a):
+    index = services.directory_index_for(tenant_a.network)
+    assert services.directory_index_for(tenant_a.network) == index
+    assert not DirectoryIndexPage.can_create_at(tenant_a.network.root_page)
+
+
+@pytest.mark.django_db
+def test_agency_admin_edits_own_listing_but_cannot_publish(client, tenant_a, listed):
+    agency, _, service = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    perms = agency.permissions_for_user(admin)
+    assert perms.can_edit() and not perms.can_publish()
+    assert service.permissions_for_user(admin).can_edit()
+    client.force_login(admin)
+    assert client.get(reverse("wagtailadmin_pages:edit", args=[agency.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+def test_agency_admin_changes_go_to_network_admin_review(client, tenant_a, listed):
+    agency, _, _ = listed
+    client.force_login(tenant_a.users[Role.AGENCY_ADMIN])
+    edit = reverse("wagtailadmin_pages:edit", args=[agency.pk])
+    form = client.get(edit).context["form"]
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list)}
+    data.update(
+        {
+            "title": agency.title,
+            "slug": agency.slug,
+            "description": "Now open late.",
+            "action-submit": "Submit",
+            "organization": tenant_a.agency.pk,
+        }
+    )
+    for prefix in ("phones", "locations"):
+        formset = form.formsets[prefix]
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+        assert formset is not None
+    response = client.post(edit, data)
+    assert response.status_code == 302, response.context["form"].errors if response.context else ""
+    state = WorkflowState.objects.get(base_content_type__isnull=False, object_id=str(agency.pk))
+    assert state.status == WorkflowState.STATUS_IN_PROGRESS
+    agency.refresh_from_db()
+    assert agency.description == "Helps people."  # live content waits for approval
+    task = state.current_task_state.task.specific
+    assert list(task.groups.all()) == [tenant_a.network.admin_group]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.CLINIC_ADMIN, Role.CLINIC_STAFF])
+def test_other_roles_cannot_edit_the_listing(tenant_a, listed, role):
+    agency, _, _ = listed
+    assert not agency.permissions_for_user(tenant_a.users[role]).can_edit()
+
+
+@pytest.mark.django_db
+def test_admin_of_another_agency_or_network_cannot_edit(tenant_a, tenant_b, listed):
+    agency, _, _ = listed
+    assert not agency.permissions_for_user(tenant_b.users[Role.AGENCY_ADMIN]).can_edit()
+    assert not agency.permissions_for_user(tenant_b.users[Role.NETWORK_ADMIN]).can_edit()
+    assert agency.permissions_for_user(tenant_a.users[Role.NETWORK_ADMIN]).can_publish()
+
+
+@pytest.mark.django_db
+def test_losing_the_admin_role_removes_editing(tenant_a, listed):
+    from network import services as network_services
+
+    agency, _, _ = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    network_services.membership_grant(
+        user=admin, role=Role.AGENCY_STAFF, organization=tenant_a.agency, notify=False
+    )
+    admin = type(admin).objects.get(pk=admin.pk)
+    assert not agency.permissions_for_user(admin).can_edit()
+
+
+@pytest.mark.django_db
+def test_capacity_changes_instantly_by_agency_staff_only(tenant_a, tenant_b, listed):
+    _, _, service = listed
+    staff = tenant_a.users[Role.AGENCY_STAFF]
+    capacity = services.capacity_update(
+        service=service, status="waitlist", note="2 weeks", by=staff
+    )
+    assert (capacity.status, capacity.note, capacity.updated_by) == ("waitlist", "2 weeks", staff)
+    assert Page.objects.get(pk=service.pk).latest_revision is None  # no revision was made
+    for outsider in (tenant_a.users[Role.CLINIC_STAFF], tenant_b.users[Role.AGENCY_STAFF]):
+        with pytest.raises(PermissionDenied):
+            services.capacity_update(service=service, status="accepting", by=outsider)
+    with pytest.raises(ValidationError):
+        services.capacity_update(service=service, status="full", by=staff)
+    service.capacity.refresh_from_db()
+    assert service.capacity.status == "waitlist"
+    services.capacity_update(
+        service=service, status="accepting", by=tenant_a.users[Role.NETWORK_ADMIN]
+    )
+
+
+@pytest.mark.django_db
+def test_location_is_geocoded_after_save_and_flagged_when_it_cannot_be(
+    tenant_a, listed, django_capture_on_commit_callbacks
+):
+    _, location, _ = listed
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = services.location_points_refresh(locations=[location])
+    assert queued == [location.pk]
+    point = LocationPoint.objects.get(location=location)
+    assert point.status == GeocodeStatus.PLACED
+    assert abs(point.latitude - 40.80) < 0.2 and abs(point.longitude + 124.16) < 0.2
+
+    location.postal_code, location.address_1 = "00000", "1 Nowhere Rd"
+    location.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.location_points_refresh(locations=[location])
+    point.refresh_from_db()
+    assert point.status == GeocodeStatus.FAILED
+    assert (point.latitude, point.longitude) == (None, None)  # never 0,0
+    assert list(selectors.locations_unplaced(network=tenant_a.network)) == [point]
+
+    location.latitude, location.longitude = Decimal("40.7"), Decimal("-124.2")
+    location.save()
+    services.location_points_refresh(locations=[location])
+    point.refresh_from_db()
+    assert (point.status, point.latitude) == (GeocodeStatus.MANUAL, 40.7)
+
+
+@pytest.mark.django_db
+def test_unchanged_address_is_not_geocoded_again(
+    tenant_a, listed, django_capture_on_commit_callbacks
+):
+    _, location, _ = listed
+    with django_capture_on_commit_callbacks(execute=True):
+        services.location_points_refresh(locations=[location])
+    assert services.location_points_refresh(locations=[location]) == []
+
+
+@pytest.mark.django_db
+def test_zero_zero_coordinates_are_refused(listed):
+    _, location, _ = listed
+    location.latitude = location.longitude = Decimal(0)
+    with pytest.raises(ValidationError, match="0,0"):
+        location.full_clean()
+
+
+@pytest.mark.django_db
+def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, listed):
+    _, _, service = listed
+    ServiceHours.objects.create(page=service, weekday=4, opens_at=time(18), closes_at=time(8))
+    ServiceClosure.objects.create(
+        page=service, start_date=date(2026, 12, 25), end_date=date(2026, 12, 25)
+    )
+    network = tenant_a.network  # America/Los_Angeles
+
+    def status(utc: datetime) -> bool:
+        return selectors.service_open_status(service=service, network=network, at=utc).is_open
+
+    assert status(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))  # Fri 23:00 in Eureka
+    assert status(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Sat 07:00, the overnight shift
+    assert not status(datetime(2026, 11, 28, 17, 0, tzinfo=UTC))  # Sat 09:00
+    assert not status(datetime(2026, 12, 26, 4, 0, tzinfo=UTC))  # Fri 25 Dec 20:00: closed
+
+
+@pytest.mark.django_db
+def test_demo_import_places_every_location_and_is_idempotent(tenant_a):
+    report = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    assert report.created["service"] == 17
+    points = LocationPoint.objects.filter(location__page__organization__network=tenant_a.network)
+    assert points.count() == 6
+    assert set(points.values_list("status", flat=True)) == {GeocodeStatus.MANUAL}
+    again = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    assert not again.changed
+
+
+@pytest.mark.django_db
+def test_stale_listings(tenant_a, listed):
+    from django.utils import timezone
+
+    from directory.models import ListingVerification
+
+    agency, _, service = listed
+    now = timezone.now()
+    stale = set(selectors.listings_stale(network=tenant_a.network, now=now))
+    assert {agency.pk, service.pk} <= {p.pk for p in stale}
+    ListingVerification.objects.create(page=agency, last_verified_at=now, verified_by=UserFactory())
+    stale = {p.pk for p in selectors.listings_stale(network=tenant_a.network, now=now)}
+    assert agency.pk not in stale and service.pk in stale
