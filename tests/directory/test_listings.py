@@ -78,7 +78,8 @@ def test_agency_admin_edits_own_listing_but_cannot_publish(client, tenant_a, lis
     agency, _, service = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     perms = agency.permissions_for_user(admin)
-    assert perms.can_edit() and not perms.can_publish()
+    assert perms.can_edit()
+    assert not perms.can_publish()
     assert service.permissions_for_user(admin).can_edit()
     client.force_login(admin)
     assert client.get(reverse("wagtailadmin_pages:edit", args=[agency.pk])).status_code == 200
@@ -180,7 +181,8 @@ def test_location_is_geocoded_after_save_and_flagged_when_it_cannot_be(
     assert queued == [location.pk]
     point = LocationPoint.objects.get(location=location)
     assert point.status == GeocodeStatus.PLACED
-    assert abs(point.latitude - 40.80) < 0.2 and abs(point.longitude + 124.16) < 0.2
+    assert abs(point.latitude - 40.80) < 0.2
+    assert abs(point.longitude + 124.16) < 0.2
 
     location.postal_code, location.address_1 = "00000", "1 Nowhere Rd"
     location.save()
@@ -257,4 +259,5 @@ def test_stale_listings(tenant_a, listed):
     assert {agency.pk, service.pk} <= {p.pk for p in stale}
     ListingVerification.objects.create(page=agency, last_verified_at=now, verified_by=UserFactory())
     stale = {p.pk for p in selectors.listings_stale(network=tenant_a.network, now=now)}
-    assert agency.pk not in stale and service.pk in stale
+    assert agency.pk not in stale
+    assert service.pk in stale
