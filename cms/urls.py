@@ -31,6 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("network.urls")),
+    path("listings/", include("directory.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
 ]

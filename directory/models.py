@@ -678,3 +678,37 @@ class ListingEditorGroup(models.Model):
 
     def __str__(self) -> str:
         return str(self.group)
+
+
+class DirectoryImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Refused: nothing imported")
+
+
+class DirectoryImport(models.Model):
+    """An HSDS file a network admin uploaded, and what importing it did."""
+
+    network = models.ForeignKey(
+        "network.Network", on_delete=models.CASCADE, related_name="directory_imports"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    upload = models.FileField(upload_to="directory-imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=10, choices=DirectoryImportStatus.choices, default=DirectoryImportStatus.QUEUED
+    )
+    summary = models.TextField(blank=True)
+    problems = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"

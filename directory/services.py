@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from wagtail.models import (
     GroupApprovalTask,
@@ -33,7 +41,7 @@ from network.permissions import (
 )
 
 from .geocoding import geocode
-from .hsds.reading import Dataset, Problem
+from .hsds.reading import MAX_FILE_BYTES, Dataset, Problem, ReadError, read
 from .hsds.records import (
     Directory,
     InvalidImport,
@@ -48,9 +56,12 @@ from .models import (
     AgencyPage,
     CapacityStatus,
     CostOption,
+    DirectoryImport,
+    DirectoryImportStatus,
     DirectoryIndexPage,
     GeocodeStatus,
     ListingEditorGroup,
+    ListingVerification,
     Location,
     LocationPoint,
     Phone,
@@ -700,3 +711,153 @@ def listing_editors_sync(*, organization: Organization) -> None:
         link.group.user_set.add(*(wanted - current))
     if current - wanted:
         link.group.user_set.remove(*(current - wanted))
+
+
+# --- listing verification ----------------------------------------------------------------------
+
+VERIFY_SALT = "handoff.listing-verify"
+VERIFY_LINK_DAYS = 30
+VERIFY_ASK_AGAIN_DAYS = 14
+
+
+class VerificationLinkInvalid(Exception):
+    """The link was altered, belongs to nothing, or has expired."""
+
+
+def verification_token_make(*, page: AgencyPage, user: User) -> str:
+    """A signed, expiring token naming the listing and the person asked to confirm it."""
+    return signing.dumps({"p": page.pk, "u": user.pk}, salt=VERIFY_SALT, compress=True)
+
+
+def verification_token_read(token: str) -> tuple[AgencyPage, User]:
+    """The listing and person of a token, or VerificationLinkInvalid (with the reason)."""
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=timedelta(days=VERIFY_LINK_DAYS))
+    except signing.SignatureExpired as exc:
+        raise VerificationLinkInvalid("This link has expired.") from exc
+    except signing.BadSignature as exc:
+        raise VerificationLinkInvalid("This link is not valid.") from exc
+    page = AgencyPage.objects.filter(pk=data.get("p")).select_related("organization").first()
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if page is None or user is None or page.organization is None:
+        raise VerificationLinkInvalid("This listing or account no longer exists.")
+    if not user_has_org_perm(user, OrgPerm.EDIT_LISTING, page.organization):
+        raise VerificationLinkInvalid("You no longer edit this listing.")
+    return page, user
+
+
+@transaction.atomic
+def listing_confirm(*, page: AgencyPage, by: User, now: datetime | None = None) -> int:
+    """Record that the agency listing and all its services are current; returns pages touched."""
+    now = now or timezone.now()
+    pages = [page.pk, *ServicePage.objects.child_of(page).values_list("pk", flat=True)]
+    existing = set(
+        ListingVerification.objects.filter(page_id__in=pages).values_list("page_id", flat=True)
+    )
+    ListingVerification.objects.filter(page_id__in=existing).update(
+        last_verified_at=now, verified_by=by
+    )
+    ListingVerification.objects.bulk_create(
+        ListingVerification(page_id=pk, last_verified_at=now, verified_by=by)
+        for pk in pages
+        if pk not in existing
+    )
+    return len(pages)
+
+
+@transaction.atomic
+def listings_verification_request(*, network: Network, now: datetime) -> list[tuple[int, int]]:
+    """Ask the editors of agencies with stale listings to confirm them (at most every 14 days).
+
+    Returns the (agency page id, user id) pairs that will be emailed after commit.
+    """
+    from .selectors import listings_stale
+
+    stale = listings_stale(network=network, now=now)
+    agency_paths = {p.path[: AgencyPage.steplen * 4] for p in stale}
+    agencies = AgencyPage.objects.filter(
+        path__in=agency_paths, organization__isnull=False
+    ).select_related("organization")
+    ask_again = now - timedelta(days=VERIFY_ASK_AGAIN_DAYS)
+    requests: list[tuple[int, int]] = []
+    for agency in agencies:
+        verification, _ = ListingVerification.objects.get_or_create(page=agency)
+        if verification.last_requested_at and verification.last_requested_at > ask_again:
+            continue
+        organization = agency.organization
+        if organization is None:  # excluded by the query; keeps the type checker informed
+            continue
+        editors = organizations_users_with_perm(organization, OrgPerm.EDIT_LISTING)
+        recipients = [user.pk for user in editors if user.email]
+        if not recipients:
+            continue
+        verification.last_requested_at = now
+        verification.save(update_fields=["last_requested_at"])
+        requests += [(agency.pk, user_id) for user_id in recipients]
+    if requests:
+        from . import tasks
+
+        transaction.on_commit(
+            lambda: [tasks.listing_verification_send.delay(p, u) for p, u in requests]
+        )
+    return requests
+
+
+# --- uploads from the admin ---------------------------------------------------------------------
+
+IMPORT_SUFFIXES = (".zip", ".json", ".ndjson")
+
+
+def import_progress_key(import_id: int) -> str:
+    return f"handoff:directory-import:{import_id}:progress"
+
+
+@transaction.atomic
+def directory_import_start(*, network: Network, upload: UploadedFile, by: User) -> DirectoryImport:
+    """Store an uploaded HSDS file and queue its import; the task runs after commit."""
+    if not user_has_network_perm(by, NetworkPerm.ADMINISTER, network):
+        raise PermissionDenied("Only the network's admins can import its directory.")
+    name = upload.name or "upload"
+    if not name.lower().endswith(IMPORT_SUFFIXES):
+        raise ValidationError({"upload": "Upload a .zip Tabular Data Package or a .json file."})
+    if upload.size is None or upload.size > MAX_FILE_BYTES:
+        raise ValidationError(
+            {"upload": f"The file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB; split it."}
+        )
+    job = DirectoryImport.objects.create(
+        network=network, uploaded_by=by, upload=upload, original_name=name[:255]
+    )
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.directory_import_run.delay(job.pk))
+    return job
+
+
+def directory_import_run(*, import_id: int) -> DirectoryImport:
+    """Run a queued upload (the task's work): record the report, or every problem found."""
+    job = DirectoryImport.objects.select_related("network").get(pk=import_id)
+    DirectoryImport.objects.filter(pk=job.pk).update(status=DirectoryImportStatus.RUNNING)
+    key = import_progress_key(job.pk)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, (done, total), 3600)
+
+    suffix = Path(job.original_name).suffix.lower()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / f"upload{suffix}"
+            with job.upload.open("rb") as source, local.open("wb") as target:
+                shutil.copyfileobj(source, target)
+            report = directory_import(network=job.network, dataset=read(local), progress=progress)
+    except (ReadError, InvalidImport) as exc:
+        problems = [str(p) for p in exc.problems] if isinstance(exc, InvalidImport) else [str(exc)]
+        warnings = [str(w) for w in exc.warnings] if isinstance(exc, InvalidImport) else []
+        job.status, job.problems, job.warnings = DirectoryImportStatus.FAILED, problems, warnings
+        job.summary = f"{len(problems)} problem(s) found; nothing was imported."
+    else:
+        job.status = DirectoryImportStatus.DONE
+        job.summary = report.summary() if report.changed else "Nothing changed."
+        job.warnings = [str(w) for w in report.warnings]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "summary", "problems", "warnings", "finished_at"])
+    return job

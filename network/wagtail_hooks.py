@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.admin.utils import unquote
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -28,31 +27,10 @@ from .permissions import (
     networks_with_perm,
     user_has_network_perm,
 )
+from .wagtail_scoping import ScopedObjectMixin, scoped
 
 organization_policy = NetworkScopedPolicy(Organization)
 register_permission_policy(Organization, organization_policy, exact_class=True)
-
-
-class ScopedObjectMixin:
-    """An object outside the user's networks is not found (404), rather than forbidden."""
-
-    permission_policy: NetworkScopedPolicy
-    request: HttpRequest
-    kwargs: dict[str, Any]
-    pk_url_kwarg: str
-
-    def get_object(self, queryset: QuerySet[Any] | None = None) -> Model:
-        pk = unquote(str(self.kwargs[self.pk_url_kwarg]))
-        visible = self.permission_policy.instances_user_has_any_permission_for(
-            self.request.user, ["change"]
-        )
-        if not visible.filter(pk=pk).exists():
-            raise Http404
-        return super().get_object(queryset)  # type: ignore[misc]
-
-
-def _scoped(view_class: type) -> type:
-    return type(f"Scoped{view_class.__name__}", (ScopedObjectMixin, view_class), {})
 
 
 class OrganizationForm(WagtailAdminModelForm):
@@ -116,12 +94,12 @@ class OrganizationViewSet(SnippetViewSet):
     search_fields = ["name", "city"]
     add_view_class = OrganizationCreateView
     edit_view_class = OrganizationEditView
-    delete_view_class = _scoped(snippet_views.DeleteView)
-    usage_view_class = _scoped(snippet_views.UsageView)
-    history_view_class = _scoped(snippet_views.HistoryView)
+    delete_view_class = scoped(snippet_views.DeleteView)
+    usage_view_class = scoped(snippet_views.UsageView)
+    history_view_class = scoped(snippet_views.HistoryView)
     inspect_view_enabled = True
-    inspect_view_class = _scoped(snippet_views.InspectView)
-    copy_view_class = _scoped(snippet_views.CopyView)
+    inspect_view_class = scoped(snippet_views.InspectView)
+    copy_view_class = scoped(snippet_views.CopyView)
     edit_handler = ObjectList(
         [
             MultiFieldPanel(

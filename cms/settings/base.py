@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -192,6 +193,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Synced into django-celery-beat's database schedule when beat starts; admins can retime them.
+CELERY_BEAT_SCHEDULE = {
+    "listings-verification-request": {
+        "task": "directory.tasks.listings_verification_request_all",
+        "schedule": crontab(hour=16, minute=0),  # 08:00 on the US west coast
+    },
+}
 
 # Email: console in development; SMTP settings from the environment in production.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

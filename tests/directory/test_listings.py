@@ -261,3 +261,66 @@ def test_stale_listings(tenant_a, listed):
     stale = {p.pk for p in selectors.listings_stale(network=tenant_a.network, now=now)}
     assert agency.pk not in stale
     assert service.pk in stale
+
+
+@pytest.mark.django_db
+def test_stale_listing_editors_get_a_link_that_confirms_without_a_password(
+    client, tenant_a, listed, django_capture_on_commit_callbacks, mailoutbox
+):
+    import re
+
+    from django.utils import timezone
+
+    from directory.models import ListingVerification
+
+    agency, _, service = listed
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = services.listings_verification_request(network=tenant_a.network, now=now)
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    assert asked == [(agency.pk, admin.pk)]  # the agency's editors only, not its staff
+    assert [m.to for m in mailoutbox] == [[admin.email]]
+    url = re.search(r"http://testserver(/listings/verify/\S+/)", mailoutbox[0].body).group(1)
+
+    # Not asked again within two weeks.
+    assert services.listings_verification_request(network=tenant_a.network, now=now) == []
+
+    page = client.get(url)  # no login
+    assert page.status_code == 200
+    assert service.title in page.content.decode()
+    done = client.post(url, {"action": "confirm"})
+    assert done.status_code == 200
+    verified = ListingVerification.objects.filter(page__in=[agency.pk, service.pk])
+    assert {v.verified_by for v in verified} == {admin}
+    assert selectors.listings_stale(network=tenant_a.network, now=now).count() == 0
+
+    update = client.post(url, {"action": "update"})
+    assert update["Location"] == reverse("wagtailadmin_pages:edit", args=[agency.pk])
+    assert client.post(url, {"action": "delete everything"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_altered_expired_or_revoked_links_are_refused(client, tenant_a, listed):
+    from datetime import timedelta
+    from unittest import mock
+
+    from network import services as network_services
+
+    agency, _, _ = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    token = services.verification_token_make(page=agency, user=admin)
+    url = reverse("directory:listing_verify", args=[token])
+    altered = client.get(reverse("directory:listing_verify", args=[token[:-2] + "xx"]))
+    assert altered.status_code == 404
+    assert "not valid" in altered.content.decode()
+    later = datetime.now(tz=UTC) + timedelta(days=31)
+    with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
+        expired = client.get(url)
+    assert expired.status_code == 410
+    assert "expired" in expired.content.decode()
+    network_services.membership_grant(
+        user=admin, role=Role.AGENCY_STAFF, organization=tenant_a.agency, notify=False
+    )
+    revoked = client.post(url, {"action": "confirm"})
+    assert revoked.status_code == 404
+    assert not agency.__class__.objects.filter(pk=agency.pk, verification__isnull=False).exists()

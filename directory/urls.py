@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "directory"
+
+urlpatterns = [
+    path("verify/<str:token>/", views.listing_verify, name="listing_verify"),
+]
