@@ -43,6 +43,15 @@ check: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL.
+BENCH_SERVICES ?= 20000
+BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
+bench: venv
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
+		--services $(BENCH_SERVICES) --quiet
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
+		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
+
 format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

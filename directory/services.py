@@ -6,7 +6,7 @@ import hashlib
 import shutil
 import tempfile
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from wagtail.models import (
@@ -134,29 +135,51 @@ def directory_import(
         return _Importer(network, directory, progress).run()
 
 
+IMPORT_CHUNK = 200  # organizations per batch of bulk writes
+
+
 class _Importer:
+    """Applies a checked Directory: bulk inserts for what is new, targeted updates otherwise.
+
+    New pages skip Wagtail's per-page save (and its per-save signals): their tree paths are
+    computed here and rows are inserted in bulk, which is what makes large imports fast. Pages
+    that change go through ``Page.save``.
+    """
+
     def __init__(self, network: Network, directory: Directory, progress: Progress | None) -> None:
         self.network = network
         self.directory = directory
         self.progress = progress or (lambda done, total: None)
         self.report = ImportReport(warnings=list(directory.warnings))
-        self.categories = {c.code: c for c in SdohCategory.objects.all()}
+        self.categories = {c.code: c.pk for c in SdohCategory.objects.all()}
         self.terms: dict[uuid.UUID, TaxonomyTerm] = {}
         self.locations: dict[uuid.UUID, Location] = {}
         self.touched_locations: list[Location] = []
+        self.new_page_ids: list[int] = []
+        self.creates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
+        self.updates: dict[tuple[type[models.Model], tuple[str, ...]], list[models.Model]] = (
+            defaultdict(list)
+        )
+        self.deletes: dict[type[models.Model], list[int]] = defaultdict(list)
+        # New rows nobody needs back as objects: written with one executemany per table.
+        self.rows: dict[type[models.Model], list[dict[str, Any]]] = defaultdict(list)
 
     def run(self) -> ImportReport:
         self.index = directory_index_for(self.network)
         self._service_types(self.directory.service_types)
-        agencies = {p.hsds_id: p for p in AgencyPage.objects.child_of(self.index)}
+        self._preload()
         total, done = self.directory.service_count, 0
-        for record in self.directory.organizations:
-            agency = self._agency(record, agencies.get(record.id))
-            for service_record in record.services:
-                self._service(agency, service_record)
-                done += 1
-                if done % 50 == 0 or done == total:
-                    self.progress(done, total)
+        records = self.directory.organizations
+        for start in range(0, len(records), IMPORT_CHUNK):
+            chunk = records[start : start + IMPORT_CHUNK]
+            agencies = self._agencies(chunk)
+            self._flush()
+            self._services(
+                [(agency, record.services) for record, agency in zip(chunk, agencies, strict=True)]
+            )
+            self._flush()
+            done += sum(len(r.services) for r in chunk)
+            self.progress(done, total)
         queued = location_points_refresh(locations=self.touched_locations)
         if queued:
             self.report.warnings.append(
@@ -168,9 +191,77 @@ class _Importer:
                     "address",
                 )
             )
+        if self.new_page_ids:
+            from . import tasks
+
+            ids = list(self.new_page_ids)
+            transaction.on_commit(lambda: tasks.pages_search_index.delay(ids))
         return self.report
 
-    # --- small helpers ------------------------------------------------------------------------
+    # --- loading what exists ---------------------------------------------------------------------
+
+    def _preload(self) -> None:
+        """Everything the import compares against, in a fixed number of queries."""
+        self.agency_pages = {p.hsds_id: p for p in AgencyPage.objects.child_of(self.index)}
+        self.index_slugs = set(Page.objects.child_of(self.index).values_list("slug", flat=True))
+        agency_ids = [p.pk for p in self.agency_pages.values()]
+        self.children: dict[tuple[type[models.Model], int], list[Any]] = defaultdict(list)
+        for model in (Location, Phone):
+            for obj in model._default_manager.filter(page_id__in=agency_ids).order_by(
+                "sort_order", "pk"
+            ):
+                self.children[(model, obj.page_id)].append(obj)
+        self.service_pages = {p.hsds_id: p for p in ServicePage.objects.descendant_of(self.index)}
+        service_ids = [p.pk for p in self.service_pages.values()]
+        for model in (
+            ServiceAtLocation,
+            ServiceHours,
+            CostOption,
+            RequiredDocument,
+            ServiceArea,
+            ServicePhone,
+        ):
+            for obj in model._default_manager.filter(page_id__in=service_ids).order_by(
+                "sort_order", "pk"
+            ):
+                self.children[(model, obj.page_id)].append(obj)
+        self.m2m: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for page_id, category_id in ServicePage.categories.through.objects.filter(
+            servicepage_id__in=service_ids
+        ).values_list("servicepage_id", "sdohcategory_id"):
+            self.m2m[("categories", page_id)].add(category_id)
+        for page_id, term_id in ServicePage.service_types.through.objects.filter(
+            servicepage_id__in=service_ids
+        ).values_list("servicepage_id", "taxonomyterm_id"):
+            self.m2m[("service_types", page_id)].add(term_id)
+        self.sibling_slugs: dict[str, set[str]] = defaultdict(set)
+        for page in self.service_pages.values():
+            self.sibling_slugs[page.path[: -Page.steplen]].add(page.slug)
+        organizations = list(
+            Organization.objects.filter(network=self.network).values_list(
+                "pk", "name", "slug", "listing"
+            )
+        )
+        self.org_names = {name for _, name, _, _ in organizations}
+        self.org_slugs = {slug for _, _, slug, _ in organizations}
+        unlisted = {pk: name for pk, name, _, listing in organizations if listing is None}
+        self.unlisted_by_name = {name: pk for pk, name in unlisted.items()}
+
+    # --- buffered writes -------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        for model, pks in self.deletes.items():
+            model._default_manager.filter(pk__in=pks).delete()
+        for (model, fields), objs in self.updates.items():
+            model._default_manager.bulk_update(objs, list(fields), batch_size=500)
+        for model, objs in self.creates.items():
+            model._default_manager.bulk_create(objs, batch_size=500)
+        for model, rows in self.rows.items():
+            _insert_rows(model, rows)
+        self.creates.clear()
+        self.rows.clear()
+        self.updates.clear()
+        self.deletes.clear()
 
     def _count(self, kind: str, created: bool, changed: bool) -> None:
         if created:
@@ -193,40 +284,82 @@ class _Importer:
         self,
         kind: str,
         model: type[models.Model],
-        existing: Iterable[Any],
+        page: Page,
         wanted: Sequence[dict[str, Any]],
-        key: Callable[[dict[str, Any]], Any],
-        existing_key: Callable[[Any], Any],
-        **parent: Any,
+        key: Callable[[Any], Any],
     ) -> list[Any]:
-        """Make the child rows of one parent equal ``wanted``: update, create, delete by key."""
-        current = {existing_key(obj): obj for obj in existing}
-        kept, to_create, to_update = [], [], []
-        fields: set[str] = set()
+        """Buffer the writes that make one page's child rows equal ``wanted`` (matched by key)."""
+        current = {key(obj): obj for obj in self.children.pop((model, page.pk), [])}
+        kept = []
         for order, values in enumerate(wanted):
             values = {**values, "sort_order": order}
             obj = current.pop(key(values), None)
             if obj is None:
-                obj = model(**parent, **values)
-                to_create.append(obj)
+                if model is Location:  # other rows refer to locations: they need their ids
+                    obj = model(page=page, **values)
+                    self.creates[model].append(obj)
+                else:
+                    self.rows[model].append({"page": page, **values})
+                self.report.created[kind] += 1
             elif self._assign(obj, values):
-                to_update.append(obj)
-                fields |= set(values)
+                self.updates[(model, tuple(sorted(values)))].append(obj)
+                self.report.updated[kind] += 1
             else:
                 self.report.unchanged[kind] += 1
             kept.append(obj)
-        if to_create:
-            model._default_manager.bulk_create(to_create)
-            self.report.created[kind] += len(to_create)
-        if to_update:
-            model._default_manager.bulk_update(to_update, sorted(fields))
-            self.report.updated[kind] += len(to_update)
         if current:
-            model._default_manager.filter(pk__in=[o.pk for o in current.values()]).delete()
+            self.deletes[model] += [obj.pk for obj in current.values()]
             self.report.deleted[kind] += len(current)
         return kept
 
-    # --- taxonomy ------------------------------------------------------------------------------
+    def _pages_insert(self, groups: list[tuple[Page, list[Any]]]) -> None:
+        """Insert new live pages under their parents in bulk (no per-page save or signals).
+
+        A parent created by this import has no children yet; any other parent is asked for its
+        last child, and its child count updated.
+        """
+        groups = [(parent, pages) for parent, pages in groups if pages]
+        if not groups:
+            return
+        model = type(groups[0][1][0])
+        now = timezone.now()
+        content_type = ContentType.objects.get_for_model(model)
+        new_parents = set(self.new_page_ids)
+        every: list[Any] = []
+        for parent, pages in groups:
+            step = 1
+            if parent.pk not in new_parents:
+                last = (
+                    Page.objects.filter(path__startswith=parent.path, depth=parent.depth + 1)
+                    .order_by("-path")
+                    .values_list("path", flat=True)
+                    .first()
+                )
+                step = Page._str2int(last[-Page.steplen :]) + 1 if last else 1
+                Page.objects.filter(pk=parent.pk).update(numchild=models.F("numchild") + len(pages))
+            for offset, page in enumerate(pages):
+                page.path = Page._get_path(parent.path, parent.depth + 1, step + offset)
+                page.depth = parent.depth + 1
+                page.url_path = f"{parent.url_path}{page.slug}/"
+                page.content_type, page.locale_id = content_type, parent.locale_id
+                page.live, page.has_unpublished_changes = True, False
+                page.draft_title = page.title
+                page.first_published_at = page.last_published_at = now
+            every += pages
+        base_fields = [f.attname for f in Page._meta.concrete_fields if not f.primary_key]
+        bases = Page.objects.bulk_create(
+            [Page(**{name: getattr(page, name) for name in base_fields}) for page in every],
+            batch_size=500,
+        )
+        for page, base in zip(every, bases, strict=True):
+            page.id = page.page_ptr_id = base.pk
+            page._state.adding, page._state.db = False, base._state.db
+        local = list(model._meta.local_concrete_fields)
+        for start in range(0, len(every), 200):
+            model._base_manager._insert(every[start : start + 200], fields=local)
+        self.new_page_ids += [page.pk for page in every]
+
+    # --- taxonomy --------------------------------------------------------------------------------
 
     def _service_types(self, records: list[TermRecord]) -> None:
         existing = {t.hsds_id: t for t in TaxonomyTerm.objects.filter(network=self.network)}
@@ -250,78 +383,114 @@ class _Importer:
             self.terms[record.id] = term
         self.terms.update({k: v for k, v in existing.items() if k not in self.terms})
 
-    # --- agencies ------------------------------------------------------------------------------
+    # --- agencies --------------------------------------------------------------------------------
 
-    def _organization_for(self, record: OrganizationRecord) -> Organization:
-        organization = Organization.objects.filter(
-            network=self.network, name=record.name, listing__isnull=True
-        ).first()
-        if organization is None:
-            slug = _unique_slug(
-                record.name,
-                Organization.objects.filter(network=self.network).values_list("slug", flat=True),
-                80,
-            )
-            organization = network_services.organization_create(
-                network=self.network,
-                name=record.name,
-                slug=slug,
-                kind=OrganizationKind.AGENCY,
-                description=record.description[:2000],
-                email=record.email,
-                website=record.website,
-            )
-            self.report.created["organization"] += 1
-        elif not organization.receives_referrals:
+    def _agencies(self, records: list[OrganizationRecord]) -> list[AgencyPage]:
+        result: list[AgencyPage] = []
+        new_pages: list[AgencyPage] = []
+        new_organizations: list[Organization] = []
+        for record in records:
+            values = {
+                "title": record.name,
+                "alternate_name": record.alternate_name,
+                "description": record.description,
+                "website": record.website,
+                "email": record.email,
+                "tax_status": record.tax_status,
+                "tax_id": record.tax_id,
+                "year_incorporated": record.year_incorporated,
+                "legal_status": record.legal_status,
+            }
+            page = self.agency_pages.get(record.id)
+            if page is None:
+                page = AgencyPage(
+                    hsds_id=record.id,
+                    slug=self._slug(record.name, self.index_slugs),
+                    numchild=len(record.services),
+                    **values,
+                )
+                organization_id = self.unlisted_by_name.pop(record.name, None)
+                if organization_id is None:
+                    organization = self._organization_new(record)
+                    new_organizations.append(organization)
+                    page.organization = organization
+                else:
+                    page.organization_id = organization_id
+                new_pages.append(page)
+                self._count("agency", True, False)
+            else:
+                changed = self._assign(page, values)
+                if changed:
+                    page.draft_title = page.title
+                    page.save()
+                self._count("agency", False, changed)
+            result.append(page)
+        Organization.objects.bulk_create(new_organizations, batch_size=500)
+        self.report.created["organization"] += len(new_organizations)
+        for page in new_pages:
+            page.organization_id = page.organization.pk if page.organization else None
+        self._pages_insert([(self.index, new_pages)])
+        for page in new_pages:
+            self.agency_pages[page.hsds_id] = page
+        linked = [
+            p.organization_id
+            for p in new_pages
+            if p.organization_id and p.organization not in new_organizations
+        ]
+        for organization in Organization.objects.filter(pk__in=linked).exclude(
+            kind__in=[OrganizationKind.AGENCY, OrganizationKind.BOTH]
+        ):
             network_services.organization_update(
                 organization=organization, kind=OrganizationKind.BOTH
             )
-        return organization
-
-    def _agency(self, record: OrganizationRecord, page: AgencyPage | None) -> AgencyPage:
-        values = {
-            "title": record.name,
-            "alternate_name": record.alternate_name,
-            "description": record.description,
-            "website": record.website,
-            "email": record.email,
-            "tax_status": record.tax_status,
-            "tax_id": record.tax_id,
-            "year_incorporated": record.year_incorporated,
-            "legal_status": record.legal_status,
-        }
-        created = page is None
-        if page is None:
-            siblings = AgencyPage.objects.child_of(self.index).values_list("slug", flat=True)
-            page = AgencyPage(
-                hsds_id=record.id,
-                slug=_unique_slug(record.name, siblings, 200),
-                organization=self._organization_for(record),
-                **values,
+        located = [
+            (
+                page,
+                record,
+                self._sync(
+                    "location",
+                    Location,
+                    page,
+                    [_location_values(loc) for loc in record.locations],
+                    key=_hsds_key,
+                ),
             )
-            self.index.add_child(instance=page)
-            changed = True
-        else:
-            changed = self._assign(page, values)
-            if changed:
-                page.draft_title = page.title
-                page.save()
-        self._count("agency", created, changed)
-        self._agency_children(page, record)
-        if created and page.organization is not None:
-            listing_editors_sync(organization=page.organization)
-        return page
+            for record, page in zip(records, result, strict=True)
+        ]
+        self._flush_model(Location)  # phones and services refer to these rows
+        for page, record, locations in located:
+            self._agency_phones(page, record, locations)
+        for organization in Organization.objects.filter(pk__in=linked):
+            listing_editors_sync(organization=organization)
+        return result
 
-    def _agency_children(self, page: AgencyPage, record: OrganizationRecord) -> None:
-        locations = self._sync(
-            "location",
-            Location,
-            page.locations.all(),
-            [_location_values(loc) for loc in record.locations],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+    def _organization_new(self, record: OrganizationRecord) -> Organization:
+        name = record.name
+        n = 2
+        while name in self.org_names:  # two HSDS organizations may share a name
+            name = f"{record.name[:190]} ({n})"
+            n += 1
+        self.org_names.add(name)
+        slug = _unique_slug(name, self.org_slugs, 80)
+        self.org_slugs.add(slug)
+        return Organization(
+            network=self.network,
+            name=name,
+            slug=slug,
+            kind=OrganizationKind.AGENCY,
+            description=record.description[:2000],
+            email=record.email,
+            website=record.website,
         )
+
+    def _slug(self, name: str, taken: set[str]) -> str:
+        slug = _unique_slug(name, taken, 200)
+        taken.add(slug)
+        return slug
+
+    def _agency_phones(
+        self, page: AgencyPage, record: OrganizationRecord, locations: list[Location]
+    ) -> None:
         by_id = {loc.hsds_id: loc for loc in locations}
         self.locations.update(by_id)
         self.touched_locations += locations
@@ -331,82 +500,78 @@ class _Importer:
                 {**_phone_values(p), "location": by_id[location_record.id]}
                 for p in location_record.phones
             ]
-        self._sync(
-            "phone",
-            Phone,
-            page.phones.all(),
-            phones,
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
-        )
+        self._sync("phone", Phone, page, phones, key=_hsds_key)
 
-    # --- services ------------------------------------------------------------------------------
+    def _flush_model(self, model: type[models.Model]) -> None:
+        objs = self.creates.pop(model, [])
+        if objs:
+            model._default_manager.bulk_create(objs, batch_size=500)
 
-    def _service(self, agency: AgencyPage, record: ServiceRecord) -> None:
-        page = ServicePage.objects.child_of(agency).filter(hsds_id=record.id).first()
-        values = {
-            "title": record.name,
-            "alternate_name": record.alternate_name,
-            "description": record.description,
-            "url": record.url,
-            "email": record.email,
-            "status": record.status,
-            "languages": record.languages,
-            "interpretation_services": record.interpretation_services,
-            "eligibility_description": record.eligibility_description,
-            "minimum_age": record.minimum_age,
-            "maximum_age": record.maximum_age,
-            "fee_type": record.fee_type,
-            "fees_description": record.fees_description,
-            "application_process": record.application_process,
-            "wait_time": record.wait_time,
-            "referral_method": record.referral_method,
-            "alert": record.alert,
-        }
-        created = page is None
-        if page is None:
-            siblings = ServicePage.objects.child_of(agency).values_list("slug", flat=True)
-            page = ServicePage(
-                hsds_id=record.id, slug=_unique_slug(record.name, siblings, 200), **values
-            )
-            agency.add_child(instance=page)
-            ServiceCapacity.objects.create(service=page)
-            changed = True
-        else:
-            changed = self._assign(page, values)
-            if changed:
-                page.draft_title = page.title
-                page.save()
-        changed |= self._service_relations(page, record)
-        self._count("service", created, changed)
-        self._service_children(page, record)
+    # --- services --------------------------------------------------------------------------------
 
-    def _service_relations(self, page: ServicePage, record: ServiceRecord) -> bool:
+    def _services(self, groups: list[tuple[AgencyPage, list[ServiceRecord]]]) -> None:
+        inserts: list[tuple[Page, list[Any]]] = []
+        pairs: list[tuple[ServicePage, ServiceRecord, bool]] = []
+        for agency, records in groups:
+            siblings = self.sibling_slugs[agency.path]
+            new_pages: list[ServicePage] = []
+            for record in records:
+                values = _service_values(record)
+                page = self.service_pages.get(record.id)
+                if page is None:
+                    page = ServicePage(
+                        hsds_id=record.id, slug=self._slug(record.name, siblings), **values
+                    )
+                    new_pages.append(page)
+                    self._count("service", True, False)
+                    pairs.append((page, record, True))
+                    continue
+                changed = self._assign(page, values)
+                if changed:
+                    page.draft_title = page.title
+                    page.save()
+                changed |= self._relations_changed(page, record, new=False)
+                self._count("service", False, changed)
+                pairs.append((page, record, False))
+            inserts.append((agency, new_pages))
+        self._pages_insert(inserts)
+        for page, record, new in pairs:
+            if new:
+                self.service_pages[page.hsds_id] = page
+                self.rows[ServiceCapacity].append({"service": page})
+                self._relations_changed(page, record, new=True)
+            self._service_children(page, record)
+
+    def _relations_changed(self, page: ServicePage, record: ServiceRecord, *, new: bool) -> bool:
+        """Buffer category and service-type links; True if they differ from what is stored."""
         changed = False
-        categories = {self.categories[code].pk for code in record.category_codes}
-        if set(page.categories.values_list("pk", flat=True)) != categories:
-            ServicePage.categories.through.objects.filter(servicepage=page).delete()
-            ServicePage.categories.through.objects.bulk_create(
-                ServicePage.categories.through(servicepage=page, sdohcategory_id=pk)
-                for pk in categories
-            )
-            changed = True
-        types = {self.terms[t].pk for t in record.service_type_ids}
-        if set(page.service_types.values_list("pk", flat=True)) != types:
-            ServicePage.service_types.through.objects.filter(servicepage=page).delete()
-            ServicePage.service_types.through.objects.bulk_create(
-                ServicePage.service_types.through(servicepage=page, taxonomyterm_id=pk)
-                for pk in types
-            )
-            changed = True
+        wanted = {
+            "categories": (
+                ServicePage.categories.through,
+                "sdohcategory_id",
+                {self.categories[code] for code in record.category_codes},
+            ),
+            "service_types": (
+                ServicePage.service_types.through,
+                "taxonomyterm_id",
+                {self.terms[t].pk for t in record.service_type_ids},
+            ),
+        }
+        for name, (through, column, ids) in wanted.items():
+            if self.m2m.get((name, page.pk), set()) != ids:
+                if not new:
+                    through.objects.filter(servicepage_id=page.pk).delete()
+                self.rows[through] += [
+                    {"servicepage_id": page.pk, column: pk} for pk in sorted(ids)
+                ]
+                changed = True
         return changed
 
     def _service_children(self, page: ServicePage, record: ServiceRecord) -> None:
         self._sync(
             "service at location",
             ServiceAtLocation,
-            page.service_locations.all(),
+            page,
             [
                 {
                     "hsds_id": s.id,
@@ -415,14 +580,12 @@ class _Importer:
                 }
                 for s in record.locations
             ],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+            key=_hsds_key,
         )
         self._sync(
             "hours",
             ServiceHours,
-            page.hours.all(),
+            page,
             [
                 {
                     "hsds_id": h.id,
@@ -434,14 +597,12 @@ class _Importer:
                 }
                 for h in record.hours
             ],
-            key=lambda v: (v["hsds_id"], v["weekday"]),
-            existing_key=lambda o: (o.hsds_id, o.weekday),
-            page=page,
+            key=lambda o: (_hsds_key(o), o["weekday"] if isinstance(o, dict) else o.weekday),
         )
         self._sync(
             "cost option",
             CostOption,
-            page.cost_options.all(),
+            page,
             [
                 {
                     "hsds_id": c.id,
@@ -452,37 +613,91 @@ class _Importer:
                 }
                 for c in record.cost_options
             ],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+            key=_hsds_key,
         )
         self._sync(
             "required document",
             RequiredDocument,
-            page.required_documents.all(),
+            page,
             [{"hsds_id": i, "document": d, "uri": u} for i, d, u in record.required_documents],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+            key=_hsds_key,
         )
         self._sync(
             "service area",
             ServiceArea,
-            page.service_areas.all(),
+            page,
             [{"hsds_id": i, "name": n, "description": d} for i, n, d in record.service_areas],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+            key=_hsds_key,
         )
         self._sync(
-            "phone",
-            ServicePhone,
-            page.phones.all(),
-            [_phone_values(p) for p in record.phones],
-            key=lambda v: v["hsds_id"],
-            existing_key=lambda o: o.hsds_id,
-            page=page,
+            "phone", ServicePhone, page, [_phone_values(p) for p in record.phones], key=_hsds_key
         )
+
+
+def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows in batches, each value prepared by its field as the ORM would.
+
+    ``rows`` map field names (or attnames) to values; missing fields take their defaults.
+    Much cheaper than building model instances for tens of thousands of child rows.
+    """
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # Identifiers come from model metadata and are quoted; values are parameters.
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    now = timezone.now()
+
+    def value(row: dict[str, Any], field: Any) -> Any:
+        if field.attname in row:
+            return row[field.attname]
+        if field.name in row:
+            item = row[field.name]
+            return item.pk if field.is_relation and item is not None else item
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            return now
+        return field.get_default()  # per row: callable defaults (uuid4) must differ
+
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(
+                sql,
+                [
+                    [f.get_db_prep_save(value(row, f), connection) for f in fields]
+                    for row in rows[start : start + 1000]
+                ],
+            )
+
+
+def _service_values(record: ServiceRecord) -> dict[str, Any]:
+    return {
+        "title": record.name,
+        "alternate_name": record.alternate_name,
+        "description": record.description,
+        "url": record.url,
+        "email": record.email,
+        "status": record.status,
+        "languages": record.languages,
+        "interpretation_services": record.interpretation_services,
+        "eligibility_description": record.eligibility_description,
+        "minimum_age": record.minimum_age,
+        "maximum_age": record.maximum_age,
+        "fee_type": record.fee_type,
+        "fees_description": record.fees_description,
+        "application_process": record.application_process,
+        "wait_time": record.wait_time,
+        "referral_method": record.referral_method,
+        "alert": record.alert,
+    }
+
+
+def _hsds_key(obj: Any) -> Any:
+    return obj["hsds_id"] if isinstance(obj, dict) else obj.hsds_id
 
 
 def _location_values(record: LocationRecord) -> dict[str, Any]:

@@ -43,3 +43,21 @@ def listing_verification_send(page_id: int, user_id: int) -> bool:
 def directory_import_run(import_id: int) -> str:
     """Import an uploaded HSDS file; the status it ended in."""
     return services.directory_import_run(import_id=import_id).status
+
+
+@shared_task
+def pages_search_index(page_ids: list[int]) -> int:
+    """Add pages created in bulk (which skipped per-save indexing) to Wagtail's search index."""
+    from wagtail.models import Page
+    from wagtail.search.backends import get_search_backends
+
+    count = 0
+    for start in range(0, len(page_ids), 500):
+        by_model: dict[type, list[Page]] = {}
+        for page in Page.objects.filter(pk__in=page_ids[start : start + 500]).specific():
+            by_model.setdefault(type(page), []).append(page)
+        for model, pages in by_model.items():
+            for backend in get_search_backends():
+                backend.add_bulk(model, pages)
+            count += len(pages)
+    return count
