@@ -204,15 +204,14 @@ class _Importer:
         """Everything the import compares against, in a fixed number of queries."""
         self.agency_pages = {p.hsds_id: p for p in AgencyPage.objects.child_of(self.index)}
         self.index_slugs = set(Page.objects.child_of(self.index).values_list("slug", flat=True))
-        agency_ids = [p.pk for p in self.agency_pages.values()]
+        # Children are selected by their page's place in the tree (a join, not a list of ids that
+        # would outgrow SQLite's parameter limit).
+        within = {"page__path__startswith": self.index.path}
         self.children: dict[tuple[type[models.Model], int], list[Any]] = defaultdict(list)
         for model in (Location, Phone):
-            for obj in model._default_manager.filter(page_id__in=agency_ids).order_by(
-                "sort_order", "pk"
-            ):
+            for obj in model._default_manager.filter(**within).order_by("sort_order", "pk"):
                 self.children[(model, obj.page_id)].append(obj)
         self.service_pages = {p.hsds_id: p for p in ServicePage.objects.descendant_of(self.index)}
-        service_ids = [p.pk for p in self.service_pages.values()]
         for model in (
             ServiceAtLocation,
             ServiceHours,
@@ -221,17 +220,15 @@ class _Importer:
             ServiceArea,
             ServicePhone,
         ):
-            for obj in model._default_manager.filter(page_id__in=service_ids).order_by(
-                "sort_order", "pk"
-            ):
+            for obj in model._default_manager.filter(**within).order_by("sort_order", "pk"):
                 self.children[(model, obj.page_id)].append(obj)
         self.m2m: dict[tuple[str, int], set[int]] = defaultdict(set)
         for page_id, category_id in ServicePage.categories.through.objects.filter(
-            servicepage_id__in=service_ids
+            servicepage__path__startswith=self.index.path
         ).values_list("servicepage_id", "sdohcategory_id"):
             self.m2m[("categories", page_id)].add(category_id)
         for page_id, term_id in ServicePage.service_types.through.objects.filter(
-            servicepage_id__in=service_ids
+            servicepage__path__startswith=self.index.path
         ).values_list("servicepage_id", "taxonomyterm_id"):
             self.m2m[("service_types", page_id)].add(term_id)
         self.sibling_slugs: dict[str, set[str]] = defaultdict(set)
@@ -273,9 +270,15 @@ class _Importer:
 
     @staticmethod
     def _assign(obj: models.Model, values: dict[str, Any]) -> bool:
+        """Set the values that differ; True if any did. Relations are compared by id (no fetch)."""
         changed = False
         for name, value in values.items():
-            if getattr(obj, name) != value:
+            attname = f"{name}_id"
+            if attname in obj.__dict__:
+                if obj.__dict__[attname] != (value.pk if value is not None else None):
+                    setattr(obj, name, value)
+                    changed = True
+            elif getattr(obj, name) != value:
                 setattr(obj, name, value)
                 changed = True
         return changed
@@ -760,10 +763,10 @@ def location_points_refresh(*, locations: Iterable[Location]) -> list[int]:
     the transaction commits. Locations without a street address are flagged, never put at 0,0.
     """
     locations = list(locations)
-    points = {
-        p.location_id: p
-        for p in LocationPoint.objects.filter(location__in=[loc.pk for loc in locations])
-    }
+    points: dict[int, LocationPoint] = {}
+    for start in range(0, len(locations), 2000):  # stay under SQLite's parameter limit
+        batch = [loc.pk for loc in locations[start : start + 2000]]
+        points.update((p.location_id, p) for p in LocationPoint.objects.filter(location__in=batch))
     to_create: list[LocationPoint] = []
     to_update: list[LocationPoint] = []
     queued: list[int] = []
