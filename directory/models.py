@@ -29,6 +29,7 @@ from wagtail.admin.panels import (
 from wagtail.models import Orderable, Page
 
 from .categories import SENSITIVE_CATEGORY_CODES
+from .forms import AgencyPageForm, ServicePageForm
 
 if TYPE_CHECKING:
     from network.models import Network
@@ -184,6 +185,7 @@ class AgencyPage(Page):
     )
     parent_page_types = ["directory.DirectoryIndexPage"]
     subpage_types = ["directory.ServicePage"]
+    base_form_class = AgencyPageForm
 
     class Meta:
         verbose_name = _("agency")
@@ -473,6 +475,7 @@ class ServicePage(Page):
     )
     parent_page_types = ["directory.AgencyPage"]
     subpage_types: list[str] = []
+    base_form_class = ServicePageForm
 
     class Meta:
         verbose_name = _("service")

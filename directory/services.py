@@ -638,7 +638,7 @@ class _Importer:
 
 
 def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """Insert plain rows in batches, each value prepared by its field as the ORM would.
+    """Insert plain rows in multi-row batches, each value prepared by its field as the ORM would.
 
     ``rows`` map field names (or attnames) to values; missing fields take their defaults.
     Much cheaper than building model instances for tens of thousands of child rows.
@@ -649,11 +649,9 @@ def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
-    # Identifiers come from model metadata and are quoted; values are parameters.
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    # Multi-row VALUES: one statement per batch, under SQLite's limit of 32766 parameters.
+    batch = max(1, min(500, 30000 // len(fields)))
+    row_sql = f"({', '.join(['%s'] * len(fields))})"
     now = timezone.now()
 
     def value(row: dict[str, Any], field: Any) -> Any:
@@ -666,14 +664,23 @@ def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
             return now
         return field.get_default()  # per row: callable defaults (uuid4) must differ
 
+    table = quote(model._meta.db_table)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(
-                sql,
-                [
-                    [f.get_db_prep_save(value(row, f), connection) for f in fields]
-                    for row in rows[start : start + 1000]
-                ],
+        if connection.vendor == "postgresql":
+            # COPY is PostgreSQL's bulk path; identifiers are from model metadata, quoted.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([f.get_db_prep_save(value(row, f), connection) for f in fields])
+            return
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            params = [
+                f.get_db_prep_save(value(row, f), connection) for row in chunk for f in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608  (quoted identifiers)
+                f"VALUES {', '.join([row_sql] * len(chunk))}",
+                params,
             )
 
 

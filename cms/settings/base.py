@@ -4,6 +4,7 @@ The embedded default (no variables set) is SQLite, eager Celery tasks, local-mem
 database search and the offline geocoder, so that one command runs the demo anywhere.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -213,6 +214,18 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Handoff <no-reply@handoff.invalid>")
 SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+
+# Geocoding: the offline ZIP geocoder by default; any geopy geocoder in production, e.g.
+# GEOCODER_BACKEND=geopy.geocoders.Nominatim GEOCODER_OPTIONS='{"user_agent": "handoff-humboldt"}'
+try:
+    _geocoder_options = json.loads(env_str("GEOCODER_OPTIONS") or "{}")
+except json.JSONDecodeError:
+    raise ImproperlyConfigured("GEOCODER_OPTIONS must be a JSON object") from None
+HANDOFF_GEOCODER = {
+    "BACKEND": env_str("GEOCODER_BACKEND", "directory.geocoding.OfflineZipGeocoder"),
+    "OPTIONS": _geocoder_options,
+    "CACHE_SECONDS": env_int("GEOCODER_CACHE_SECONDS", 60 * 60 * 24 * 30),
+}
 
 # Elasticsearch is optional: without ELASTICSEARCH_URL the database search backend answers.
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")

@@ -436,3 +436,23 @@ def test_distance_miles_eureka_to_arcata() -> None:
     assert miles == pytest.approx(6.1, abs=0.5)
     assert distance_miles((40.8665, -124.0828), (40.8021, -124.1637)) == pytest.approx(miles)
     assert distance_miles((40.8021, -124.1637), (40.8021, -124.1637)) == 0.0
+
+
+def test_production_geocoder_comes_from_the_environment(monkeypatch):
+    import importlib
+
+    from cms.settings import base
+
+    monkeypatch.setenv("GEOCODER_BACKEND", "geopy.geocoders.Nominatim")
+    monkeypatch.setenv("GEOCODER_OPTIONS", '{"user_agent": "handoff-test"}')
+    try:
+        reloaded = importlib.reload(base)
+        assert reloaded.HANDOFF_GEOCODER["BACKEND"] == "geopy.geocoders.Nominatim"
+        assert reloaded.HANDOFF_GEOCODER["OPTIONS"] == {"user_agent": "handoff-test"}
+        monkeypatch.setenv("GEOCODER_OPTIONS", "not json")
+        with pytest.raises(ImproperlyConfigured, match="GEOCODER_OPTIONS"):
+            importlib.reload(base)
+    finally:
+        monkeypatch.delenv("GEOCODER_BACKEND")
+        monkeypatch.delenv("GEOCODER_OPTIONS")
+        importlib.reload(base)

@@ -324,3 +324,42 @@ def test_altered_expired_or_revoked_links_are_refused(client, tenant_a, listed):
     revoked = client.post(url, {"action": "confirm"})
     assert revoked.status_code == 404
     assert not agency.__class__.objects.filter(pk=agency.pk, verification__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_page_forms_offer_only_own_network_and_agency_choices(client, tenant_a, tenant_b, listed):
+    agency, _, service = listed
+    other_index = services.directory_index_for(tenant_b.network)
+    other = AgencyPage(
+        title="Bravo Listing", slug="bravo", description="B.", organization=tenant_b.agency
+    )
+    other_index.add_child(instance=other)
+    Location.objects.create(
+        page=other,
+        name="Bravo Hall",
+        address_1="1 B St",
+        city="Crescent City",
+        state_province="CA",
+        postal_code="95531",
+    )
+    sibling = AgencyPage(title="Sibling", slug="sibling", description="S.")
+    services.directory_index_for(tenant_a.network).add_child(instance=sibling)
+    Location.objects.create(
+        page=sibling,
+        name="Sibling Hall",
+        address_1="2 S St",
+        city="Eureka",
+        state_province="CA",
+        postal_code="95501",
+    )
+    client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
+
+    service_form = client.get(reverse("wagtailadmin_pages:edit", args=[service.pk]))
+    body = service_form.content.decode()
+    assert "Main — 2200 Harrison Ave" in body
+    assert "Bravo Hall" not in body  # another network
+    assert "Sibling Hall" not in body  # another agency of the same network
+    agency_form = client.get(reverse("wagtailadmin_pages:edit", args=[agency.pk])).content.decode()
+    assert tenant_a.agency.name in agency_form
+    assert tenant_b.agency.name not in agency_form
+    assert "Bravo Hall" not in agency_form
