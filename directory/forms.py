@@ -58,6 +58,7 @@ class AgencyPageForm(WagtailAdminPageForm):
             else Location.objects.none()
         )
         _scope_formset(self.formsets["phones"], "location", locations)
+        _scope_formset(self.formsets["location_hours"], "location", locations)
 
 
 class ServicePageForm(WagtailAdminPageForm):

@@ -169,7 +169,10 @@ class AgencyPage(Page):
         ),
         FieldPanel("logo"),
     ]
-    location_panels = [InlinePanel("locations", label=_("Locations"), min_num=0)]
+    location_panels = [
+        InlinePanel("locations", label=_("Locations"), min_num=0),
+        InlinePanel("location_hours", label=_("Opening hours of locations")),
+    ]
     legal_panels = [
         FieldRowPanel([FieldPanel("tax_status"), FieldPanel("tax_id")]),
         FieldRowPanel([FieldPanel("legal_status"), FieldPanel("year_incorporated")]),
@@ -230,6 +233,17 @@ class Phone(Orderable):
         FieldPanel("description"),
         FieldPanel("location"),
     ]
+
+
+WEEKDAY_CHOICES = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
 
 
 class LocationType(models.TextChoices):
@@ -320,6 +334,28 @@ class Location(Orderable, ClusterableModel):
             f"{self.state_province} {self.postal_code}".strip(),
         ]
         return ", ".join(p for p in parts if p)
+
+
+class LocationHours(Orderable):
+    """When a location itself is open (HSDS schedule of a location), one weekday per row."""
+
+    page = ParentalKey(AgencyPage, on_delete=models.CASCADE, related_name="location_hours")
+    hsds_id = hsds_id_field()
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("day"), choices=WEEKDAY_CHOICES)
+    opens_at = models.TimeField(_("opens"))
+    closes_at = models.TimeField(
+        _("closes"), help_text=_("Earlier than opening time: open past midnight.")
+    )
+    description = models.CharField(_("note"), max_length=200, blank=True)
+
+    panels = [
+        FieldPanel("location"),
+        FieldRowPanel([FieldPanel("weekday"), FieldPanel("opens_at"), FieldPanel("closes_at")]),
+    ]
+
+    class Meta(Orderable.Meta):
+        verbose_name_plural = _("location hours")
 
 
 class GeocodeStatus(models.TextChoices):
@@ -532,18 +568,7 @@ class ServiceHours(Orderable):
         related_name="+",
         help_text=_("Empty: at every location of the service."),
     )
-    weekday = models.PositiveSmallIntegerField(
-        _("day"),
-        choices=[
-            (0, _("Monday")),
-            (1, _("Tuesday")),
-            (2, _("Wednesday")),
-            (3, _("Thursday")),
-            (4, _("Friday")),
-            (5, _("Saturday")),
-            (6, _("Sunday")),
-        ],
-    )
+    weekday = models.PositiveSmallIntegerField(_("day"), choices=WEEKDAY_CHOICES)
     opens_at = models.TimeField(_("opens"))
     closes_at = models.TimeField(
         _("closes"), help_text=_("Earlier than opening time: open past midnight.")

@@ -64,6 +64,7 @@ from .models import (
     ListingEditorGroup,
     ListingVerification,
     Location,
+    LocationHours,
     LocationPoint,
     Phone,
     RequiredDocument,
@@ -208,7 +209,7 @@ class _Importer:
         # would outgrow SQLite's parameter limit).
         within = {"page__path__startswith": self.index.path}
         self.children: dict[tuple[type[models.Model], int], list[Any]] = defaultdict(list)
-        for model in (Location, Phone):
+        for model in (Location, Phone, LocationHours):
             for obj in model._default_manager.filter(**within).order_by("sort_order", "pk"):
                 self.children[(model, obj.page_id)].append(obj)
         self.service_pages = {p.hsds_id: p for p in ServicePage.objects.descendant_of(self.index)}
@@ -504,6 +505,19 @@ class _Importer:
                 for p in location_record.phones
             ]
         self._sync("phone", Phone, page, phones, key=_hsds_key)
+        hours = [
+            {
+                "hsds_id": h.id,
+                "location": by_id[loc.id],
+                "weekday": h.weekday,
+                "opens_at": h.opens_at,
+                "closes_at": h.closes_at,
+                "description": h.description,
+            }
+            for loc in record.locations
+            for h in loc.hours
+        ]
+        self._sync("location hours", LocationHours, page, hours, key=_hours_key)
 
     def _flush_model(self, model: type[models.Model]) -> None:
         objs = self.creates.pop(model, [])
@@ -600,7 +614,7 @@ class _Importer:
                 }
                 for h in record.hours
             ],
-            key=lambda o: (_hsds_key(o), o["weekday"] if isinstance(o, dict) else o.weekday),
+            key=_hours_key,
         )
         self._sync(
             "cost option",
@@ -708,6 +722,11 @@ def _service_values(record: ServiceRecord) -> dict[str, Any]:
 
 def _hsds_key(obj: Any) -> Any:
     return obj["hsds_id"] if isinstance(obj, dict) else obj.hsds_id
+
+
+def _hours_key(obj: Any) -> Any:
+    """One HSDS schedule becomes a row per weekday: id and day together name a row."""
+    return (obj["hsds_id"], obj["weekday"]) if isinstance(obj, dict) else (obj.hsds_id, obj.weekday)
 
 
 def _location_values(record: LocationRecord) -> dict[str, Any]:

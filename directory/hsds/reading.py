@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import schema
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 # The HSDS tables this importer reads, by file name; every other file is reported and skipped.
@@ -198,6 +200,10 @@ def _read_csv(dataset: Dataset, table: str, name: str, content: bytes) -> None:
         if len(set(header)) != len(header):
             dataset.errors.append(Problem(name, 0, "", "a column name appears twice"))
             return
+        known = set(schema.table_columns(table))
+        for column in header:
+            if column not in known:
+                dataset.warnings.append(Problem(name, 0, column, "not an HSDS 3.0 column; ignored"))
         for number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue

@@ -127,6 +127,7 @@ class LocationRecord:
     accessibility: str = ""
     languages: list[str] = field(default_factory=list)
     phones: list[PhoneRecord] = field(default_factory=list)
+    hours: list[HoursRecord] = field(default_factory=list)
     where: tuple[str, int | None] = ("", None)
 
 
@@ -420,7 +421,7 @@ def build(dataset: Dataset) -> Directory:
 
     _phones(rows("phones"), organizations, locations, services, problems)
     _languages(rows("languages"), locations, services, problems, warnings)
-    _schedules(rows("schedules"), services, sals, problems, warnings)
+    _schedules(rows("schedules"), services, sals, locations, problems, warnings)
     _service_children(
         rows("service_areas"), rows("cost_options"), rows("required_documents"), services, problems
     )
@@ -712,33 +713,35 @@ def _schedules(
     schedule_rows: list[_Row],
     services: dict[uuid.UUID, ServiceRecord],
     sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]],
+    locations: dict[uuid.UUID, LocationRecord],
     problems: list[Problem],
     warnings: list[Problem],
 ) -> None:
+    """Weekly schedules of a service (at a location, or everywhere) or of a location itself."""
     for row in schedule_rows:
         ident = row.uuid("id") or uuid.uuid4()
         service_id, sal_id = row.uuid("service_id"), row.uuid("service_at_location_id")
+        own_location_id = row.uuid("location_id")
         location_id: uuid.UUID | None = None
+        target: list[HoursRecord]
         if sal_id is not None:
             if sal_id not in sals:
                 row.problem("service_at_location_id", f"no service_at_location with id {sal_id}")
                 continue
             service, sal = sals[sal_id]
-            location_id = sal.location_id
+            location_id, target = sal.location_id, service.hours
         elif service_id is not None:
             if service_id not in services:
                 row.problem("service_id", f"no service with id {service_id}")
                 continue
-            service = services[service_id]
+            target = services[service_id].hours
+        elif own_location_id is not None:
+            if own_location_id not in locations:
+                row.problem("location_id", f"no location with id {own_location_id}")
+                continue
+            location_id, target = own_location_id, locations[own_location_id].hours
         else:
-            warnings.append(
-                Problem(
-                    row.where[0],
-                    row.where[1],
-                    "location_id",
-                    "hours of a location without a service; not mapped, ignored",
-                )
-            )
+            row.problem("service_id", "a schedule needs a service, service_at_location or location")
             continue
         freq = row.raw("freq").upper()
         if freq and freq != "WEEKLY":
@@ -751,23 +754,23 @@ def _schedules(
         days = [d.strip().upper() for d in row.raw("byday").split(",") if d.strip()]
         bad = [d for d in days if d not in BYDAY]
         if not days or bad:
-            row.problem("byday", f"{row.raw('byday')!r} is not a list of days (MO,TU,…)")
+            row.problem("byday", f"{row.raw('byday')!r} is not a list of days (MO,TU,...)")
             continue
         opens, closes = row.clock("opens_at"), row.clock("closes_at")
         if opens is None or closes is None:
             continue
         note = row.text("description", max_length=200)
-        for day in days:
-            service.hours.append(
-                HoursRecord(
-                    id=ident,
-                    location_id=location_id,
-                    weekday=BYDAY[day],
-                    opens_at=opens,
-                    closes_at=closes,
-                    description=note,
-                )
+        target += [
+            HoursRecord(
+                id=ident,
+                location_id=location_id,
+                weekday=BYDAY[day],
+                opens_at=opens,
+                closes_at=closes,
+                description=note,
             )
+            for day in days
+        ]
 
 
 def _service_children(

@@ -6,7 +6,7 @@ import csv
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def directory_tables(network: Network) -> Rows:
         AgencyPage.objects.child_of(index)
         .live()
         .order_by("path")
-        .prefetch_related("phones__location", "locations")
+        .prefetch_related("phones__location", "locations", "location_hours__location")
     )
     for agency in agencies:
         _agency_rows(tables, agency)
@@ -124,6 +124,11 @@ def _agency_rows(tables: Rows, agency: AgencyPage) -> None:
     )
     for location in agency.locations.all():
         _location_rows(tables, location, org_id)
+    _schedule_rows(
+        tables,
+        agency.location_hours.all(),
+        owner=lambda hours: {"location_id": str(hours.location.hsds_id)},
+    )
     for phone in agency.phones.all():
         owner = (
             {"location_id": str(phone.location.hsds_id)}
@@ -223,28 +228,15 @@ def _service_rows(tables: Rows, service: ServicePage, agency: AgencyPage) -> Non
                 "description": sal.description,
             }
         )
-    # Rows of one HSDS schedule were split by day on import; put them back together.
-    grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for hours in service.hours.all():
-        key = (hours.hsds_id, hours.location_id, hours.opens_at, hours.closes_at, hours.description)
-        grouped[key].append(hours.weekday)
-    for (hsds_id, location_id, opens, closes, note), days in grouped.items():
-        owner = (
-            {"service_at_location_id": sal_by_location[location_id]}
-            if location_id in sal_by_location
+    _schedule_rows(
+        tables,
+        service.hours.all(),
+        owner=lambda hours: (
+            {"service_at_location_id": sal_by_location[hours.location_id]}
+            if hours.location_id in sal_by_location
             else {"service_id": service_id}
-        )
-        tables["schedules"].append(
-            {
-                "id": str(hsds_id),
-                **owner,
-                "freq": "WEEKLY",
-                "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
-                "opens_at": _clock(opens),
-                "closes_at": _clock(closes),
-                "description": note,
-            }
-        )
+        ),
+    )
     for code in service.languages:
         tables["languages"].append(
             {
@@ -307,6 +299,34 @@ def _service_rows(tables: Rows, service: ServicePage, agency: AgencyPage) -> Non
                 "link_entity": "service",
                 "link_type": "",
                 "taxonomy_term_id": term_id,
+            }
+        )
+
+
+def _schedule_rows(
+    tables: Rows, hours: Iterable[Any], *, owner: Callable[[Any], dict[str, str]]
+) -> None:
+    """Weekly hours rows as HSDS schedules: the days of one schedule, split on import, rejoined."""
+    grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for row in hours:
+        key = (
+            row.hsds_id,
+            tuple(sorted(owner(row).items())),
+            row.opens_at,
+            row.closes_at,
+            row.description,
+        )
+        grouped[key].append(row.weekday)
+    for (hsds_id, who, opens, closes, note), days in grouped.items():
+        tables["schedules"].append(
+            {
+                "id": str(hsds_id),
+                **dict(who),
+                "freq": "WEEKLY",
+                "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
+                "opens_at": _clock(opens),
+                "closes_at": _clock(closes),
+                "description": note,
             }
         )
 

@@ -80,7 +80,15 @@ def _minimal() -> dict[str, list[dict[str, str]]]:
                 "byday": "MO,WE",
                 "opens_at": "09:00",
                 "closes_at": "12:30",
-            }
+            },
+            {
+                "id": str(uuid.uuid4()),
+                "location_id": LOC,
+                "freq": "WEEKLY",
+                "byday": "MO,TU,WE,TH,FR",
+                "opens_at": "08:30",
+                "closes_at": "17:00",
+            },
         ],
         "attributes": [
             {
@@ -148,6 +156,7 @@ def test_minimal_package_imports_every_mapped_field(network, tmp_path):
     hours = sorted((h.weekday, str(h.opens_at), str(h.closes_at)) for h in service.hours.all())
     assert hours == [(0, "09:00:00", "12:30:00"), (2, "09:00:00", "12:30:00")]
     location = Location.objects.get(hsds_id=LOC)
+    assert sorted(location.hours.values_list("weekday", flat=True)) == [0, 1, 2, 3, 4]
     assert (location.city, str(location.latitude)) == ("Orick", "41.287000")
     assert service.capacity.status == "accepting"
 
@@ -192,6 +201,20 @@ def test_round_trip_is_lossless(network, tmp_path, fmt):
 
 
 @pytest.mark.django_db
+def test_minimal_package_round_trips_with_location_hours(network, tmp_path):
+    directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    first = directory_tables(network)
+    assert any(row.get("location_id") == LOC for row in first["schedules"])
+    write_package(first, tmp_path / "export", name="first")
+    other = network_make("Location Hours Network")
+    directory_import(network=other, dataset=read(tmp_path / "export"))
+    second = directory_tables(other)
+    for table in first:
+        key = lambda rows: sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)  # noqa: E731
+        assert key(first[table]) == key(second[table]), table
+
+
+@pytest.mark.django_db
 def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
     tables = _minimal()
     tables["services"][0]["favourite_colour"] = "green"
@@ -202,6 +225,7 @@ def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
             zf.write(path, f"export/{path.name}")
     dataset = read(archive)
     messages = [str(w) for w in dataset.warnings]
+    assert "services.csv row 0, favourite_colour: not an HSDS 3.0 column; ignored" in messages
     assert any("contacts.csv" in m and "not mapped" in m for m in messages)
     assert any("notes.csv" in m and "unknown file" in m for m in messages)
     directory_import(network=network, dataset=dataset)

@@ -101,7 +101,7 @@ def test_agency_admin_changes_go_to_network_admin_review(client, tenant_a, liste
             "organization": tenant_a.agency.pk,
         }
     )
-    for prefix in ("phones", "locations"):
+    for prefix in ("phones", "locations", "location_hours"):
         formset = form.formsets[prefix]
         data.update(
             {
