@@ -148,3 +148,57 @@ def test_service_types_are_scoped_to_the_network(client, tenant_a, tenant_b):
     )
     assert response.status_code == 302
     assert TaxonomyTerm.objects.get(code="pantry").parent == mine
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "directory_admin:listings_report",
+        "directory_admin:import_index",
+        "wagtailsnippets_directory_taxonomyterm:list",
+    ],
+)
+def test_admin_lists_query_count_does_not_grow(client, tenant_a, name):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from directory import services
+    from directory.models import AgencyPage, Location
+
+    index = services.directory_index_for(tenant_a.network)
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            count = AgencyPage.objects.count()
+            agency = AgencyPage(title=f"Agency {count}", slug=f"agency-{count}", description=".")
+            index.add_child(instance=agency)
+            location = Location.objects.create(
+                page=agency,
+                name="Main",
+                address_1="1 Main St",
+                city="Eureka",
+                state_province="CA",
+                postal_code="00000",
+            )
+            services.location_points_refresh(locations=[location])
+            DirectoryImport.objects.create(
+                network=tenant_a.network,
+                original_name=f"{count}.zip",
+                upload=SimpleUploadedFile(f"{count}.zip", b"x"),
+                uploaded_by=tenant_a.users[Role.NETWORK_ADMIN],
+            )
+            TaxonomyTerm.objects.create(
+                network=tenant_a.network, code=f"t{count}", name=f"Term {count}"
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse(name)).status_code == 200
+        return len(ctx.captured_queries)
+
+    client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
+    grow(2)
+    small = queries()
+    grow(8)
+    assert queries() == small
