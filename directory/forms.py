@@ -13,9 +13,9 @@ from network.models import Network, Organization, OrganizationKind
 
 
 def _network_of(page: Page | None) -> Network | None:
-    if page is None or not page.path:
-        return None
-    return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
+    from .selectors import page_network  # models import this module; selectors import models
+
+    return page_network(page=page) if page is not None else None
 
 
 def _scope_formset(formset: BaseFormSet[Any], field: str, queryset: QuerySet[Any]) -> None:

@@ -28,11 +28,10 @@ from wagtail.admin.panels import (
 )
 from wagtail.models import Orderable, Page
 
-from .categories import SENSITIVE_CATEGORY_CODES
 from .forms import AgencyPageForm, ServicePageForm
 
 if TYPE_CHECKING:
-    from network.models import Network
+    pass
 
 
 def _hsds_id() -> uuid.UUID:
@@ -64,10 +63,6 @@ class SdohCategory(models.Model):
 
     def __str__(self) -> str:
         return self.display
-
-    @classmethod
-    def default_sensitive(cls, code: str) -> bool:
-        return code in SENSITIVE_CATEGORY_CODES
 
 
 class TaxonomyTerm(models.Model):
@@ -685,14 +680,6 @@ class ListingVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.page} verified {self.last_verified_at or 'never'}"
-
-
-def network_of_page(page: Page) -> Network | None:
-    """The network whose site tree holds ``page`` (a directory page's tenant)."""
-    from network.models import Network
-
-    home_path = page.path[: Page.steplen * 2]
-    return Network.objects.filter(site__root_page__path=home_path).first()
 
 
 class ListingEditorGroup(models.Model):

@@ -15,6 +15,13 @@ from .hours import Closure, OpenStatus, WeeklyHours, open_status
 from .models import DirectoryIndexPage, Location, LocationPoint, ServicePage
 
 
+def page_network(*, page: Page) -> Network | None:
+    """The network whose site tree holds a directory page (its tenant)."""
+    if not page.path:
+        return None
+    return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
+
+
 def service_open_status(
     *, service: ServicePage, network: Network, at: datetime, location: Location | None = None
 ) -> OpenStatus:

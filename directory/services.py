@@ -77,6 +77,7 @@ from .models import (
     ServicePhone,
     TaxonomyTerm,
 )
+from .selectors import page_network
 
 Progress = Callable[[int, int], None]
 
@@ -885,7 +886,7 @@ def capacity_update(
     """Set a service's capacity now (no revision, no moderation); its agency's staff only."""
     agency = service.get_parent().specific
     organization = getattr(agency, "organization", None)
-    network = page_network(service)
+    network = page_network(page=service)
     allowed = (
         organization is not None and user_has_org_perm(by, OrgPerm.UPDATE_CAPACITY, organization)
     ) or (network is not None and user_has_network_perm(by, NetworkPerm.ADMINISTER, network))
@@ -899,11 +900,6 @@ def capacity_update(
     capacity.status, capacity.note, capacity.updated_by = status, note, by
     capacity.save()
     return capacity
-
-
-def page_network(page: Page) -> Network | None:
-    """The network whose site tree holds a directory page."""
-    return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
 
 
 # --- editing and moderation --------------------------------------------------------------------

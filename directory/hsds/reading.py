@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,9 +343,3 @@ class _Flattener:
                 self._once("taxonomies", taxonomy, n)
             self._once("taxonomy_terms", term, n)
         self._once("attributes", attribute, n, taxonomy_term_id=term_id, **link)
-
-
-def iter_csv_rows(rows: Iterable[dict[str, Any]], columns: list[str]) -> Iterator[list[str]]:
-    """Rows as CSV cells in column order (None and missing keys become empty cells)."""
-    for row in rows:
-        yield ["" if row.get(column) is None else str(row[column]) for column in columns]
