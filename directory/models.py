@@ -205,19 +205,10 @@ PHONE_TYPES = [
 ]
 
 
-class Phone(Orderable):
-    """A phone number of an agency, or of one of its locations (HSDS phone)."""
+class PhoneNumber(models.Model):
+    """The fields of an HSDS phone, shared by agency, location and service phones."""
 
-    page = ParentalKey(AgencyPage, on_delete=models.CASCADE, related_name="phones")
     hsds_id = hsds_id_field()
-    location = models.ForeignKey(
-        "Location",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="phones",
-        help_text=_("Empty: the agency's own number."),
-    )
     number = models.CharField(_("number"), max_length=40)
     extension = models.CharField(_("extension"), max_length=10, blank=True)
     type = models.CharField(_("type"), max_length=20, blank=True, choices=PHONE_TYPES)
@@ -226,8 +217,29 @@ class Phone(Orderable):
     panels = [
         FieldRowPanel([FieldPanel("number"), FieldPanel("extension"), FieldPanel("type")]),
         FieldPanel("description"),
-        FieldPanel("location"),
     ]
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.number} x{self.extension}" if self.extension else self.number
+
+
+class Phone(Orderable, PhoneNumber):
+    """A phone number of an agency, or of one of its locations (HSDS phone)."""
+
+    page = ParentalKey(AgencyPage, on_delete=models.CASCADE, related_name="phones")
+    location = models.ForeignKey(
+        "Location",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="phones",
+        help_text=_("Empty: the agency's own number."),
+    )
+
+    panels = [*PhoneNumber.panels, FieldPanel("location")]
 
 
 WEEKDAY_CHOICES = [
@@ -331,18 +343,30 @@ class Location(Orderable, ClusterableModel):
         return ", ".join(p for p in parts if p)
 
 
-class LocationHours(Orderable):
-    """When a location itself is open (HSDS schedule of a location), one weekday per row."""
+class WeeklyOpening(models.Model):
+    """One weekday's opening (an HSDS WEEKLY schedule is split into a row per day)."""
 
-    page = ParentalKey(AgencyPage, on_delete=models.CASCADE, related_name="location_hours")
     hsds_id = hsds_id_field()
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="hours")
     weekday = models.PositiveSmallIntegerField(_("day"), choices=WEEKDAY_CHOICES)
     opens_at = models.TimeField(_("opens"))
     closes_at = models.TimeField(
         _("closes"), help_text=_("Earlier than opening time: open past midnight.")
     )
     description = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        day = dict(WEEKDAY_CHOICES)[self.weekday]
+        return f"{day} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class LocationHours(Orderable, WeeklyOpening):
+    """When a location itself is open (HSDS schedule of a location), one weekday per row."""
+
+    page = ParentalKey(AgencyPage, on_delete=models.CASCADE, related_name="location_hours")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="hours")
 
     panels = [
         FieldPanel("location"),
@@ -523,20 +547,10 @@ class ServicePage(Page):
             raise ValidationError({"fees_description": _("Describe the fees.")})
 
 
-class ServicePhone(Orderable):
+class ServicePhone(Orderable, PhoneNumber):
     """A phone number of a service (HSDS phone with service_id)."""
 
     page = ParentalKey("ServicePage", on_delete=models.CASCADE, related_name="phones")
-    hsds_id = hsds_id_field()
-    number = models.CharField(_("number"), max_length=40)
-    extension = models.CharField(_("extension"), max_length=10, blank=True)
-    type = models.CharField(_("type"), max_length=20, blank=True, choices=PHONE_TYPES)
-    description = models.CharField(_("description"), max_length=200, blank=True)
-
-    panels = [
-        FieldRowPanel([FieldPanel("number"), FieldPanel("extension"), FieldPanel("type")]),
-        FieldPanel("description"),
-    ]
 
 
 class ServiceAtLocation(Orderable):
@@ -550,11 +564,10 @@ class ServiceAtLocation(Orderable):
     panels = [FieldPanel("location"), FieldPanel("description")]
 
 
-class ServiceHours(Orderable):
+class ServiceHours(Orderable, WeeklyOpening):
     """A weekly opening of a service (HSDS schedule: WEEKLY, one day per row)."""
 
     page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="hours")
-    hsds_id = hsds_id_field()
     location = models.ForeignKey(
         Location,
         on_delete=models.CASCADE,
@@ -563,12 +576,6 @@ class ServiceHours(Orderable):
         related_name="+",
         help_text=_("Empty: at every location of the service."),
     )
-    weekday = models.PositiveSmallIntegerField(_("day"), choices=WEEKDAY_CHOICES)
-    opens_at = models.TimeField(_("opens"))
-    closes_at = models.TimeField(
-        _("closes"), help_text=_("Earlier than opening time: open past midnight.")
-    )
-    description = models.CharField(_("note"), max_length=200, blank=True)
 
     panels = [
         FieldRowPanel([FieldPanel("weekday"), FieldPanel("opens_at"), FieldPanel("closes_at")]),
