@@ -430,8 +430,9 @@ class _Importer:
                     page.save()
                 self._count("agency", False, changed)
             result.append(page)
-        Organization.objects.bulk_create(new_organizations, batch_size=500)
-        self.report.created["organization"] += len(new_organizations)
+        if new_organizations:
+            Organization.objects.bulk_create(new_organizations, batch_size=500)
+            self.report.created["organization"] += len(new_organizations)
         for page in new_pages:
             page.organization_id = page.organization.pk if page.organization else None
         self._pages_insert([(self.index, new_pages)])

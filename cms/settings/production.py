@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_URL, env_bool, env_int, env_list, env_str
+from .base import env_bool, env_int, env_list, env_str
 
 DEBUG = False
 
@@ -18,7 +18,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names this deployment serves.")
 
-if not CELERY_BROKER_URL:
+if not (env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")):
     raise ImproperlyConfigured("CELERY_BROKER_URL or REDIS_URL must point at the Celery broker.")
 CELERY_TASK_ALWAYS_EAGER = False
 
