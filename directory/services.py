@@ -213,6 +213,17 @@ class _Importer:
         for model in (Location, Phone, LocationHours):
             for obj in model._default_manager.filter(**within).order_by("sort_order", "pk"):
                 self.children[(model, obj.page_id)].append(obj)
+        self.location_rows = {
+            obj.hsds_id: obj
+            for (model, _), objs in self.children.items()
+            if model is Location
+            for obj in objs
+        }
+        self.location_home = {
+            location.id: record.id
+            for record in self.directory.organizations
+            for location in record.locations
+        }
         self.service_pages = {p.hsds_id: p for p in ServicePage.objects.descendant_of(self.index)}
         for model in (
             ServiceAtLocation,
@@ -301,7 +312,7 @@ class _Importer:
             obj = current.pop(key(values), None)
             if obj is None:
                 if model is Location:  # other rows refer to locations: they need their ids
-                    obj = model(page=page, **values)
+                    obj = model(**{"page": page, **values})
                     self.creates[model].append(obj)
                 else:
                     self.rows[model].append({"page": page, **values})
@@ -411,7 +422,7 @@ class _Importer:
                 page = AgencyPage(
                     hsds_id=record.id,
                     slug=self._slug(record.name, self.index_slugs),
-                    numchild=len(record.services),
+                    numchild=sum(s.id not in self.service_pages for s in record.services),
                     **values,
                 )
                 organization_id = self.unlisted_by_name.pop(record.name, None)
@@ -449,6 +460,8 @@ class _Importer:
             network_services.organization_update(
                 organization=organization, kind=OrganizationKind.BOTH
             )
+        for record, page in zip(records, result, strict=True):
+            self._claim_locations(page, record)
         located = [
             (
                 page,
@@ -457,7 +470,7 @@ class _Importer:
                     "location",
                     Location,
                     page,
-                    [_location_values(loc) for loc in record.locations],
+                    [{"page": page, **_location_values(loc)} for loc in record.locations],
                     key=_hsds_key,
                 ),
             )
@@ -469,6 +482,20 @@ class _Importer:
         for organization in Organization.objects.filter(pk__in=linked):
             listing_editors_sync(organization=organization)
         return result
+
+    def _claim_locations(self, page: AgencyPage, record: OrganizationRecord) -> None:
+        """Give this agency the stored locations the file says are its own.
+
+        A location that moved to another organization is re-parented, not deleted and created
+        again: deleting it would take the services' links to it along.
+        """
+        own = self.children.get((Location, page.pk), [])
+        kept = [obj for obj in own if self.location_home.get(obj.hsds_id, record.id) == record.id]
+        for location in record.locations:
+            stored = self.location_rows.get(location.id)
+            if stored is not None and stored.page_id != page.pk and stored not in kept:
+                kept.append(stored)
+        self.children[(Location, page.pk)] = kept
 
     def _organization_new(self, record: OrganizationRecord) -> Organization:
         name = record.name
@@ -549,6 +576,10 @@ class _Importer:
                 if changed:
                     page.draft_title = page.title
                     page.save()
+                if page.path[: -Page.steplen] != agency.path:  # its organization changed
+                    page.move(agency, pos="last-child")
+                    page.refresh_from_db()
+                    changed = True
                 changed |= self._relations_changed(page, record, new=False)
                 self._count("service", False, changed)
                 pairs.append((page, record, False))

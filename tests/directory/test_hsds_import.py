@@ -465,3 +465,25 @@ def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
     problems = [m for s in services for m in errors_only(validate_service_object(s))]
     assert problems == []
     assert len(services) == 17
+
+
+@pytest.mark.django_db
+def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tmp_path):
+    tables = _minimal()
+    directory_import(network=network, dataset=read(_write(tmp_path / "a", tables)))
+    new_org = "55555555-5555-4555-8555-555555555555"
+    tables["organizations"].append({"id": new_org, "name": "Orick Family Resource Center",
+                                    "description": "Now runs the boxes."})
+    tables["locations"][0]["organization_id"] = new_org
+    tables["services"][0]["organization_id"] = new_org
+    report = directory_import(network=network, dataset=read(_write(tmp_path / "b", tables)))
+    assert report.updated["service"] == 1
+    service = ServicePage.objects.get(hsds_id=SVC)
+    new_agency = AgencyPage.objects.get(hsds_id=new_org)
+    assert service.get_parent().pk == new_agency.pk
+    assert Location.objects.get(hsds_id=LOC).page_id == new_agency.pk
+    # The tree's bookkeeping stays right: every page's child count matches its children.
+    for page in Page.objects.all():
+        assert page.numchild == page.get_children().count(), page
+    again = directory_import(network=network, dataset=read(_write(tmp_path / "c", tables)))
+    assert not again.changed, again.summary()
