@@ -362,17 +362,39 @@ class _Importer:
                 page.draft_title = page.title
                 page.first_published_at = page.last_published_at = now
             every += pages
-        base_fields = [f.attname for f in Page._meta.concrete_fields if not f.primary_key]
-        bases = Page.objects.bulk_create(
-            [Page(**{name: getattr(page, name) for name in base_fields}) for page in every],
-            batch_size=500,
-        )
-        for page, base in zip(every, bases, strict=True):
-            page.id = page.page_ptr_id = base.pk
-            page._state.adding, page._state.db = False, base._state.db
+        connection = connections[router.db_for_write(Page)]
+        if connection.vendor == "postgresql":
+            # Take the ids from the table's sequence, then COPY rows that carry them.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                    [Page._meta.db_table, len(every)],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            for page, pk in zip(every, ids, strict=True):
+                page.id = page.page_ptr_id = pk
+            base = list(Page._meta.concrete_fields)
+            _insert_rows(
+                Page,
+                [{f.attname: getattr(page, f.attname) for f in base} for page in every],
+                fields=base,
+            )
+        else:
+            base_names = [f.attname for f in Page._meta.concrete_fields if not f.primary_key]
+            bases = Page.objects.bulk_create(
+                [Page(**{name: getattr(page, name) for name in base_names}) for page in every],
+                batch_size=500,
+            )
+            for page, stored in zip(every, bases, strict=True):
+                page.id = page.page_ptr_id = stored.pk
+        for page in every:
+            page._state.adding, page._state.db = False, connection.alias
         local = list(model._meta.local_concrete_fields)
-        for start in range(0, len(every), 200):
-            model._base_manager._insert(every[start : start + 200], fields=local)
+        _insert_rows(
+            model,
+            [{f.attname: getattr(page, f.attname) for f in local} for page in every],
+            fields=local,
+        )
         self.new_page_ids += [page.pk for page in every]
 
     # --- taxonomy --------------------------------------------------------------------------------
@@ -684,16 +706,20 @@ class _Importer:
         )
 
 
-def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """Insert plain rows in multi-row batches, each value prepared by its field as the ORM would.
+def _insert_rows(
+    model: type[models.Model], rows: list[dict[str, Any]], *, fields: list[Any] | None = None
+) -> None:
+    """Insert plain rows in bulk, each value prepared by its field as the ORM would.
 
     ``rows`` map field names (or attnames) to values; missing fields take their defaults.
-    Much cheaper than building model instances for tens of thousands of child rows.
+    ``fields`` are the columns to write (default: every concrete field but the primary key).
+    Much cheaper than building model instances for tens of thousands of rows.
     """
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    if fields is None:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
     # Multi-row VALUES: one statement per batch, under SQLite's limit of 32766 parameters.
