@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections import defaultdict
@@ -31,6 +32,12 @@ PHONE_TYPES = ("voice", "fax", "text", "cell", "video", "pager", "textphone")
 BYDAY = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_uuid(value: str) -> uuid.UUID:
+    """Ids repeat across tables (every foreign key names one); parse each once."""
+    return uuid.UUID(value)
 
 
 def well_known_term_id(taxonomy: str, code: str) -> uuid.UUID:
@@ -270,7 +277,7 @@ class _Row:
                 self.problem(column, "is required")
             return None
         try:
-            return uuid.UUID(value)
+            return _parse_uuid(value)
         except ValueError:
             self.problem(column, f"{value!r} is not a UUID")
             return None
