@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.cache import cache
@@ -24,7 +23,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 from wagtail.models import (
     GroupApprovalTask,
-    GroupPagePermission,
     Page,
     Workflow,
     WorkflowPage,
@@ -988,18 +986,11 @@ def listing_editors_sync(*, organization: Organization) -> None:
         return
     link = ListingEditorGroup.objects.filter(page=page).select_related("group").first()
     if link is None:
-        group = Group.objects.create(
+        group = network_services.page_editors_group_create(
             name=f"Listing editors: {organization.name} "
-            f"({organization.network.slug}-{organization.pk})"[:150]
-        )
-        group.permissions.add(
-            Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
-        )
-        GroupPagePermission.objects.bulk_create(
-            GroupPagePermission(group=group, page=page, permission=permission)
-            for permission in Permission.objects.filter(
-                content_type__app_label="wagtailcore", codename__in=LISTING_EDITOR_PAGE_PERMISSIONS
-            )
+            f"({organization.network.slug}-{organization.pk})",
+            page=page,
+            permissions=LISTING_EDITOR_PAGE_PERMISSIONS,
         )
         link = ListingEditorGroup.objects.create(page=page, group=group)
     editors = organizations_users_with_perm(organization, OrgPerm.EDIT_LISTING)

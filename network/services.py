@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import Group, Permission
@@ -74,15 +75,8 @@ def network_create(
         is_default_site=is_default_site,
     )
     collection = Collection.get_first_root_node().add_child(name=name)
-    group = Group.objects.create(name=f"{name} admins")
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
-    )
-    GroupPagePermission.objects.bulk_create(
-        GroupPagePermission(group=group, page=home, permission=perm)
-        for perm in Permission.objects.filter(
-            content_type__app_label="wagtailcore", codename__in=_PAGE_PERMISSIONS
-        )
+    group = page_editors_group_create(
+        name=f"{name} admins", page=home, permissions=_PAGE_PERMISSIONS
     )
     for app_label, codename in _COLLECTION_PERMISSIONS:
         GroupCollectionPermission.objects.create(
@@ -94,6 +88,21 @@ def network_create(
     network.full_clean()
     network.save()
     return network
+
+
+def page_editors_group_create(*, name: str, page: Page, permissions: Sequence[str]) -> Group:
+    """A Wagtail group that may enter the admin and act (``permissions``) on ``page``'s subtree."""
+    group = Group.objects.create(name=name[:150])
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    GroupPagePermission.objects.bulk_create(
+        GroupPagePermission(group=group, page=page, permission=permission)
+        for permission in Permission.objects.filter(
+            content_type__app_label="wagtailcore", codename__in=permissions
+        )
+    )
+    return group
 
 
 def _validate_time_zone(time_zone: str, errors: dict[str, str]) -> None:

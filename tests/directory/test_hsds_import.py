@@ -472,8 +472,13 @@ def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tm
     tables = _minimal()
     directory_import(network=network, dataset=read(_write(tmp_path / "a", tables)))
     new_org = "55555555-5555-4555-8555-555555555555"
-    tables["organizations"].append({"id": new_org, "name": "Orick Family Resource Center",
-                                    "description": "Now runs the boxes."})
+    tables["organizations"].append(
+        {
+            "id": new_org,
+            "name": "Orick Family Resource Center",
+            "description": "Now runs the boxes.",
+        }
+    )
     tables["locations"][0]["organization_id"] = new_org
     tables["services"][0]["organization_id"] = new_org
     report = directory_import(network=network, dataset=read(_write(tmp_path / "b", tables)))
