@@ -21,23 +21,7 @@ from . import schema
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 # The HSDS tables this importer reads, by file name; every other file is reported and skipped.
-TABLES = (
-    "organizations",
-    "services",
-    "locations",
-    "service_at_location",
-    "addresses",
-    "phones",
-    "schedules",
-    "languages",
-    "taxonomies",
-    "taxonomy_terms",
-    "attributes",
-    "service_areas",
-    "cost_options",
-    "required_documents",
-    "accessibility",
-)
+TABLES = tuple(schema.TABLES)
 # Files the spec defines that this importer does not map (reported, not treated as errors).
 KNOWN_UNMAPPED = (
     "contacts",
