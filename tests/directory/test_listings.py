@@ -363,3 +363,34 @@ def test_page_forms_offer_only_own_network_and_agency_choices(client, tenant_a, 
     assert tenant_a.agency.name in agency_form
     assert tenant_b.agency.name not in agency_form
     assert "Bravo Hall" not in agency_form
+
+
+@pytest.mark.django_db
+def test_verification_page_query_count_does_not_grow_with_services(client, tenant_a, listed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from directory.models import SdohCategory
+
+    agency, _, _ = listed
+    token = services.verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
+    url = reverse("directory:listing_verify", args=[token])
+    food = SdohCategory.objects.get(code="food-insecurity")
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            count = ServicePage.objects.count()
+            page = ServicePage(title=f"Service {count}", slug=f"service-{count}", description=".")
+            agency.add_child(instance=page)
+            page.categories.add(food)
+            page.save()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    grow(2)
+    small = queries()
+    grow(8)
+    assert queries() == small
