@@ -27,6 +27,7 @@ from wagtail.admin.panels import (
     TabbedInterface,
 )
 from wagtail.models import Orderable, Page
+from wagtail.search import index
 
 from .forms import AgencyPageForm, ServicePageForm
 
@@ -531,6 +532,18 @@ class ServicePage(Page):
     parent_page_types = ["directory.AgencyPage"]
     subpage_types: list[str] = []
     base_form_class = ServicePageForm
+    # Wagtail's own index serves the admin's page search; directory search has its own (search/).
+    search_fields = [
+        *Page.search_fields,
+        index.SearchField("alternate_name"),
+        index.SearchField("description"),
+        index.SearchField("eligibility_description"),
+        index.FilterField("status"),
+        index.FilterField("fee_type"),
+        index.FilterField("referral_method"),
+        index.FilterField("minimum_age"),
+        index.FilterField("maximum_age"),
+    ]
 
     class Meta:
         verbose_name = _("service")

@@ -22,6 +22,12 @@ def page_network(*, page: Page) -> Network | None:
     return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
 
 
+def network_roots() -> dict[str, tuple[Network, Page]]:
+    """Every network with its site's root page, by the root page's tree path (one query)."""
+    networks = Network.objects.select_related("site__root_page")
+    return {n.site.root_page.path: (n, n.site.root_page) for n in networks}
+
+
 def service_open_status(
     *, service: ServicePage, network: Network, at: datetime, location: Location | None = None
 ) -> OpenStatus:

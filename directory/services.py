@@ -39,6 +39,7 @@ from network.permissions import (
     user_has_org_perm,
 )
 
+from .changes import services_changed_send
 from .geocoding import geocode
 from .hsds.reading import MAX_FILE_BYTES, Dataset, Problem, ReadError, read
 from .hsds.records import (
@@ -191,6 +192,8 @@ class _Importer:
                     "address",
                 )
             )
+        if self.report.changed:
+            services_changed_send(page.pk for page in self.service_pages.values())
         if self.new_page_ids:
             from . import tasks
 
@@ -929,6 +932,9 @@ def location_geocode(*, location_id: int) -> LocationPoint | None:
             point.status = GeocodeStatus.PLACED
             point.detail = f"{result.provider} ({result.precision})"
         point.save()
+        services_changed_send(
+            ServiceAtLocation.objects.filter(location=location).values_list("page_id", flat=True)
+        )
         return point
 
 
@@ -955,6 +961,7 @@ def capacity_update(
     capacity, _ = ServiceCapacity.objects.select_for_update().get_or_create(service=service)
     capacity.status, capacity.note, capacity.updated_by = status, note, by
     capacity.save()
+    services_changed_send([service.pk])
     return capacity
 
 
@@ -1051,6 +1058,7 @@ def listing_confirm(*, page: AgencyPage, by: User, now: datetime | None = None) 
         for pk in pages
         if pk not in existing
     )
+    services_changed_send(pages[1:])
     return len(pages)
 
 

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from search import views as search_views
+
 from . import views
 
 app_name = "network"
@@ -21,4 +23,5 @@ urlpatterns = [
         name="member_remove",
     ),
     path("network/", views.network_overview, name="network_overview"),
+    path("search/", search_views.staff_search, name="search"),
 ]

@@ -4,6 +4,7 @@ The embedded default (no variables set) is SQLite, eager Celery tasks, local-mem
 database search and the offline geocoder, so that one command runs the demo anywhere.
 """
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -85,6 +86,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # trigram lookups and full-text search (inert on SQLite)
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +100,7 @@ MIDDLEWARE = [
     "network.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
@@ -159,7 +163,14 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
-STATICFILES_DIRS = [PROJECT_DIR / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [PROJECT_DIR / "static"]
+# Leaflet comes from the django-leaflet package; only its static files are used (its app would
+# pull in GeoDjango), found without importing it.
+_leaflet = importlib.util.find_spec("leaflet")
+if _leaflet is not None and _leaflet.submodule_search_locations:
+    STATICFILES_DIRS.append(
+        ("leaflet", Path(next(iter(_leaflet.submodule_search_locations))) / "static" / "leaflet")
+    )
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {
@@ -229,8 +240,25 @@ HANDOFF_GEOCODER = {
     "CACHE_SECONDS": env_int("GEOCODER_CACHE_SECONDS", 60 * 60 * 24 * 30),
 }
 
-# Elasticsearch is optional: without ELASTICSEARCH_URL the database search backend answers.
+# Directory search. The database backend (PostgreSQL full-text + trigram, or SQLite) is the
+# default and the fallback; ELASTICSEARCH_URL (comma-separated) makes Elasticsearch answer first.
 ELASTICSEARCH_URL = env_str("ELASTICSEARCH_URL")
+HANDOFF_SEARCH_BACKENDS: dict[str, dict[str, object]] = {
+    "database": {"BACKEND": "search.backends.database"},
+}
+if ELASTICSEARCH_URL:
+    HANDOFF_SEARCH_BACKENDS["default"] = {
+        "BACKEND": "search.backends.elasticsearch",
+        "URLS": [url.strip() for url in ELASTICSEARCH_URL.split(",") if url.strip()],
+        "INDEX": env_str("ELASTICSEARCH_INDEX", "handoff-services"),
+        "TIMEOUT": float(env_str("ELASTICSEARCH_TIMEOUT", "2")),
+    }
+else:
+    HANDOFF_SEARCH_BACKENDS["default"] = HANDOFF_SEARCH_BACKENDS["database"]
+# The search map's tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (with attribution);
+# empty: markers on a blank background, which works offline.
+SEARCH_MAP_TILE_URL = env_str("SEARCH_MAP_TILE_URL")
+SEARCH_MAP_ATTRIBUTION = env_str("SEARCH_MAP_ATTRIBUTION")
 
 # Wagtail
 WAGTAIL_SITE_NAME = "Handoff"

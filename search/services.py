@@ -1,0 +1,163 @@
+"""Writes to the search index: refresh the documents of some services, or rebuild a network.
+
+The ``SearchDocument`` table is the source every backend indexes from: the database backend
+queries it directly, the Elasticsearch backend is sent a copy of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchVector
+from django.db import connection, transaction
+
+from directory.models import ServicePage
+from directory.selectors import directory_pages
+from network.models import Network
+
+from .documents import BuiltDocument, documents_build, vocabulary
+from .models import SearchClosure, SearchDocument, SearchOpening, SearchTag, SearchTerm
+
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh wrote: documents now in the index, and the keys that left it."""
+
+    written: int
+    removed_keys: list[str]
+
+
+def _search_vector_update(document_ids: list[int]) -> None:
+    if connection.vendor != "postgresql" or not document_ids:
+        return
+    SearchDocument.objects.filter(pk__in=document_ids).update(
+        search_vector=SearchVector("names", weight="A", config="english")
+        + SearchVector("body", weight="B", config="english")
+    )
+
+
+def _write(built: list[BuiltDocument]) -> list[int]:
+    documents = SearchDocument.objects.bulk_create([b.document for b in built], batch_size=BATCH)
+    tags: list[SearchTag] = []
+    openings: list[SearchOpening] = []
+    closures: list[SearchClosure] = []
+    for item in built:
+        t, o, c = item.child_rows()
+        tags += t
+        openings += o
+        closures += c
+    SearchTag.objects.bulk_create(tags, batch_size=2000)
+    SearchOpening.objects.bulk_create(openings, batch_size=2000)
+    SearchClosure.objects.bulk_create(closures, batch_size=2000)
+    ids = [d.pk for d in documents]
+    _search_vector_update(ids)
+    for network_id, found in vocabulary(built).items():
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(network_id=network_id, word=w) for w in sorted(found)],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+    return ids
+
+
+@transaction.atomic
+def search_documents_refresh(*, service_ids: Iterable[int]) -> RefreshReport:
+    """Rebuild the index rows of these services from their published pages.
+
+    Services that are no longer searchable (unpublished, deleted, inactive) leave the index.
+    Returns how many documents were written and the keys that are gone, for other backends.
+    """
+    ids = sorted(set(service_ids))
+    written, removed = 0, []
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        before = set(
+            SearchDocument.objects.filter(service_id__in=batch).values_list("key", flat=True)
+        )
+        SearchDocument.objects.filter(service_id__in=batch).delete()
+        built, _searchable = documents_build(batch)
+        _write(built)
+        written += len(built)
+        removed += sorted(before - {b.document.key for b in built})
+    return RefreshReport(written=written, removed_keys=removed)
+
+
+def network_service_ids(*, network: Network) -> list[int]:
+    """Ids of every service page in the network's directory (published or not)."""
+    return list(
+        directory_pages(network=network)
+        .type(ServicePage)
+        .order_by("path")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def search_index_rebuild(*, network: Network, progress: Progress | None = None) -> int:
+    """Rebuild the network's whole index in one transaction; returns the documents written.
+
+    Searches keep reading the old rows until the transaction commits.
+    """
+    ids = network_service_ids(network=network)
+    SearchDocument.objects.filter(network=network).delete()
+    SearchTerm.objects.filter(network=network).delete()
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        built, _searchable = documents_build(ids[start : start + BATCH])
+        _write(built)
+        written += len(built)
+        if progress is not None:
+            progress(min(start + BATCH, len(ids)), len(ids))
+    return written
+
+
+def documents_for_keys(keys: Iterable[str]) -> Iterator[SearchDocument]:
+    """Documents by key, in batches (what another backend is sent)."""
+    keys = list(keys)
+    for start in range(0, len(keys), BATCH):
+        yield from SearchDocument.objects.filter(key__in=keys[start : start + BATCH])
+
+
+def documents_of_services(service_ids: Iterable[int]) -> list[SearchDocument]:
+    return list(SearchDocument.objects.filter(service_id__in=list(service_ids)).order_by("key"))
+
+
+def documents_for_networks(networks: Iterable[Network]) -> Iterator[SearchDocument]:
+    """Every document of these networks, streamed in key order."""
+    return (
+        SearchDocument.objects.filter(network__in=list(networks))
+        .order_by("key")
+        .iterator(chunk_size=2000)
+    )
+
+
+def search_documents_push(*, service_ids: Iterable[int], removed_keys: Iterable[str]) -> int:
+    """Send these services' rows to every backend other than the database; returns rows sent.
+
+    Raises SearchBackendUnavailable when one cannot be reached, so the task retries later.
+    """
+    from .backends import search_backends
+
+    documents = documents_of_services(service_ids)
+    removed = list(removed_keys)
+    for backend in search_backends():
+        if backend.name == "database":
+            continue
+        if removed:
+            backend.documents_delete(removed)
+        if documents:
+            backend.documents_index(documents)
+    return len(documents)
+
+
+def search_index_changed(*, service_ids: Iterable[int]) -> None:
+    """Refresh these services in the index once the current transaction commits."""
+    from . import tasks
+
+    ids = sorted(set(service_ids))
+    if ids:
+        transaction.on_commit(lambda: tasks.search_documents_refresh.delay(ids))

@@ -1,0 +1,130 @@
+"""Search pages: the public directory search, the clinic staff search and autocomplete.
+
+Thin: parse the URL into a query, call the selector, render. htmx requests get only the
+results fragment; without JavaScript the same form submits as a plain GET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from directory.models import CapacityStatus, TaxonomyTerm
+from network.middleware import TenantRequest
+from network.models import Network
+from network.permissions import OrgPerm, user_has_org_perm
+from network.views import member_required
+
+from .query import DEFAULT_RADIUS_MILES, parse_search
+from .results import CATEGORY_NAMES
+from .selectors import service_search, service_suggest
+
+RADIUS_CHOICES = (2, 5, 10, 25, 50, 100)
+
+
+def _network(request: TenantRequest) -> Network:
+    if request.network is None:
+        raise Http404("No directory answers at this address.")
+    return request.network
+
+
+def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
+    network = _network(request)
+    now = timezone.now()
+    types = list(
+        TaxonomyTerm.objects.filter(network=network).order_by("name").values_list("code", "name")
+    )
+    parsed = parse_search(request.GET, now=now, service_type_codes=[code for code, _ in types])
+    query = parsed.query
+    results = None if query.is_empty else service_search(network=network, query=query, now=now)
+    params = query.to_params()
+    context: dict[str, Any] = {
+        "staff": staff,
+        "network": network,
+        "query": query,
+        "errors": parsed.errors,
+        "results": results,
+        "params": urlencode(params),
+        "page_url": _page_urls(query, results),
+        "categories": [
+            (code, name, code in query.categories) for code, name in CATEGORY_NAMES.items()
+        ],
+        "types": [(code, name, code in query.service_types) for code, name in types],
+        "radius_choices": RADIUS_CHOICES,
+        "radius": int(query.radius_miles or DEFAULT_RADIUS_MILES),
+        "tile_url": settings.SEARCH_MAP_TILE_URL,
+        "tile_attribution": settings.SEARCH_MAP_ATTRIBUTION,
+        "map_points": _map_points(results),
+        "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
+        "form_action": request.path,
+    }
+    template = "search/_results.html" if request.htmx else "search/search.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+def _page_urls(query: Any, results: Any) -> dict[str, str]:
+    if results is None:
+        return {}
+    urls = {}
+    if results.has_previous:
+        urls["previous"] = "?" + urlencode(query.with_page(query.page - 1).to_params())
+    if results.has_next:
+        urls["next"] = "?" + urlencode(query.with_page(query.page + 1).to_params())
+    return urls
+
+
+def _map_points(results: Any) -> list[dict[str, Any]]:
+    if results is None:
+        return []
+    return [
+        {
+            "lat": hit.latitude,
+            "lng": hit.longitude,
+            "name": hit.service_name,
+            "agency": hit.agency_name,
+            "id": hit.dom_id,
+        }
+        for hit in results.hits
+        if hit.latitude is not None and hit.longitude is not None
+    ]
+
+
+@require_GET
+def public_search(request: TenantRequest) -> HttpResponse:
+    """The public directory search of the network whose site answers (no login, no client data)."""
+    return _search_page(request, staff=False)
+
+
+@require_GET
+@member_required
+def staff_search(request: TenantRequest) -> HttpResponse:
+    """Clinic staff search: the same search in their network, with a refer action on each hit."""
+    organization = request.organization
+    if organization is None or not user_has_org_perm(
+        request.user,
+        OrgPerm.SEND_REFERRALS,
+        organization,
+        checker=request.permission_checker,
+    ):
+        raise PermissionDenied("Only clinic staff search to refer clients.")
+    return _search_page(request, staff=True)
+
+
+@require_GET
+def suggest(request: TenantRequest) -> HttpResponse:
+    """Autocomplete: service names and categories for what was typed (HTML options for htmx)."""
+    network = _network(request)
+    typed = request.GET.get("q", "")[:100]
+    suggestions = service_suggest(network=network, prefix=typed)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "search/_suggestions.html", {"suggestions": suggestions})
+    return JsonResponse(
+        {"suggestions": [{"label": s.label, "kind": s.kind, "value": s.value} for s in suggestions]}
+    )
