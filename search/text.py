@@ -101,9 +101,15 @@ def stem(word: str) -> str:
 
 @dataclass(frozen=True)
 class Term:
-    """One need in a query: its alternatives, each a phrase (a tuple of words)."""
+    """One need in a query: its alternatives, each a phrase (a tuple of words).
+
+    A phrase of several words matches only with its words in order ("emergency housing" is not
+    "Emergency rent help" in the housing category); ``typed``, the words as the person typed
+    them, also match anywhere in a listing.
+    """
 
     alternatives: tuple[tuple[str, ...], ...]
+    typed: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -138,7 +144,7 @@ def terms(text: str, *, corrections: dict[str, str] | None = None) -> list[Term]
         for size in range(min(_LONGEST, len(found) - i), 0, -1):
             phrase = tuple(found[i : i + size])
             if phrase in _SYNONYM_INDEX:
-                result.append(Term(_SYNONYM_INDEX[phrase]))
+                result.append(Term(_SYNONYM_INDEX[phrase], typed=phrase if size > 1 else ()))
                 i += size
                 break
         else:

@@ -166,18 +166,20 @@ class SearchBackend(BaseSearchBackend):
 
     @staticmethod
     def tsquery(query_terms: list[Term]) -> str:
-        """A raw tsquery: every term must match, any alternative of it (all of its words).
+        """A raw tsquery: every term must match, by any of its alternatives.
 
-        Words of a phrase need not be adjacent ("Food Share Pantry" answers "food pantry");
-        cover-density ranking puts the adjacent ones first.
+        Phrases match in order (``food <-> pantry``); the words typed match anywhere
+        (``food & bank``).
         """
         groups = []
         for term in query_terms:
-            alternatives = ["(" + " & ".join(alt) + ")" for alt in term.alternatives if alt]
+            alternatives = [" <-> ".join(alt) for alt in term.alternatives if alt]
+            if term.typed:
+                alternatives.append("(" + " & ".join(term.typed) + ")")
             groups.append("(" + " | ".join(alternatives) + ")")
         return " & ".join(groups)
 
-    def _text(self, qs: QuerySet[SearchDocument], query_terms: list[Term]) -> tuple[Any, Any]:
+    def _text(self, query_terms: list[Term]) -> tuple[Q, Any]:
         """(filter, rank expression) for the query's terms on this database."""
         if _postgres():
             tsq = PgSearchQuery(self.tsquery(query_terms), search_type="raw", config=TS_CONFIG)
@@ -188,11 +190,20 @@ class SearchBackend(BaseSearchBackend):
         condition, rank = Q(), Value(0.1)
         for term in query_terms:
             in_title, in_names, anywhere = Q(), Q(), Q()
-            for alt in term.alternatives:
-                stems = [stem(w) for w in alt if w not in STOPWORDS] or [stem(w) for w in alt]
-                in_title |= _all(stems, "service_name")
-                in_names |= _all(stems, "names")
-                anywhere |= _all(stems, "names") | _all(stems, "body")
+            patterns = [_phrase_pattern(alt) for alt in term.alternatives if alt]
+            if term.typed:
+                patterns.append(None)
+            for pattern in patterns:
+                if pattern is None:  # the typed words, anywhere in the field
+                    stems = [stem(w) for w in term.typed if w not in STOPWORDS]
+                    title, names, body = (_all(stems, f) for f in ("service_name", "names", "body"))
+                else:
+                    title, names, body = (
+                        Q(**{f"{f}__iregex": pattern}) for f in ("service_name", "names", "body")
+                    )
+                in_title |= title
+                in_names |= names
+                anywhere |= names | body
             condition &= anywhere
             rank = rank + Case(  # type: ignore[assignment]
                 When(in_title, then=Value(2.0)),
@@ -215,7 +226,7 @@ class SearchBackend(BaseSearchBackend):
             corrections = self.corrections(query.text, network=network)
             query_terms = terms(query.text, corrections=corrections)
             if query_terms:
-                condition, rank = self._text(qs, query_terms)
+                condition, rank = self._text(query_terms)
                 qs = qs.filter(condition)
         if query.categories:
             qs = qs.filter(_tag_filter(TagKind.CATEGORY, query.categories))
@@ -377,6 +388,11 @@ class SearchBackend(BaseSearchBackend):
         return categories + [
             Suggestion(label=n, kind="service", value=n) for n in found[: limit - len(categories)]
         ]
+
+
+def _phrase_pattern(words_: tuple[str, ...]) -> str:
+    """A regular expression for a phrase: each word's stem begins a word, in order."""
+    return r"\b" + r"\w*\W+".join(re.escape(stem(w)) for w in words_)
 
 
 def _all(stems: list[str], field: str) -> Q:

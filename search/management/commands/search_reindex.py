@@ -40,13 +40,15 @@ class Command(BaseCommand):
                 network=network, progress=self._bar(f"{network.slug}: services")
             )
             self.stdout.write(f"{network.slug}: {written} documents in the database index")
+        # Another backend holds every network in one index, and a rebuild replaces all of it.
+        every_network = list(Network.objects.order_by("slug"))
         for backend in search_backends():
             if backend.name == "database":
                 continue
-            total = SearchDocument.objects.filter(network__in=networks).count()
+            total = SearchDocument.objects.count()
             try:
                 backend.rebuild(
-                    documents_for_networks(networks),
+                    documents_for_networks(every_network),
                     total=total,
                     progress=self._bar(f"{backend.name}: documents"),
                 )
