@@ -190,7 +190,7 @@ class SearchBackend(BaseSearchBackend):
         condition, rank = Q(), Value(0.1)
         for term in query_terms:
             in_title, in_names, anywhere = Q(), Q(), Q()
-            patterns = [_phrase_pattern(alt) for alt in term.alternatives if alt]
+            patterns: list[str | None] = [_phrase_pattern(a) for a in term.alternatives if a]
             if term.typed:
                 patterns.append(None)
             for pattern in patterns:
