@@ -8,7 +8,7 @@ that publishing a revision never rolls them back.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
@@ -547,6 +547,28 @@ class ServicePage(Page):
 
     class Meta:
         verbose_name = _("service")
+
+    def get_context(self, request: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The public listing: where, when, what it costs, and whether it is open now."""
+        from django.utils import timezone
+
+        from .selectors import page_network, service_open_status
+
+        context = super().get_context(request, *args, **kwargs)
+        network = page_network(page=self)
+        sites = list(self.service_locations.select_related("location__point"))
+        context.update(
+            agency=self.get_parent().specific,
+            sites=sites,
+            hours=list(self.hours.select_related("location")),
+            capacity=getattr(self, "capacity", None),
+            open_status=(
+                service_open_status(service=self, network=network, at=timezone.now())
+                if network is not None and self.hours.exists()
+                else None
+            ),
+        )
+        return context
 
     def clean(self) -> None:
         super().clean()

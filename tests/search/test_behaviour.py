@@ -195,9 +195,11 @@ class TestFilters:
 @pytest.mark.django_db
 class TestRanking:
     def test_not_accepting_ranks_lower_but_is_not_hidden(self, search):
-        results = search(text="shelter beds")
+        # Same need, same place, same freshness: only capacity differs.
+        results = search(categories=("homelessness",))
         assert names(results) == ["Family Shelter Rooms", "Overnight Shelter Beds"]
         assert results.hits[1].capacity == "not-accepting"
+        assert "Overnight Shelter Beds" in names(search(text="shelter"))
 
     def test_stale_listings_are_flagged_and_rank_lower(self, search):
         results = search(categories=("food-insecurity",), page_size=50)
