@@ -66,13 +66,16 @@ def weekly_intervals(weekday: int, opens: str, closes: str) -> list[tuple[int, i
     Closing at or before opening runs past midnight; the same time means a full day; 23:59
     means until midnight. Past Sunday midnight the interval wraps to Monday.
     """
-    start = weekday * MINUTES_PER_DAY + _minutes(opens)
-    close = _minutes(closes)
-    if close == MINUTES_PER_DAY - 1:
-        close = MINUTES_PER_DAY
-    length = close - _minutes(opens)
-    if length <= 0:
-        length += MINUTES_PER_DAY
+    open_at, close_at = _minutes(opens), _minutes(closes)
+    if close_at == open_at:  # the same time: a full day
+        length = MINUTES_PER_DAY
+    elif close_at == MINUTES_PER_DAY - 1 and open_at < close_at:  # 23:59: until midnight
+        length = MINUTES_PER_DAY - open_at
+    elif close_at < open_at:  # past midnight
+        length = close_at + MINUTES_PER_DAY - open_at
+    else:
+        length = close_at - open_at
+    start = weekday * MINUTES_PER_DAY + open_at
     end = start + length
     if end <= MINUTES_PER_WEEK:
         return [(weekday, start, end)]

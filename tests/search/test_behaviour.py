@@ -30,8 +30,6 @@ ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
 def _backend(name: str) -> SearchBackend:
     if name == "database":
         return import_string("search.backends.database.SearchBackend")({})
-    if not ELASTICSEARCH_URL:
-        pytest.skip("ELASTICSEARCH_URL is not set: no Elasticsearch server to test against")
     backend = import_string("search.backends.elasticsearch.SearchBackend")(
         {"URLS": [ELASTICSEARCH_URL], "INDEX": f"handoff-test-{uuid.uuid4().hex[:8]}"}
     )
@@ -41,7 +39,11 @@ def _backend(name: str) -> SearchBackend:
 
 
 @pytest.fixture(params=["database", "elasticsearch"])
-def backend(request, directory, other_directory) -> SearchBackend:
+def backend(request) -> SearchBackend:
+    if request.param == "elasticsearch" and not ELASTICSEARCH_URL:
+        pytest.skip("ELASTICSEARCH_URL is not set: no Elasticsearch server to test against")
+    request.getfixturevalue("directory")
+    request.getfixturevalue("other_directory")
     return _backend(request.param)
 
 
