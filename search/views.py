@@ -6,6 +6,7 @@ results fragment; without JavaScript the same form submits as a plain GET.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -53,10 +54,8 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
         "results": results,
         "params": urlencode(params),
         "page_url": _page_urls(query, results),
-        "categories": [
-            (code, name, code in query.categories) for code, name in CATEGORY_NAMES.items()
-        ],
-        "types": [(code, name, code in query.service_types) for code, name in types],
+        "categories": _choices(CATEGORY_NAMES.items(), query.categories, results, "category"),
+        "types": _choices(types, query.service_types, results, "type"),
         "radius_choices": RADIUS_CHOICES,
         "radius": int(query.radius_miles or DEFAULT_RADIUS_MILES),
         "tile_url": settings.SEARCH_MAP_TILE_URL,
@@ -65,8 +64,23 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
         "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
         "form_action": request.path,
     }
-    template = "search/_results.html" if request.htmx else "search/search.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return render(request, "search/search.html", context)
+    response = render(request, "search/_results.html", context)
+    # The address bar shows the search as a clean, shareable URL (no empty fields).
+    response["HX-Push-Url"] = request.path + (f"?{context['params']}" if params else "")
+    return response
+
+
+def _choices(
+    options: Iterable[tuple[str, str]], chosen: tuple[str, ...], results: Any, facet: str
+) -> list[tuple[str, str, bool, int | None]]:
+    """Filter checkboxes: (value, label, checked, how many results have it, or None)."""
+    counts = {f.value: f.count for f in results.facets.get(facet, [])} if results else {}
+    return [
+        (code, str(name), code in chosen, counts.get(code, 0) if results else None)
+        for code, name in options
+    ]
 
 
 def _page_urls(query: Any, results: Any) -> dict[str, str]:
