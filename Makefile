@@ -51,6 +51,7 @@ bench: venv
 		--services $(BENCH_SERVICES) --quiet
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
 
 format: venv
 	$(BIN)/ruff check --fix .

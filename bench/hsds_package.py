@@ -659,10 +659,19 @@ class _Tables:
 
 class _Generator:
     def __init__(
-        self, tables: _Tables, *, seed: int, zips: Sequence[Zip], rng: random.Random
+        self,
+        tables: _Tables,
+        *,
+        seed: int,
+        zips: Sequence[Zip],
+        rng: random.Random,
+        two_location_share: float = 0.5,
+        both_locations_share: float = 0.3,
     ) -> None:
         self.t = tables
         self.seed = seed
+        self.two_location_share = two_location_share
+        self.both_locations_share = both_locations_share
         self.rng = rng
         self.zips = zips
         self.by_county: dict[str, list[Zip]] = defaultdict(list)
@@ -784,7 +793,7 @@ class _Generator:
             description="Main line",
         )
         places = [home]
-        if rng.random() < 0.5:
+        if rng.random() < self.two_location_share:
             county = self.by_county[home.county]
             places.append(rng.choice(county) if len(county) > 1 else rng.choice(self.zips))
         locations: list[tuple[str, Zip]] = []
@@ -912,8 +921,9 @@ class _Generator:
                 description="Intake line",
             )
 
-        # Where: at the agency's first location, or at both when it has two.
-        here = locations if len(locations) > 1 and rng.random() < 0.3 else [rng.choice(locations)]
+        # Where: at one of the agency's locations, or at both when it has two.
+        both = len(locations) > 1 and rng.random() < self.both_locations_share
+        here = locations if both else [rng.choice(locations)]
         sal_ids = []
         for location_id, _ in here:
             sal_id = self.id(*key, "at", location_id)
@@ -1068,15 +1078,26 @@ def _descriptor(seed: int, services: int) -> dict[str, Any]:
 
 
 def write_package(
-    folder: Path, *, services: int = 20_000, services_per_agency: int = 5, seed: int = 1
+    folder: Path,
+    *,
+    services: int = 20_000,
+    services_per_agency: int = 5,
+    seed: int = 1,
+    two_location_share: float = 0.5,
+    both_locations_share: float = 0.3,
 ) -> dict[str, int]:
     """Write the package into ``folder`` (created if missing); return rows written per table.
 
     ``services // services_per_agency`` agencies get ``services_per_agency`` services each; the
     last one also takes the remainder, so exactly ``services`` services are written.
+    ``two_location_share`` of the agencies have a second location, and ``both_locations_share``
+    of their services are offered at both: service_at_location rows per service average
+    ``1 + two_location_share * both_locations_share`` (1.15 by default).
     """
     if services < 1 or services_per_agency < 1:
         raise ValueError("services and services_per_agency must be at least 1")
+    if not (0 <= two_location_share <= 1 and 0 <= both_locations_share <= 1):
+        raise ValueError("two_location_share and both_locations_share must be from 0 to 1")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
@@ -1084,7 +1105,14 @@ def write_package(
     agencies = max(1, services // services_per_agency)
     with contextlib.ExitStack() as stack:
         tables = _Tables(folder, stack)
-        generator = _Generator(tables, seed=seed, zips=zips, rng=rng)
+        generator = _Generator(
+            tables,
+            seed=seed,
+            zips=zips,
+            rng=rng,
+            two_location_share=two_location_share,
+            both_locations_share=both_locations_share,
+        )
         generator.taxonomies()
         for a in range(agencies):
             count = services_per_agency
@@ -1104,12 +1132,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--services", type=int, default=20_000)
     parser.add_argument("--services-per-agency", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--two-location-share", type=float, default=0.5, help="agencies with a second location"
+    )
+    parser.add_argument(
+        "--both-locations-share",
+        type=float,
+        default=0.3,
+        help="services of such agencies offered at both locations",
+    )
     args = parser.parse_args(argv)
     counts = write_package(
         args.out_dir,
         services=args.services,
         services_per_agency=args.services_per_agency,
         seed=args.seed,
+        two_location_share=args.two_location_share,
+        both_locations_share=args.both_locations_share,
     )
     width = max(len(table) for table in counts)
     for table, count in counts.items():

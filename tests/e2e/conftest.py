@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from importlib import import_module
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 
 import pytest
