@@ -17,6 +17,7 @@ from network import services
 from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
 from network.models import Network, Organization, Role, User
+from search.services import search_index_rebuild
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
                 organizations = _organizations(network, [*module.CLINICS, *module.AGENCIES])
                 # The directory goes through the HSDS importer, like any network's real data.
                 report = directory_import(network=network, dataset=demo_dataset(module))
+                # Also a demo database seeded before search existed gets its search index.
+                search_index_rebuild(network=network)
                 reports.append((network.name, report))
                 logins += _people(network, organizations, module, prefix, password)
             logins.append(_operator(password))
