@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from django.utils.translation import gettext as _
@@ -52,6 +52,7 @@ class SearchQuery:
     languages: tuple[str, ...] = ()
     open_now: bool = False
     open_at: datetime | None = None  # when open_now: the instant to check (the request's now)
+    open_at_label: str = ""  # "open at a given time": the local time asked for, kept in URLs
     free_only: bool = False
     accepting_only: bool = False
     client_age: int | None = None
@@ -93,7 +94,9 @@ class SearchQuery:
         params += [("category", code) for code in self.categories]
         params += [("type", code) for code in self.service_types]
         params += [("language", code) for code in self.languages]
-        if self.open_now:
+        if self.open_at_label:
+            params.append(("open_at", self.open_at_label))
+        elif self.open_now:
             params.append(("open_now", "1"))
         if self.free_only:
             params.append(("free", "1"))
@@ -159,11 +162,13 @@ def parse_search(
     now: datetime,
     service_type_codes: Sequence[str] = (),
     geocoder: Geocode | None = None,
+    tz: tzinfo = UTC,
 ) -> ParsedQuery:
     """Read a search from URL parameters; unusable parameters are dropped with a message.
 
     ``service_type_codes`` are the network's service-type codes; ``geocoder`` places ``near``
-    (the configured geocoder by default).
+    (the configured geocoder by default); ``tz`` is the network's time zone, in which
+    ``open_at=2026-11-24T18:30`` is read.
     """
     errors: dict[str, str] = {}
     text = " ".join(_first(params, "q").split())
@@ -237,6 +242,19 @@ def parse_search(
         _first(params, "page_size"), 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, "page_size", errors
     )
     open_now = _flag(params, "open_now")
+    open_at: datetime | None = now if open_now else None
+    open_at_label = _first(params, "open_at")[:20]
+    if open_at_label:
+        try:
+            chosen = datetime.fromisoformat(open_at_label)
+            if chosen.tzinfo is not None:
+                raise ValueError
+            open_at, open_now = chosen.replace(tzinfo=tz), True
+        except ValueError:
+            errors["open_at"] = _(
+                "The time must look like 2026-11-24T18:30 (local time); it was not used."
+            )
+            open_at_label = ""
     query = SearchQuery(
         text=text,
         near=near,
@@ -245,7 +263,8 @@ def parse_search(
         service_types=service_types,
         languages=languages,
         open_now=open_now,
-        open_at=now if open_now else None,
+        open_at=open_at,
+        open_at_label=open_at_label,
         free_only=_flag(params, "free"),
         accepting_only=_flag(params, "accepting"),
         client_age=age,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -42,7 +43,12 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
     types = list(
         TaxonomyTerm.objects.filter(network=network).order_by("name").values_list("code", "name")
     )
-    parsed = parse_search(request.GET, now=now, service_type_codes=[code for code, _ in types])
+    parsed = parse_search(
+        request.GET,
+        now=now,
+        service_type_codes=[code for code, _ in types],
+        tz=ZoneInfo(network.time_zone),
+    )
     query = parsed.query
     results = None if query.is_empty else service_search(network=network, query=query, now=now)
     params = query.to_params()

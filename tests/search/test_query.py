@@ -171,3 +171,18 @@ def test_every_query_round_trips_through_its_url(query, radius, by_distance):
     parsed = parse(url)
     assert parsed.errors == {}
     assert parsed.query == query
+
+
+def test_open_at_a_given_local_time():
+    from zoneinfo import ZoneInfo
+
+    eureka = ZoneInfo("America/Los_Angeles")
+    parsed = parse_search(QueryDict("open_at=2026-11-24T18:30"), now=NOW, tz=eureka)
+    assert parsed.errors == {}
+    query = parsed.query
+    assert query.open_now
+    assert query.open_at == datetime(2026, 11, 24, 18, 30, tzinfo=eureka)
+    assert query.to_params() == [("open_at", "2026-11-24T18:30")]
+    bad = parse_search(QueryDict("open_at=tomorrow&open_now=1"), now=NOW, tz=eureka)
+    assert "open_at" in bad.errors
+    assert (bad.query.open_now, bad.query.open_at, bad.query.open_at_label) == (True, NOW, "")

@@ -238,3 +238,14 @@ def test_service_page_is_public_and_shows_open_status(client, tenant_a, director
     html = page.content.decode()
     assert "Weekly Food Pantry" in html
     assert ("Open now" in html) or ("Closed now" in html)
+
+
+@pytest.mark.django_db
+def test_open_at_a_given_local_time_filters_by_it(client, tenant_a, directory):
+    page = client.get(PUBLIC, {"open_at": "2026-11-25T03:00"}, HTTP_HOST=host(tenant_a))
+    html = page.content.decode()
+    assert sorted(hit_titles(html)) == ["Family Shelter Rooms", "Overnight Shelter Beds"]
+    assert 'value="2026-11-25T03:00"' in html
+    bad = client.get(PUBLIC, {"open_at": "soon", "q": "pantry"}, HTTP_HOST=host(tenant_a))
+    assert bad.status_code == 200
+    assert 'data-field="open_at"' in bad.content.decode()
