@@ -61,3 +61,9 @@ def outsider(db) -> User:
 @pytest.fixture
 def superuser(db) -> User:
     return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: their live-server flushes must not precede a test that restores
+    the database from its serialized copy (the Celery worker and gunicorn tests)."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.path))

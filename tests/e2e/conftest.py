@@ -36,14 +36,18 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def wagtail_tree(transactional_db) -> None:
-    """What migrations create and an earlier transactional test's flush may have removed."""
+    """What migrations create and an earlier test's flush may have removed.
+
+    pytest-django runs live-server tests as plain transactional tests (no serialized rollback),
+    so they rebuild what they need; they run last (tests/conftest.py) for the same reason.
+    """
     from django.apps import apps
     from django.contrib.contenttypes.models import ContentType
     from django.core.management.sql import emit_post_migrate_signal
     from django.db import connection
     from wagtail.models import Collection, Locale, Page
 
-    if not ContentType.objects.exists():
+    if not ContentType.objects.exists():  # a serialized-rollback test's flush left none
         ContentType.objects.clear_cache()
         emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
     Locale.objects.get_or_create(language_code="en")
