@@ -29,6 +29,7 @@ from wagtail.models import (
     WorkflowTask,
 )
 
+from cms.bulk import rows_insert
 from network import services as network_services
 from network.models import Network, Organization, OrganizationKind, User
 from network.permissions import (
@@ -268,7 +269,7 @@ class _Importer:
         for model, objs in self.creates.items():
             model._default_manager.bulk_create(objs, batch_size=500)
         for model, rows in self.rows.items():
-            _insert_rows(model, rows)
+            rows_insert(model, rows)
         self.creates.clear()
         self.rows.clear()
         self.updates.clear()
@@ -375,7 +376,7 @@ class _Importer:
             for page, pk in zip(every, ids, strict=True):
                 page.id = page.page_ptr_id = pk
             base = list(Page._meta.concrete_fields)
-            _insert_rows(
+            rows_insert(
                 Page,
                 [{f.attname: getattr(page, f.attname) for f in base} for page in every],
                 fields=base,
@@ -391,7 +392,7 @@ class _Importer:
         for page in every:
             page._state.adding, page._state.db = False, connection.alias
         local = list(model._meta.local_concrete_fields)
-        _insert_rows(
+        rows_insert(
             model,
             [{f.attname: getattr(page, f.attname) for f in local} for page in every],
             fields=local,
@@ -705,57 +706,6 @@ class _Importer:
         self._sync(
             "phone", ServicePhone, page, [_phone_values(p) for p in record.phones], key=_hsds_key
         )
-
-
-def _insert_rows(
-    model: type[models.Model], rows: list[dict[str, Any]], *, fields: list[Any] | None = None
-) -> None:
-    """Insert plain rows in bulk, each value prepared by its field as the ORM would.
-
-    ``rows`` map field names (or attnames) to values; missing fields take their defaults.
-    ``fields`` are the columns to write (default: every concrete field but the primary key).
-    Much cheaper than building model instances for tens of thousands of rows.
-    """
-    if not rows:
-        return
-    connection = connections[router.db_for_write(model)]
-    if fields is None:
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    # Multi-row VALUES: one statement per batch, under SQLite's limit of 32766 parameters.
-    batch = max(1, min(500, 30000 // len(fields)))
-    row_sql = f"({', '.join(['%s'] * len(fields))})"
-    now = timezone.now()
-
-    def value(row: dict[str, Any], field: Any) -> Any:
-        if field.attname in row:
-            return row[field.attname]
-        if field.name in row:
-            item = row[field.name]
-            return item.pk if field.is_relation and item is not None else item
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            return now
-        return field.get_default()  # per row: callable defaults (uuid4) must differ
-
-    table = quote(model._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY is PostgreSQL's bulk path; identifiers are from model metadata, quoted.
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([f.get_db_prep_save(value(row, f), connection) for f in fields])
-            return
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            params = [
-                f.get_db_prep_save(value(row, f), connection) for row in chunk for f in fields
-            ]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608  (quoted identifiers)
-                f"VALUES {', '.join([row_sql] * len(chunk))}",
-                params,
-            )
 
 
 def _service_values(record: ServiceRecord) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from directory.models import (
 from directory.selectors import network_roots
 from network.models import Network
 
-from .models import SearchClosure, SearchDocument, SearchOpening, SearchTag, TagKind
+from .models import SearchDocument, TagKind
 from .text import words
 
 SEARCHABLE_STATUSES = (ServiceStatus.ACTIVE, ServiceStatus.TEMPORARILY_CLOSED)
@@ -45,19 +45,6 @@ class BuiltDocument:
     tags: list[tuple[str, str]] = field(default_factory=list)
     openings: list[tuple[int, int, int]] = field(default_factory=list)
     closures: list[tuple[date, date]] = field(default_factory=list)
-
-    def child_rows(
-        self,
-    ) -> tuple[list[SearchTag], list[SearchOpening], list[SearchClosure]]:
-        doc = self.document
-        return (
-            [SearchTag(document=doc, kind=kind, value=value) for kind, value in self.tags],
-            [
-                SearchOpening(document=doc, start_weekday=w, start_minute=s, end_minute=e)
-                for w, s, e in self.openings
-            ],
-            [SearchClosure(document=doc, start_date=s, end_date=e) for s, e in self.closures],
-        )
 
 
 def weekly_intervals(weekday: int, opens: str, closes: str) -> list[tuple[int, int, int]]:
@@ -286,10 +273,12 @@ def _phone(service: ServicePage, agency: AgencyPage, location: Location | None) 
 
 def vocabulary(documents: Iterable[BuiltDocument]) -> dict[int, set[str]]:
     """The words of these documents per network, for correcting misspelt queries."""
-    found: dict[int, set[str]] = defaultdict(set)
-    for built in documents:
-        doc = built.document
-        found[doc.network_id] |= {
-            w for w in words(f"{doc.names} {doc.body}") if 3 <= len(w) <= 64 and not w.isdigit()
+    texts: dict[int, set[str]] = defaultdict(set)
+    for built in documents:  # a service at several places repeats most of its text
+        texts[built.document.network_id].update((built.document.names, built.document.body))
+    return {
+        network_id: {
+            w for text in found for w in words(text) if 3 <= len(w) <= 64 and not w.isdigit()
         }
-    return found
+        for network_id, found in texts.items()
+    }

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
 
+from cms.bulk import rows_insert
 from directory.models import ServicePage
 from directory.selectors import directory_pages
 from network.models import Network
@@ -41,27 +43,45 @@ def _search_vector_update(document_ids: list[int]) -> None:
 
 
 def _write(built: list[BuiltDocument]) -> list[int]:
+    """Insert documents, then their child rows in bulk, their vectors and any new words."""
     documents = SearchDocument.objects.bulk_create([b.document for b in built], batch_size=BATCH)
-    tags: list[SearchTag] = []
-    openings: list[SearchOpening] = []
-    closures: list[SearchClosure] = []
-    for item in built:
-        t, o, c = item.child_rows()
-        tags += t
-        openings += o
-        closures += c
-    SearchTag.objects.bulk_create(tags, batch_size=2000)
-    SearchOpening.objects.bulk_create(openings, batch_size=2000)
-    SearchClosure.objects.bulk_create(closures, batch_size=2000)
+    tags: list[dict[str, Any]] = []
+    openings: list[dict[str, Any]] = []
+    closures: list[dict[str, Any]] = []
+    for item, document in zip(built, documents, strict=True):
+        tags += [{"document_id": document.pk, "kind": k, "value": v} for k, v in item.tags]
+        openings += [
+            {"document_id": document.pk, "start_weekday": w, "start_minute": a, "end_minute": b}
+            for w, a, b in item.openings
+        ]
+        closures += [
+            {"document_id": document.pk, "start_date": a, "end_date": b} for a, b in item.closures
+        ]
+    rows_insert(SearchTag, tags)
+    rows_insert(SearchOpening, openings)
+    rows_insert(SearchClosure, closures)
     ids = [d.pk for d in documents]
     _search_vector_update(ids)
     for network_id, found in vocabulary(built).items():
-        SearchTerm.objects.bulk_create(
-            [SearchTerm(network_id=network_id, word=w) for w in sorted(found)],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
+        _vocabulary_add(network_id, found)
     return ids
+
+
+def _vocabulary_add(network_id: int, found: set[str]) -> None:
+    """Add the words the network's vocabulary does not have yet."""
+    words = sorted(found)
+    known: set[str] = set()
+    for start in range(0, len(words), 2000):  # under SQLite's parameter limit
+        known.update(
+            SearchTerm.objects.filter(
+                network_id=network_id, word__in=words[start : start + 2000]
+            ).values_list("word", flat=True)
+        )
+    SearchTerm.objects.bulk_create(
+        [SearchTerm(network_id=network_id, word=w) for w in words if w not in known],
+        batch_size=2000,
+        ignore_conflicts=True,  # a concurrent refresh may add the same word
+    )
 
 
 @transaction.atomic
