@@ -199,6 +199,8 @@ def highlight(text: str, needles: Iterable[str], *, width: int = 220) -> SafeStr
 
 def _fold_same_length(text: str) -> str:
     """Accents removed character by character, so match offsets stay valid in ``text``."""
+    if text.isascii():  # nearly every listing: nothing to fold but case
+        return text.lower()
     return "".join((fold(ch) or ch)[0] for ch in text)
 
 

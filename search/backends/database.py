@@ -25,7 +25,6 @@ from django.contrib.postgres.search import SearchRank, TrigramSimilarity
 from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     FloatField,
@@ -36,7 +35,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import Combinable
-from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt
+from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 
 from directory.models import CapacityStatus, FeeType, ServiceStatus, TaxonomyTerm
 from network.models import Network
@@ -101,8 +100,17 @@ def distance_expression(latitude: float, longitude: float) -> Combinable:
     return Value(2 * EARTH_RADIUS_MILES) * ASin(Sqrt(a))
 
 
-def _tag_filter(kind: str, values: tuple[str, ...]) -> Exists:
-    return Exists(SearchTag.objects.filter(document=OuterRef("pk"), kind=kind, value__in=values))
+def _any_of(field: str, kind: str, values: tuple[str, ...]) -> Q:
+    """Rows with any of these codes: on PostgreSQL a containment test on the row's own JSON
+    array (cheap once the other filters have narrowed the rows), elsewhere the tag table."""
+    if _postgres():
+        condition = Q()
+        for value in values:
+            condition |= Q(**{f"{field}__contains": [value]})
+        return condition
+    return Q(
+        Exists(SearchTag.objects.filter(document=OuterRef("pk"), kind=kind, value__in=values))
+    )
 
 
 def open_filter(at: datetime, tz: ZoneInfo) -> Q:
@@ -229,11 +237,11 @@ class SearchBackend(BaseSearchBackend):
                 condition, rank = self._text(query_terms)
                 qs = qs.filter(condition)
         if query.categories:
-            qs = qs.filter(_tag_filter(TagKind.CATEGORY, query.categories))
+            qs = qs.filter(_any_of("categories", TagKind.CATEGORY, query.categories))
         if query.service_types:
-            qs = qs.filter(_tag_filter(TagKind.TYPE, query.service_types))
+            qs = qs.filter(_any_of("service_types", TagKind.TYPE, query.service_types))
         if query.languages:
-            qs = qs.filter(_tag_filter(TagKind.LANGUAGE, query.languages))
+            qs = qs.filter(_any_of("languages", TagKind.LANGUAGE, query.languages))
         if query.free_only:
             qs = qs.filter(fee_type=FeeType.FREE)
         if query.accepting_only:
@@ -257,8 +265,6 @@ class SearchBackend(BaseSearchBackend):
                 .annotate(distance=distance)
                 .filter(distance__lte=miles)
             )
-        total = qs.count()
-        facets = self._facets(qs, query, network)
         cutoff = stale_cutoff(now, network.verification_interval_days)
         score = (
             rank
@@ -279,24 +285,28 @@ class SearchBackend(BaseSearchBackend):
                 output_field=FloatField(),
             )
         )
-        if distance is not None:
+        if distance is None:
+            qs = qs.annotate(distance=Cast(Value(None), output_field=FloatField()))
+        else:
             score = score * (Value(1.0) / (Value(1.0) + F("distance") / Value(CLOSENESS_MILES)))
-        ordering: list[Any] = ["-score", "service_name", "key"]
-        if query.sort == "distance" and distance is not None:
-            ordering = ["distance", "-score", "service_name", "key"]
-        elif distance is not None:
-            ordering = ["-score", "distance", "service_name", "key"]
-        rows = list(
-            qs.annotate(score=score)
-            .defer("names", "body", "search_vector")
-            .order_by(*ordering)[query.offset : query.offset + query.page_size]
+        by_distance = query.sort == "distance" and distance is not None
+        total, counts, page = self._evaluate(
+            qs.annotate(score=score), by_distance=by_distance, query=query
         )
+        facets = self._facets(counts, query, network)
+        found = {
+            row.pk: row
+            for row in SearchDocument.objects.filter(pk__in=[pk for pk, _s, _d in page]).defer(
+                "names", "body", "search_vector"
+            )
+        }
+        rows = [(found[pk], score_, miles_) for pk, score_, miles_ in page if pk in found]
         needles = needles_for(query_terms)
         hits = [
             hit_from_document(
                 row,
-                distance=getattr(row, "distance", None),
-                score=float(row.score),
+                distance=miles_,
+                score=score_,
                 now=now,
                 tz=tz,
                 stale_before=cutoff,
@@ -305,7 +315,7 @@ class SearchBackend(BaseSearchBackend):
                     "description": highlight(row.description, needles),
                 },
             )
-            for row in rows
+            for row, score_, miles_ in rows
         ]
         return SearchResults(
             query=query,
@@ -317,16 +327,56 @@ class SearchBackend(BaseSearchBackend):
             corrections=corrections,
         )
 
+    @staticmethod
+    def _evaluate(
+        qs: QuerySet[Any], *, by_distance: bool, query: SearchQuery
+    ) -> tuple[int, list[tuple[str, str, int]], list[tuple[int, float, float | None]]]:
+        """Total, facet counts and one ranked page, evaluating the filters once.
+
+        One statement: the matching rows (pk, score, distance) are materialized, then counted,
+        joined to their tags for the facets, and numbered in rank order for the page.
+        """
+        inner = qs.order_by().values("pk", "score", "distance", "service_name", "key")
+        sql, params = inner.query.sql_with_params()
+        quote = connection.ops.quote_name
+        tags = quote(SearchTag._meta.db_table)
+        order = (
+            "distance ASC, score DESC, service_name ASC, key ASC"
+            if by_distance
+            else "score DESC, distance ASC, service_name ASC, key ASC"
+        )
+        first, last = query.offset, query.offset + query.page_size
+        # Identifiers come from model metadata (quoted); every value is a parameter.
+        statement = (
+            f"WITH m AS MATERIALIZED ({sql}) "  # noqa: S608
+            "SELECT 0 AS part, NULL AS kind, NULL AS value, COUNT(*) AS n, "
+            "CAST(NULL AS BIGINT) AS doc, CAST(NULL AS DOUBLE PRECISION) AS score, "
+            "CAST(NULL AS DOUBLE PRECISION) AS distance FROM m "
+            "UNION ALL "
+            f"SELECT 1, t.kind, t.value, COUNT(*), NULL, NULL, NULL FROM {tags} t "
+            "JOIN m ON t.document_id = m.pk GROUP BY t.kind, t.value "
+            "UNION ALL "
+            "SELECT 2, NULL, NULL, p.position, p.pk, p.score, p.distance FROM ("
+            f"SELECT pk, score, distance, ROW_NUMBER() OVER (ORDER BY {order}) AS position "
+            "FROM m) p WHERE p.position > %s AND p.position <= %s"
+        )
+        total, counts, page = 0, [], []
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [*params, first, last])
+            for part, kind, value, n, doc, score, miles in cursor.fetchall():
+                if part == 0:
+                    total = int(n)
+                elif part == 1:
+                    counts.append((str(kind), str(value), int(n)))
+                else:
+                    page.append((int(n), int(doc), float(score), miles))
+        page.sort()
+        return total, counts, [(doc, score, miles) for _n, doc, score, miles in page]
+
     def _facets(
-        self, qs: QuerySet[SearchDocument], query: SearchQuery, network: Network
+        self, counts: list[tuple[str, str, int]], query: SearchQuery, network: Network
     ) -> dict[str, list[FacetValue]]:
         """Counts per category, type, language, fee and capacity over the whole result set."""
-        counts = (
-            SearchTag.objects.filter(document__in=qs.values("pk"))
-            .values_list("kind", "value")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
         found: dict[str, list[tuple[str, int]]] = {kind: [] for kind in FACET_KINDS}
         for kind, value, n in counts:
             found.setdefault(kind, []).append((value, n))
