@@ -108,9 +108,7 @@ def _any_of(field: str, kind: str, values: tuple[str, ...]) -> Q:
         for value in values:
             condition |= Q(**{f"{field}__contains": [value]})
         return condition
-    return Q(
-        Exists(SearchTag.objects.filter(document=OuterRef("pk"), kind=kind, value__in=values))
-    )
+    return Q(Exists(SearchTag.objects.filter(document=OuterRef("pk"), kind=kind, value__in=values)))
 
 
 def open_filter(at: datetime, tz: ZoneInfo) -> Q:
