@@ -33,6 +33,7 @@ CAPACITY_RANK = {
 }
 STALE_RANK = 0.8
 NEVER_VERIFIED_RANK = 0.7
+TEMPORARILY_CLOSED_RANK = 0.5
 
 
 def language_name(code: str) -> str:

@@ -47,6 +47,7 @@ from ..results import (
     FACET_KINDS,
     NEVER_VERIFIED_RANK,
     STALE_RANK,
+    TEMPORARILY_CLOSED_RANK,
     FacetValue,
     SearchResults,
     facet_label,
@@ -278,7 +279,7 @@ class SearchBackend(BaseSearchBackend):
                 output_field=FloatField(),
             )
             * Case(
-                When(status=ServiceStatus.TEMPORARILY_CLOSED, then=Value(0.5)),
+                When(status=ServiceStatus.TEMPORARILY_CLOSED, then=Value(TEMPORARILY_CLOSED_RANK)),
                 default=Value(1.0),
                 output_field=FloatField(),
             )

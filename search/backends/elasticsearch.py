@@ -59,7 +59,7 @@ from elasticsearch_dsl.query import Query
 
 from directory.categories import SDOH_CATEGORIES
 from directory.geocoding import distance_miles
-from directory.models import CapacityStatus, FeeType, TaxonomyTerm
+from directory.models import CapacityStatus, FeeType, ServiceStatus, TaxonomyTerm
 from network.models import Network
 
 from .. import results as search_results
@@ -425,6 +425,14 @@ def _score_functions(query: SearchQuery, network: Network, now: datetime) -> lis
             {
                 "filter": Q("bool", must_not=[Q("exists", field="verified_at")]),
                 "weight": search_results.NEVER_VERIFIED_RANK,
+            }
+        )
+    )
+    functions.append(
+        ScoreFunction(
+            {
+                "filter": Q("term", status=ServiceStatus.TEMPORARILY_CLOSED.value),
+                "weight": search_results.TEMPORARILY_CLOSED_RANK,
             }
         )
     )

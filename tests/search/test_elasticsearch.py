@@ -74,6 +74,7 @@ RANK_FUNCTIONS = [
     {"filter": {"term": {"capacity": "not-accepting"}}, "weight": 0.5},
     {"filter": {"range": {"verified_at": {"lt": "2026-05-27T18:00:00+00:00"}}}, "weight": 0.8},
     {"filter": {"bool": {"must_not": [{"exists": {"field": "verified_at"}}]}}, "weight": 0.7},
+    {"filter": {"term": {"status": "temporarily closed"}}, "weight": 0.5},
 ]
 NETWORK_FILTER = {"term": {"network_id": "7"}}
 EUREKA_POINT = {"lat": 40.8, "lon": -124.16}
