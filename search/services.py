@@ -43,28 +43,47 @@ def _search_vector_update(document_ids: list[int]) -> None:
 
 
 def _write(built: list[BuiltDocument]) -> list[int]:
-    """Insert documents, then their child rows in bulk, their vectors and any new words."""
-    documents = SearchDocument.objects.bulk_create([b.document for b in built], batch_size=BATCH)
+    """Insert documents (COPY on PostgreSQL), their child rows, vectors and any new words."""
+    rows_insert(SearchDocument, [_row(b.document) for b in built])
+    keys = [b.document.key for b in built]
+    pks: dict[str, int] = {}
+    for start in range(0, len(keys), 2000):  # under SQLite's parameter limit
+        pks.update(
+            SearchDocument.objects.filter(key__in=keys[start : start + 2000]).values_list(
+                "key", "pk"
+            )
+        )
     tags: list[dict[str, Any]] = []
     openings: list[dict[str, Any]] = []
     closures: list[dict[str, Any]] = []
-    for item, document in zip(built, documents, strict=True):
-        tags += [{"document_id": document.pk, "kind": k, "value": v} for k, v in item.tags]
+    for item in built:
+        pk = pks[item.document.key]
+        tags += [{"document_id": pk, "kind": k, "value": v} for k, v in item.tags]
         openings += [
-            {"document_id": document.pk, "start_weekday": w, "start_minute": a, "end_minute": b}
+            {"document_id": pk, "start_weekday": w, "start_minute": a, "end_minute": b}
             for w, a, b in item.openings
         ]
-        closures += [
-            {"document_id": document.pk, "start_date": a, "end_date": b} for a, b in item.closures
-        ]
+        closures += [{"document_id": pk, "start_date": a, "end_date": b} for a, b in item.closures]
     rows_insert(SearchTag, tags)
     rows_insert(SearchOpening, openings)
     rows_insert(SearchClosure, closures)
-    ids = [d.pk for d in documents]
+    ids = list(pks.values())
     _search_vector_update(ids)
     for network_id, found in vocabulary(built).items():
         _vocabulary_add(network_id, found)
     return ids
+
+
+_DOCUMENT_FIELDS = [
+    f
+    for f in SearchDocument._meta.concrete_fields
+    if not f.primary_key and not getattr(f, "auto_now", False)
+]
+
+
+def _row(document: SearchDocument) -> dict[str, Any]:
+    """A new document as a plain row (the bulk insert stamps ``indexed_at``)."""
+    return {f.attname: getattr(document, f.attname) for f in _DOCUMENT_FIELDS}
 
 
 def _vocabulary_add(network_id: int, found: set[str]) -> None:
