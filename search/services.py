@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.postgres.search import SearchVector
-from django.db import connection, transaction
+from django.db import transaction
 
 from cms.bulk import rows_insert
 from directory.models import ServicePage
@@ -33,18 +32,9 @@ class RefreshReport:
     removed_keys: list[str]
 
 
-def _search_vector_update(document_ids: list[int]) -> None:
-    if connection.vendor != "postgresql" or not document_ids:
-        return
-    SearchDocument.objects.filter(pk__in=document_ids).update(
-        search_vector=SearchVector("names", weight="A", config="english")
-        + SearchVector("body", weight="B", config="english")
-    )
-
-
 def _write(built: list[BuiltDocument]) -> list[int]:
     """Insert documents (COPY on PostgreSQL), their child rows, vectors and any new words."""
-    rows_insert(SearchDocument, [_row(b.document) for b in built])
+    rows_insert(SearchDocument, [_row(b.document) for b in built], fields=_INSERT_FIELDS)
     keys = [b.document.key for b in built]
     pks: dict[str, int] = {}
     for start in range(0, len(keys), 2000):  # under SQLite's parameter limit
@@ -68,22 +58,24 @@ def _write(built: list[BuiltDocument]) -> list[int]:
     rows_insert(SearchOpening, openings)
     rows_insert(SearchClosure, closures)
     ids = list(pks.values())
-    _search_vector_update(ids)
     for network_id, found in vocabulary(built).items():
         _vocabulary_add(network_id, found)
     return ids
 
 
-_DOCUMENT_FIELDS = [
+# The search vector is PostgreSQL's to compute (a trigger, migration 0003); the bulk insert
+# stamps ``indexed_at``.
+_INSERT_FIELDS = [
     f
     for f in SearchDocument._meta.concrete_fields
-    if not f.primary_key and not getattr(f, "auto_now", False)
+    if not f.primary_key and f.name != "search_vector"
 ]
+_ROW_FIELDS = [f for f in _INSERT_FIELDS if not getattr(f, "auto_now", False)]
 
 
 def _row(document: SearchDocument) -> dict[str, Any]:
-    """A new document as a plain row (the bulk insert stamps ``indexed_at``)."""
-    return {f.attname: getattr(document, f.attname) for f in _DOCUMENT_FIELDS}
+    """A new document as a plain row."""
+    return {f.attname: getattr(document, f.attname) for f in _ROW_FIELDS}
 
 
 def _vocabulary_add(network_id: int, found: set[str]) -> None:
