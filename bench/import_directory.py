@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,7 +312,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DEBUG", "false")
     # Wagtail logs every page it creates at INFO; 20,000 such lines would drown the summary.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    workdir = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
+    return in_throwaway_database(args, "handoff-bench-", run)
+
+
+def in_throwaway_database(
+    args: argparse.Namespace,
+    prefix: str,
+    run: Callable[[argparse.Namespace, Path, Database], int],
+) -> int:
+    """Run a benchmark in a temporary folder against a database made for it (and dropped)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         (workdir / "var").mkdir()
         os.environ["HANDOFF_VAR_DIR"] = str(workdir / "var")
@@ -324,6 +333,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             note(f"kept {workdir} (--keep)")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def refuse_unless_throwaway(configured: Mapping[str, Any], workdir: Path) -> None:
+    """Stop unless the configured database is one a benchmark created (never real data)."""
+    if configured["ENGINE"].endswith("sqlite3"):
+        throwaway = Path(configured["NAME"]).resolve().is_relative_to(workdir.resolve())
+    else:
+        throwaway = str(configured["NAME"]).startswith("handoff_bench_")
+    if not throwaway:
+        raise SystemExit(f"refusing to run on {configured['NAME']}: not a throwaway database")
 
 
 def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
@@ -341,13 +360,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from directory.models import AgencyPage, Location, ServiceHours, ServicePage
     from network.services import network_create
 
-    configured = settings.DATABASES["default"]
-    if configured["ENGINE"].endswith("sqlite3"):
-        throwaway = Path(configured["NAME"]).resolve().is_relative_to(workdir.resolve())
-    else:
-        throwaway = str(configured["NAME"]).startswith("handoff_bench_")
-    if not throwaway:
-        raise SystemExit(f"refusing to run on {configured['NAME']}: not a throwaway database")
+    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
 
     out("== Handoff directory import benchmark ==")
     out(f"database: {database.description}")

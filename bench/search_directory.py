@@ -1,0 +1,776 @@
+"""Benchmark directory search: the database backend against two baselines, on one large network.
+
+    DJANGO_SETTINGS_MODULE=cms.settings.dev .venv/bin/python -m bench.search_directory \\
+        --database-url postgres://postgres@127.0.0.1:5432/postgres [--services 100000] [--keep]
+
+Builds a throwaway database the way ``bench.import_directory`` does (a database
+``handoff_bench_<pid>`` on the PostgreSQL server, or a temporary SQLite file without
+--database-url; the targets are for PostgreSQL), imports synthetic HSDS packages into one network
+(California ZIPs; each package at most 25,000 services, under the reader's 50 MB file limit), builds
+the search index and Wagtail's own index, then runs a fixed, seeded mix of realistic queries (a need
+in words, a ZIP centroid and a radius, and filters) three ways:
+
+* database: ``search.selectors.service_search`` with the database backend (the one under test);
+* naive ORM: ``icontains`` on title and description, the other filters in the ORM or in Python,
+  distance in Python;
+* Wagtail: ``ServicePage.objects...search()`` on Wagtail's database search backend with its filter
+  fields, the other filters and the distance in Python.
+
+Every way answers one page of 20 services-at-locations and the total. Each runs the whole mix once
+to warm up, then once measured; p50/p95/max/mean and the ratios are printed with the targets
+(p95 < 30 ms on PostgreSQL, 10x faster than the naive ORM, 3x faster than Wagtail). The exit status
+is 0 whether targets are met or not (these are figures, not tests); 1 if the data came out wrong, 2
+if a package could not be imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.import_directory import (
+    Database,
+    in_throwaway_database,
+    measured_import,
+    mib,
+    note,
+    out,
+    refuse_unless_throwaway,
+)
+
+if TYPE_CHECKING:
+    from directory.models import DirectoryIndexPage, ServicePage
+    from network.models import Network
+    from search.query import SearchQuery
+
+PACKAGE_SERVICES = 25_000  # per package: attributes.csv stays well under the 50 MB read limit
+PAGE_SIZE = 20
+TARGET_P95_MS = 30.0
+TARGET_VS_NAIVE = 10.0
+TARGET_VS_WAGTAIL = 3.0
+# A Wednesday, 10:30 in California: most weekday services are open, overnight shelters are not.
+FIXED_NOW = datetime(2025, 6, 11, 17, 30, tzinfo=UTC)
+RADII = (5.0, 10.0, 10.0, 15.0, 25.0)
+AGES = (8, 16, 30, 45, 70)
+# (what people type, categories a person looking for it would tick). Words the generator writes
+# into service names, descriptions and agency names (directly or through search.text.SYNONYMS),
+# a few rarer needs, and two misspellings (the database backend corrects them).
+NEEDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("food pantry", ("food-insecurity",)),
+    ("food bank", ("food-insecurity",)),
+    ("groceries", ("food-insecurity", "material-hardship")),
+    ("meals", ("food-insecurity", "social-connection")),
+    ("hot meals for seniors", ("food-insecurity",)),
+    ("calfresh", ("food-insecurity", "financial-insecurity")),
+    ("rent help", ("housing-instability",)),
+    ("eviction", ("housing-instability",)),
+    ("security deposit", ("housing-instability",)),
+    ("shelter", ("homelessness",)),
+    ("homeless", ("homelessness",)),
+    ("family shelter", ("homelessness",)),
+    ("showers", ("homelessness",)),
+    ("bus pass", ("transportation-insecurity",)),
+    ("medical rides", ("transportation-insecurity",)),
+    ("utility assistance", ("utility-insecurity",)),
+    ("water bill", ("utility-insecurity",)),
+    ("tax preparation", ("financial-insecurity",)),
+    ("emergency cash", ("financial-insecurity",)),
+    ("clothing", ("material-hardship",)),
+    ("diapers", ("material-hardship",)),
+    ("furniture", ("material-hardship",)),
+    ("domestic violence", ("intimate-partner-violence",)),
+    ("legal aid", ("housing-instability", "elder-abuse", "incarceration-status")),
+    ("job training", ("employment-status",)),
+    ("resume help", ("employment-status",)),
+    ("ged classes", ("educational-attainment",)),
+    ("esl classes", ("educational-attainment", "language-access")),
+    ("veterans benefits", ("veteran-status",)),
+    ("counseling", ("stress",)),
+    ("support groups", ("stress", "social-connection")),
+    ("medi-cal", ("health-insurance-coverage-status",)),
+    ("prescription help", ("medical-cost-burden",)),
+    ("computer classes", ("digital-literacy", "digital-access")),
+    ("internet", ("digital-access",)),
+    ("expungement", ("incarceration-status",)),
+    ("case management", ("sdoh-category-unspecified",)),
+    ("child care", ("educational-attainment",)),
+    ("food pantyr", ("food-insecurity",)),
+    ("rnet help", ("housing-instability",)),
+)
+LANGUAGE_CHOICES = (("es", 60), ("zh", 10), ("vi", 10), ("tl", 8), ("ko", 6), ("hmn", 6))
+
+
+# --- options -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.search_directory",
+        description="Benchmark directory search (database backend vs. two baselines).",
+    )
+    parser.add_argument("--services", type=int, default=100_000, help="services to generate")
+    parser.add_argument(
+        "--service-locations",
+        type=int,
+        default=150_000,
+        help="target number of service-at-location pairs (search hits); 1-2x --services",
+    )
+    parser.add_argument("--queries", type=int, default=200, help="queries in the mix")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL; a database handoff_bench_<pid> is created on it "
+        "(default: a temporary SQLite file; the targets are for PostgreSQL)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the database and the temporary folder"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    if args.services < 1 or args.queries < 1:
+        parser.error("--services and --queries must be at least 1")
+    if not args.services <= args.service_locations <= 2 * args.services:
+        parser.error("--service-locations must be from --services to twice --services")
+    if -(-args.services // PACKAGE_SERVICES) > 100:
+        parser.error(f"at most {100 * PACKAGE_SERVICES} services")
+    return args
+
+
+def location_shares(services: int, service_locations: int) -> tuple[float, float]:
+    """(share of agencies with two locations, share of their services offered at both).
+
+    Pairs per service average 1 + product; the generator's defaults (0.5, 0.3) stay when they
+    fit, otherwise both grow together.
+    """
+    extra = service_locations / services - 1
+    two = min(1.0, max(0.5, math.sqrt(extra)))
+    return two, min(1.0, extra / two)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["ELASTICSEARCH_URL"] = ""  # the database backend answers, never Elasticsearch
+    return in_throwaway_database(args, "handoff-search-bench-", run)
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Built:
+    """What the data phase produced and how long each part took (seconds)."""
+
+    generate: float = 0.0
+    read: float = 0.0
+    write: float = 0.0
+    wagtail_index: float = 0.0
+    search_index: float = 0.0
+    analyze: float = 0.0
+    deferred_refreshes: int = 0  # service ids whose index refresh the imports queued
+    package_lines: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def search_refresh_deferred() -> Iterator[list[list[int]]]:
+    """Collect the search-index refreshes an import queues instead of running them (eagerly).
+
+    Every import refreshes all of the network's services after commit; a full rebuild follows,
+    so running them would only index the earlier packages again, once per package.
+    """
+    from search import tasks
+
+    queued: list[list[int]] = []
+    real = tasks.search_documents_refresh.delay
+    tasks.search_documents_refresh.delay = queued.append  # type: ignore[method-assign,assignment]
+    try:
+        yield queued
+    finally:
+        tasks.search_documents_refresh.delay = real  # type: ignore[method-assign]
+
+
+def build_data(
+    args: argparse.Namespace, network: Network, workdir: Path, built: Built
+) -> int | None:
+    """Generate and import the packages; None when done, else the exit status."""
+    from bench.hsds_package import write_package
+    from directory.hsds.reading import MAX_FILE_BYTES
+    from directory.hsds.records import InvalidImport
+
+    two, both = location_shares(args.services, args.service_locations)
+    sizes = [PACKAGE_SERVICES] * (args.services // PACKAGE_SERVICES)
+    if args.services % PACKAGE_SERVICES:
+        sizes.append(args.services % PACKAGE_SERVICES)
+    out(
+        f"packages: {len(sizes)} ({' + '.join(f'{n:,}' for n in sizes)} services), "
+        f"agencies with 2 locations {two:.0%}, their services at both {both:.0%} "
+        f"(expected {1 + two * both:.2f} locations per service)"
+    )
+    for number, services in enumerate(sizes):
+        seed = args.seed * 100 + number  # ids are uuid5 over the seed: no package shares one
+        folder = workdir / f"package-{number}"
+        started = time.perf_counter()
+        counts = write_package(
+            folder,
+            services=services,
+            seed=seed,
+            two_location_share=two,
+            both_locations_share=both,
+        )
+        built.generate += time.perf_counter() - started
+        files = {p.name: p.stat().st_size for p in folder.iterdir()}
+        largest = max(files, key=lambda name: files[name])
+        if files[largest] > MAX_FILE_BYTES:
+            out(f"{largest} is {mib(files[largest])}, over the reader's {mib(MAX_FILE_BYTES)}")
+            return 2
+        try:
+            with search_refresh_deferred() as queued:
+                measured = measured_import(
+                    network, folder, label=f"package {number + 1}", trace=False, live=not args.quiet
+                )
+            built.deferred_refreshes += sum(len(ids) for ids in queued)
+        except InvalidImport as exc:
+            out(f"package {number + 1} did not validate: {exc}")
+            for problem in exc.problems[:20]:
+                out(f"  {problem}")
+            return 2
+        built.read += measured.read_seconds
+        built.write += measured.import_seconds
+        built.wagtail_index += measured.search_index_seconds
+        built.package_lines.append(
+            f"  package {number + 1}: seed {seed}, {counts['services']:,} services, "
+            f"{counts['organizations']:,} agencies, {counts['locations']:,} locations, "
+            f"{counts['service_at_location']:,} service_at_location; "
+            f"{mib(sum(files.values()))} (largest {largest} {mib(files[largest])}); "
+            f"read {measured.read_seconds:.1f} s, import {measured.import_seconds:.1f} s, "
+            f"Wagtail index {measured.search_index_seconds:.1f} s"
+        )
+        if not args.quiet:
+            note(built.package_lines[-1].strip())
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def wagtail_index_complete(index: DirectoryIndexPage) -> tuple[int, float]:
+    """ServicePage rows in Wagtail's index; pages missing from it are indexed now (timed)."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.search.models import IndexEntry
+
+    from directory import tasks
+    from directory.models import ServicePage
+
+    content_type = ContentType.objects.get_for_model(ServicePage)
+    indexed = set(
+        IndexEntry.objects.filter(content_type=content_type).values_list("object_id", flat=True)
+    )
+    pages = ServicePage.objects.descendant_of(index).values_list("pk", flat=True)
+    missing = [pk for pk in pages if str(pk) not in indexed]
+    started = time.perf_counter()
+    if missing:
+        tasks.pages_search_index(missing)
+    return (
+        IndexEntry.objects.filter(content_type=content_type).count(),
+        time.perf_counter() - started if missing else 0.0,
+    )
+
+
+# --- the query mix -------------------------------------------------------------------------------
+
+
+def query_mix(count: int, seed: int, zips_in_use: list[str]) -> list[SearchQuery]:
+    """``count`` queries, the same for the same seed and data."""
+    from bench.hsds_package import load_zips
+    from search.query import Near, SearchQuery
+
+    centroids = {z.code: (z.lat, z.lng) for z in load_zips("CA")}
+    rng = random.Random(seed)  # noqa: S311 - reproducible on purpose
+    codes, weights = zip(*LANGUAGE_CHOICES, strict=True)
+    queries = []
+    for _ in range(count):
+        text, categories = rng.choice(NEEDS)
+        code = rng.choice(zips_in_use)
+        lat, lng = centroids[code]
+        category = rng.random() < 0.5
+        language = rng.random() < 0.3
+        free = rng.random() < 0.3
+        accepting = rng.random() < 0.2
+        open_now = rng.random() < 0.3
+        age = rng.random() < 0.2
+        queries.append(
+            SearchQuery(
+                text=text,
+                near=Near(latitude=lat, longitude=lng, label=code),
+                radius_miles=rng.choice(RADII),
+                categories=(rng.choice(categories),) if category else (),
+                languages=(rng.choices(codes, weights)[0],) if language else (),
+                free_only=free,
+                accepting_only=accepting,
+                open_now=open_now,
+                open_at=FIXED_NOW if open_now else None,
+                client_age=rng.choice(AGES) if age else None,
+                page_size=PAGE_SIZE,
+            )
+        )
+    return queries
+
+
+def describe_mix(queries: list[SearchQuery]) -> str:
+    n = len(queries)
+    parts = {
+        "category": sum(bool(q.categories) for q in queries),
+        "language": sum(bool(q.languages) for q in queries),
+        "free": sum(q.free_only for q in queries),
+        "accepting": sum(q.accepting_only for q in queries),
+        "open now": sum(q.open_now for q in queries),
+        "age": sum(q.client_age is not None for q in queries),
+    }
+    radii = Counter(q.radius_miles for q in queries)
+    return (
+        f"{n} queries over {len({q.text for q in queries})} needs; filters: "
+        + ", ".join(f"{name} {k / n:.0%}" for name, k in parts.items())
+        + "; radius "
+        + ", ".join(f"{r:g} mi x{k}" for r, k in sorted(radii.items()))
+    )
+
+
+# --- the three ways to answer a query ------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    total: int
+    keys: list[tuple[int, int | None]]  # (service id, location id) of the page of hits
+    queries: int = 0  # SQL queries, where counted (in the warm-up pass)
+    sql_ms: float = 0.0  # their time, as the database driver saw it
+    captured_ms: float = 0.0  # the whole search's time in that pass
+
+
+Runner = Callable[["SearchQuery"], Answer]
+EARTH_RADIUS_MILES = 3958.7613  # as search.backends.database: same distances, same radius edge
+
+
+def haversine_miles(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle miles: the formula the database backend runs in SQL, here in Python."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lng2 - lng1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_MILES * math.asin(math.sqrt(a))
+
+
+def database_runner(network: Network) -> Runner:
+    from search.selectors import service_search
+
+    def answer(query: SearchQuery) -> Answer:
+        results = service_search(network=network, query=query, now=FIXED_NOW)
+        if results.backend != "database":
+            raise RuntimeError(f"answered by {results.backend!r}, not the database backend")
+        return Answer(results.total, [(h.service_id, h.location_id) for h in results.hits])
+
+    return answer
+
+
+def _python_filters(
+    services: list[ServicePage], query: SearchQuery, network: Network, *, categories: bool
+) -> list[tuple[float, int, ServicePage, int]]:
+    """(distance, order, service, location id) of the pairs that pass the filters done in Python.
+
+    Capacity (no row: accepting), languages of the service or the location, open now at the
+    location, and the radius; ``categories`` too when the caller could not filter on them.
+    """
+    from directory.models import CapacityStatus
+    from directory.selectors import service_open_status
+
+    near = query.near
+    radius = query.radius_miles or 10.0
+    wanted_languages = set(query.languages)
+    wanted_categories = set(query.categories)
+    found = []
+    for order, service in enumerate(services):
+        if query.accepting_only:
+            capacity = getattr(service, "capacity", None)
+            if capacity is not None and capacity.status != CapacityStatus.ACCEPTING:
+                continue
+        if (
+            categories
+            and wanted_categories
+            and not wanted_categories & {c.code for c in service.categories.all()}
+        ):
+            continue
+        for site in service.service_locations.all():
+            location = site.location
+            if wanted_languages:
+                spoken = {code.lower() for code in [*service.languages, *location.languages]}
+                if not wanted_languages & spoken:
+                    continue
+            distance = 0.0
+            if near is not None:
+                point = getattr(location, "point", None)
+                if point is None or point.latitude is None or point.longitude is None:
+                    continue
+                distance = haversine_miles(
+                    near.latitude, near.longitude, point.latitude, point.longitude
+                )
+                if distance > radius:
+                    continue
+            if query.open_now and query.open_at is not None:
+                status = service_open_status(
+                    service=service, network=network, at=query.open_at, location=location
+                )
+                if not status.is_open:
+                    continue
+            found.append((distance, order, service, location.pk))
+    return found
+
+
+def _service_queryset(index: DirectoryIndexPage, query: SearchQuery) -> Any:
+    """Live, searchable services of the network's directory, with what the Python filters read."""
+    from django.db.models import Prefetch
+
+    from directory.models import ServiceAtLocation, ServicePage
+    from search.documents import SEARCHABLE_STATUSES
+
+    prefetch: list[Any] = [
+        Prefetch(
+            "service_locations",
+            queryset=ServiceAtLocation.objects.select_related("location__point"),
+        )
+    ]
+    if query.open_now:
+        prefetch += ["hours", "closures"]
+    return (
+        ServicePage.objects.live()
+        .descendant_of(index)
+        .filter(status__in=SEARCHABLE_STATUSES)
+        .select_related("capacity")
+        .prefetch_related(*prefetch)
+    )
+
+
+def _age_filter(age: int) -> tuple[Any, Any]:
+    from django.db.models import Q
+
+    return (
+        Q(minimum_age__isnull=True) | Q(minimum_age__lte=age),
+        Q(maximum_age__isnull=True) | Q(maximum_age__gte=age),
+    )
+
+
+def naive_runner(network: Network, index: DirectoryIndexPage) -> Runner:
+    """Baseline (a): what one would write first with the ORM, no index of its own."""
+    from django.db.models import Q
+
+    from directory.models import FeeType
+
+    def answer(query: SearchQuery) -> Answer:
+        qs = _service_queryset(index, query)
+        for word in query.text.lower().split():
+            qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word))
+        if query.categories:
+            qs = qs.filter(categories__code__in=query.categories).distinct()
+        if query.free_only:
+            qs = qs.filter(fee_type=FeeType.FREE)
+        if query.client_age is not None:
+            qs = qs.filter(*_age_filter(query.client_age))
+        found = _python_filters(list(qs), query, network, categories=False)
+        found.sort(key=lambda row: (row[0], row[2].title, row[2].pk, row[3]))
+        return Answer(len(found), [(s.pk, loc) for _, _, s, loc in found[:PAGE_SIZE]])
+
+    return answer
+
+
+def wagtail_runner(network: Network, index: DirectoryIndexPage) -> Runner:
+    """Baseline (b): Wagtail's database search backend, filtered on ServicePage's FilterFields."""
+    from directory.models import FeeType
+
+    def answer(query: SearchQuery) -> Answer:
+        qs = _service_queryset(index, query)
+        if query.categories:
+            qs = qs.prefetch_related("categories")
+        if query.free_only:
+            qs = qs.filter(fee_type=FeeType.FREE)
+        if query.client_age is not None:
+            qs = qs.filter(*_age_filter(query.client_age))
+        services = list(qs.search(query.text, operator="and", backend="default"))
+        found = _python_filters(services, query, network, categories=True)
+        found.sort(key=lambda row: (row[1], row[0], row[3]))  # Wagtail's relevance, then distance
+        return Answer(len(found), [(s.pk, loc) for _, _, s, loc in found[:PAGE_SIZE]])
+
+    return answer
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    name: str
+    ms: list[float]
+    answers: list[Answer]
+    warmup_seconds: float
+
+    def pct(self, p: float) -> float:
+        return _pct(self.ms, p)
+
+    @property
+    def with_hits(self) -> int:
+        return sum(a.total > 0 for a in self.answers)
+
+
+def measure(
+    name: str, runner: Runner, queries: list[SearchQuery], *, live: bool, count_sql: bool = False
+) -> Timings:
+    """Warm up with the whole mix (counting SQL queries if asked), then time each query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    started = time.perf_counter()
+    sql: list[tuple[int, float, float]] = []
+    for query in queries:
+        if count_sql:
+            with CaptureQueriesContext(connection) as captured:
+                began = time.perf_counter()
+                runner(query)
+                wall = (time.perf_counter() - began) * 1000
+            done = captured.captured_queries
+            sql.append((len(done), sum(float(q["time"]) for q in done) * 1000, wall))
+        else:
+            runner(query)
+    warmup = time.perf_counter() - started
+    if live:
+        note(f"  {name}: warm-up {warmup:.1f} s")
+    gc.collect()
+    ms, answers = [], []
+    for n, query in enumerate(queries):
+        started = time.perf_counter()
+        answer = runner(query)
+        ms.append((time.perf_counter() - started) * 1000)
+        if count_sql:
+            answer.queries, answer.sql_ms, answer.captured_ms = sql[n]
+        answers.append(answer)
+    if live:
+        note(f"  {name}: measured {sum(ms) / 1000:.1f} s")
+    return Timings(name, ms, answers, warmup)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
+    import django
+
+    django.setup()
+
+    import wagtail
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from directory.models import Location, ServiceAtLocation, ServicePage
+    from directory.services import directory_index_for
+    from network.services import network_create
+    from search.backends import get_search_backend
+    from search.models import SearchDocument, SearchOpening, SearchTag
+    from search.services import search_index_rebuild
+
+    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
+    live = not args.quiet
+    postgres = connection.vendor == "postgresql"
+
+    out("== Handoff directory search benchmark ==")
+    out(f"database: {database.description}")
+    server = ""
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server = f"postgresql {cursor.fetchone()[0]}, "
+    out(
+        f"{server}python {platform.python_version()}, django {django.get_version()}, "
+        f"wagtail {wagtail.__version__}, {os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}, "
+        f"search backend {get_search_backend().name}, "
+        f"Wagtail search {settings.WAGTAILSEARCH_BACKENDS['default']['BACKEND']}"
+    )
+    if not postgres:
+        out("note: SQLite run; the targets are for PostgreSQL")
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    out(f"migrate: {time.perf_counter() - started:.1f} s")
+    network = network_create(
+        name="Bench Network", slug="bench", hostname="bench.localhost", port=80
+    )
+
+    # --- data ------------------------------------------------------------------------------------
+    built = Built()
+    failed = build_data(args, network, workdir, built)
+    if failed is not None:
+        return failed
+    index = directory_index_for(network)
+    for line in built.package_lines:
+        out(line)
+    wagtail_rows, wagtail_extra = wagtail_index_complete(index)
+    built.wagtail_index += wagtail_extra
+    started = time.perf_counter()
+    documents = search_index_rebuild(network=network)
+    built.search_index = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if postgres else "ANALYZE")
+    built.analyze = time.perf_counter() - started
+
+    stored = {
+        "services": ServicePage.objects.descendant_of(index).count(),
+        "locations": Location.objects.filter(page__path__startswith=index.path).count(),
+        "service_at_location": ServiceAtLocation.objects.filter(
+            page__path__startswith=index.path
+        ).count(),
+        "search documents": SearchDocument.objects.filter(network=network).count(),
+        "search tags": SearchTag.objects.filter(document__network=network).count(),
+        "search openings": SearchOpening.objects.filter(document__network=network).count(),
+        "Wagtail index entries (ServicePage)": wagtail_rows,
+    }
+    out("data: " + ", ".join(f"{name} {n:,}" for name, n in stored.items()))
+    out(
+        f"build: generate {built.generate:.1f} s, import {built.read + built.write:.1f} s "
+        f"(read {built.read:.1f} s + write {built.write:.1f} s, "
+        f"{args.services / (built.read + built.write):,.0f} services/s), "
+        f"Wagtail index {built.wagtail_index:.1f} s"
+        + (f" (of which {wagtail_extra:.1f} s completing it)" if wagtail_extra else "")
+        + f", search index rebuild {built.search_index:.1f} s ({documents:,} documents), "
+        f"{'VACUUM ANALYZE' if postgres else 'ANALYZE'} {built.analyze:.1f} s"
+    )
+    out(
+        f"(the index refreshes the imports queued, {built.deferred_refreshes:,} service ids over "
+        "all packages, were not run: the rebuild replaces them)"
+    )
+    problems = []
+    if stored["services"] != args.services:
+        problems.append(f"{stored['services']} services stored, {args.services} generated")
+    if wagtail_rows < stored["services"]:
+        problems.append(f"Wagtail's index holds {wagtail_rows} of {stored['services']} services")
+    if documents == 0:
+        problems.append("the search index is empty")
+    if problems:
+        for problem in problems:
+            out(f"ERROR: {problem}")
+        return 1
+
+    # --- queries ---------------------------------------------------------------------------------
+    zips_in_use = sorted(
+        Location.objects.filter(page__path__startswith=index.path, point__isnull=False)
+        .values_list("postal_code", flat=True)
+        .distinct()
+    )
+    queries = query_mix(args.queries, args.seed, zips_in_use)
+    out(f"query mix: {describe_mix(queries)}")
+    out(f"fixed now / open_at: {FIXED_NOW.isoformat()} (Wednesday 10:30 in {network.time_zone})")
+    if live:
+        note("running the query mix (warm-up pass, then measured pass, per way)")
+    database_ms = measure("database", database_runner(network), queries, live=live, count_sql=True)
+    naive_ms = measure("naive ORM", naive_runner(network, index), queries, live=live)
+    wagtail_ms = measure("Wagtail", wagtail_runner(network, index), queries, live=live)
+    return report(database_ms, naive_ms, wagtail_ms, queries, postgres=postgres)
+
+
+def report(
+    db: Timings, naive: Timings, wagtail: Timings, queries: list[SearchQuery], *, postgres: bool
+) -> int:
+    out("")
+    out(f"{'backend':<12} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9} {'mean ms':>9}  hits>=1")
+    for t in (db, naive, wagtail):
+        out(
+            f"{t.name:<12} {t.pct(50):>9.1f} {t.pct(95):>9.1f} {max(t.ms):>9.1f} "
+            f"{statistics.fmean(t.ms):>9.1f}  {t.with_hits}/{len(t.ms)}"
+            f"   (warm-up pass {t.warmup_seconds:.1f} s)"
+        )
+    out("")
+    for t in (naive, wagtail):
+        out(
+            f"{t.name} / database: p95 {t.pct(95) / db.pct(95):,.1f}x, "
+            f"p50 {t.pct(50) / db.pct(50):,.1f}x, mean "
+            f"{statistics.fmean(t.ms) / statistics.fmean(db.ms):,.1f}x"
+        )
+    for t in (naive, wagtail):
+        same = sum(a.total == b.total for a, b in zip(db.answers, t.answers, strict=True))
+        both = sum(a.total > 0 and b.total > 0 for a, b in zip(db.answers, t.answers, strict=True))
+        more = sum(a.total > b.total for a, b in zip(db.answers, t.answers, strict=True))
+        out(
+            f"totals, database vs {t.name}: equal {same}/{len(queries)}, both with hits {both}, "
+            f"database more {more}, fewer {len(queries) - same - more} "
+            "(text matching differs: synonyms, stems, agency names, corrections)"
+        )
+    totals = [a.total for a in db.answers]
+    out(
+        f"database totals: median {statistics.median(totals):,.0f}, max {max(totals):,}, "
+        f"zero {sum(t == 0 for t in totals)}"
+    )
+    counts = [a.queries for a in db.answers]
+    hit_counts = [a.queries for a in db.answers if a.total]
+    empty_counts = [a.queries for a in db.answers if not a.total]
+    out(
+        f"SQL queries per database search: min {min(counts)}, max {max(counts)} "
+        f"(with hits: {_span(hit_counts)}; without: {_span(empty_counts)}; "
+        f"by count {dict(sorted(Counter(counts).items()))})"
+    )
+    in_sql = [a.sql_ms for a in db.answers]
+    walls = [a.captured_ms for a in db.answers]
+    out(
+        f"database search time in SQL (warm-up pass, per the driver): mean "
+        f"{statistics.fmean(in_sql):.1f} of {statistics.fmean(walls):.1f} ms, p95 "
+        f"{_pct(in_sql, 95):.1f} of {_pct(walls, 95):.1f} ms; the rest is Python "
+        "(building the queries, hits, highlights, open status)"
+    )
+    slowest = sorted(range(len(queries)), key=lambda i: db.ms[i], reverse=True)[:5]
+    out("slowest database searches:")
+    for i in slowest:
+        out(f"  {db.ms[i]:7.1f} ms  total {db.answers[i].total:>6,}  {_describe(queries[i])}")
+    out("")
+    vs_naive = naive.pct(95) / db.pct(95)
+    vs_wagtail = wagtail.pct(95) / db.pct(95)
+    scope = "" if postgres else " (SQLite run; the targets are for PostgreSQL)"
+    out(f"targets{scope}:")
+    out(f"  {_verdict(db.pct(95) < TARGET_P95_MS)} database p95 {db.pct(95):.1f} ms < 30 ms")
+    out(f"  {_verdict(vs_naive >= TARGET_VS_NAIVE)} {vs_naive:,.1f}x faster than naive ORM, >= 10x")
+    ok = vs_wagtail >= TARGET_VS_WAGTAIL
+    out(f"  {_verdict(ok)} {vs_wagtail:,.1f}x faster than Wagtail, >= 3x")
+    return 0
+
+
+def _pct(values: list[float], p: float) -> float:
+    """The nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _span(values: list[int]) -> str:
+    return f"{min(values)}-{max(values)}" if values else "none"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def _describe(query: SearchQuery) -> str:
+    return "&".join(f"{k}={v}" for k, v in query.to_params())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
