@@ -45,6 +45,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -251,7 +261,7 @@ if ELASTICSEARCH_URL:
         "BACKEND": "search.backends.elasticsearch",
         "URLS": [url.strip() for url in ELASTICSEARCH_URL.split(",") if url.strip()],
         "INDEX": env_str("ELASTICSEARCH_INDEX", "handoff-services"),
-        "TIMEOUT": float(env_str("ELASTICSEARCH_TIMEOUT", "2")),
+        "TIMEOUT": env_float("ELASTICSEARCH_TIMEOUT", 2.0),
     }
 else:
     HANDOFF_SEARCH_BACKENDS["default"] = HANDOFF_SEARCH_BACKENDS["database"]

@@ -72,3 +72,15 @@ def test_boolean_environment_values_are_checked(monkeypatch):
     monkeypatch.setenv("HANDOFF_FLAG", "perhaps")
     with pytest.raises(ImproperlyConfigured, match="HANDOFF_FLAG must be a boolean"):
         env_bool("HANDOFF_FLAG", False)
+
+
+def test_numbers_from_the_environment_are_checked(monkeypatch):
+    from cms.settings.base import env_float
+
+    monkeypatch.setenv("ELASTICSEARCH_TIMEOUT", "1.5")
+    assert env_float("ELASTICSEARCH_TIMEOUT", 2.0) == 1.5
+    monkeypatch.setenv("ELASTICSEARCH_TIMEOUT", "")
+    assert env_float("ELASTICSEARCH_TIMEOUT", 2.0) == 2.0
+    monkeypatch.setenv("ELASTICSEARCH_TIMEOUT", "soon")
+    with pytest.raises(ImproperlyConfigured, match="ELASTICSEARCH_TIMEOUT must be a number"):
+        env_float("ELASTICSEARCH_TIMEOUT", 2.0)
