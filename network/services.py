@@ -1,13 +1,20 @@
-"""Every write to networks, organizations and memberships: one transaction per function."""
+"""Every write to networks, organizations, memberships, clients, screenings and referrals:
+one transaction per function."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page, Site
@@ -15,15 +22,40 @@ from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermi
 from cms.models import HomePage
 
 from . import tasks
-from .models import Membership, Network, Organization, OrganizationKind, Role, User
+from .deadlines import business_hours_after
+from .lifecycle import OUTCOME_REQUIRED, TERMINAL, Refusal, Side, transition_refusal
+from .models import (
+    Channel,
+    Client,
+    EventKind,
+    Membership,
+    Network,
+    Notification,
+    Organization,
+    OrganizationKind,
+    Referral,
+    ReferralEvent,
+    ReferralOutcome,
+    ReferralStatus,
+    Role,
+    Screening,
+    Urgency,
+    User,
+)
 from .permissions import (
     NetworkPerm,
     OrgPerm,
+    organizations_users_with_perm,
     permissions_sync,
     user_has_network_perm,
     user_has_org_perm,
 )
 from .signals import membership_changed
+
+if TYPE_CHECKING:
+    from directory.models import Location, ServicePage
+
+logger = logging.getLogger(__name__)
 
 # What a network's admin group may do with its own page tree and collection, and nothing else.
 _PAGE_PERMISSIONS = ["add_page", "change_page", "publish_page", "lock_page", "unlock_page"]
@@ -314,3 +346,727 @@ def membership_revoke(*, membership: Membership, by: User | None = None) -> None
     membership_changed.send(
         sender=Membership, user=user, organization=organization, network=network
     )
+
+
+# --- clients and screening -------------------------------------------------------------------
+
+
+class PossibleDuplicate(Exception):
+    """A client with a similar name and the same date of birth exists; staff must choose."""
+
+    def __init__(self, candidates: list[Client]) -> None:
+        super().__init__(_("A client with a similar name and the same date of birth exists."))
+        self.candidates = candidates
+
+
+_CLIENT_FIELDS = (
+    "phone",
+    "email",
+    "address_1",
+    "city",
+    "state",
+    "postal_code",
+    "preferred_language",
+    "external_id",
+    "contact_preference",
+    "contact_notes",
+    "do_not_contact",
+)
+
+
+def _clinic_staff_check(by: User, organization: Organization) -> None:
+    if not organization.sends_referrals or not user_has_org_perm(
+        by, OrgPerm.SEND_REFERRALS, organization
+    ):
+        raise PermissionDenied(_("Only the clinic's staff may do this."))
+
+
+@transaction.atomic
+def client_create(
+    *,
+    organization: Organization,
+    by: User,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    confirm_new: bool = False,
+    **details: Any,
+) -> Client:
+    """A new client of ``organization``.
+
+    Raises PossibleDuplicate (listing the similar clients ``by`` may see) unless ``confirm_new``;
+    ValidationError for bad input.
+    """
+    from .selectors import client_duplicates
+
+    _clinic_staff_check(by, organization)
+    unknown = set(details) - set(_CLIENT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown client fields: {sorted(unknown)}")
+    client = Client(
+        network=organization.network,
+        organization=organization,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        created_by=by,
+        **details,
+    )
+    client.full_clean(exclude=["network", "organization", "created_by"])
+    if date_of_birth > timezone.localdate():
+        raise ValidationError({"date_of_birth": _("The date of birth is in the future.")})
+    if not confirm_new:
+        candidates = client_duplicates(
+            user=by,
+            organization=organization,
+            first_name=client.first_name,
+            last_name=client.last_name,
+            date_of_birth=date_of_birth,
+        )
+        if candidates:
+            raise PossibleDuplicate(candidates)
+    client.save()
+    return client
+
+
+@transaction.atomic
+def screening_record(
+    *,
+    client: Client,
+    by: User,
+    organization: Organization,
+    answers: dict[str, Any],
+    performed_at: datetime | None = None,
+) -> Screening:
+    """Score and store an AHC HRSN screening; InvalidScreening (a ValueError) lists bad answers."""
+    from .screening import score_ahc_hrsn
+
+    _clinic_staff_check(by, organization)
+    if client.organization_id != organization.pk:
+        raise PermissionDenied(_("Only the client's clinic may screen them."))
+    result = score_ahc_hrsn(answers)
+    return Screening.objects.create(
+        client=client,
+        organization=organization,
+        performed_by=by,
+        performed_at=performed_at or timezone.now(),
+        answers={k: list(v) if isinstance(v, list | tuple) else v for k, v in answers.items()},
+        positive_categories=sorted(result.positive_categories),
+        safety_score=result.safety_score,
+        incomplete=sorted(result.incomplete),
+    )
+
+
+# --- referrals -------------------------------------------------------------------------------
+
+
+class ReferralError(Exception):
+    """A referral change was refused; ``code`` for programs, the message for people."""
+
+    code = "refused"
+
+
+class ConsentRequired(ReferralError):
+    code = "consent_required"
+
+
+class AgreementMissing(ReferralError):
+    code = "agreement_missing"
+
+
+class TransitionNotAllowed(ReferralError):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.code = refusal.code
+
+
+class StaleVersion(ReferralError):
+    """The referral changed since the caller read it; ``current`` is the state now."""
+
+    code = "stale_version"
+
+    def __init__(self, current: Referral) -> None:
+        super().__init__(
+            _("Someone else changed this referral (it is now %(status)s); review and retry.")
+            % {"status": current.get_status_display()}
+        )
+        self.current = current
+
+
+class IdempotencyConflict(ReferralError):
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a referral goes: a service, at one of its locations (or none)."""
+
+    service: ServicePage
+    location: Location | None = None
+
+
+def _agency_of(service: ServicePage) -> Organization:
+    from directory.models import AgencyPage
+
+    parent = AgencyPage.objects.filter(
+        path=service.path[: -service.steplen], depth=service.depth - 1
+    ).select_related("organization").first()
+    if parent is None or parent.organization is None:
+        raise AgreementMissing(
+            _("%(service)s is not linked to an agency organization; contact it directly.")
+            % {"service": service.title}
+        )
+    return parent.organization
+
+
+def referrals_send(
+    *,
+    client: Client,
+    by: User,
+    sender: Organization,
+    targets: Sequence[Target],
+    categories: Sequence[str],
+    idempotency_key: str,
+    urgency: str = Urgency.ROUTINE,
+    note: str = "",
+    now: datetime | None = None,
+) -> list[Referral]:
+    """Send one client's need to several services at once, all or none.
+
+    Each target gets its own referral, keyed ``<idempotency_key>/<service id>`` so that a
+    repeated request returns the same referrals.
+    """
+    if not targets:
+        raise ValidationError(_("Choose at least one service."))
+    if len({t.service.pk for t in targets}) != len(targets):
+        raise ValidationError(_("The same service is chosen twice."))
+    with transaction.atomic():
+        return [
+            referral_send(
+                client=client,
+                by=by,
+                sender=sender,
+                service=t.service,
+                location=t.location,
+                categories=categories,
+                idempotency_key=f"{idempotency_key}/{t.service.pk}",
+                urgency=urgency,
+                note=note,
+                now=now,
+            )
+            for t in targets
+        ]
+
+
+def referral_send(
+    *,
+    client: Client,
+    by: User,
+    sender: Organization,
+    service: ServicePage,
+    categories: Sequence[str],
+    idempotency_key: str,
+    location: Location | None = None,
+    urgency: str = Urgency.ROUTINE,
+    note: str = "",
+    now: datetime | None = None,
+) -> Referral:
+    """Send a referral (status requested) and notify the agency.
+
+    Idempotent: the same ``idempotency_key`` from the same sender returns the referral it
+    created. Refuses (ConsentRequired) without an active consent covering the agency and every
+    category, (AgreementMissing) without an agreement in force, and ValidationError for bad
+    input. Nothing is written when it refuses.
+    """
+    from consent.selectors import agreement_for, consent_active_for
+    from directory.models import ServiceAtLocation
+
+    key = idempotency_key.strip()
+    if not key or len(key) > 100:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1–100 characters.")})
+    _clinic_staff_check(by, sender)
+    existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
+    if existing is not None:
+        return _same_request(existing, client=client, service=service)
+    if client.organization_id != sender.pk:
+        raise PermissionDenied(_("Only the client's clinic may refer them."))
+    categories = sorted(set(categories))
+    errors: dict[str, str] = {}
+    from consent.models import SDOH_CODES
+
+    if not categories:
+        errors["categories"] = _("Choose the needs this referral is for.")
+    elif not set(categories) <= SDOH_CODES:
+        errors["categories"] = _("Unknown needs: %(codes)s.") % {
+            "codes": ", ".join(sorted(set(categories) - SDOH_CODES))
+        }
+    if urgency not in Urgency.values:
+        errors["urgency"] = _("Urgency is routine or urgent.")
+    if len(note) > 5000:
+        errors["note"] = _("Keep the note under 5,000 characters.")
+    if not service.live:
+        errors["service"] = _("This service is not published.")
+    if (
+        location is not None
+        and not ServiceAtLocation.objects.filter(page=service, location=location).exists()
+    ):
+        errors["location"] = _("The service is not offered at this location.")
+    if errors:
+        raise ValidationError(errors)
+    agency = _agency_of(service)
+    if agency.network_id != sender.network_id or not agency.is_active:
+        raise AgreementMissing(_("This agency does not take referrals in your network."))
+    if not agency.receives_referrals or service.referral_method != "electronic":
+        raise AgreementMissing(
+            _("%(agency)s takes no electronic referrals for this service; contact it directly.")
+            % {"agency": agency}
+        )
+    now = now or timezone.now()
+    consent = consent_active_for(client=client, recipient=agency, categories=categories, at=now)
+    if consent is None:
+        raise ConsentRequired(
+            _(
+                "No active consent lets %(client)s's information go to %(agency)s for these "
+                "needs. Record the client's consent first."
+            )
+            % {"client": client.full_name, "agency": agency}
+        )
+    agreement = agreement_for(agency=agency, clinic=sender, at=now)
+    if agreement is None:
+        raise AgreementMissing(
+            _("%(agency)s has no data-sharing agreement in force; contact it directly.")
+            % {"agency": agency}
+        )
+    tz = ZoneInfo(sender.network.time_zone)
+    try:
+        with transaction.atomic():
+            referral = Referral.objects.create(
+                network_id=sender.network_id,
+                client=client,
+                sender=sender,
+                sent_by=by,
+                agency=agency,
+                service=service,
+                location=location,
+                service_name=service.title,
+                categories=categories,
+                urgency=urgency,
+                note=note.strip(),
+                consent=consent,
+                agreement=agreement,
+                status=ReferralStatus.REQUESTED,
+                response_due_at=business_hours_after(now, agreement.response_hours, tz),
+                idempotency_key=key,
+                sent_at=now,
+            )
+            _event(referral, EventKind.CREATED, at=now, actor=by, organization=sender,
+                   to_status=ReferralStatus.REQUESTED)
+            _notify(
+                _agency_recipients(referral),
+                referral=referral,
+                kind="referral_received",
+                subject=_("New referral #%(id)s: %(service)s")
+                % {"id": referral.pk, "service": referral.service_name},
+                body=_("%(clinic)s sent a %(urgency)s referral for %(service)s.")
+                % {
+                    "clinic": sender,
+                    "urgency": referral.get_urgency_display().lower(),
+                    "service": referral.service_name,
+                },
+            )
+    except IntegrityError:
+        # The same key raced in from another request; its referral is the answer.
+        existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
+        if existing is None:
+            raise
+        return _same_request(existing, client=client, service=service)
+    return referral
+
+
+def _same_request(existing: Referral, *, client: Client, service: ServicePage) -> Referral:
+    if existing.client_id != client.pk or existing.service_id != service.pk:
+        raise IdempotencyConflict(
+            _("This idempotency key was already used for another referral.")
+        )
+    return existing
+
+
+def _side(referral: Referral, by: User, organization: Organization) -> Side:
+    """Which side of the referral ``by`` acts for, checking their permission there."""
+    if organization.pk == referral.sender_id and user_has_org_perm(
+        by, OrgPerm.SEND_REFERRALS, organization
+    ):
+        return Side.SENDER
+    if organization.pk == referral.agency_id and user_has_org_perm(
+        by, OrgPerm.RECEIVE_REFERRALS, organization
+    ):
+        return Side.RECIPIENT
+    raise PermissionDenied(_("You cannot act on this referral."))
+
+
+def referral_transition(
+    *,
+    referral: Referral,
+    to: str,
+    by: User,
+    organization: Organization,
+    version: int,
+    reason: str = "",
+    outcome: str = "",
+    outcome_note: str = "",
+    now: datetime | None = None,
+) -> Referral:
+    """Apply one status change from the lifecycle table, or refuse.
+
+    PermissionDenied for the wrong organization or role; TransitionNotAllowed when the table,
+    the side, a missing reason or outcome forbid it; StaleVersion (with the current state) when
+    ``version`` is not the referral's version. The change, its event and its notifications are
+    written together or not at all.
+    """
+    side = _side(referral, by, organization)
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = Referral.objects.select_for_update().get(pk=referral.pk)
+        if current.version != version:
+            raise StaleVersion(current)
+        before = current.status
+        reason, outcome_note = reason.strip(), outcome_note.strip()
+        refusal = transition_refusal(current.status, to, side, reason=reason, outcome=outcome)
+        if refusal is not None:
+            raise TransitionNotAllowed(refusal)
+        if outcome and (to not in OUTCOME_REQUIRED or outcome not in ReferralOutcome.values):
+            raise TransitionNotAllowed(
+                Refusal("bad_outcome", _("“%(code)s” is not an outcome here.") % {"code": outcome})
+            )
+        changes: dict[str, Any] = {
+            "status": to,
+            "status_reason": reason,
+            "version": version + 1,
+            "updated_at": now,
+        }
+        if to in OUTCOME_REQUIRED:
+            changes.update(outcome=outcome, outcome_note=outcome_note)
+        if current.status == ReferralStatus.REQUESTED and to in {
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.REJECTED,
+        }:
+            changes["responded_at"] = now
+        if to == ReferralStatus.ACCEPTED:
+            changes["outcome_due_at"] = now + timedelta(days=current.agreement.outcome_days)
+        if to in TERMINAL:
+            changes["closed_at"] = now
+        # The version in the WHERE clause makes the check hold even where rows cannot be locked.
+        if not Referral.objects.filter(pk=current.pk, version=version).update(**changes):
+            raise StaleVersion(Referral.objects.get(pk=current.pk))
+        for name, value in changes.items():
+            setattr(current, name, value)
+        text = reason
+        if outcome:
+            text = " — ".join(p for p in (current.get_outcome_display(), outcome_note, reason) if p)
+        _event(current, EventKind.STATUS, at=now, actor=by, organization=organization,
+               from_status=before, to_status=to, text=text)
+        status = current.get_status_display()
+        subject = _("Referral #%(id)s is now %(status)s") % {"id": current.pk, "status": status}
+        body = _("%(org)s marked the referral for %(service)s %(status)s.") % {
+            "org": organization,
+            "service": current.service_name,
+            "status": status.lower(),
+        }
+        recipients = (
+            _sender_recipients(current) if side == Side.RECIPIENT else _agency_recipients(current)
+        )
+        _notify(recipients, referral=current, kind=f"referral_{to}", subject=subject, body=body)
+    referral.__dict__.update({k: v for k, v in current.__dict__.items() if not k.startswith("_")})
+    return current
+
+
+def referral_message(
+    *, referral: Referral, by: User, organization: Organization, text: str
+) -> ReferralEvent:
+    """A message between the clinic and the agency on the referral's timeline."""
+    side = _side(referral, by, organization)
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("Write a message.")})
+    if len(text) > 5000:
+        raise ValidationError({"text": _("Keep the message under 5,000 characters.")})
+    with transaction.atomic():
+        event = _event(referral, EventKind.MESSAGE, at=timezone.now(), actor=by,
+                       organization=organization, text=text)
+        recipients = (
+            _sender_recipients(referral) if side == Side.RECIPIENT else _agency_recipients(referral)
+        )
+        _notify(
+            recipients,
+            referral=referral,
+            kind="referral_message",
+            subject=_("New message on referral #%(id)s") % {"id": referral.pk},
+            body=_("%(org)s wrote about the referral for %(service)s.")
+            % {"org": organization, "service": referral.service_name},
+        )
+    return event
+
+
+def referral_viewed(*, referral: Referral, by: User, organization: Organization) -> bool:
+    """Record the agency opening the referral (once per person); True if it was recorded."""
+    if organization.pk != referral.agency_id:
+        return False
+    if ReferralEvent.objects.filter(
+        referral=referral, kind=EventKind.VIEWED, actor=by
+    ).exists():
+        return False
+    _event(referral, EventKind.VIEWED, at=timezone.now(), actor=by, organization=organization)
+    return True
+
+
+def referrals_consent_withdrawn(*, consent: Any, by: User | None, expired: bool) -> int:
+    """Put the consent's end on the timeline of every open referral it covered and tell the
+    agency to stop using the client's data; how many referrals."""
+    open_referrals = list(
+        Referral.objects.filter(consent=consent).exclude(status__in=TERMINAL).select_related(
+            "agency"
+        )
+    )
+    kind = EventKind.CONSENT_EXPIRED if expired else EventKind.CONSENT_REVOKED
+    now = timezone.now()
+    for referral in open_referrals:
+        _event(referral, kind, at=now, actor=by, organization=None)
+        _notify(
+            _agency_recipients(referral) + _sender_recipients(referral),
+            referral=referral,
+            kind=f"referral_{kind}",
+            subject=_("Consent ended for referral #%(id)s") % {"id": referral.pk},
+            body=_(
+                "The client's consent no longer covers this referral. Its details are withdrawn; "
+                "do not use or keep the client's information."
+            ),
+        )
+    return len(open_referrals)
+
+
+def _event(
+    referral: Referral,
+    kind: str,
+    *,
+    at: datetime,
+    actor: User | None,
+    organization: Organization | None,
+    from_status: str = "",
+    to_status: str = "",
+    text: str = "",
+) -> ReferralEvent:
+    return ReferralEvent.objects.create(
+        referral=referral,
+        kind=kind,
+        at=at,
+        actor=actor,
+        organization=organization,
+        from_status=from_status,
+        to_status=to_status,
+        text=text,
+    )
+
+
+def _agency_recipients(referral: Referral) -> list[User]:
+    return list(organizations_users_with_perm(referral.agency, OrgPerm.RECEIVE_REFERRALS))
+
+
+def _sender_recipients(referral: Referral) -> list[User]:
+    """The person who sent it, while they still work for the clinic; otherwise the clinic's
+    staff, so that an answer never lands nowhere."""
+    staff = list(organizations_users_with_perm(referral.sender, OrgPerm.SEND_REFERRALS))
+    sent_by = [u for u in staff if u.pk == referral.sent_by_id]
+    return sent_by or staff
+
+
+def _notify(
+    users: Iterable[User],
+    *,
+    referral: Referral | None,
+    kind: str,
+    subject: str,
+    body: str,
+) -> list[Notification]:
+    """Outbox rows (in-app, and email where the person has one), delivered after commit.
+
+    The texts name the referral and service, never the client: email is not a safe channel.
+    """
+    link = reverse("network:referral_detail", args=[referral.pk]) if referral else ""
+    rows: list[Notification] = []
+    for user in dict.fromkeys(users):
+        rows.append(Notification(user=user, referral=referral, channel=Channel.IN_APP,
+                                 kind=kind, subject=subject, body=body, link=link))
+        if user.email:
+            rows.append(Notification(user=user, referral=referral, channel=Channel.EMAIL,
+                                     kind=kind, subject=subject, body=body, link=link))
+    created = Notification.objects.bulk_create(rows)
+    ids = [n.pk for n in created]
+    if ids:
+        transaction.on_commit(lambda: _enqueue_delivery(ids))
+    return created
+
+
+def _enqueue_delivery(ids: list[int]) -> None:
+    """Queue delivery; if the broker is down the rows wait for the sweep (nothing is lost)."""
+    try:
+        tasks.notifications_deliver.delay(ids)
+    except Exception:  # noqa: BLE001 - any broker failure: the outbox sweep delivers later
+        logger.warning("could not queue delivery of notifications %s; the sweep will", ids)
+
+
+# --- overdue handling ------------------------------------------------------------------------
+
+ESCALATE_AFTER_HOURS = 4  # business hours past the answer deadline
+ALTERNATIVES = 3
+
+
+def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
+    """One pass of the scheduled sweep; counts of what it did.
+
+    * ``reminded``: agencies reminded when three quarters of the answer window has passed;
+    * ``due``: reminded again at the deadline;
+    * ``escalated``: still unanswered ``ESCALATE_AFTER_HOURS`` business hours after it: the
+      network admins and the sender are told, with other agencies for the same need;
+    * ``outcome``: accepted referrals past the agreement's outcome window;
+    * ``consent``: open referrals whose consent expired (timeline and both sides told).
+
+    Each step is taken once per referral (its timestamp field), so overlapping sweeps are safe.
+    """
+    counts = dict.fromkeys(("reminded", "due", "escalated", "outcome", "consent"), 0)
+    waiting = Referral.objects.filter(status=ReferralStatus.REQUESTED).select_related(
+        "agency", "sender", "network"
+    )
+    for referral in waiting.filter(reminded_at__isnull=True, response_due_at__isnull=False):
+        window = referral.response_due_at - (referral.sent_at or referral.created_at)
+        if now >= referral.response_due_at - window / 4 and _mark(referral, "reminded_at", now):
+            _reminder(referral, now, due=False)
+            counts["reminded"] += 1
+    for referral in waiting.filter(due_reminded_at__isnull=True, response_due_at__lte=now):
+        if _mark(referral, "due_reminded_at", now):
+            _reminder(referral, now, due=True)
+            counts["due"] += 1
+    for referral in waiting.filter(escalated_at__isnull=True, response_due_at__lte=now):
+        tz = ZoneInfo(referral.network.time_zone)
+        if now >= business_hours_after(referral.response_due_at, ESCALATE_AFTER_HOURS, tz) and (
+            _mark(referral, "escalated_at", now)
+        ):
+            _escalate(referral, now)
+            counts["escalated"] += 1
+    owed = Referral.objects.filter(
+        status__in=[ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD],
+        outcome_reminded_at__isnull=True,
+        outcome_due_at__lte=now,
+    ).select_related("agency", "sender")
+    for referral in owed:
+        if _mark(referral, "outcome_reminded_at", now):
+            with transaction.atomic():
+                _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
+                       text=str(_("Outcome overdue")))
+                _notify(
+                    _agency_recipients(referral),
+                    referral=referral,
+                    kind="referral_outcome_overdue",
+                    subject=_("Outcome overdue for referral #%(id)s") % {"id": referral.pk},
+                    body=_(
+                        "The agreement asks for the outcome of the referral for %(service)s by "
+                        "now. Record it so that %(clinic)s knows how it ended."
+                    )
+                    % {"service": referral.service_name, "clinic": referral.sender},
+                )
+            counts["outcome"] += 1
+    expired = (
+        Referral.objects.exclude(status__in=TERMINAL)
+        .filter(consent__expires_at__lte=now, consent__revoked_at__isnull=True)
+        .exclude(events__kind=EventKind.CONSENT_EXPIRED)
+        .values_list("consent_id", flat=True)
+        .distinct()
+    )
+    from consent.models import Consent
+
+    for consent in Consent.objects.filter(pk__in=list(expired)):
+        with transaction.atomic():
+            counts["consent"] += referrals_consent_withdrawn(consent=consent, by=None, expired=True)
+    return counts
+
+
+def _mark(referral: Referral, field: str, now: datetime) -> bool:
+    """Claim one step for this sweep: False if another sweep (or a status change) got there."""
+    claimed = Referral.objects.filter(
+        pk=referral.pk, status=referral.status, **{f"{field}__isnull": True}
+    ).update(**{field: now})
+    return bool(claimed)
+
+
+def _reminder(referral: Referral, now: datetime, *, due: bool) -> None:
+    when = timezone.localtime(referral.response_due_at, ZoneInfo(referral.network.time_zone))
+    with transaction.atomic():
+        _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
+               text=str(_("Answer due now") if due else _("Answer due soon")))
+        _notify(
+            _agency_recipients(referral),
+            referral=referral,
+            kind="referral_due" if due else "referral_due_soon",
+            subject=(_("Referral #%(id)s needs an answer now") if due
+                     else _("Referral #%(id)s needs an answer soon")) % {"id": referral.pk},
+            body=_("Accept or decline the referral for %(service)s by %(when)s.")
+            % {"service": referral.service_name, "when": when.strftime("%a %d %b %H:%M")},
+        )
+
+
+def _escalate(referral: Referral, now: datetime) -> None:
+    alternatives = referral_alternatives(referral=referral, now=now)
+    names = "; ".join(f"{hit.service_name} ({hit.agency_name})" for hit in alternatives)
+    text = str(_("No answer from the agency.")) + (
+        " " + str(_("Other services for this need: %(names)s")) % {"names": names} if names else ""
+    )
+    admins = User.objects.filter(
+        is_active=True,
+        memberships__network_id=referral.network_id,
+        memberships__role=Role.NETWORK_ADMIN,
+    )
+    with transaction.atomic():
+        _event(referral, EventKind.ESCALATION, at=now, actor=None, organization=None, text=text)
+        _notify(
+            [*admins, *_sender_recipients(referral)],
+            referral=referral,
+            kind="referral_overdue",
+            subject=_("Referral #%(id)s is overdue") % {"id": referral.pk},
+            body=_("%(agency)s has not answered the referral for %(service)s in time. %(more)s")
+            % {"agency": referral.agency, "service": referral.service_name, "more": text},
+        )
+
+
+def referral_alternatives(*, referral: Referral, now: datetime) -> list[Any]:
+    """Other services for the referral's needs near its location, accepting referrals, from
+    other agencies: what the sender is offered when the agency does not answer."""
+    from search.models import SearchDocument
+    from search.query import Near, SearchQuery
+    from search.selectors import service_search
+
+    near = None
+    point = (
+        SearchDocument.objects.filter(service_id=referral.service_id, location_id=referral.location_id)
+        .exclude(latitude=None)
+        .values_list("latitude", "longitude")
+        .first()
+    )
+    if point is not None:
+        near = Near(latitude=float(point[0]), longitude=float(point[1]), label="")
+    query = SearchQuery(
+        categories=tuple(referral.categories),
+        near=near,
+        radius_miles=25.0 if near else None,
+        accepting_only=True,
+        page_size=ALTERNATIVES + 5,
+    )
+    from directory.models import AgencyPage
+
+    own = set(AgencyPage.objects.filter(organization=referral.agency_id).values_list("pk", flat=True))
+    results = service_search(network=referral.network, query=query, now=now)
+    found = []
+    for hit in results.hits:
+        if hit.service_id != referral.service_id and hit.agency_id not in own:
+            found.append(hit)
+        if len(found) == ALTERNATIVES:
+            break
+    return found

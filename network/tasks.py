@@ -13,3 +13,28 @@ from . import notifications
 def membership_notify_granted(self, membership_id: int) -> bool:  # type: ignore[no-untyped-def]
     """Email a person that they were given access; True if an email was sent."""
     return notifications.membership_granted_send(membership_id=membership_id)
+
+
+@shared_task
+def notifications_deliver(ids: list[int]) -> int:
+    """Deliver outbox rows written by a referral change; failures wait for the sweep."""
+    return notifications.notifications_deliver(ids=ids)
+
+
+@shared_task
+def notifications_sweep() -> int:
+    """Every minute: deliver outbox rows due for a retry or whose task was lost."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    return notifications.notifications_deliver(ids=notifications.notifications_due(now=now), now=now)
+
+
+@shared_task
+def referrals_overdue_sweep() -> dict[str, int]:
+    """Every 15 minutes: reminders, escalations and consent expiry on open referrals."""
+    from django.utils import timezone
+
+    from . import services
+
+    return services.referrals_overdue_process(now=timezone.now())

@@ -2,7 +2,8 @@ from django.urls import path
 
 from search import views as search_views
 
-from . import views
+from . import api, views
+from .views import referrals
 
 app_name = "network"
 
@@ -24,4 +25,18 @@ urlpatterns = [
     ),
     path("network/", views.network_overview, name="network_overview"),
     path("search/", search_views.staff_search, name="search"),
+    path("referrals/<int:pk>/", referrals.referral_detail, name="referral_detail"),
+    path(
+        "referrals/<int:pk>/transition/",
+        referrals.referral_transition,
+        name="referral_transition",
+    ),
+    path("referrals/<int:pk>/message/", referrals.referral_message, name="referral_message"),
+    path("api/referrals/", api.referrals, name="api_referrals"),
+    path("api/referrals/<int:pk>/", api.referral, name="api_referral"),
+    path(
+        "api/referrals/<int:pk>/transition/",
+        api.referral_transition,
+        name="api_referral_transition",
+    ),
 ]

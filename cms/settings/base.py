@@ -223,6 +223,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "directory.tasks.listings_verification_request_all",
         "schedule": crontab(hour=16, minute=0),  # 08:00 on the US west coast
     },
+    "notifications-sweep": {
+        "task": "network.tasks.notifications_sweep",
+        "schedule": crontab(minute="*"),
+    },
+    "referrals-overdue-sweep": {
+        "task": "network.tasks.referrals_overdue_sweep",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # Email: console in development; SMTP settings from the environment in production.

@@ -14,11 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
-from .forms import MemberAddForm
-from .middleware import ACTIVE_MEMBERSHIP_SESSION_KEY, TenantRequest
-from .models import Membership, Network, Organization, Role, User
-from .permissions import NetworkPerm, permissions_prefetch, user_has_network_perm
+from .. import selectors, services
+from ..forms import MemberAddForm
+from ..middleware import ACTIVE_MEMBERSHIP_SESSION_KEY, TenantRequest
+from ..models import Membership, Network, Organization, Role, User
+from ..permissions import NetworkPerm, permissions_prefetch, user_has_network_perm
 
 View = Callable[..., HttpResponse]
 

@@ -1,0 +1,109 @@
+"""Which consent and which agreement apply: the two questions every referral asks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from network.models import Client, Organization
+
+from .models import AgreementStatus, Consent, DataSharingAgreement
+
+
+def consent_covers(
+    consent: Consent,
+    *,
+    recipient: Organization,
+    categories: Iterable[str],
+    at: datetime | None = None,
+    sensitive: frozenset[str] | None = None,
+    recipient_ids: frozenset[int] | None = None,
+    sensitive_recipient_ids: frozenset[int] | None = None,
+) -> bool:
+    """Whether ``consent`` is active at ``at`` for ``recipient`` and every one of ``categories``.
+
+    The one rule: not revoked, not expired, the recipient named (or the whole network), each
+    category covered, and a sensitive category only for a recipient the consent names for it.
+    The id sets may be passed in when the caller has prefetched the consent's recipients.
+    """
+    at = at or timezone.now()
+    if not consent.is_active(at) or recipient.network_id != consent.network_id:
+        return False
+    wanted = set(categories)
+    if not wanted or not wanted <= set(consent.categories):
+        return False
+    if recipient_ids is None:
+        recipient_ids = frozenset(r.pk for r in consent.recipients.all())
+    if not consent.whole_network and recipient.pk not in recipient_ids:
+        return False
+    if sensitive is None:
+        sensitive = consent.network.sensitive_category_codes()
+    if wanted & sensitive:
+        if sensitive_recipient_ids is None:
+            sensitive_recipient_ids = frozenset(r.pk for r in consent.sensitive_recipients.all())
+        if recipient.pk not in sensitive_recipient_ids:
+            return False
+    return True
+
+
+def consent_active_for(
+    *,
+    client: Client,
+    recipient: Organization,
+    categories: Iterable[str],
+    at: datetime | None = None,
+) -> Consent | None:
+    """The most recent consent of ``client`` active for ``recipient`` and all ``categories``."""
+    at = at or timezone.now()
+    categories = list(categories)
+    sensitive = client.network.sensitive_category_codes()
+    candidates = (
+        Consent.objects.filter(client=client, granted_at__lte=at, expires_at__gt=at)
+        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
+        .select_related("network")
+        .prefetch_related("recipients", "sensitive_recipients")
+        .order_by("-granted_at", "-pk")
+    )
+    for consent in candidates:
+        if consent_covers(
+            consent, recipient=recipient, categories=categories, at=at, sensitive=sensitive
+        ):
+            return consent
+    return None
+
+
+def agreements_in_effect(at: datetime | None = None) -> QuerySet[DataSharingAgreement]:
+    day = timezone.localdate(at) if at else timezone.localdate()
+    return DataSharingAgreement.objects.filter(
+        Q(effective_to__isnull=True) | Q(effective_to__gte=day),
+        status=AgreementStatus.ACTIVE,
+        effective_from__lte=day,
+    )
+
+
+def agreement_for(
+    *, agency: Organization, clinic: Organization, at: datetime | None = None
+) -> DataSharingAgreement | None:
+    """The agreement in force between ``agency`` and referrals from ``clinic``: one made for
+    that clinic first, else the agency's network-wide one; None means no electronic referrals."""
+    found = list(
+        agreements_in_effect(at).filter(
+            Q(clinic=clinic) | Q(clinic__isnull=True), agency=agency
+        )
+    )
+    found.sort(key=lambda a: a.clinic_id is None)
+    return found[0] if found else None
+
+
+def agencies_with_agreement(
+    *, clinic: Organization, agency_ids: Iterable[int], at: datetime | None = None
+) -> frozenset[int]:
+    """Which of these agencies can receive electronic referrals from ``clinic`` (one query)."""
+    return frozenset(
+        agreements_in_effect(at)
+        .filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency_id__in=list(agency_ids))
+        .values_list("agency_id", flat=True)
+    )
