@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
 from directory.categories import SDOH_CATEGORIES
@@ -196,17 +196,6 @@ class DataSharingAgreement(ClusterableModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-
-    panels = [
-        FieldRowPanel([FieldPanel("agency"), FieldPanel("clinic")]),
-        FieldRowPanel([FieldPanel("effective_from"), FieldPanel("effective_to")]),
-        FieldPanel("fields"),
-        FieldRowPanel([FieldPanel("response_hours"), FieldPanel("outcome_days")]),
-        MultiFieldPanel(
-            [FieldPanel("document"), InlinePanel("signatories", label=_("Signatories"))],
-            heading=_("Signatures"),
-        ),
-    ]
 
     class Meta:
         ordering = ["agency__name", "-version"]

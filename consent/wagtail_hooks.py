@@ -1,0 +1,192 @@
+"""Wagtail admin: network admins manage their networks' data-sharing agreements.
+
+Agreements are versioned: a draft can be edited and activated (which supersedes the version in
+force for the same agency and clinic); an active one can only be terminated or copied into the
+next draft version. Writes go through ``consent.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, ObjectList
+from wagtail.log_actions import log
+from wagtail.permissions import register_permission_policy
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import snippets as snippet_views
+from wagtail.snippets.views.snippets import SnippetViewSet
+
+from network.models import Organization, OrganizationKind, User
+from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
+from network.wagtail_scoping import ScopedObjectMixin, scoped
+
+from . import services
+from .models import AgreementStatus, ClientField, DataSharingAgreement
+
+class AgreementPolicy(NetworkScopedPolicy):
+    """Network admins' agreements; never deleted, since referrals keep the version they were
+    sent under (terminate instead)."""
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        return action != "delete" and super().user_has_permission(user, action)
+
+    def user_has_permission_for_instance(self, user: Any, action: str, instance: Any) -> bool:
+        return action != "delete" and super().user_has_permission_for_instance(
+            user, action, instance
+        )
+
+    def user_has_any_permission_for_instance(
+        self, user: Any, actions: Any, instance: Any
+    ) -> bool:
+        actions = [a for a in actions if a != "delete"]
+        return bool(actions) and super().user_has_any_permission_for_instance(
+            user, actions, instance
+        )
+
+
+agreement_policy = AgreementPolicy(DataSharingAgreement)
+register_permission_policy(DataSharingAgreement, agreement_policy, exact_class=True)
+
+ACTION_SAVE = "save"
+ACTION_ACTIVATE = "activate"
+ACTION_TERMINATE = "terminate"
+
+
+class AgreementForm(WagtailAdminModelForm):
+    """Agencies and clinics of the networks the user administers; client fields as checkboxes;
+    what happens on save (keep as draft, activate, terminate)."""
+
+    fields = forms.MultipleChoiceField(
+        label=_("Client data the agency may receive"),
+        choices=ClientField.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    action = forms.ChoiceField(label=_("On save"), choices=[], initial=ACTION_SAVE)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.for_user
+        organizations = Organization.objects.filter(is_active=True)
+        if user is not None and not user.is_superuser:
+            organizations = organizations.filter(
+                network__in=networks_with_perm(user, NetworkPerm.ADMINISTER)
+            )
+        self.fields["agency"].queryset = organizations.exclude(kind=OrganizationKind.CLINIC)
+        self.fields["clinic"].queryset = organizations.exclude(kind=OrganizationKind.AGENCY)
+        status = self.instance.status if self.instance.pk else AgreementStatus.DRAFT
+        if status == AgreementStatus.DRAFT:
+            choices = [
+                (ACTION_SAVE, _("Keep as a draft")),
+                (ACTION_ACTIVATE, _("Activate (supersedes the agreement in force)")),
+            ]
+        else:
+            choices = [(ACTION_SAVE, _("Change nothing")), (ACTION_TERMINATE, _("Terminate"))]
+            # An agreement in force is a signed document: copy it into a new draft to change it.
+            for name, field in self.fields.items():
+                if name != "action":
+                    field.disabled = True
+        self.fields["action"].choices = choices
+        if self.instance.pk:
+            self.fields["agency"].disabled = True
+            self.fields["clinic"].disabled = True
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        agency, clinic = data.get("agency"), data.get("clinic")
+        if agency is not None and clinic is not None and agency.network_id != clinic.network_id:
+            raise ValidationError({"clinic": _("The clinic belongs to another network.")})
+        if agency is not None:
+            self.instance.network = agency.network
+        return data
+
+
+class AgreementCreateView(snippet_views.CreateView):
+    def save_instance(self) -> DataSharingAgreement:
+        data = self.form.cleaned_data
+        user = cast(User, self.request.user)
+        agreement = services.agreement_create(
+            by=user,
+            agency=data["agency"],
+            clinic=data.get("clinic"),
+            fields=data.get("fields") or [],
+            effective_from=data["effective_from"],
+            effective_to=data.get("effective_to"),
+            response_hours=data["response_hours"],
+            outcome_days=data["outcome_days"],
+        )
+        # Signatories and the document come from the form's inline and chooser.
+        self.form.instance = agreement
+        agreement.document = data.get("document")
+        agreement.save(update_fields=["document"])
+        for formset in self.form.formsets.values():
+            formset.instance = agreement
+            formset.save()
+        if data.get("action") == ACTION_ACTIVATE:
+            agreement = services.agreement_activate(agreement=agreement, by=user)
+        log(instance=agreement, action="wagtail.create", user=user, content_changed=True)
+        return agreement
+
+
+class AgreementEditView(ScopedObjectMixin, snippet_views.EditView):
+    def save_instance(self) -> DataSharingAgreement:
+        user = cast(User, self.request.user)
+        action = self.form.cleaned_data.get("action")
+        stored = DataSharingAgreement.objects.get(pk=self.form.instance.pk)
+        if stored.status == AgreementStatus.DRAFT:
+            agreement = self.form.save()
+            if action == ACTION_ACTIVATE:
+                agreement = services.agreement_activate(agreement=agreement, by=user)
+        elif action == ACTION_TERMINATE:
+            agreement = services.agreement_terminate(agreement=stored, by=user)
+        else:
+            agreement = stored
+        log(instance=agreement, action="wagtail.edit", user=user, content_changed=True)
+        return agreement
+
+
+class AgreementViewSet(SnippetViewSet):
+    model = DataSharingAgreement
+    icon = "doc-full"
+    menu_label = _("Data-sharing agreements")
+    menu_order = 210
+    add_to_admin_menu = True
+    list_display = ["agency", "clinic", "version", "status", "effective_from", "effective_to"]
+    list_filter = ["status"]
+    search_fields = ["agency__name"]
+    add_view_class = AgreementCreateView
+    edit_view_class = AgreementEditView
+    delete_view_class = scoped(snippet_views.DeleteView)  # refused by the policy
+    usage_view_class = scoped(snippet_views.UsageView)
+    history_view_class = scoped(snippet_views.HistoryView)
+    inspect_view_enabled = True
+    inspect_view_class = scoped(snippet_views.InspectView)
+    copy_view_class = scoped(snippet_views.CopyView)
+    edit_handler = ObjectList(
+        [
+            FieldRowPanel([FieldPanel("agency"), FieldPanel("clinic")]),
+            FieldRowPanel([FieldPanel("effective_from"), FieldPanel("effective_to")]),
+            FieldPanel("fields"),
+            FieldRowPanel([FieldPanel("response_hours"), FieldPanel("outcome_days")]),
+            MultiFieldPanel(
+                [FieldPanel("document"), InlinePanel("signatories", label=_("Signatories"))],
+                heading=_("Signatures"),
+            ),
+            FieldPanel("action"),
+        ],
+        base_form_class=AgreementForm,
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DataSharingAgreement]:
+        return agreement_policy.instances_user_has_any_permission_for(
+            request.user, ["change"]
+        ).select_related("agency", "clinic")
+
+
+register_snippet(AgreementViewSet)
