@@ -56,7 +56,10 @@ def consent_active_for(
     categories: Iterable[str],
     at: datetime | None = None,
 ) -> Consent | None:
-    """The most recent consent of ``client`` active for ``recipient`` and all ``categories``."""
+    """The most recent consent of ``client`` active for ``recipient`` and all ``categories``.
+
+    Recipients are read only for a consent that names them (not for a whole-network one).
+    """
     at = at or timezone.now()
     categories = list(categories)
     sensitive = client.network.sensitive_category_codes()
@@ -64,7 +67,6 @@ def consent_active_for(
         Consent.objects.filter(client=client, granted_at__lte=at, expires_at__gt=at)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
         .select_related("network")
-        .prefetch_related("recipients", "sensitive_recipients")
         .order_by("-granted_at", "-pk")
     )
     for consent in candidates:

@@ -27,7 +27,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CANCELLED: frozenset(),
     S.ENTERED_IN_ERROR: frozenset(),
 }
-# Any status may be marked entered-in-error by the sender, except entered-in-error itself.
+# Any open status may be marked entered-in-error by the sender; terminal ones stay as they are.
 ANY_TO_ERROR = S.ENTERED_IN_ERROR
 
 TERMINAL: frozenset[str] = frozenset(
@@ -64,10 +64,11 @@ class Refusal:
 
 
 def allowed_next(status: str, side: Side) -> frozenset[str]:
-    """Statuses ``side`` may move a referral in ``status`` to."""
-    following = set(TRANSITIONS[status])
-    if status != ANY_TO_ERROR:
-        following.add(ANY_TO_ERROR)
+    """Statuses ``side`` may move a referral in ``status`` to (what ``transition_refusal``
+    lets through)."""
+    if status in TERMINAL:
+        return frozenset()
+    following = set(TRANSITIONS[status]) | {ANY_TO_ERROR}
     return frozenset(to for to in following if side in SET_BY[to])
 
 

@@ -11,7 +11,8 @@ from django.urls import reverse
 from wagtail.models import Page
 
 from network.demo import del_norte, humboldt
-from network.models import Membership, Network, Organization, Role, User
+from consent.models import AgreementStatus, DataSharingAgreement
+from network.models import Client, Membership, Network, Organization, Referral, Role, User
 
 
 def _snapshot() -> tuple:
@@ -21,6 +22,9 @@ def _snapshot() -> tuple:
         User.objects.count(),
         Page.objects.count(),
         Network.objects.count(),
+        DataSharingAgreement.objects.count(),
+        Client.objects.count(),
+        Referral.objects.count(),
     )
 
 
@@ -36,6 +40,12 @@ def test_seed_demo_builds_both_networks_and_is_idempotent(client):
         del_norte.AGENCIES
     )
     assert humboldt_net.site.is_default_site
+    # Every agency can take electronic referrals, and the loop has a demo referral.
+    agencies = orgs.filter(kind__in=["agency", "both"])
+    assert DataSharingAgreement.objects.filter(
+        agency__in=agencies, status=AgreementStatus.ACTIVE
+    ).count() == agencies.count()
+    assert Referral.objects.filter(network=humboldt_net, status="requested").count() == 1
 
     first = _snapshot()
     call_command("seed_demo", stdout=StringIO())

@@ -16,7 +16,7 @@ from directory.services import ImportReport, directory_import
 from network import services
 from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
-from network.models import Network, Organization, Role, User
+from network.models import Client, Network, Organization, Role, User
 from search.services import search_index_rebuild
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
@@ -53,6 +53,7 @@ class Command(BaseCommand):
                 search_index_rebuild(network=network)
                 reports.append((network.name, report))
                 logins += _people(network, organizations, module, prefix, password)
+                _referral_loop(network, organizations, module, prefix)
             logins.append(_operator(password))
         for name, report in reports:
             self.stdout.write(f"{name}: {report.summary() if report.changed else 'up to date'}")
@@ -176,3 +177,72 @@ def _operator(password: str) -> tuple[str, str, str]:
     if not user.is_superuser:
         User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
     return ("operator", "superuser", "all networks")
+
+
+DEMO_AGREED_FIELDS = ["name", "phone", "preferred_language", "contact_preferences", "note"]
+
+
+def _referral_loop(
+    network: Network, organizations: dict[str, Organization], module: ModuleType, prefix: str
+) -> None:
+    """Agreements for every agency, and one consented client with referrals (the loop's demo)."""
+    from datetime import date
+
+    from consent import services as consent_services
+    from consent.models import DataSharingAgreement
+    from directory.models import ServicePage
+
+    admin = User.objects.get(username=f"{prefix}-network-admin")
+    for spec in module.AGENCIES:
+        agency = organizations[spec["slug"]]
+        if DataSharingAgreement.objects.filter(agency=agency).exists():
+            continue
+        agreement = consent_services.agreement_create(
+            by=admin, agency=agency, fields=DEMO_AGREED_FIELDS, effective_from=date(2025, 1, 1)
+        )
+        consent_services.agreement_activate(agreement=agreement, by=admin)
+    clinic = organizations[module.CLINICS[0]["slug"]]
+    staff = User.objects.get(username=f"{prefix}-clinic-staff")
+    if Client.objects.filter(organization=clinic).exists():
+        return
+    client = services.client_create(
+        organization=clinic,
+        by=staff,
+        first_name="Rosa",
+        last_name="Demo",
+        date_of_birth=date(1979, 3, 14),
+        phone="707-555-0142",
+        preferred_language="es",
+        confirm_new=True,
+    )
+    services.screening_record(
+        client=client,
+        by=staff,
+        organization=clinic,
+        answers={"71802-3": "LA31994-9", "88122-7": "LA28397-0", "88123-5": "LA6729-3"},
+    )
+    consent_services.consent_record(
+        client=client,
+        by=staff,
+        organization=clinic,
+        categories=["food-insecurity", "housing-instability"],
+        method="verbal",
+        attestation="I read the network's standard consent script in Spanish.",
+        whole_network=True,
+    )
+    agency = organizations[module.AGENCIES[0]["slug"]]
+    listing = getattr(agency, "listing", None)
+    if listing is None:
+        return
+    service = ServicePage.objects.live().descendant_of(listing).first()
+    if service is None or service.referral_method != "electronic":
+        return
+    services.referral_send(
+        client=client,
+        by=staff,
+        sender=clinic,
+        service=service,
+        categories=["food-insecurity"],
+        idempotency_key="demo-1",
+        note="Prefers a call after 5 pm, in Spanish.",
+    )

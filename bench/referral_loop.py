@@ -1,0 +1,317 @@
+"""Benchmark the referral loop's writes: sends and status changes through the services.
+
+    DJANGO_SETTINGS_MODULE=cms.settings.dev .venv/bin/python -m bench.referral_loop \\
+        --database-url postgres://postgres@127.0.0.1:5432/postgres [--sends 10000] [--keep]
+
+Builds a throwaway database (``handoff_bench_<pid>`` on the PostgreSQL server, or a temporary
+SQLite file without --database-url; the target is for PostgreSQL) with one network: a clinic with
+staff, agencies each with a published service, two receiving staff and an active data-sharing
+agreement, and clients each with a whole-network consent. Then, timed call by call:
+
+* ``--sends`` referrals through ``network.services.referral_send`` (each a distinct idempotency
+  key, clients and agencies in rotation), with the consent and agreement checks, the event and
+  the outbox rows for the agency's staff;
+* three status changes per referral through ``referral_transition`` (accepted → in progress →
+  completed, accepted → on hold → failed, accepted → in progress → cancelled, in rotation: 30,000
+  for 10,000 sends), each with the version check, the event and the clinic's notifications.
+
+Delivery of the outbox is a worker's job: it is collected during the timed phases and run after
+them (timed apart, with the in-memory mail backend). Prints throughput and p50/p95/max per
+operation and the target (>= 200 sends/s on PostgreSQL). Exit status 0 whether the target is met
+or not (these are figures); 1 if the data came out wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.import_directory import Database, in_throwaway_database, note, out, refuse_unless_throwaway
+
+TARGET_SENDS_PER_SECOND = 200.0
+PATHS: tuple[tuple[tuple[str, dict[str, str]], ...], ...] = (
+    (("accepted", {}), ("in-progress", {}), ("completed", {"outcome": "service-provided"})),
+    (
+        ("accepted", {}),
+        ("on-hold", {"reason": "Waitlist"}),
+        ("failed", {"reason": "No slot opened", "outcome": "no-capacity"}),
+    ),
+    (("accepted", {}), ("in-progress", {}), ("cancelled", {"reason": "Client moved away"})),
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.referral_loop", description="Benchmark referral sends and changes."
+    )
+    parser.add_argument("--sends", type=int, default=10_000, help="referrals to send")
+    parser.add_argument("--agencies", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=2_000)
+    parser.add_argument("--database-url", help="a PostgreSQL server URL (default: SQLite)")
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    if min(args.sends, args.agencies, args.clients) < 1:
+        parser.error("--sends, --agencies and --clients must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
+    return in_throwaway_database(args, "handoff-bench-loop-", run)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    """The network, clinic, agencies with services and agreements, clients with consents."""
+    from django.utils import timezone
+    from django.utils.text import slugify
+
+    from consent import services as consent_services
+    from directory.models import AgencyPage, ServicePage, SdohCategory
+    from directory.services import directory_index_for
+    from network import services
+    from network.models import Role, User
+
+    network = services.network_create(
+        name="Bench Network", slug="bench", hostname="bench.localhost", port=80
+    )
+    admin = User.objects.create_user("bench-admin", "admin@bench.invalid", "pw")
+    services.membership_grant(user=admin, role=Role.NETWORK_ADMIN, network=network, notify=False)
+    clinic = services.organization_create(network=network, name="Bench Clinic", kind="clinic")
+    staff = []
+    for n in range(5):
+        user = User.objects.create_user(f"clinic-{n}", f"clinic-{n}@bench.invalid", "pw")
+        services.membership_grant(
+            user=user, role=Role.CLINIC_STAFF, organization=clinic, notify=False
+        )
+        staff.append(user)
+    index = directory_index_for(network)
+    food = SdohCategory.objects.get(code="food-insecurity")
+    agencies, pages, agency_staff = [], [], {}
+    for n in range(args.agencies):
+        agency = services.organization_create(
+            network=network, name=f"Bench Agency {n}", kind="agency"
+        )
+        page = AgencyPage(
+            title=agency.name, slug=slugify(agency.name), description="x", organization=agency
+        )
+        index.add_child(instance=page)
+        service = ServicePage(title=f"Food Pantry {n}", slug=f"pantry-{n}", description="Food.")
+        page.add_child(instance=service)
+        service.categories.set([food])
+        service.save()
+        people = []
+        for role in (Role.AGENCY_STAFF, Role.AGENCY_ADMIN):
+            user = User.objects.create_user(f"agency-{n}-{role}", f"a{n}{role}@bench.invalid", "pw")
+            services.membership_grant(user=user, role=role, organization=agency, notify=False)
+            people.append(user)
+        agreement = consent_services.agreement_create(
+            by=admin,
+            agency=agency,
+            fields=["name", "phone", "preferred_language", "note"],
+            effective_from=date(2020, 1, 1),
+        )
+        consent_services.agreement_activate(agreement=agreement, by=admin)
+        agencies.append(agency)
+        pages.append(service)
+        agency_staff[agency.pk] = people[0]
+    clients = []
+    for n in range(args.clients):
+        client = services.client_create(
+            organization=clinic,
+            by=staff[n % len(staff)],
+            first_name=f"Client{n}",
+            last_name=f"Bench{n}",
+            date_of_birth=date(1950 + n % 50, 1 + n % 12, 1 + n % 28),
+            phone=f"707-555-{n % 10000:04d}",
+            confirm_new=True,
+        )
+        consent_services.consent_record(
+            client=client,
+            by=staff[n % len(staff)],
+            organization=clinic,
+            categories=["food-insecurity"],
+            method="verbal",
+            attestation="Standard script read.",
+            whole_network=True,
+            granted_at=timezone.now() - timezone.timedelta(days=1),
+        )
+        clients.append(client)
+    return {
+        "network": network,
+        "clinic": clinic,
+        "staff": staff,
+        "agencies": agencies,
+        "pages": pages,
+        "agency_staff": agency_staff,
+        "clients": clients,
+    }
+
+
+def timed(label: str, calls: int, step: Callable[[int], Any], *, live: bool) -> list[float]:
+    """Run ``step(i)`` for i in range(calls); the milliseconds of each call."""
+    ms: list[float] = []
+    started = time.perf_counter()
+    for i in range(calls):
+        t0 = time.perf_counter()
+        step(i)
+        ms.append((time.perf_counter() - t0) * 1000)
+        if live and (i + 1) % 1000 == 0:
+            note(f"  {label}: {i + 1:,}/{calls:,}  {time.perf_counter() - started:.1f} s")
+    return ms
+
+
+def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
+    import django
+
+    django.setup()
+
+    from django.conf import settings
+    from django.core import mail
+    from django.core.management import call_command
+    from django.db import connection
+
+    from network import notifications, services
+    from network.models import Notification, Referral, ReferralEvent
+
+    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
+    live = not args.quiet
+    out("== Handoff referral loop benchmark ==")
+    out(f"database: {database.description}")
+    out(
+        f"python {platform.python_version()}, django {django.get_version()}, "
+        f"{os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}"
+    )
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    out(f"migrate: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    cast = build(args)
+    out(
+        f"setup: {args.agencies} agencies (each a service, 2 receiving staff, an agreement), "
+        f"{args.clients:,} clients with consents, 5 clinic staff: "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+    # Delivery is a worker's job: collect the outbox ids instead of delivering during timing.
+    queued: list[int] = []
+    real_enqueue = services._enqueue_delivery
+    services._enqueue_delivery = queued.extend  # type: ignore[assignment]
+    clinic, staff, clients = cast["clinic"], cast["staff"], cast["clients"]
+    pages = cast["pages"]
+    sent: list[Referral] = []
+
+    def send(i: int) -> None:
+        sent.append(
+            services.referral_send(
+                client=clients[i % len(clients)],
+                by=staff[i % len(staff)],
+                sender=clinic,
+                service=pages[i % len(pages)],
+                categories=["food-insecurity"],
+                idempotency_key=f"bench-{i}",
+                note="Needs groceries this week.",
+            )
+        )
+
+    if live:
+        note(f"sending {args.sends:,} referrals")
+    wall = time.perf_counter()
+    send_ms = timed("send", args.sends, send, live=live)
+    send_wall = time.perf_counter() - wall
+
+    by_step: dict[str, list[float]] = {}
+    steps = [(r, PATHS[n % len(PATHS)]) for n, r in enumerate(sent)]
+    if live:
+        note(f"applying {3 * len(steps):,} status changes")
+    wall = time.perf_counter()
+    for position in range(3):
+        for n, (referral, path) in enumerate(steps):
+            to, extra = path[position]
+            user = cast["agency_staff"][referral.agency_id]
+            t0 = time.perf_counter()
+            services.referral_transition(
+                referral=referral,
+                to=to,
+                by=user,
+                organization=referral.agency,
+                version=referral.version,
+                **extra,
+            )
+            by_step.setdefault(to, []).append((time.perf_counter() - t0) * 1000)
+            if live and (n + 1) % 5000 == 0:
+                note(f"  changes {position + 1}/3: {n + 1:,}/{len(steps):,}")
+    change_wall = time.perf_counter() - wall
+    services._enqueue_delivery = real_enqueue  # type: ignore[method-assign]
+
+    mail.outbox = []
+    wall = time.perf_counter()
+    delivered = notifications.notifications_deliver(ids=queued)
+    deliver_wall = time.perf_counter() - wall
+
+    # --- check and report ------------------------------------------------------------------
+    changes = sum(len(v) for v in by_step.values())
+    stored = {
+        "referrals": Referral.objects.count(),
+        "events": ReferralEvent.objects.count(),
+        "notifications": Notification.objects.count(),
+        "undelivered": Notification.objects.filter(delivered_at__isnull=True).count(),
+        "emails": len(mail.outbox),
+    }
+    out("stored: " + ", ".join(f"{k} {v:,}" for k, v in stored.items()))
+    problems = []
+    if stored["referrals"] != args.sends:
+        problems.append(f"{stored['referrals']} referrals for {args.sends} sends")
+    if stored["events"] != args.sends + changes:
+        problems.append(f"{stored['events']} events, expected {args.sends + changes}")
+    if stored["undelivered"]:
+        problems.append(f"{stored['undelivered']} notifications undelivered")
+    out("")
+    out(f"{'operation':<14} {'calls':>7} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    rows = [("send", send_ms, args.sends / send_wall)]
+    rows += [(f"→ {to}", ms, len(ms) / sum(ms) * 1000) for to, ms in by_step.items()]
+    for label, ms, rate in rows:
+        out(
+            f"{label:<14} {len(ms):>7,} {rate:>8,.0f} {statistics.median(ms):>8.2f} "
+            f"{percentile(ms, 95):>8.2f} {max(ms):>8.2f}"
+        )
+    all_changes = [v for ms in by_step.values() for v in ms]
+    out(
+        f"all changes: {changes:,} in {change_wall:.1f} s ({changes / change_wall:,.0f}/s), "
+        f"p95 {percentile(all_changes, 95):.2f} ms"
+    )
+    out(
+        f"outbox delivery (a worker's job, run after): {delivered:,} rows in {deliver_wall:.1f} s "
+        f"({delivered / deliver_wall if deliver_wall else 0:,.0f}/s), {len(mail.outbox):,} emails"
+    )
+    rate = args.sends / send_wall
+    scope = "" if connection.vendor == "postgresql" else " (SQLite run; the target is for PostgreSQL)"
+    verdict = "PASS" if rate >= TARGET_SENDS_PER_SECOND else "MISS"
+    out(f"target{scope}: {verdict} {rate:,.0f} sends/s >= {TARGET_SENDS_PER_SECOND:.0f}")
+    for problem in problems:
+        out(f"ERROR: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

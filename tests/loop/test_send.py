@@ -1,0 +1,835 @@
+"""Sending a referral: what one send writes, how retries stay one referral, the all-or-none send
+to several agencies, every refusal (which writes nothing), the client duplicate check, screening,
+and the business-hours clock the due dates run on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from consent import services as consent_services
+from consent.models import AccessLog, Consent
+from directory.models import Location, ServicePage
+from network import services
+from network.deadlines import business_hours_after
+from network.models import (
+    Channel,
+    Client,
+    EventKind,
+    Notification,
+    Referral,
+    ReferralEvent,
+    ReferralStatus,
+    Role,
+    Screening,
+    User,
+)
+from network.screening import InvalidScreening, score_ahc_hrsn
+from tests.factories import UserFactory, organization_make
+from tests.loop.conftest import SENT_AT, Loop
+from tests.network.test_screening import (
+    FOOD_WORRIED,
+    OFTEN,
+    SAFETY_ITEMS,
+    TRANSPORT,
+    YES,
+    all_negative,
+)
+
+PACIFIC = ZoneInfo("America/Los_Angeles")
+# SENT_AT is Tuesday 10:00 Pacific; 16 business hours later is Thursday 10:00 Pacific.
+DUE_16H = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def loop(loop: Loop) -> Loop:
+    """The shared cast with its consent dated a month before SENT_AT: the shared fixture dates it
+    from the wall clock, which puts it after SENT_AT once that day has passed."""
+    Consent.objects.filter(pk=loop.consent.pk).update(
+        granted_at=SENT_AT - timedelta(days=30),
+        expires_at=max(SENT_AT, timezone.now()) + timedelta(days=365),
+    )
+    loop.consent.refresh_from_db()
+    return loop
+
+
+def written() -> dict[str, int]:
+    """Row counts of everything a send (or a refused send) could write."""
+    return {
+        model.__name__: model.objects.count()
+        for model in (Referral, ReferralEvent, Notification, AccessLog)
+    }
+
+
+def send_as(
+    loop: Loop,
+    by: User,
+    sender: Any,
+    *,
+    service: ServicePage | None = None,
+    key: str = "k1",
+    **kwargs: Any,
+) -> Referral:
+    kwargs.setdefault("categories", ["food-insecurity"])
+    kwargs.setdefault("now", SENT_AT)
+    return services.referral_send(
+        client=loop.client,
+        by=by,
+        sender=sender,
+        service=service or loop.food,
+        idempotency_key=key,
+        **kwargs,
+    )
+
+
+def receiving_staff(loop: Loop) -> set[User]:
+    """The food agency's staff who work referrals: the tenant's agency staff and admin."""
+    return {loop.agency_staff, loop.tenant.users[Role.AGENCY_ADMIN]}
+
+
+# --- one send ---------------------------------------------------------------------------------
+
+
+def test_send_writes_the_referral_its_created_event_and_the_agency_outbox(
+    loop, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        referral = loop.send(now=SENT_AT, note="Needs groceries this week.", urgency="urgent")
+
+    assert Referral.objects.count() == 1
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.REQUESTED
+    assert (referral.client, referral.sender, referral.sent_by) == (
+        loop.client,
+        loop.clinic,
+        loop.clinic_staff,
+    )
+    assert (referral.agency, referral.service_id, referral.service_name) == (
+        loop.food_agency,
+        loop.food.pk,
+        "Harbor Food Pantry",
+    )
+    assert referral.categories == ["food-insecurity"]
+    assert (referral.urgency, referral.note) == ("urgent", "Needs groceries this week.")
+    assert referral.consent == loop.consent
+    assert referral.agreement == loop.agreements["food"]
+    assert referral.version == 1
+    assert referral.sent_at == SENT_AT
+    assert referral.response_due_at == DUE_16H
+    assert referral.outcome_due_at is None
+
+    (event,) = referral.events.all()
+    assert (event.kind, event.actor, event.organization) == (
+        EventKind.CREATED,
+        loop.clinic_staff,
+        loop.clinic,
+    )
+    assert (event.at, event.to_status) == (SENT_AT, ReferralStatus.REQUESTED)
+
+    rows = list(Notification.objects.all())
+    assert sorted((n.user.username, n.channel) for n in rows) == sorted(
+        (user.username, channel)
+        for user in receiving_staff(loop)
+        for channel in (Channel.IN_APP, Channel.EMAIL)
+    )
+    assert {(n.referral_id, n.kind) for n in rows} == {(referral.pk, "referral_received")}
+    assert {n.link for n in rows} == {reverse("network:referral_detail", args=[referral.pk])}
+    # Delivered after commit: both in-app rows and one email per receiving staff member.
+    assert all(n.delivered_at is not None for n in rows)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in receiving_staff(loop))
+
+
+def test_due_date_follows_the_agreement_in_force(loop):
+    admin = loop.admin
+    quicker = consent_services.agreement_create(
+        by=admin,
+        agency=loop.food_agency,
+        fields=["name"],
+        effective_from=date(2026, 1, 1),
+        response_hours=4,
+        outcome_days=10,
+    )
+    quicker = consent_services.agreement_activate(agreement=quicker, by=admin)
+
+    referral = loop.send(now=SENT_AT)
+
+    assert referral.agreement == quicker
+    # Tuesday 10:00 + 4 business hours = Tuesday 14:00 Pacific.
+    assert referral.response_due_at == datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    accepted = services.referral_transition(
+        referral=referral,
+        to="accepted",
+        by=loop.agency_staff,
+        organization=loop.food_agency,
+        version=1,
+        now=SENT_AT + timedelta(hours=1),
+    )
+    assert accepted.outcome_due_at == SENT_AT + timedelta(hours=1, days=10)
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+def test_ten_retries_with_one_key_make_one_referral_and_one_set_of_notifications(
+    loop, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = [loop.send(key="retry-1", now=SENT_AT) for _ in range(10)]
+
+    assert {r.pk for r in sent} == {sent[0].pk}
+    assert written() == {"Referral": 1, "ReferralEvent": 1, "Notification": 4, "AccessLog": 0}
+    assert len(mail.outbox) == 2
+
+
+def test_the_same_key_for_another_client_or_service_is_a_conflict(loop):
+    loop.send(key="k1", now=SENT_AT)
+    other = services.client_create(
+        organization=loop.clinic,
+        by=loop.clinic_staff,
+        first_name="Ana",
+        last_name="Reyes",
+        date_of_birth=date(1990, 1, 2),
+    )
+    before = written()
+
+    with pytest.raises(services.IdempotencyConflict):
+        services.referral_send(
+            client=other,
+            by=loop.clinic_staff,
+            sender=loop.clinic,
+            service=loop.food,
+            categories=["food-insecurity"],
+            idempotency_key="k1",
+            now=SENT_AT,
+        )
+    with pytest.raises(services.IdempotencyConflict):
+        loop.send(service=loop.housing, key="k1", now=SENT_AT)
+
+    assert written() == before
+
+
+def test_keys_are_per_sender(loop):
+    """Another clinic's identical key is its own, never an answer with this clinic's referral."""
+    clinic2 = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    staff2 = UserFactory(username="second-clinic-staff")
+    services.membership_grant(
+        user=staff2, role=Role.CLINIC_STAFF, organization=clinic2, notify=False
+    )
+    first = loop.send(key="shared-key", now=SENT_AT)
+
+    # The other clinic cannot borrow this clinic's client by reusing the key.
+    with pytest.raises(PermissionDenied):
+        send_as(loop, staff2, clinic2, key="shared-key")
+    assert list(Referral.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+def api_send(http, loop: Loop, key: str | None, client: Client | None = None, **body: Any):
+    payload = {
+        "client": (client or loop.client).pk,
+        "targets": [{"service": loop.food.pk}],
+        "categories": ["food-insecurity"],
+        **body,
+    }
+    headers = {"Idempotency-Key": key} if key is not None else {}
+    return http.post(
+        reverse("network:api_referrals"),
+        data=json.dumps(payload),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def test_ten_retried_posts_with_one_idempotency_key_make_one_referral(
+    loop, client, django_capture_on_commit_callbacks
+):
+    client.force_login(loop.clinic_staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        responses = [api_send(client, loop, "api-retry-1") for _ in range(10)]
+
+    assert [r.status_code for r in responses] == [201] * 10
+    ids = {r.json()["results"][0]["id"] for r in responses}
+    assert len(ids) == 1
+    assert written() == {"Referral": 1, "ReferralEvent": 1, "Notification": 4, "AccessLog": 0}
+    assert len(mail.outbox) == 2
+    assert Referral.objects.get().pk == ids.pop()
+
+
+def test_the_api_answers_409_for_a_key_used_for_another_client(loop, client):
+    client.force_login(loop.clinic_staff)
+    other = services.client_create(
+        organization=loop.clinic,
+        by=loop.clinic_staff,
+        first_name="Ana",
+        last_name="Reyes",
+        date_of_birth=date(1990, 1, 2),
+    )
+    assert api_send(client, loop, "api-key").status_code == 201
+    before = written()
+
+    response = api_send(client, loop, "api-key", client=other)
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "idempotency_conflict"
+    assert written() == before
+
+
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_the_api_refuses_a_send_without_an_idempotency_key(loop, client, key):
+    client.force_login(loop.clinic_staff)
+
+    response = api_send(client, loop, key)
+
+    assert response.status_code == 400
+    assert "idempotency_key" in response.json()["errors"]
+    assert written() == {"Referral": 0, "ReferralEvent": 0, "Notification": 0, "AccessLog": 0}
+
+
+# --- several agencies at once -----------------------------------------------------------------
+
+
+def test_one_need_sent_to_two_agencies_at_once(loop, django_capture_on_commit_callbacks):
+    targets = [services.Target(service=loop.food), services.Target(service=loop.housing)]
+    housing_staff = loop.users["housing_staff"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = services.referrals_send(
+            client=loop.client,
+            by=loop.clinic_staff,
+            sender=loop.clinic,
+            targets=targets,
+            categories=["food-insecurity", "housing-instability"],
+            idempotency_key="both",
+            now=SENT_AT,
+        )
+        again = services.referrals_send(
+            client=loop.client,
+            by=loop.clinic_staff,
+            sender=loop.clinic,
+            targets=targets,
+            categories=["food-insecurity", "housing-instability"],
+            idempotency_key="both",
+            now=SENT_AT,
+        )
+
+    assert [r.agency for r in sent] == [loop.food_agency, loop.housing_agency]
+    assert [r.pk for r in again] == [r.pk for r in sent]
+    assert [r.agreement for r in sent] == [loop.agreements["food"], loop.agreements["housing"]]
+    assert written() == {"Referral": 2, "ReferralEvent": 2, "Notification": 6, "AccessLog": 0}
+    told = {(n.referral_id, n.user) for n in Notification.objects.all()}
+    assert told == {(sent[0].pk, u) for u in receiving_staff(loop)} | {
+        (sent[1].pk, housing_staff)
+    }
+    assert len(mail.outbox) == 3
+
+
+@pytest.mark.parametrize(
+    "refuse_second",
+    ["no_agreement", "no_consent", "unpublished"],
+)
+def test_several_agencies_all_or_none(loop, django_capture_on_commit_callbacks, refuse_second):
+    if refuse_second == "no_agreement":
+        consent_services.agreement_terminate(agreement=loop.agreements["housing"], by=loop.admin)
+        expected: type[Exception] = services.AgreementMissing
+    elif refuse_second == "no_consent":
+        consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="x")
+        consent_services.consent_record(
+            client=loop.client,
+            by=loop.clinic_staff,
+            organization=loop.clinic,
+            categories=["food-insecurity", "housing-instability"],
+            method="verbal",
+            attestation="Script read.",
+            recipients=[loop.food_agency],
+            granted_at=SENT_AT - timedelta(days=1),
+        )
+        expected = services.ConsentRequired
+    else:
+        loop.housing.unpublish()
+        expected = ValidationError
+    before = written()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(expected):
+            services.referrals_send(
+                client=loop.client,
+                by=loop.clinic_staff,
+                sender=loop.clinic,
+                targets=[services.Target(service=loop.food), services.Target(service=loop.housing)],
+                categories=["food-insecurity", "housing-instability"],
+                idempotency_key="both",
+                now=SENT_AT,
+            )
+
+    assert written() == before
+    assert callbacks == []
+    assert mail.outbox == []
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def _revoked(loop: Loop) -> dict[str, Any]:
+    consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="Asked")
+    return {}
+
+
+def _expired(loop: Loop) -> dict[str, Any]:
+    return {"now": loop.consent.expires_at + timedelta(minutes=1)}
+
+
+def _not_yet_granted(loop: Loop) -> dict[str, Any]:
+    return {"now": loop.consent.granted_at - timedelta(minutes=1)}
+
+
+def _need_not_covered(loop: Loop) -> dict[str, Any]:
+    return {"categories": ["food-insecurity", "utility-insecurity"]}
+
+
+def _other_recipient_named(loop: Loop) -> dict[str, Any]:
+    consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="New")
+    consent_services.consent_record(
+        client=loop.client,
+        by=loop.clinic_staff,
+        organization=loop.clinic,
+        categories=["food-insecurity"],
+        method="verbal",
+        attestation="Script read.",
+        recipients=[loop.housing_agency],
+        granted_at=SENT_AT - timedelta(days=1),
+    )
+    return {}
+
+
+def _sensitive_not_named(loop: Loop) -> dict[str, Any]:
+    consent_services.consent_record(
+        client=loop.client,
+        by=loop.clinic_staff,
+        organization=loop.clinic,
+        categories=["food-insecurity", "intimate-partner-violence"],
+        method="verbal",
+        attestation="Script read.",
+        whole_network=True,
+        granted_at=SENT_AT - timedelta(days=1),
+    )
+    return {"categories": ["food-insecurity", "intimate-partner-violence"]}
+
+
+def _terminated(loop: Loop) -> dict[str, Any]:
+    consent_services.agreement_terminate(agreement=loop.agreements["food"], by=loop.admin)
+    return {}
+
+
+def _draft_only(loop: Loop) -> dict[str, Any]:
+    _terminated(loop)
+    consent_services.agreement_create(
+        by=loop.admin, agency=loop.food_agency, fields=["name"], effective_from=date(2026, 1, 1)
+    )
+    return {}
+
+
+def _superseded_only(loop: Loop) -> dict[str, Any]:
+    newer = consent_services.agreement_create(
+        by=loop.admin, agency=loop.food_agency, fields=["name"], effective_from=date(2026, 1, 1)
+    )
+    newer = consent_services.agreement_activate(agreement=newer, by=loop.admin)
+    consent_services.agreement_terminate(agreement=newer, by=loop.admin)
+    return {}
+
+
+def _ended(loop: Loop) -> dict[str, Any]:
+    _terminated(loop)
+    ended = consent_services.agreement_create(
+        by=loop.admin,
+        agency=loop.food_agency,
+        fields=["name"],
+        effective_from=date(2026, 1, 1),
+        effective_to=date(2026, 6, 30),
+    )
+    consent_services.agreement_activate(agreement=ended, by=loop.admin)
+    return {}
+
+
+def _not_yet_effective(loop: Loop) -> dict[str, Any]:
+    _terminated(loop)
+    later = consent_services.agreement_create(
+        by=loop.admin, agency=loop.food_agency, fields=["name"], effective_from=date(2027, 1, 1)
+    )
+    consent_services.agreement_activate(agreement=later, by=loop.admin)
+    return {}
+
+
+def _for_another_clinic_only(loop: Loop) -> dict[str, Any]:
+    _terminated(loop)
+    clinic2 = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    scoped = consent_services.agreement_create(
+        by=loop.admin,
+        agency=loop.food_agency,
+        clinic=clinic2,
+        fields=["name"],
+        effective_from=date(2026, 1, 1),
+    )
+    consent_services.agreement_activate(agreement=scoped, by=loop.admin)
+    return {}
+
+
+def _contact_directly(loop: Loop) -> dict[str, Any]:
+    ServicePage.objects.filter(pk=loop.food.pk).update(referral_method="contact-directly")
+    return {"service": ServicePage.objects.get(pk=loop.food.pk)}
+
+
+def _agency_inactive(loop: Loop) -> dict[str, Any]:
+    services.organization_update(organization=loop.food_agency, is_active=False)
+    return {}
+
+
+REFUSALS: dict[str, tuple[Callable[[Loop], dict[str, Any]], type[Exception]]] = {
+    "consent revoked": (_revoked, services.ConsentRequired),
+    "consent expired": (_expired, services.ConsentRequired),
+    "consent not yet given": (_not_yet_granted, services.ConsentRequired),
+    "need not covered": (_need_not_covered, services.ConsentRequired),
+    "consent names another agency": (_other_recipient_named, services.ConsentRequired),
+    "sensitive need, agency not named": (_sensitive_not_named, services.ConsentRequired),
+    "agreement terminated": (_terminated, services.AgreementMissing),
+    "only a draft agreement": (_draft_only, services.AgreementMissing),
+    "only a superseded agreement": (_superseded_only, services.AgreementMissing),
+    "agreement ended (effective_to)": (_ended, services.AgreementMissing),
+    "agreement not yet effective": (_not_yet_effective, services.AgreementMissing),
+    "agreement for another clinic only": (_for_another_clinic_only, services.AgreementMissing),
+    "service takes no electronic referrals": (_contact_directly, services.AgreementMissing),
+    "agency inactive": (_agency_inactive, services.AgreementMissing),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_consent_and_agreement_refusals_write_nothing(
+    loop, django_capture_on_commit_callbacks, case
+):
+    arrange, expected = REFUSALS[case]
+    kwargs = arrange(loop)
+    before = written()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(expected) as refused:
+            loop.send(**{"now": SENT_AT, **kwargs})
+
+    assert str(refused.value)  # a message the clinic can read
+    assert written() == before
+    assert callbacks == [] and mail.outbox == []
+
+
+def _other_location(loop: Loop) -> dict[str, Any]:
+    return {"location": Location.objects.get(page=loop.housing.get_parent())}
+
+
+def _unpublished(loop: Loop) -> dict[str, Any]:
+    loop.food.unpublish()
+    return {"service": ServicePage.objects.get(pk=loop.food.pk)}
+
+
+BAD_INPUT: dict[str, tuple[Callable[[Loop], dict[str, Any]], str]] = {
+    "no categories": (lambda loop: {"categories": []}, "categories"),
+    "unknown category": (lambda loop: {"categories": ["hunger"]}, "categories"),
+    "unknown urgency": (lambda loop: {"urgency": "asap"}, "urgency"),
+    "note too long": (lambda loop: {"note": "x" * 5001}, "note"),
+    "empty key": (lambda loop: {"key": "  "}, "idempotency_key"),
+    "key too long": (lambda loop: {"key": "k" * 101}, "idempotency_key"),
+    "service unpublished": (_unpublished, "service"),
+    "location of another service": (_other_location, "location"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_refused_and_writes_nothing(loop, django_capture_on_commit_callbacks, case):
+    arrange, field = BAD_INPUT[case]
+    kwargs = arrange(loop)
+    before = written()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(ValidationError) as refused:
+            loop.send(**{"now": SENT_AT, **kwargs})
+
+    assert field in refused.value.message_dict
+    assert written() == before
+    assert callbacks == []
+
+
+def test_a_location_of_the_service_is_recorded(loop):
+    location = Location.objects.get(page=loop.food.get_parent())
+
+    referral = loop.send(location=location, now=SENT_AT)
+
+    assert referral.location == location
+
+
+def _agency_staff_for_clinic(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    return loop.agency_staff, loop.clinic
+
+
+def _agency_staff_for_agency(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    return loop.agency_staff, loop.food_agency
+
+
+def _other_clinic_staff_for_their_clinic(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    clinic2 = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    staff2 = UserFactory(username="second-clinic-staff")
+    services.membership_grant(
+        user=staff2, role=Role.CLINIC_STAFF, organization=clinic2, notify=False
+    )
+    return staff2, clinic2
+
+
+def _other_clinic_staff_for_this_clinic(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    staff2, _clinic2 = _other_clinic_staff_for_their_clinic(loop, other_loop)
+    return staff2, loop.clinic
+
+
+def _other_network_clinic_staff(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    return other_loop.clinic_staff, other_loop.clinic
+
+
+def _network_admin(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    return loop.admin, loop.clinic
+
+
+def _outsider(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    return UserFactory(username="nobody"), loop.clinic
+
+
+def _deactivated_clinic_staff(loop: Loop, other_loop: Loop) -> tuple[User, Any]:
+    User.objects.filter(pk=loop.clinic_staff.pk).update(is_active=False)
+    return User.objects.get(pk=loop.clinic_staff.pk), loop.clinic
+
+
+WRONG_ROLES: dict[str, Callable[[Loop, Loop], tuple[User, Any]]] = {
+    "agency staff for the clinic": _agency_staff_for_clinic,
+    "agency staff for their agency": _agency_staff_for_agency,
+    "another clinic's staff for their clinic": _other_clinic_staff_for_their_clinic,
+    "another clinic's staff for this clinic": _other_clinic_staff_for_this_clinic,
+    "clinic staff of another network": _other_network_clinic_staff,
+    "network admin": _network_admin,
+    "outsider": _outsider,
+    "deactivated clinic staff": _deactivated_clinic_staff,
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_ROLES))
+def test_wrong_roles_cannot_send(loop, other_loop, django_capture_on_commit_callbacks, case):
+    by, sender = WRONG_ROLES[case](loop, other_loop)
+    before = written()
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(PermissionDenied):
+            send_as(loop, by, sender)
+
+    assert written() == before
+    assert callbacks == []
+
+
+def test_a_retried_key_does_not_let_the_wrong_role_see_the_referral(loop):
+    """An idempotent answer is still an answer: only the sender's staff may get it."""
+    loop.send(key="k1", now=SENT_AT)
+
+    with pytest.raises(PermissionDenied):
+        send_as(loop, loop.agency_staff, loop.clinic, key="k1")
+
+
+# --- clients and screening --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("Maria", "Lopez"), ("maria", "lópez"), ("M", "Lopez"), (" MARIA ", "LOPEZ"), ("María", "López")],
+)
+def test_a_similar_name_with_the_same_birth_date_is_a_possible_duplicate(loop, first, last):
+    with pytest.raises(services.PossibleDuplicate) as found:
+        services.client_create(
+            organization=loop.clinic,
+            by=loop.clinic_staff,
+            first_name=first,
+            last_name=last,
+            date_of_birth=loop.client.date_of_birth,
+        )
+
+    assert found.value.candidates == [loop.client]
+    assert Client.objects.count() == 1
+
+
+def test_the_same_name_with_another_birth_date_is_a_new_client(loop):
+    created = services.client_create(
+        organization=loop.clinic,
+        by=loop.clinic_staff,
+        first_name="Maria",
+        last_name="Lopez",
+        date_of_birth=date(1980, 5, 18),
+    )
+
+    assert created.pk != loop.client.pk
+    assert Client.objects.count() == 2
+
+
+def test_staff_may_confirm_a_new_client_despite_a_similar_one(loop):
+    created = services.client_create(
+        organization=loop.clinic,
+        by=loop.clinic_staff,
+        first_name="Maria",
+        last_name="López",
+        date_of_birth=loop.client.date_of_birth,
+        confirm_new=True,
+    )
+
+    assert created.pk != loop.client.pk
+    assert (created.first_name, created.last_name) == ("Maria", "López")
+    assert Client.objects.count() == 2
+
+
+def test_another_clinics_clients_are_not_revealed_as_duplicates(loop):
+    clinic2 = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    staff2 = UserFactory(username="second-clinic-staff")
+    services.membership_grant(
+        user=staff2, role=Role.CLINIC_STAFF, organization=clinic2, notify=False
+    )
+
+    created = services.client_create(
+        organization=clinic2,
+        by=staff2,
+        first_name="Maria",
+        last_name="Lopez",
+        date_of_birth=loop.client.date_of_birth,
+    )
+
+    assert created.organization == clinic2
+
+
+def test_only_clinic_staff_create_clients(loop):
+    for user in (loop.agency_staff, loop.admin):
+        with pytest.raises(PermissionDenied):
+            services.client_create(
+                organization=loop.clinic,
+                by=user,
+                first_name="Ana",
+                last_name="Reyes",
+                date_of_birth=date(1990, 1, 2),
+            )
+    assert Client.objects.count() == 1
+
+
+def test_screening_record_stores_the_score(loop):
+    answers = {**all_negative(), FOOD_WORRIED: OFTEN, TRANSPORT: YES}
+    expected = score_ahc_hrsn(answers)
+
+    screening = services.screening_record(
+        client=loop.client,
+        by=loop.clinic_staff,
+        organization=loop.clinic,
+        answers=answers,
+        performed_at=SENT_AT,
+    )
+
+    screening.refresh_from_db()
+    assert screening.positive_categories == ["food-insecurity", "transportation-insecurity"]
+    assert screening.positive_categories == sorted(expected.positive_categories)
+    assert screening.safety_score == expected.safety_score == 4
+    assert screening.incomplete == []
+    assert screening.answers == {k: v for k, v in answers.items()}
+    assert (screening.performed_by, screening.performed_at) == (loop.clinic_staff, SENT_AT)
+
+
+def test_screening_record_marks_missing_domains_incomplete(loop):
+    answers = {k: v for k, v in all_negative().items() if k not in SAFETY_ITEMS}
+
+    screening = services.screening_record(
+        client=loop.client, by=loop.clinic_staff, organization=loop.clinic, answers=answers
+    )
+
+    assert screening.incomplete == ["safety"]
+    assert screening.safety_score is None
+    assert screening.positive_categories == []
+
+
+def test_screening_record_refuses_bad_answers_and_wrong_roles(loop):
+    with pytest.raises(InvalidScreening):
+        services.screening_record(
+            client=loop.client,
+            by=loop.clinic_staff,
+            organization=loop.clinic,
+            answers={FOOD_WORRIED: "LA-not-an-answer"},
+        )
+    with pytest.raises(PermissionDenied):
+        services.screening_record(
+            client=loop.client,
+            by=loop.agency_staff,
+            organization=loop.clinic,
+            answers=all_negative(),
+        )
+    assert Screening.objects.count() == 0
+
+
+# --- the business-hours clock -----------------------------------------------------------------
+
+
+def pacific(*args: int) -> datetime:
+    return datetime(*args, tzinfo=PACIFIC)
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "due"),
+    [
+        # Friday evening + 16 h: Monday and Tuesday, due Tuesday 17:00.
+        (pacific(2026, 11, 20, 19, 30), 16, pacific(2026, 11, 24, 17, 0)),
+        # Within the day; to the minute.
+        (pacific(2026, 11, 24, 10, 15), 3, pacific(2026, 11, 24, 13, 15)),
+        # Spilling over into the next morning.
+        (pacific(2026, 11, 24, 15, 0), 4, pacific(2026, 11, 25, 11, 0)),
+        # Before opening: the clock starts at 9:00.
+        (pacific(2026, 11, 24, 6, 0), 2, pacific(2026, 11, 24, 11, 0)),
+        # On the weekend: starts Monday 9:00.
+        (pacific(2026, 11, 22, 12, 0), 8, pacific(2026, 11, 23, 17, 0)),
+        # Exactly at closing: nothing left today.
+        (pacific(2026, 11, 24, 17, 0), 1, pacific(2026, 11, 25, 10, 0)),
+        # Fourteen business days (the agreements' ceiling) = 112 hours.
+        (pacific(2026, 11, 2, 9, 0), 112, pacific(2026, 11, 19, 17, 0)),
+    ],
+)
+def test_business_hours_after(start, hours, due):
+    found = business_hours_after(start.astimezone(UTC), hours, PACIFIC)
+
+    assert found == due
+    assert found.tzinfo == UTC  # answered in the caller's time zone
+
+
+def test_business_hours_across_the_end_of_daylight_saving_time():
+    # Friday 30 October 2026 15:00 PDT (UTC-7); clocks go back on Sunday 1 November.
+    start = pacific(2026, 10, 30, 15, 0)
+    due = business_hours_after(start.astimezone(UTC), 4, PACIFIC)
+
+    assert due == pacific(2026, 11, 2, 11, 0)  # Monday 11:00 PST
+    assert due == datetime(2026, 11, 2, 19, 0, tzinfo=UTC)
+
+
+def test_business_hours_across_the_start_of_daylight_saving_time():
+    # Friday 6 March 2026 16:00 PST (UTC-8); clocks go forward on Sunday 8 March.
+    start = pacific(2026, 3, 6, 16, 0)
+    due = business_hours_after(start.astimezone(UTC), 2, PACIFIC)
+
+    assert due == datetime(2026, 3, 9, 17, 0, tzinfo=UTC)  # Monday 10:00 PDT
+
+
+def test_zero_business_hours():
+    inside = pacific(2026, 11, 24, 10, 0)
+    friday_evening = pacific(2026, 11, 20, 19, 0)
+
+    assert business_hours_after(inside, 0, PACIFIC) == inside
+    # Outside business hours, zero hours is the next opening.
+    assert business_hours_after(friday_evening, 0, PACIFIC) == pacific(2026, 11, 23, 9, 0)
+    with pytest.raises(ValueError):
+        business_hours_after(inside, -1, PACIFIC)
