@@ -4,9 +4,10 @@ one transaction per function."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -505,7 +506,7 @@ class Target:
     location: Location | None = None
 
 
-def _agency_of(service: ServicePage) -> Organization:
+def agency_of(service: ServicePage) -> Organization:
     from directory.models import AgencyPage
 
     parent = AgencyPage.objects.filter(
@@ -536,6 +537,10 @@ def referrals_send(
     Each target gets its own referral, keyed ``<idempotency_key>/<service id>`` so that a
     repeated request returns the same referrals.
     """
+    # Checked before the suffix is added: "/<service id>" alone must not pass for a key.
+    key = idempotency_key.strip()
+    if not key or len(key) > 80:
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 80 characters.")})
     if not targets:
         raise ValidationError(_("Choose at least one service."))
     if len({t.service.pk for t in targets}) != len(targets):
@@ -549,7 +554,7 @@ def referrals_send(
                 service=t.service,
                 location=t.location,
                 categories=categories,
-                idempotency_key=f"{idempotency_key}/{t.service.pk}",
+                idempotency_key=f"{key}/{t.service.pk}",
                 urgency=urgency,
                 note=note,
                 now=now,
@@ -613,7 +618,7 @@ def referral_send(
         errors["location"] = _("The service is not offered at this location.")
     if errors:
         raise ValidationError(errors)
-    agency = _agency_of(service)
+    agency = agency_of(service)
     if agency.network_id != sender.network_id or not agency.is_active:
         raise AgreementMissing(_("This agency does not take referrals in your network."))
     if not agency.receives_referrals or service.referral_method != "electronic":
@@ -772,6 +777,10 @@ def referral_transition(
             "service": current.service_name,
             "status": status.lower(),
         }
+        if outcome:
+            # The closed loop: the clinic learns how it ended. The code's label only; the free
+            # text (note, reason) may name the client and email is not a safe channel.
+            body += " " + _("Outcome: %(outcome)s.") % {"outcome": current.get_outcome_display()}
         recipients = (
             _sender_recipients(current) if side == Side.RECIPIENT else _agency_recipients(current)
         )
@@ -923,7 +932,8 @@ ALTERNATIVES = 3
 def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
     """One pass of the scheduled sweep; counts of what it did.
 
-    * ``reminded``: agencies reminded when three quarters of the answer window has passed;
+    * ``reminded``: agencies reminded when three quarters of the answer window has passed (not
+      once the deadline itself has passed: then the next step says so);
     * ``due``: reminded again at the deadline;
     * ``escalated``: still unanswered ``ESCALATE_AFTER_HOURS`` business hours after it: the
       network admins and the sender are told, with other agencies for the same need;
@@ -931,62 +941,63 @@ def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
     * ``consent``: open referrals whose consent expired (timeline and both sides told).
 
     Each step is taken once per referral (its timestamp field), so overlapping sweeps are safe.
+    A step that fails is logged and left whole for the next sweep; the others go on.
     """
     counts = dict.fromkeys(("reminded", "due", "escalated", "outcome", "consent"), 0)
     waiting = Referral.objects.filter(status=ReferralStatus.REQUESTED).select_related(
         "agency", "sender", "network"
     )
-    for referral in waiting.filter(reminded_at__isnull=True, response_due_at__isnull=False):
+    for referral in waiting.filter(reminded_at__isnull=True, response_due_at__gt=now):
         window = referral.response_due_at - (referral.sent_at or referral.created_at)
-        if now >= referral.response_due_at - window / 4 and _mark(referral, "reminded_at", now):
-            _reminder(referral, now, due=False)
-            counts["reminded"] += 1
+        if now >= referral.response_due_at - window / 4:
+            counts["reminded"] += _step(
+                referral, "reminded_at", now, partial(_reminder, referral, now, due=False)
+            )
     for referral in waiting.filter(due_reminded_at__isnull=True, response_due_at__lte=now):
-        if _mark(referral, "due_reminded_at", now):
-            _reminder(referral, now, due=True)
-            counts["due"] += 1
+        counts["due"] += _step(
+            referral, "due_reminded_at", now, partial(_reminder, referral, now, due=True)
+        )
     for referral in waiting.filter(escalated_at__isnull=True, response_due_at__lte=now):
         tz = ZoneInfo(referral.network.time_zone)
-        if now >= business_hours_after(referral.response_due_at, ESCALATE_AFTER_HOURS, tz) and (
-            _mark(referral, "escalated_at", now)
-        ):
-            _escalate(referral, now)
-            counts["escalated"] += 1
+        if now >= business_hours_after(referral.response_due_at, ESCALATE_AFTER_HOURS, tz):
+            # Searched before the step's transaction, which holds the referral's row lock.
+            alternatives = _alternatives_or_none(referral, now)
+            counts["escalated"] += _step(
+                referral, "escalated_at", now, partial(_escalate, referral, now, alternatives)
+            )
     owed = Referral.objects.filter(
         status__in=[ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD],
         outcome_reminded_at__isnull=True,
         outcome_due_at__lte=now,
     ).select_related("agency", "sender")
     for referral in owed:
-        if _mark(referral, "outcome_reminded_at", now):
-            with transaction.atomic():
-                _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
-                       text=str(_("Outcome overdue")))
-                _notify(
-                    _agency_recipients(referral),
-                    referral=referral,
-                    kind="referral_outcome_overdue",
-                    subject=_("Outcome overdue for referral #%(id)s") % {"id": referral.pk},
-                    body=_(
-                        "The agreement asks for the outcome of the referral for %(service)s by "
-                        "now. Record it so that %(clinic)s knows how it ended."
-                    )
-                    % {"service": referral.service_name, "clinic": referral.sender},
-                )
-            counts["outcome"] += 1
+        counts["outcome"] += _step(
+            referral, "outcome_reminded_at", now, partial(_outcome_reminder, referral, now)
+        )
     expired = (
-        Referral.objects.exclude(status__in=TERMINAL)
-        .filter(consent__expires_at__lte=now, consent__revoked_at__isnull=True)
-        .exclude(events__kind=EventKind.CONSENT_EXPIRED)
-        .values_list("consent_id", flat=True)
-        .distinct()
+        _consent_expired_unrecorded(now).values_list("consent_id", flat=True).distinct()
     )
-    from consent.models import Consent
-
-    for consent in Consent.objects.filter(pk__in=list(expired)):
-        with transaction.atomic():
-            counts["consent"] += referrals_consent_withdrawn(consent=consent, by=None, expired=True)
+    for consent_id in list(expired):
+        try:
+            with transaction.atomic():
+                counts["consent"] += _consent_expired(consent_id, now)
+        except Exception:
+            logger.exception("recording the expiry of consent %s failed; next sweep", consent_id)
     return counts
+
+
+def _step(referral: Referral, field: str, now: datetime, action: Callable[[], None]) -> int:
+    """Claim one step and take it in one transaction: 1 if taken now, 0 if another sweep (or a
+    status change) got there first or it failed (logged; the next sweep tries again)."""
+    try:
+        with transaction.atomic():
+            if not _mark(referral, field, now):
+                return 0
+            action()
+    except Exception:
+        logger.exception("overdue step %s of referral %s failed; next sweep", field, referral.pk)
+        return 0
+    return 1
 
 
 def _mark(referral: Referral, field: str, now: datetime) -> bool:
@@ -997,24 +1008,66 @@ def _mark(referral: Referral, field: str, now: datetime) -> bool:
     return bool(claimed)
 
 
+def _consent_expired_unrecorded(now: datetime) -> Any:
+    return (
+        Referral.objects.exclude(status__in=TERMINAL)
+        .filter(consent__expires_at__lte=now, consent__revoked_at__isnull=True)
+        .exclude(events__kind=EventKind.CONSENT_EXPIRED)
+    )
+
+
+def _consent_expired(consent_id: int, now: datetime) -> int:
+    """Record one consent's expiry on its open referrals, under the consent's row lock so that
+    overlapping sweeps record it once."""
+    from consent.models import Consent
+
+    consent = Consent.objects.select_for_update().get(pk=consent_id)
+    if not _consent_expired_unrecorded(now).filter(consent=consent).exists():
+        return 0  # another sweep recorded it while this one waited for the lock
+    return referrals_consent_withdrawn(consent=consent, by=None, expired=True)
+
+
 def _reminder(referral: Referral, now: datetime, *, due: bool) -> None:
     when = timezone.localtime(referral.response_due_at, ZoneInfo(referral.network.time_zone))
-    with transaction.atomic():
-        _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
-               text=str(_("Answer due now") if due else _("Answer due soon")))
-        _notify(
-            _agency_recipients(referral),
-            referral=referral,
-            kind="referral_due" if due else "referral_due_soon",
-            subject=(_("Referral #%(id)s needs an answer now") if due
-                     else _("Referral #%(id)s needs an answer soon")) % {"id": referral.pk},
-            body=_("Accept or decline the referral for %(service)s by %(when)s.")
-            % {"service": referral.service_name, "when": when.strftime("%a %d %b %H:%M")},
+    _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
+           text=str(_("Answer due now") if due else _("Answer due soon")))
+    _notify(
+        _agency_recipients(referral),
+        referral=referral,
+        kind="referral_due" if due else "referral_due_soon",
+        subject=(_("Referral #%(id)s needs an answer now") if due
+                 else _("Referral #%(id)s needs an answer soon")) % {"id": referral.pk},
+        body=_("Accept or decline the referral for %(service)s by %(when)s.")
+        % {"service": referral.service_name, "when": when.strftime("%a %d %b %H:%M")},
+    )
+
+
+def _outcome_reminder(referral: Referral, now: datetime) -> None:
+    _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
+           text=str(_("Outcome overdue")))
+    _notify(
+        _agency_recipients(referral),
+        referral=referral,
+        kind="referral_outcome_overdue",
+        subject=_("Outcome overdue for referral #%(id)s") % {"id": referral.pk},
+        body=_(
+            "The agreement asks for the outcome of the referral for %(service)s by "
+            "now. Record it so that %(clinic)s knows how it ended."
         )
+        % {"service": referral.service_name, "clinic": referral.sender},
+    )
 
 
-def _escalate(referral: Referral, now: datetime) -> None:
-    alternatives = referral_alternatives(referral=referral, now=now)
+def _alternatives_or_none(referral: Referral, now: datetime) -> list[Any]:
+    """The suggestions, or none when the search fails: the escalation matters more."""
+    try:
+        return referral_alternatives(referral=referral, now=now)
+    except Exception:
+        logger.exception("no alternatives for overdue referral %s: the search failed", referral.pk)
+        return []
+
+
+def _escalate(referral: Referral, now: datetime, alternatives: list[Any]) -> None:
     names = "; ".join(f"{hit.service_name} ({hit.agency_name})" for hit in alternatives)
     text = str(_("No answer from the agency.")) + (
         " " + str(_("Other services for this need: %(names)s")) % {"names": names} if names else ""
@@ -1024,16 +1077,15 @@ def _escalate(referral: Referral, now: datetime) -> None:
         memberships__network_id=referral.network_id,
         memberships__role=Role.NETWORK_ADMIN,
     )
-    with transaction.atomic():
-        _event(referral, EventKind.ESCALATION, at=now, actor=None, organization=None, text=text)
-        _notify(
-            [*admins, *_sender_recipients(referral)],
-            referral=referral,
-            kind="referral_overdue",
-            subject=_("Referral #%(id)s is overdue") % {"id": referral.pk},
-            body=_("%(agency)s has not answered the referral for %(service)s in time. %(more)s")
-            % {"agency": referral.agency, "service": referral.service_name, "more": text},
-        )
+    _event(referral, EventKind.ESCALATION, at=now, actor=None, organization=None, text=text)
+    _notify(
+        [*admins, *_sender_recipients(referral)],
+        referral=referral,
+        kind="referral_overdue",
+        subject=_("Referral #%(id)s is overdue") % {"id": referral.pk},
+        body=_("%(agency)s has not answered the referral for %(service)s in time. %(more)s")
+        % {"agency": referral.agency, "service": referral.service_name, "more": text},
+    )
 
 
 def referral_alternatives(*, referral: Referral, now: datetime) -> list[Any]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -69,6 +70,7 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
         "map_points": _map_points(results),
         "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
         "form_action": request.path,
+        "referable": _referable_agencies(request, results) if staff else frozenset(),
     }
     if not request.htmx:  # type: ignore[attr-defined]
         return render(request, "search/search.html", context)
@@ -76,6 +78,24 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
     # The address bar shows the search as a clean, shareable URL (no empty fields).
     response["HX-Push-Url"] = request.path + (f"?{context['params']}" if params else "")
     return response
+
+
+def _referable_agencies(request: TenantRequest, results: Any) -> frozenset[int]:
+    """Agency listings on this page that take electronic referrals from the acting clinic
+    (an agreement in force); the others show "contact directly". One query."""
+    from consent.selectors import agreements_in_effect
+
+    if results is None or request.organization is None or not results.hits:
+        return frozenset()
+    clinic = request.organization
+    return frozenset(
+        agreements_in_effect()
+        .filter(
+            Q(clinic=clinic) | Q(clinic__isnull=True),
+            agency__listing__pk__in={hit.agency_id for hit in results.hits},
+        )
+        .values_list("agency__listing__pk", flat=True)
+    )
 
 
 def _choices(

@@ -136,7 +136,9 @@ def test_staff_search_is_for_clinic_roles(client, tenant_a, directory, role, sta
     assert page.status_code == status
     if status == 200:
         assert "Weekly Food Pantry" in page.content.decode()
-        assert 'class="primary refer"' in page.content.decode()
+        # No agency here has a data-sharing agreement yet: contact directly, no refer link.
+        assert "Contact directly" in page.content.decode()
+        assert 'class="button primary refer"' not in page.content.decode()
     else:
         assert "Weekly Food Pantry" not in page.content.decode()
 
