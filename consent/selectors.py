@@ -8,9 +8,9 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from network.models import Client, Organization
+from network.models import Client, Organization, User
 
-from .models import AgreementStatus, Consent, DataSharingAgreement
+from .models import AccessLog, AgreementStatus, Consent, DataSharingAgreement
 
 
 def consent_covers(
@@ -108,4 +108,22 @@ def agencies_with_agreement(
         agreements_in_effect(at)
         .filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency_id__in=list(agency_ids))
         .values_list("agency_id", flat=True)
+    )
+
+
+def disclosures_for_client(
+    *, client: Client, user: User, organization: Organization
+) -> QuerySet[AccessLog]:
+    """The client's accounting of disclosures, newest first: every time another organization
+    saw their data. Only for staff of the client's own clinic; empty for anyone else."""
+    from network.permissions import OrgPerm, user_has_org_perm
+
+    if client.organization_id != organization.pk or not user_has_org_perm(
+        user, OrgPerm.SEND_REFERRALS, organization
+    ):
+        return AccessLog.objects.none()
+    return (
+        AccessLog.objects.filter(client=client)
+        .select_related("user", "organization", "referral")
+        .order_by("-at", "-pk")
     )

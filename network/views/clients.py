@@ -1,0 +1,38 @@
+"""Client pages for the clinic that owns the client."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from consent.models import ClientField
+from consent.selectors import disclosures_for_client
+
+from .. import selectors
+from ..middleware import TenantRequest
+from . import member_required
+from .referrals import acting_organization
+
+
+@require_GET
+@member_required
+def client_disclosures(request: TenantRequest, pk: int) -> HttpResponse:
+    """The accounting of disclosures, laid out to print (HIPAA: who received what, when)."""
+    organization = acting_organization(request)
+    client = get_object_or_404(
+        selectors.clients_visible(user=request.user, organization=organization), pk=pk
+    )
+    labels = dict(ClientField.choices)
+    rows = [
+        (entry, [labels.get(code, code) for code in entry.fields])
+        for entry in disclosures_for_client(
+            client=client, user=request.user, organization=organization
+        )
+    ]
+    return render(
+        request,
+        "network/client_disclosures.html",
+        {"client": client, "rows": rows, "printed_at": timezone.now(), "clinic": organization},
+    )
