@@ -347,6 +347,13 @@ class Screening(models.Model):
     def __str__(self) -> str:
         return f"Screening #{self.pk} of client {self.client_id}"
 
+    def search_url(self) -> str:
+        """The staff directory search with the positive domains' categories ticked."""
+        from django.utils.http import urlencode
+
+        query = urlencode([("category", code) for code in self.positive_categories])
+        return reverse("network:search") + (f"?{query}" if query else "")
+
 
 # --- referrals -------------------------------------------------------------------------------
 
