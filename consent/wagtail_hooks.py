@@ -155,7 +155,7 @@ class AgreementViewSet(SnippetViewSet):
     model = DataSharingAgreement
     icon = "doc-full"
     menu_label = _("Data-sharing agreements")
-    menu_order = 210
+    menu_order = 205
     add_to_admin_menu = True
     list_display = ["agency", "clinic", "version", "status", "effective_from", "effective_to"]
     list_filter = ["status"]

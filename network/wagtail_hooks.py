@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -18,6 +19,8 @@ from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
+
+from directory.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
 
 from . import services
 from .models import Network, Organization, User
@@ -148,6 +151,21 @@ class NetworkPolicy(ModelPermissionPolicy):
 register_permission_policy(Network, NetworkPolicy(Network), exact_class=True)
 
 
+class NetworkForm(WagtailAdminModelForm):
+    sensitive_categories = forms.MultipleChoiceField(
+        label=_("Also sensitive"),
+        help_text=_(
+            "Besides interpersonal safety: shared only with organizations a consent names for "
+            "them, never network-wide."
+        ),
+        choices=[
+            (code, name) for code, name in SDOH_CATEGORIES if code not in SENSITIVE_CATEGORY_CODES
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
 class NetworkViewSet(SnippetViewSet):
     """Networks are created and configured by the platform operator (superusers) only."""
 
@@ -157,7 +175,18 @@ class NetworkViewSet(SnippetViewSet):
     menu_order = 210
     add_to_admin_menu = True
     list_display = ["name", "slug", "time_zone", "site"]
-    panels = [FieldPanel("name"), FieldPanel("time_zone")]
+    edit_handler = ObjectList(
+        [
+            FieldPanel("name"),
+            FieldPanel("time_zone"),
+            FieldPanel("verification_interval_days"),
+            MultiFieldPanel(
+                [FieldPanel("consent_days"), FieldPanel("sensitive_categories")],
+                heading=_("Consent"),
+            ),
+        ],
+        base_form_class=NetworkForm,
+    )
 
 
 register_snippet(OrganizationViewSet)

@@ -158,3 +158,25 @@ def test_operator_without_membership_is_sent_to_the_wagtail_admin(client, superu
     response = client.get(reverse("network:workspace"))
     assert response.status_code == 302
     assert response["Location"] == reverse("wagtailadmin_home")
+
+
+@pytest.mark.django_db
+def test_operator_sets_consent_length_and_sensitive_categories(client, tenant_a, superuser):
+    client.force_login(superuser)
+    network = tenant_a.network
+    url = reverse("wagtailsnippets_network_network:edit", args=[network.pk])
+    response = client.post(
+        url,
+        {
+            "name": network.name,
+            "time_zone": network.time_zone,
+            "verification_interval_days": "90",
+            "consent_days": "180",
+            "sensitive_categories": ["incarceration-status"],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    network.refresh_from_db()
+    assert (network.consent_days, network.sensitive_categories) == (180, ["incarceration-status"])
+    assert "incarceration-status" in network.sensitive_category_codes()
+    assert "intimate-partner-violence" in network.sensitive_category_codes()
