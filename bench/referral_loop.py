@@ -34,7 +34,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.import_directory import Database, in_throwaway_database, note, out, refuse_unless_throwaway
+from bench.import_directory import (
+    Database,
+    in_throwaway_database,
+    note,
+    out,
+    refuse_unless_throwaway,
+)
 
 TARGET_SENDS_PER_SECOND = 200.0
 PATHS: tuple[tuple[tuple[str, dict[str, str]], ...], ...] = (
@@ -84,7 +90,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from django.utils.text import slugify
 
     from consent import services as consent_services
-    from directory.models import AgencyPage, ServicePage, SdohCategory
+    from directory.models import AgencyPage, SdohCategory, ServicePage
     from directory.services import directory_index_for
     from network import services
     from network.models import Role, User
@@ -305,7 +311,9 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
         f"({delivered / deliver_wall if deliver_wall else 0:,.0f}/s), {len(mail.outbox):,} emails"
     )
     rate = args.sends / send_wall
-    scope = "" if connection.vendor == "postgresql" else " (SQLite run; the target is for PostgreSQL)"
+    scope = (
+        "" if connection.vendor == "postgresql" else " (SQLite run; the target is for PostgreSQL)"
+    )
     verdict = "PASS" if rate >= TARGET_SENDS_PER_SECOND else "MISS"
     out(f"target{scope}: {verdict} {rate:,.0f} sends/s >= {TARGET_SENDS_PER_SECOND:.0f}")
     for problem in problems:

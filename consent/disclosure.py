@@ -37,7 +37,9 @@ class Disclosure:
         return code in self.fields
 
 
-def _client_values(referral: Referral, sensitive: frozenset[str], show_sensitive: bool) -> dict[str, Any]:
+def _client_values(
+    referral: Referral, sensitive: frozenset[str], show_sensitive: bool
+) -> dict[str, Any]:
     client = referral.client
     screening = None
     if hasattr(referral, "latest_screening"):
@@ -46,9 +48,7 @@ def _client_values(referral: Referral, sensitive: frozenset[str], show_sensitive
         screening = client.screenings.order_by("-performed_at", "-pk").first()
     screening_value: dict[str, Any] | None = None
     if screening is not None:
-        shown = [
-            c for c in screening.positive_categories if show_sensitive or c not in sensitive
-        ]
+        shown = [c for c in screening.positive_categories if show_sensitive or c not in sensitive]
         screening_value = {
             "performed_at": screening.performed_at,
             "positive_categories": shown,

@@ -183,9 +183,11 @@ class DataSharingAgreement(ClusterableModel):
     response_hours = models.PositiveSmallIntegerField(
         _("accept or reject within (business hours)"),
         default=16,
-        help_text=_("Business hours are 9:00–17:00, Monday to Friday, in the network's time zone."),
+        help_text=_("Business hours: 9:00 to 17:00, Monday to Friday, network time."),
     )
-    outcome_days = models.PositiveSmallIntegerField(_("report an outcome within (days)"), default=30)
+    outcome_days = models.PositiveSmallIntegerField(
+        _("report an outcome within (days)"), default=30
+    )
     document = models.ForeignKey(
         "wagtaildocs.Document",
         on_delete=models.PROTECT,
@@ -232,7 +234,9 @@ class DataSharingAgreement(ClusterableModel):
         errors: dict[str, str] = {}
         unknown = sorted(set(self.fields or []) - set(ClientField.values))
         if unknown:
-            errors["fields"] = _("Unknown client fields: %(codes)s.") % {"codes": ", ".join(unknown)}
+            errors["fields"] = _("Unknown client fields: %(codes)s.") % {
+                "codes": ", ".join(unknown)
+            }
         agency = self.agency if self.agency_id else None
         if agency is not None:
             if not agency.receives_referrals:
@@ -258,7 +262,9 @@ class DataSharingAgreement(ClusterableModel):
 
 
 class AgreementSignatory(Orderable):
-    agreement = ParentalKey(DataSharingAgreement, on_delete=models.CASCADE, related_name="signatories")
+    agreement = ParentalKey(
+        DataSharingAgreement, on_delete=models.CASCADE, related_name="signatories"
+    )
     name = models.CharField(_("name"), max_length=200)
     title = models.CharField(_("title"), max_length=200, blank=True)
     organization = models.CharField(_("signing for"), max_length=200)

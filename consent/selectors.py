@@ -92,9 +92,7 @@ def agreement_for(
     """The agreement in force between ``agency`` and referrals from ``clinic``: one made for
     that clinic first, else the agency's network-wide one; None means no electronic referrals."""
     found = list(
-        agreements_in_effect(at).filter(
-            Q(clinic=clinic) | Q(clinic__isnull=True), agency=agency
-        )
+        agreements_in_effect(at).filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency=agency)
     )
     found.sort(key=lambda a: a.clinic_id is None)
     return found[0] if found else None

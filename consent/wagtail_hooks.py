@@ -29,6 +29,7 @@ from network.wagtail_scoping import ScopedObjectMixin, scoped
 from . import services
 from .models import AgreementStatus, ClientField, DataSharingAgreement
 
+
 class AgreementPolicy(NetworkScopedPolicy):
     """Network admins' agreements; never deleted, since referrals keep the version they were
     sent under (terminate instead)."""
@@ -41,9 +42,7 @@ class AgreementPolicy(NetworkScopedPolicy):
             user, action, instance
         )
 
-    def user_has_any_permission_for_instance(
-        self, user: Any, actions: Any, instance: Any
-    ) -> bool:
+    def user_has_any_permission_for_instance(self, user: Any, actions: Any, instance: Any) -> bool:
         actions = [a for a in actions if a != "delete"]
         return bool(actions) and super().user_has_any_permission_for_instance(
             user, actions, instance

@@ -11,7 +11,8 @@ WORKDAYS = frozenset(range(5))  # Monday to Friday
 
 
 def business_hours_after(start: datetime, hours: int, tz: ZoneInfo) -> datetime:
-    """The moment ``hours`` business hours (9:00–17:00, Monday–Friday, local) after ``start``.
+    """The moment ``hours`` business hours after ``start`` (9:00 to 17:00, Monday to Friday,
+    local time).
 
     Time outside business hours does not count: a referral sent on Friday evening with 16 hours
     to answer is due on Tuesday at 17:00.

@@ -452,9 +452,7 @@ class Referral(models.Model):
             models.UniqueConstraint(
                 fields=["sender", "idempotency_key"], name="referral_idempotency_key_per_sender"
             ),
-            models.CheckConstraint(
-                condition=Q(version__gte=1), name="referral_version_positive"
-            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="referral_version_positive"),
         ]
 
     def __str__(self) -> str:

@@ -27,7 +27,9 @@ def notifications_sweep() -> int:
     from django.utils import timezone
 
     now = timezone.now()
-    return notifications.notifications_deliver(ids=notifications.notifications_due(now=now), now=now)
+    return notifications.notifications_deliver(
+        ids=notifications.notifications_due(now=now), now=now
+    )
 
 
 @shared_task

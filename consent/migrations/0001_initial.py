@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ('effective_from', models.DateField(verbose_name='effective from')),
                 ('effective_to', models.DateField(blank=True, null=True, verbose_name='effective until')),
                 ('fields', models.JSONField(blank=True, default=list, help_text='Codes from the client field registry.', verbose_name='client data the agency may receive')),
-                ('response_hours', models.PositiveSmallIntegerField(default=16, help_text="Business hours are 9:00–17:00, Monday to Friday, in the network's time zone.", verbose_name='accept or reject within (business hours)')),
+                ('response_hours', models.PositiveSmallIntegerField(default=16, help_text='Business hours: 9:00 to 17:00, Monday to Friday, network time.', verbose_name='accept or reject within (business hours)')),
                 ('outcome_days', models.PositiveSmallIntegerField(default=30, verbose_name='report an outcome within (days)')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -44,7 +44,12 @@ def client_ip(request: TenantRequest) -> str | None:
 @require_GET
 @member_required
 def referral_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    referral = visible_referral(request, pk)
+    return detail_response(request, visible_referral(request, pk))
+
+
+def detail_response(request: TenantRequest, referral: Referral, status: int = 200) -> HttpResponse:
+    """The referral page as the acting organization may see it (also the answer to a stale
+    change, with 409, so the person sees what changed)."""
     organization = acting_organization(request)
     side = Side.SENDER if organization.pk == referral.sender_id else Side.RECIPIENT
     disclosure = disclosure_for(
@@ -73,6 +78,7 @@ def referral_detail(request: TenantRequest, pk: int) -> HttpResponse:
             ],
             "outcomes": ReferralOutcome.choices,
         },
+        status=status,
     )
 
 
@@ -98,15 +104,16 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
         )
     except services.StaleVersion as exc:
         messages.error(request, str(exc))
-        response = referral_detail(request, pk)
-        response.status_code = 409
-        return response
+        # Rendered from the current row, not the stale copy this request read.
+        return detail_response(request, visible_referral(request, pk), status=409)
     except services.ReferralError as exc:
         messages.error(request, str(exc))
         return redirect("network:referral_detail", pk=pk)
-    messages.success(request, _("The referral is now %(status)s.") % {
-        "status": ReferralStatus(referral.status).label.lower()
-    })
+    messages.success(
+        request,
+        _("The referral is now %(status)s.")
+        % {"status": ReferralStatus(referral.status).label.lower()},
+    )
     return redirect("network:referral_detail", pk=pk)
 
 

@@ -63,7 +63,9 @@ def referral_new(request: TenantRequest) -> HttpResponse:
                     idempotency_key=data.get("idempotency_key", ""),
                 )
             except ValidationError as exc:
-                errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+                errors = (
+                    exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+                )
             except services.ReferralError as exc:
                 errors["__all__"] = [str(exc)]
             else:
@@ -80,7 +82,8 @@ def referral_new(request: TenantRequest) -> HttpResponse:
             "agreement": agreement_for(agency=agency, clinic=clinic) if agency else None,
             "clients": clients.order_by("last_name", "first_name", "pk"),
             "categories": SDOH_CATEGORIES,
-            "checked": set(data.getlist("categories")) if request.method == "POST"
+            "checked": set(data.getlist("categories"))
+            if request.method == "POST"
             else set(service_categories),
             "urgencies": Urgency.choices,
             "form": data,

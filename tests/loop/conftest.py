@@ -20,7 +20,12 @@ from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build
 
 # A Tuesday, 10:00 in the network's time zone (America/Los_Angeles).
 SENT_AT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
-AGREED_FIELDS = [ClientField.NAME, ClientField.PHONE, ClientField.PREFERRED_LANGUAGE, ClientField.NOTE]
+AGREED_FIELDS = [
+    ClientField.NAME,
+    ClientField.PHONE,
+    ClientField.PREFERRED_LANGUAGE,
+    ClientField.NOTE,
+]
 
 
 @dataclass
@@ -72,10 +77,20 @@ def loop_make(tenant: Tenant) -> Loop:
     pages = directory_build(
         network,
         [
-            Spec("Harbor Food Pantry", "Groceries every week.", places=[EUREKA],
-                 categories=["food-insecurity"], agency="Harbor Food Bank"),
-            Spec("Rent Help", "Past-due rent.", places=[ARCATA],
-                 categories=["housing-instability"], agency="Bay Housing"),
+            Spec(
+                "Harbor Food Pantry",
+                "Groceries every week.",
+                places=[EUREKA],
+                categories=["food-insecurity"],
+                agency="Harbor Food Bank",
+            ),
+            Spec(
+                "Rent Help",
+                "Past-due rent.",
+                places=[ARCATA],
+                categories=["housing-instability"],
+                agency="Bay Housing",
+            ),
         ],
     )
     food, housing = pages["Harbor Food Pantry"], pages["Rent Help"]

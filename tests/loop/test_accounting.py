@@ -47,9 +47,7 @@ def test_accounting_query_count_does_not_grow(client, loop, django_assert_max_nu
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN]
-)
+@pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN])
 def test_other_roles_cannot_read_the_accounting(client, loop, role):
     referral = loop.send()
     _view_as_agency(loop, referral, 1)

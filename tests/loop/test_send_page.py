@@ -76,9 +76,7 @@ def test_form_refusals_are_clear_and_write_nothing(client, loop):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(
-    "role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN]
-)
+@pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN])
 def test_only_clinic_staff_send(client, loop, role):
     client.force_login(loop.tenant.users[role])
     assert client.get(NEW, {"service": loop.food.pk}).status_code == 403

@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from wagtail.models import Page
 
-from network.demo import del_norte, humboldt
 from consent.models import AgreementStatus, DataSharingAgreement
+from network.demo import del_norte, humboldt
 from network.models import Client, Membership, Network, Organization, Referral, Role, User
 
 
@@ -42,9 +42,12 @@ def test_seed_demo_builds_both_networks_and_is_idempotent(client):
     assert humboldt_net.site.is_default_site
     # Every agency can take electronic referrals, and the loop has a demo referral.
     agencies = orgs.filter(kind__in=["agency", "both"])
-    assert DataSharingAgreement.objects.filter(
-        agency__in=agencies, status=AgreementStatus.ACTIVE
-    ).count() == agencies.count()
+    assert (
+        DataSharingAgreement.objects.filter(
+            agency__in=agencies, status=AgreementStatus.ACTIVE
+        ).count()
+        == agencies.count()
+    )
     assert Referral.objects.filter(network=humboldt_net, status="requested").count() == 1
 
     first = _snapshot()
