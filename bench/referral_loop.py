@@ -30,7 +30,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from bench.import_directory import (
 )
 
 TARGET_SENDS_PER_SECOND = 200.0
-PATHS: tuple[tuple[tuple[str, dict[str, str]], ...], ...] = (
+PATHS: tuple[tuple[tuple[str, dict[str, Any]], ...], ...] = (
     (("accepted", {}), ("in-progress", {}), ("completed", {"outcome": "service-provided"})),
     (
         ("accepted", {}),
@@ -157,7 +157,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             method="verbal",
             attestation="Standard script read.",
             whole_network=True,
-            granted_at=timezone.now() - timezone.timedelta(days=1),
+            granted_at=timezone.now() - timedelta(days=1),
         )
         clients.append(client)
     return {
@@ -268,7 +268,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
             if live and (n + 1) % 5000 == 0:
                 note(f"  changes {position + 1}/3: {n + 1:,}/{len(steps):,}")
     change_wall = time.perf_counter() - wall
-    services._enqueue_delivery = real_enqueue  # type: ignore[method-assign]
+    services._enqueue_delivery = real_enqueue
 
     mail.outbox = []
     wall = time.perf_counter()

@@ -9,6 +9,7 @@ the field. ``disclosure.py`` applies the two; ``services.py`` writes them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -152,7 +153,7 @@ class DataSharingAgreement(ClusterableModel):
     agency = models.ForeignKey(
         "network.Organization",
         on_delete=models.PROTECT,
-        related_name="agreements",
+        related_name="+",
         verbose_name=_("agency"),
     )
     clinic = models.ForeignKey(
@@ -231,7 +232,7 @@ class DataSharingAgreement(ClusterableModel):
         return f"{self.agency}{scope} v{self.version} ({self.get_status_display()})"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         unknown = sorted(set(self.fields or []) - set(ClientField.values))
         if unknown:
             errors["fields"] = _("Unknown client fields: %(codes)s.") % {
@@ -311,10 +312,10 @@ class AccessLog(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.organization_id} → client {self.client_id}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
             raise ValueError("The access log is append-only.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("The access log is append-only.")

@@ -61,16 +61,18 @@ class AgreementForm(WagtailAdminModelForm):
     """Agencies and clinics of the networks the user administers; client fields as checkboxes;
     what happens on save (keep as draft, activate, terminate)."""
 
-    fields = forms.MultipleChoiceField(
-        label=_("Client data the agency may receive"),
-        choices=ClientField.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-    )
     action = forms.ChoiceField(label=_("On save"), choices=[], initial=ACTION_SAVE)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The model field is named "fields", so it is replaced here rather than declared.
+        self.fields["fields"] = forms.MultipleChoiceField(
+            label=_("Client data the agency may receive"),
+            choices=ClientField.choices,
+            widget=forms.CheckboxSelectMultiple,
+            required=False,
+            initial=self.instance.fields if self.instance.pk else [],
+        )
         user = self.for_user
         organizations = Organization.objects.filter(is_active=True)
         if user is not None and not user.is_superuser:

@@ -100,9 +100,14 @@ def _send(request: TenantRequest) -> HttpResponse:
     key = request.headers.get("Idempotency-Key", "")
     try:
         body = _body(request)
-        client = selectors.clients_visible(user=request.user, organization=organization).filter(
-            pk=body.get("client")
-        ).first()
+        client_id = body.get("client")
+        client = (
+            selectors.clients_visible(user=request.user, organization=organization)
+            .filter(pk=client_id)
+            .first()
+            if isinstance(client_id, int)
+            else None
+        )
         if client is None:
             raise ValidationError({"client": ["No such client of your clinic."]})
         targets = []
@@ -131,8 +136,9 @@ def _send(request: TenantRequest) -> HttpResponse:
     except ValidationError as exc:
         return _validation(exc)
     except services.ReferralError as exc:
-        return _error(403 if not isinstance(exc, services.IdempotencyConflict) else 409,
-                      exc.code, str(exc))
+        return _error(
+            403 if not isinstance(exc, services.IdempotencyConflict) else 409, exc.code, str(exc)
+        )
     return JsonResponse({"results": [summary(r) for r in sent]}, status=201)
 
 

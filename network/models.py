@@ -7,7 +7,7 @@ django-guardian object permissions on the Organization or the Network (see ``per
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -496,10 +496,10 @@ class ReferralEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} on referral {self.referral_id}"
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        if self.pk is not None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
             raise ValueError("Referral events are append-only.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Referral events are append-only.")

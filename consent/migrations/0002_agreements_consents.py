@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='datasharingagreement',
             name='agency',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='agreements', to='network.organization', verbose_name='agency'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='network.organization', verbose_name='agency'),
         ),
         migrations.AddField(
             model_name='datasharingagreement',
