@@ -648,6 +648,8 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
         "Wagtail index entries (ServicePage)": wagtail_rows,
     }
     out("data: " + ", ".join(f"{name} {n:,}" for name, n in stored.items()))
+    if postgres:
+        out(f"search index on disk: {index_sizes(SearchDocument._meta.db_table)}")
     out(
         f"build: generate {built.generate:.1f} s, import {built.read + built.write:.1f} s "
         f"(read {built.read:.1f} s + write {built.write:.1f} s, "
@@ -688,6 +690,21 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     naive_ms = measure("naive ORM", naive_runner(network, index), queries, live=live)
     wagtail_ms = measure("Wagtail", wagtail_runner(network, index), queries, live=live)
     return report(database_ms, naive_ms, wagtail_ms, queries, postgres=postgres)
+
+
+def index_sizes(table: str) -> str:
+    """Heap, TOAST and index sizes of the index table (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_relation_size(c.oid)), "
+            "pg_size_pretty(COALESCE(pg_relation_size(c.reltoastrelid), 0)), "
+            "pg_size_pretty(pg_indexes_size(c.oid)) FROM pg_class c WHERE c.oid = %s::regclass",
+            [table],
+        )
+        heap, toast, indexes = cursor.fetchone()
+    return f"table {heap}, TOAST {toast}, indexes {indexes}"
 
 
 def report(
