@@ -3,7 +3,7 @@ from django.urls import path
 from search import views as search_views
 
 from . import api, views
-from .views import clients, referrals, send
+from .views import clients, inbox, referrals, send
 
 app_name = "network"
 
@@ -25,9 +25,9 @@ urlpatterns = [
     ),
     path("network/", views.network_overview, name="network_overview"),
     path("search/", search_views.staff_search, name="search"),
-    path(
-        "clients/<int:pk>/disclosures/", clients.client_disclosures, name="client_disclosures"
-    ),
+    path("clients/<int:pk>/disclosures/", clients.client_disclosures, name="client_disclosures"),
+    path("notifications/", inbox.notification_list, name="notification_list"),
+    path("notifications/read/", inbox.notifications_read, name="notifications_read"),
     path("referrals/new/", send.referral_new, name="referral_new"),
     path("referrals/<int:pk>/", referrals.referral_detail, name="referral_detail"),
     path(
