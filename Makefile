@@ -43,7 +43,8 @@ check: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL.
+## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL,
+## directory search and the referral loop on PostgreSQL.
 BENCH_SERVICES ?= 20000
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: venv
@@ -52,6 +53,7 @@ bench: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.referral_loop --quiet --database-url $(BENCH_PG)
 
 format: venv
 	$(BIN)/ruff check --fix .
