@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from .models import AccessLog, ClientField
-from .selectors import consent_covers
+from .selectors import agreement_for, consent_covers
 
 if TYPE_CHECKING:
     from network.models import Organization, Referral, User
@@ -83,8 +83,8 @@ def disclosure_for(
     """The referral's client data ``recipient`` may see now, logged as seen by ``user``.
 
     The sending clinic owns the client and sees everything (not a disclosure, not logged). The
-    receiving agency sees agreement fields ∩ what an active consent allows. Anyone else sees
-    nothing.
+    receiving agency sees the fields of both the agreement the referral was sent under and the
+    one in force now, while an active consent covers it. Anyone else sees nothing.
     """
     at = at or timezone.now()
     if recipient.pk == referral.sender_id:
@@ -94,10 +94,20 @@ def disclosure_for(
     if recipient.pk != referral.agency_id:
         return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
     consent = referral.consent
-    if not consent_covers(consent, recipient=recipient, categories=referral.categories, at=at):
+    if consent.client_id != referral.client_id or not consent_covers(
+        consent, recipient=recipient, categories=referral.categories, at=at
+    ):
         return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
-    agreement = referral.agreement
-    allowed = frozenset(agreement.fields) & frozenset(ClientField.values)
+    # The fields of the version it was sent under, narrowed by the agreement in force now: a
+    # terminated agreement or a stricter new version takes effect on open referrals at once.
+    in_force = agreement_for(agency=recipient, clinic=referral.sender, at=at)
+    if in_force is None:
+        return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
+    allowed = (
+        frozenset(referral.agreement.fields)
+        & frozenset(in_force.fields)
+        & frozenset(ClientField.values)
+    )
     sensitive = consent.network.sensitive_category_codes()
     show_sensitive = recipient.pk in {r.pk for r in consent.sensitive_recipients.all()}
     values = _client_values(referral, sensitive, show_sensitive)

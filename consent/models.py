@@ -8,6 +8,7 @@ the field. ``disclosure.py`` applies the two; ``services.py`` writes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +136,21 @@ class ClientField(models.TextChoices):
     NOTE = "note", _("Referral note")
 
 
+# Whoever may reach the client must also learn how, and whether they asked not to be contacted.
+CONTACT_FIELDS: frozenset[str] = frozenset(
+    {ClientField.PHONE, ClientField.EMAIL, ClientField.ADDRESS}
+)
+
+
+def agreement_fields(codes: Iterable[str]) -> list[str]:
+    """The agreement's field list as stored: sorted, once each, and with the client's contact
+    preferences ("do not contact") whenever a way to contact them is shared."""
+    chosen = set(codes)
+    if chosen & CONTACT_FIELDS:
+        chosen.add(ClientField.CONTACT_PREFERENCES)
+    return sorted(chosen)
+
+
 class AgreementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     ACTIVE = "active", _("Active")
@@ -234,6 +250,7 @@ class DataSharingAgreement(ClusterableModel):
     def clean(self) -> None:
         errors: dict[str, Any] = {}
         unknown = sorted(set(self.fields or []) - set(ClientField.values))
+        self.fields = agreement_fields(self.fields or [])
         if unknown:
             errors["fields"] = _("Unknown client fields: %(codes)s.") % {
                 "codes": ", ".join(unknown)

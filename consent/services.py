@@ -29,6 +29,7 @@ from .models import (
     ConsentMethod,
     ConsentPolicy,
     DataSharingAgreement,
+    agreement_fields,
 )
 
 
@@ -169,7 +170,7 @@ def agreement_create(
         network=network,
         agency=agency,
         clinic=clinic,
-        fields=sorted(set(fields)),
+        fields=agreement_fields(fields),
         effective_from=effective_from,
         effective_to=effective_to,
         response_hours=response_hours,

@@ -23,6 +23,7 @@ SENT_AT = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 AGREED_FIELDS = [
     ClientField.NAME,
     ClientField.PHONE,
+    ClientField.CONTACT_PREFERENCES,  # stored with the phone anyway: "do not contact"
     ClientField.PREFERRED_LANGUAGE,
     ClientField.NOTE,
 ]

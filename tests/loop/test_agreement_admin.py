@@ -46,7 +46,7 @@ def test_admin_creates_and_activates_a_version(client, tenant_a):
     assert response.status_code == 302, response.content.decode()[:3000]
     agreement = DataSharingAgreement.objects.get(agency=tenant_a.agency)
     assert (agreement.version, agreement.status) == (1, AgreementStatus.ACTIVE)
-    assert agreement.fields == ["name", "phone"]
+    assert agreement.fields == ["contact_preferences", "name", "phone"]  # do-not-contact too
     assert [s.name for s in agreement.signatories.all()] == ["Ana Ruiz"]
     assert agreement.network == tenant_a.network
 
