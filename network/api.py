@@ -139,6 +139,8 @@ def _send(request: TenantRequest) -> HttpResponse:
         return _error(
             403 if not isinstance(exc, services.IdempotencyConflict) else 409, exc.code, str(exc)
         )
+    except PermissionDenied as exc:
+        return _error(403, "forbidden", str(exc) or "Not allowed.")
     return JsonResponse({"results": [summary(r) for r in sent]}, status=201)
 
 

@@ -516,8 +516,9 @@ class Channel(models.TextChoices):
 class Notification(models.Model):
     """Outbox: written in the transaction of the change it announces, delivered by a task.
 
-    An undelivered row is retried with backoff until ``max attempts``; a sweep re-queues rows a
-    lost task left behind, so an outage of the broker or the mail server delays, never loses.
+    An undelivered row is retried with backoff (at most every six hours, never given up); a sweep
+    delivers rows a lost task left behind, so an outage of the broker or the mail server delays,
+    never loses.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")

@@ -3,6 +3,7 @@ and services, never clients)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -18,6 +19,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from .models import Channel, Membership, Notification
+
+logger = logging.getLogger(__name__)
 
 
 def membership_granted_send(*, membership_id: int) -> bool:
@@ -57,6 +60,8 @@ def membership_granted_send(*, membership_id: int) -> bool:
 
 # --- the referral outbox ---------------------------------------------------------------------
 
+# After this many failures an error is logged for the operators; retries go on every
+# RETRY_MAX_SECONDS, because giving up would lose the message when the outage outlasts the backoff.
 MAX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 60  # 1, 2, 4 … minutes, capped at RETRY_MAX_SECONDS
 RETRY_MAX_SECONDS = 6 * 3600
@@ -64,7 +69,8 @@ LOST_AFTER_SECONDS = 120  # a row with no attempt this long after it was written
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
+    doublings = min(max(attempts - 1, 0), 30)  # past the cap anyway; keeps the number small
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2**doublings, RETRY_MAX_SECONDS))
 
 
 def notifications_deliver(*, ids: Iterable[int], now: datetime | None = None) -> int:
@@ -91,15 +97,19 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
         try:
             if notification.channel == Channel.EMAIL:
                 _email(notification)
-        except Exception as exc:  # noqa: BLE001 - any failure of the mail server is retried
+        except Exception as exc:
             notification.attempts += 1
             notification.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            notification.next_attempt_at = (
-                now + retry_delay(notification.attempts)
-                if notification.attempts < MAX_ATTEMPTS
-                else None
-            )
+            notification.next_attempt_at = now + retry_delay(notification.attempts)
             notification.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            if notification.attempts == MAX_ATTEMPTS:
+                logger.error(
+                    "notification %s still undelivered after %s attempts (%s); retrying every %s s",
+                    notification.pk,
+                    notification.attempts,
+                    notification.last_error,
+                    RETRY_MAX_SECONDS,
+                )
             return False
         notification.attempts += 1
         notification.delivered_at = now

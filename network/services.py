@@ -509,9 +509,11 @@ class Target:
 def agency_of(service: ServicePage) -> Organization:
     from directory.models import AgencyPage
 
-    parent = AgencyPage.objects.filter(
-        path=service.path[: -service.steplen], depth=service.depth - 1
-    ).select_related("organization").first()
+    parent = (
+        AgencyPage.objects.filter(path=service.path[: -service.steplen], depth=service.depth - 1)
+        .select_related("organization")
+        .first()
+    )
     if parent is None or parent.organization is None:
         raise AgreementMissing(
             _("%(service)s is not linked to an agency organization; contact it directly.")
@@ -588,7 +590,7 @@ def referral_send(
 
     key = idempotency_key.strip()
     if not key or len(key) > 100:
-        raise ValidationError({"idempotency_key": _("An idempotency key of 1–100 characters.")})
+        raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 100 characters.")})
     _clinic_staff_check(by, sender)
     existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
     if existing is not None:
@@ -664,8 +666,14 @@ def referral_send(
                 idempotency_key=key,
                 sent_at=now,
             )
-            _event(referral, EventKind.CREATED, at=now, actor=by, organization=sender,
-                   to_status=ReferralStatus.REQUESTED)
+            _event(
+                referral,
+                EventKind.CREATED,
+                at=now,
+                actor=by,
+                organization=sender,
+                to_status=ReferralStatus.REQUESTED,
+            )
             _notify(
                 _agency_recipients(referral),
                 referral=referral,
@@ -690,9 +698,7 @@ def referral_send(
 
 def _same_request(existing: Referral, *, client: Client, service: ServicePage) -> Referral:
     if existing.client_id != client.pk or existing.service_id != service.pk:
-        raise IdempotencyConflict(
-            _("This idempotency key was already used for another referral.")
-        )
+        raise IdempotencyConflict(_("This idempotency key was already used for another referral."))
     return existing
 
 
@@ -768,8 +774,16 @@ def referral_transition(
         text = reason
         if outcome:
             text = " — ".join(p for p in (current.get_outcome_display(), outcome_note, reason) if p)
-        _event(current, EventKind.STATUS, at=now, actor=by, organization=organization,
-               from_status=before, to_status=to, text=text)
+        _event(
+            current,
+            EventKind.STATUS,
+            at=now,
+            actor=by,
+            organization=organization,
+            from_status=before,
+            to_status=to,
+            text=text,
+        )
         status = current.get_status_display()
         subject = _("Referral #%(id)s is now %(status)s") % {"id": current.pk, "status": status}
         body = _("%(org)s marked the referral for %(service)s %(status)s.") % {
@@ -800,8 +814,14 @@ def referral_message(
     if len(text) > 5000:
         raise ValidationError({"text": _("Keep the message under 5,000 characters.")})
     with transaction.atomic():
-        event = _event(referral, EventKind.MESSAGE, at=timezone.now(), actor=by,
-                       organization=organization, text=text)
+        event = _event(
+            referral,
+            EventKind.MESSAGE,
+            at=timezone.now(),
+            actor=by,
+            organization=organization,
+            text=text,
+        )
         recipients = (
             _sender_recipients(referral) if side == Side.RECIPIENT else _agency_recipients(referral)
         )
@@ -820,9 +840,7 @@ def referral_viewed(*, referral: Referral, by: User, organization: Organization)
     """Record the agency opening the referral (once per person); True if it was recorded."""
     if organization.pk != referral.agency_id:
         return False
-    if ReferralEvent.objects.filter(
-        referral=referral, kind=EventKind.VIEWED, actor=by
-    ).exists():
+    if ReferralEvent.objects.filter(referral=referral, kind=EventKind.VIEWED, actor=by).exists():
         return False
     _event(referral, EventKind.VIEWED, at=timezone.now(), actor=by, organization=organization)
     return True
@@ -832,9 +850,9 @@ def referrals_consent_withdrawn(*, consent: Any, by: User | None, expired: bool)
     """Put the consent's end on the timeline of every open referral it covered and tell the
     agency to stop using the client's data; how many referrals."""
     open_referrals = list(
-        Referral.objects.filter(consent=consent).exclude(status__in=TERMINAL).select_related(
-            "agency"
-        )
+        Referral.objects.filter(consent=consent)
+        .exclude(status__in=TERMINAL)
+        .select_related("agency")
     )
     kind = EventKind.CONSENT_EXPIRED if expired else EventKind.CONSENT_REVOKED
     now = timezone.now()
@@ -903,11 +921,29 @@ def _notify(
     link = reverse("network:referral_detail", args=[referral.pk]) if referral else ""
     rows: list[Notification] = []
     for user in dict.fromkeys(users):
-        rows.append(Notification(user=user, referral=referral, channel=Channel.IN_APP,
-                                 kind=kind, subject=subject, body=body, link=link))
+        rows.append(
+            Notification(
+                user=user,
+                referral=referral,
+                channel=Channel.IN_APP,
+                kind=kind,
+                subject=subject,
+                body=body,
+                link=link,
+            )
+        )
         if user.email:
-            rows.append(Notification(user=user, referral=referral, channel=Channel.EMAIL,
-                                     kind=kind, subject=subject, body=body, link=link))
+            rows.append(
+                Notification(
+                    user=user,
+                    referral=referral,
+                    channel=Channel.EMAIL,
+                    kind=kind,
+                    subject=subject,
+                    body=body,
+                    link=link,
+                )
+            )
     created = Notification.objects.bulk_create(rows)
     ids = [n.pk for n in created]
     if ids:
@@ -919,7 +955,7 @@ def _enqueue_delivery(ids: list[int]) -> None:
     """Queue delivery; if the broker is down the rows wait for the sweep (nothing is lost)."""
     try:
         tasks.notifications_deliver.delay(ids)
-    except Exception:  # noqa: BLE001 - any broker failure: the outbox sweep delivers later
+    except Exception:
         logger.warning("could not queue delivery of notifications %s; the sweep will", ids)
 
 
@@ -948,8 +984,11 @@ def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
         "agency", "sender", "network"
     )
     for referral in waiting.filter(reminded_at__isnull=True, response_due_at__gt=now):
-        window = referral.response_due_at - (referral.sent_at or referral.created_at)
-        if now >= referral.response_due_at - window / 4:
+        due = referral.response_due_at
+        if due is None:  # excluded by the query; said again for the type checker
+            continue
+        window = due - (referral.sent_at or referral.created_at)
+        if now >= due - window / 4:
             counts["reminded"] += _step(
                 referral, "reminded_at", now, partial(_reminder, referral, now, due=False)
             )
@@ -958,8 +997,11 @@ def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
             referral, "due_reminded_at", now, partial(_reminder, referral, now, due=True)
         )
     for referral in waiting.filter(escalated_at__isnull=True, response_due_at__lte=now):
+        due = referral.response_due_at
+        if due is None:  # excluded by the query; said again for the type checker
+            continue
         tz = ZoneInfo(referral.network.time_zone)
-        if now >= business_hours_after(referral.response_due_at, ESCALATE_AFTER_HOURS, tz):
+        if now >= business_hours_after(due, ESCALATE_AFTER_HOURS, tz):
             # Searched before the step's transaction, which holds the referral's row lock.
             alternatives = _alternatives_or_none(referral, now)
             counts["escalated"] += _step(
@@ -974,8 +1016,9 @@ def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
         counts["outcome"] += _step(
             referral, "outcome_reminded_at", now, partial(_outcome_reminder, referral, now)
         )
+    # order_by(): the default ordering's columns would make DISTINCT one row per referral.
     expired = (
-        _consent_expired_unrecorded(now).values_list("consent_id", flat=True).distinct()
+        _consent_expired_unrecorded(now).order_by().values_list("consent_id", flat=True).distinct()
     )
     for consent_id in list(expired):
         try:
@@ -1029,22 +1072,38 @@ def _consent_expired(consent_id: int, now: datetime) -> int:
 
 def _reminder(referral: Referral, now: datetime, *, due: bool) -> None:
     when = timezone.localtime(referral.response_due_at, ZoneInfo(referral.network.time_zone))
-    _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
-           text=str(_("Answer due now") if due else _("Answer due soon")))
+    _event(
+        referral,
+        EventKind.REMINDER,
+        at=now,
+        actor=None,
+        organization=None,
+        text=str(_("Answer due now") if due else _("Answer due soon")),
+    )
     _notify(
         _agency_recipients(referral),
         referral=referral,
         kind="referral_due" if due else "referral_due_soon",
-        subject=(_("Referral #%(id)s needs an answer now") if due
-                 else _("Referral #%(id)s needs an answer soon")) % {"id": referral.pk},
+        subject=(
+            _("Referral #%(id)s needs an answer now")
+            if due
+            else _("Referral #%(id)s needs an answer soon")
+        )
+        % {"id": referral.pk},
         body=_("Accept or decline the referral for %(service)s by %(when)s.")
         % {"service": referral.service_name, "when": when.strftime("%a %d %b %H:%M")},
     )
 
 
 def _outcome_reminder(referral: Referral, now: datetime) -> None:
-    _event(referral, EventKind.REMINDER, at=now, actor=None, organization=None,
-           text=str(_("Outcome overdue")))
+    _event(
+        referral,
+        EventKind.REMINDER,
+        at=now,
+        actor=None,
+        organization=None,
+        text=str(_("Outcome overdue")),
+    )
     _notify(
         _agency_recipients(referral),
         referral=referral,
@@ -1096,14 +1155,16 @@ def referral_alternatives(*, referral: Referral, now: datetime) -> list[Any]:
     from search.selectors import service_search
 
     near = None
-    point = (
-        SearchDocument.objects.filter(service_id=referral.service_id, location_id=referral.location_id)
-        .exclude(latitude=None)
-        .values_list("latitude", "longitude")
-        .first()
-    )
+    # Near the chosen location, else near any place of the service: "the whole network" could
+    # suggest a pantry in another county. Only a service without places searches everywhere.
+    places = SearchDocument.objects.filter(service_id=referral.service_id).exclude(latitude=None)
+    if referral.location_id is not None:
+        places = places.filter(location_id=referral.location_id)
+    point = places.order_by("pk").values_list("latitude", "longitude").first()
     if point is not None:
-        near = Near(latitude=float(point[0]), longitude=float(point[1]), label="")
+        latitude, longitude = point
+        if latitude is not None and longitude is not None:
+            near = Near(latitude=float(latitude), longitude=float(longitude), label="")
     query = SearchQuery(
         categories=tuple(referral.categories),
         near=near,
@@ -1113,7 +1174,9 @@ def referral_alternatives(*, referral: Referral, now: datetime) -> list[Any]:
     )
     from directory.models import AgencyPage
 
-    own = set(AgencyPage.objects.filter(organization=referral.agency_id).values_list("pk", flat=True))
+    own = set(
+        AgencyPage.objects.filter(organization=referral.agency_id).values_list("pk", flat=True)
+    )
     results = service_search(network=referral.network, query=query, now=now)
     found = []
     for hit in results.hits:

@@ -132,7 +132,9 @@ def loop_make(tenant: Tenant) -> Loop:
         method="verbal",
         attestation="I read the standard consent script.",
         whole_network=True,
-        granted_at=timezone.now() - timedelta(days=1),
+        # In force both at SENT_AT (tests with fixed times) and now (tests on the wall clock).
+        granted_at=min(SENT_AT, timezone.now()) - timedelta(days=30),
+        expires_at=max(SENT_AT, timezone.now()) + timedelta(days=365),
     )
     return Loop(
         tenant=tenant,

@@ -14,10 +14,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from consent import services as consent_services
-from consent.models import AccessLog, Consent
+from consent.models import AccessLog
 from directory.models import Location, ServicePage
 from network import services
 from network.deadlines import business_hours_after
@@ -48,18 +47,6 @@ from tests.network.test_screening import (
 PACIFIC = ZoneInfo("America/Los_Angeles")
 # SENT_AT is Tuesday 10:00 Pacific; 16 business hours later is Thursday 10:00 Pacific.
 DUE_16H = datetime(2026, 11, 26, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def loop(loop: Loop) -> Loop:
-    """The shared cast with its consent dated a month before SENT_AT: the shared fixture dates it
-    from the wall clock, which puts it after SENT_AT once that day has passed."""
-    Consent.objects.filter(pk=loop.consent.pk).update(
-        granted_at=SENT_AT - timedelta(days=30),
-        expires_at=max(SENT_AT, timezone.now()) + timedelta(days=365),
-    )
-    loop.consent.refresh_from_db()
-    return loop
 
 
 def written() -> dict[str, int]:
@@ -326,9 +313,7 @@ def test_one_need_sent_to_two_agencies_at_once(loop, django_capture_on_commit_ca
     assert [r.agreement for r in sent] == [loop.agreements["food"], loop.agreements["housing"]]
     assert written() == {"Referral": 2, "ReferralEvent": 2, "Notification": 6, "AccessLog": 0}
     told = {(n.referral_id, n.user) for n in Notification.objects.all()}
-    assert told == {(sent[0].pk, u) for u in receiving_staff(loop)} | {
-        (sent[1].pk, housing_staff)
-    }
+    assert told == {(sent[0].pk, u) for u in receiving_staff(loop)} | {(sent[1].pk, housing_staff)}
     assert len(mail.outbox) == 3
 
 
@@ -358,17 +343,17 @@ def test_several_agencies_all_or_none(loop, django_capture_on_commit_callbacks, 
         expected = ValidationError
     before = written()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(expected):
-            services.referrals_send(
-                client=loop.client,
-                by=loop.clinic_staff,
-                sender=loop.clinic,
-                targets=[services.Target(service=loop.food), services.Target(service=loop.housing)],
-                categories=["food-insecurity", "housing-instability"],
-                idempotency_key="both",
-                now=SENT_AT,
-            )
+    targets = [services.Target(service=loop.food), services.Target(service=loop.housing)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(expected):
+        services.referrals_send(
+            client=loop.client,
+            by=loop.clinic_staff,
+            sender=loop.clinic,
+            targets=targets,
+            categories=["food-insecurity", "housing-instability"],
+            idempotency_key="both",
+            now=SENT_AT,
+        )
 
     assert written() == before
     assert callbacks == []
@@ -518,13 +503,16 @@ def test_consent_and_agreement_refusals_write_nothing(
     kwargs = arrange(loop)
     before = written()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(expected) as refused:
-            loop.send(**{"now": SENT_AT, **kwargs})
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(expected) as refused,
+    ):
+        loop.send(**{"now": SENT_AT, **kwargs})
 
     assert str(refused.value)  # a message the clinic can read
     assert written() == before
-    assert callbacks == [] and mail.outbox == []
+    assert callbacks == []
+    assert mail.outbox == []
 
 
 def _other_location(loop: Loop) -> dict[str, Any]:
@@ -554,9 +542,11 @@ def test_bad_input_is_refused_and_writes_nothing(loop, django_capture_on_commit_
     kwargs = arrange(loop)
     before = written()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(ValidationError) as refused:
-            loop.send(**{"now": SENT_AT, **kwargs})
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(ValidationError) as refused,
+    ):
+        loop.send(**{"now": SENT_AT, **kwargs})
 
     assert field in refused.value.message_dict
     assert written() == before
@@ -627,9 +617,11 @@ def test_wrong_roles_cannot_send(loop, other_loop, django_capture_on_commit_call
     by, sender = WRONG_ROLES[case](loop, other_loop)
     before = written()
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(PermissionDenied):
-            send_as(loop, by, sender)
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(PermissionDenied),
+    ):
+        send_as(loop, by, sender)
 
     assert written() == before
     assert callbacks == []
@@ -648,7 +640,13 @@ def test_a_retried_key_does_not_let_the_wrong_role_see_the_referral(loop):
 
 @pytest.mark.parametrize(
     ("first", "last"),
-    [("Maria", "Lopez"), ("maria", "lópez"), ("M", "Lopez"), (" MARIA ", "LOPEZ"), ("María", "López")],
+    [
+        ("Maria", "Lopez"),
+        ("maria", "lópez"),
+        ("M", "Lopez"),
+        (" MARIA ", "LOPEZ"),
+        ("María", "López"),
+    ],
 )
 def test_a_similar_name_with_the_same_birth_date_is_a_possible_duplicate(loop, first, last):
     with pytest.raises(services.PossibleDuplicate) as found:
@@ -740,7 +738,7 @@ def test_screening_record_stores_the_score(loop):
     assert screening.positive_categories == sorted(expected.positive_categories)
     assert screening.safety_score == expected.safety_score == 4
     assert screening.incomplete == []
-    assert screening.answers == {k: v for k, v in answers.items()}
+    assert screening.answers == answers
     assert (screening.performed_by, screening.performed_at) == (loop.clinic_staff, SENT_AT)
 
 
@@ -831,5 +829,5 @@ def test_zero_business_hours():
     assert business_hours_after(inside, 0, PACIFIC) == inside
     # Outside business hours, zero hours is the next opening.
     assert business_hours_after(friday_evening, 0, PACIFIC) == pacific(2026, 11, 23, 9, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative"):
         business_hours_after(inside, -1, PACIFIC)
