@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -27,8 +27,11 @@ def acting_organization(request: TenantRequest) -> Organization:
 
 
 def visible_referral(request: TenantRequest, pk: int) -> Referral:
-    """The referral if the acting organization sent or received it; 404 for anyone else."""
-    organization = acting_organization(request)
+    """The referral if the acting organization sent or received it; 404 for anyone else
+    (network admins too: they act for no organization)."""
+    if request.organization is None:
+        raise Http404
+    organization = request.organization
     return get_object_or_404(
         selectors.referrals_visible(user=request.user, organization=organization).select_related(
             "client", "sender", "agency", "consent__network", "agreement", "sent_by"
