@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from consent.models import Consent
 from network import services
-from network.models import EventKind, Notification, Referral, ReferralEvent, User
+from network.models import EventKind, Notification, Referral, ReferralEvent, Role, User
+from tests.factories import UserFactory
 from tests.loop.conftest import SENT_AT, Loop
 
 pytestmark = [
@@ -33,6 +34,18 @@ pytestmark = [
 ]
 
 ROUNDS = 5
+
+
+@pytest.fixture
+def loop(loop: Loop) -> Loop:
+    """The shared cast with two intake workers at the food agency, the people who race."""
+    for name in ("intake-a", "intake-b"):
+        user = UserFactory(username=f"{loop.tenant.network.slug}-{name}")
+        services.membership_grant(
+            user=user, role=Role.AGENCY_STAFF, organization=loop.food_agency, notify=False
+        )
+        loop.users[name] = user
+    return loop
 
 
 def race(*actions: Callable[[threading.Barrier], Any]) -> list[Any]:
