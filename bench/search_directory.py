@@ -35,8 +35,7 @@ import shutil
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,26 +182,8 @@ class Built:
     wagtail_index: float = 0.0
     search_index: float = 0.0
     analyze: float = 0.0
-    deferred_refreshes: int = 0  # service ids whose index refresh the imports queued
+    search_refresh: float = 0.0  # the index refresh each import queues (a worker task)
     package_lines: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def search_refresh_deferred() -> Iterator[list[list[int]]]:
-    """Collect the search-index refreshes an import queues instead of running them (eagerly).
-
-    Every import refreshes all of the network's services after commit; a full rebuild follows,
-    so running them would only index the earlier packages again, once per package.
-    """
-    from search import tasks
-
-    queued: list[list[int]] = []
-    real = tasks.search_documents_refresh.delay
-    tasks.search_documents_refresh.delay = queued.append  # type: ignore[method-assign,assignment]
-    try:
-        yield queued
-    finally:
-        tasks.search_documents_refresh.delay = real  # type: ignore[method-assign]
 
 
 def build_data(
@@ -240,11 +221,9 @@ def build_data(
             out(f"{largest} is {mib(files[largest])}, over the reader's {mib(MAX_FILE_BYTES)}")
             return 2
         try:
-            with search_refresh_deferred() as queued:
-                measured = measured_import(
-                    network, folder, label=f"package {number + 1}", trace=False, live=not args.quiet
-                )
-            built.deferred_refreshes += sum(len(ids) for ids in queued)
+            measured = measured_import(
+                network, folder, label=f"package {number + 1}", trace=False, live=not args.quiet
+            )
         except InvalidImport as exc:
             out(f"package {number + 1} did not validate: {exc}")
             for problem in exc.problems[:20]:
@@ -253,13 +232,15 @@ def build_data(
         built.read += measured.read_seconds
         built.write += measured.import_seconds
         built.wagtail_index += measured.search_index_seconds
+        built.search_refresh += measured.directory_index_seconds
         built.package_lines.append(
             f"  package {number + 1}: seed {seed}, {counts['services']:,} services, "
             f"{counts['organizations']:,} agencies, {counts['locations']:,} locations, "
             f"{counts['service_at_location']:,} service_at_location; "
             f"{mib(sum(files.values()))} (largest {largest} {mib(files[largest])}); "
             f"read {measured.read_seconds:.1f} s, import {measured.import_seconds:.1f} s, "
-            f"Wagtail index {measured.search_index_seconds:.1f} s"
+            f"Wagtail index {measured.search_index_seconds:.1f} s, "
+            f"search index refresh {measured.directory_index_seconds:.1f} s"
         )
         if not args.quiet:
             note(built.package_lines[-1].strip())
@@ -656,12 +637,9 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
         f"{args.services / (built.read + built.write):,.0f} services/s), "
         f"Wagtail index {built.wagtail_index:.1f} s"
         + (f" (of which {wagtail_extra:.1f} s completing it)" if wagtail_extra else "")
-        + f", search index rebuild {built.search_index:.1f} s ({documents:,} documents), "
+        + f", search index refresh queued by the imports {built.search_refresh:.1f} s, "
+        f"search index rebuild {built.search_index:.1f} s ({documents:,} documents), "
         f"{'VACUUM ANALYZE' if postgres else 'ANALYZE'} {built.analyze:.1f} s"
-    )
-    out(
-        f"(the index refreshes the imports queued, {built.deferred_refreshes:,} service ids over "
-        "all packages, were not run: the rebuild replaces them)"
     )
     problems = []
     if stored["services"] != args.services:
