@@ -62,7 +62,6 @@ def consent_active_for(
     """
     at = at or timezone.now()
     categories = list(categories)
-    sensitive = client.network.sensitive_category_codes()
     candidates = (
         Consent.objects.filter(client=client, granted_at__lte=at, expires_at__gt=at)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
@@ -70,9 +69,7 @@ def consent_active_for(
         .order_by("-granted_at", "-pk")
     )
     for consent in candidates:
-        if consent_covers(
-            consent, recipient=recipient, categories=categories, at=at, sensitive=sensitive
-        ):
+        if consent_covers(consent, recipient=recipient, categories=categories, at=at):
             return consent
     return None
 

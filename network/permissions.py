@@ -118,7 +118,14 @@ def user_has_org_perm(
 ) -> bool:
     if not user.is_active:
         return False
-    return (checker or checker_for(user)).has_perm(perm.value, organization)
+    if checker is not None:
+        return checker.has_perm(perm.value, organization)
+    if user.is_superuser:
+        return True  # as guardian's checker answers for an active superuser
+    # One question, one indexed query: cheaper than building a checker for a single answer.
+    return OrganizationUserObjectPermission.objects.filter(
+        user_id=user.pk, content_object=organization, permission__codename=perm.value
+    ).exists()
 
 
 def user_has_network_perm(

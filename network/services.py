@@ -507,19 +507,16 @@ class Target:
 
 
 def agency_of(service: ServicePage) -> Organization:
-    from directory.models import AgencyPage
-
-    parent = (
-        AgencyPage.objects.filter(path=service.path[: -service.steplen], depth=service.depth - 1)
-        .select_related("organization")
-        .first()
-    )
-    if parent is None or parent.organization is None:
+    """The agency organization whose listing the service is under (one query)."""
+    agency = Organization.objects.filter(
+        listing__path=service.path[: -service.steplen], listing__depth=service.depth - 1
+    ).first()
+    if agency is None:
         raise AgreementMissing(
             _("%(service)s is not linked to an agency organization; contact it directly.")
             % {"service": service.title}
         )
-    return parent.organization
+    return agency
 
 
 def referrals_send(
