@@ -35,10 +35,11 @@ def consent_covers(
     wanted = set(categories)
     if not wanted or not wanted <= set(consent.categories):
         return False
-    if recipient_ids is None:
-        recipient_ids = frozenset(r.pk for r in consent.recipients.all())
-    if not consent.whole_network and recipient.pk not in recipient_ids:
-        return False
+    if not consent.whole_network:
+        if recipient_ids is None:
+            recipient_ids = frozenset(r.pk for r in consent.recipients.all())
+        if recipient.pk not in recipient_ids:
+            return False
     if sensitive is None:
         sensitive = consent.network.sensitive_category_codes()
     if wanted & sensitive:

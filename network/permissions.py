@@ -226,8 +226,9 @@ def organizations_users_with_perm(organization: Organization, perm: OrgPerm) -> 
     """Active users holding ``perm`` on the organization."""
     from .models import User
 
+    # One grant per (user, permission, organization): no DISTINCT needed.
     return User.objects.filter(
         is_active=True,
         organizationuserobjectpermission__content_object=organization,
         organizationuserobjectpermission__permission__codename=perm.value,
-    ).distinct()
+    )
