@@ -24,6 +24,7 @@ from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
+from cms.models import AppendOnlyModel
 from directory.categories import SDOH_CATEGORIES
 
 
@@ -297,7 +298,7 @@ class AgreementSignatory(Orderable):
         return f"{self.name}, {self.organization}"
 
 
-class AccessLog(models.Model):
+class AccessLog(AppendOnlyModel):
     """One disclosure of client data: who saw which fields of which client, when, from where.
 
     Append-only; the clinic prints it as the client's accounting of disclosures.
@@ -328,14 +329,6 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.organization_id} → client {self.client_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("The access log is append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("The access log is append-only.")
 
 
 SDOH_CODES: frozenset[str] = frozenset(code for code, _name in SDOH_CATEGORIES)

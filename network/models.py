@@ -7,7 +7,7 @@ django-guardian object permissions on the Organization or the Network (see ``per
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from wagtail.models import Page
+
+from cms.models import AppendOnlyModel
 
 
 class User(AbstractUser):
@@ -473,7 +475,7 @@ class EventKind(models.TextChoices):
     CONSENT_EXPIRED = "consent_expired", _("Consent expired")
 
 
-class ReferralEvent(models.Model):
+class ReferralEvent(AppendOnlyModel):
     """The append-only timeline of a referral: who did what, when."""
 
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
@@ -495,14 +497,6 @@ class ReferralEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on referral {self.referral_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ValueError("Referral events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise ValueError("Referral events are append-only.")
 
 
 # --- notifications (outbox) ------------------------------------------------------------------

@@ -916,31 +916,19 @@ def _notify(
     The texts name the referral and service, never the client: email is not a safe channel.
     """
     link = reverse("network:referral_detail", args=[referral.pk]) if referral else ""
-    rows: list[Notification] = []
-    for user in dict.fromkeys(users):
-        rows.append(
-            Notification(
-                user=user,
-                referral=referral,
-                channel=Channel.IN_APP,
-                kind=kind,
-                subject=subject,
-                body=body,
-                link=link,
-            )
+    rows = [
+        Notification(
+            user=user,
+            referral=referral,
+            channel=channel,
+            kind=kind,
+            subject=subject,
+            body=body,
+            link=link,
         )
-        if user.email:
-            rows.append(
-                Notification(
-                    user=user,
-                    referral=referral,
-                    channel=Channel.EMAIL,
-                    kind=kind,
-                    subject=subject,
-                    body=body,
-                    link=link,
-                )
-            )
+        for user in dict.fromkeys(users)
+        for channel in ((Channel.IN_APP, Channel.EMAIL) if user.email else (Channel.IN_APP,))
+    ]
     created = Notification.objects.bulk_create(rows)
     ids = [n.pk for n in created]
     if ids:
