@@ -33,9 +33,6 @@ class Disclosure:
     withdrawn: bool = False
     no_redisclosure: bool = False  # 42 CFR Part 2: the recipient may not pass it on
 
-    def __contains__(self, code: str) -> bool:
-        return code in self.fields
-
 
 def _client_values(
     referral: Referral, sensitive: frozenset[str], show_sensitive: bool

@@ -271,14 +271,6 @@ class DataSharingAgreement(ClusterableModel):
         if errors:
             raise ValidationError(errors)
 
-    def in_effect(self, on: datetime | None = None) -> bool:
-        day = timezone.localdate(on) if on else timezone.localdate()
-        return (
-            self.status == AgreementStatus.ACTIVE
-            and self.effective_from <= day
-            and (self.effective_to is None or day <= self.effective_to)
-        )
-
 
 class AgreementSignatory(Orderable):
     agreement = ParentalKey(

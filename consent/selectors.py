@@ -96,14 +96,17 @@ def agreement_for(
     return found[0] if found else None
 
 
-def agencies_with_agreement(
-    *, clinic: Organization, agency_ids: Iterable[int], at: datetime | None = None
+def listings_taking_referrals(
+    *, clinic: Organization, listing_ids: Iterable[int], at: datetime | None = None
 ) -> frozenset[int]:
-    """Which of these agencies can receive electronic referrals from ``clinic`` (one query)."""
+    """Which of these agency listings (page ids) take electronic referrals from ``clinic``: an
+    agreement in force for their agency (one query)."""
     return frozenset(
         agreements_in_effect(at)
-        .filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency_id__in=list(agency_ids))
-        .values_list("agency_id", flat=True)
+        .filter(
+            Q(clinic=clinic) | Q(clinic__isnull=True), agency__listing__pk__in=list(listing_ids)
+        )
+        .values_list("agency__listing__pk", flat=True)
     )
 
 

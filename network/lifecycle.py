@@ -33,10 +33,6 @@ ANY_TO_ERROR = S.ENTERED_IN_ERROR
 TERMINAL: frozenset[str] = frozenset(
     {S.REJECTED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR}
 )
-# The statuses that close the loop for the sender (the final answer came back).
-CLOSING: frozenset[str] = frozenset({S.COMPLETED, S.FAILED, S.REJECTED, S.CANCELLED})
-# Still waiting for the agency's first answer.
-AWAITING_RESPONSE: frozenset[str] = frozenset({S.REQUESTED})
 # Accepted and not finished: an outcome is owed.
 OUTCOME_OWED: frozenset[str] = frozenset({S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD})
 

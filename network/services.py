@@ -24,7 +24,7 @@ from cms.models import HomePage
 
 from . import tasks
 from .deadlines import business_hours_after
-from .lifecycle import OUTCOME_REQUIRED, TERMINAL, Refusal, Side, transition_refusal
+from .lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, TERMINAL, Refusal, Side, transition_refusal
 from .models import (
     Channel,
     Client,
@@ -993,7 +993,7 @@ def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
                 referral, "escalated_at", now, partial(_escalate, referral, now, alternatives)
             )
     owed = Referral.objects.filter(
-        status__in=[ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS, ReferralStatus.ON_HOLD],
+        status__in=OUTCOME_OWED,
         outcome_reminded_at__isnull=True,
         outcome_due_at__lte=now,
     ).select_related("agency", "sender")

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -81,20 +80,14 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
 
 
 def _referable_agencies(request: TenantRequest, results: Any) -> frozenset[int]:
-    """Agency listings on this page that take electronic referrals from the acting clinic
-    (an agreement in force); the others show "contact directly". One query."""
-    from consent.selectors import agreements_in_effect
+    """Agency listings on this page that take electronic referrals from the acting clinic;
+    the others show "contact directly"."""
+    from consent.selectors import listings_taking_referrals
 
     if results is None or request.organization is None or not results.hits:
         return frozenset()
-    clinic = request.organization
-    return frozenset(
-        agreements_in_effect()
-        .filter(
-            Q(clinic=clinic) | Q(clinic__isnull=True),
-            agency__listing__pk__in={hit.agency_id for hit in results.hits},
-        )
-        .values_list("agency__listing__pk", flat=True)
+    return listings_taking_referrals(
+        clinic=request.organization, listing_ids={hit.agency_id for hit in results.hits}
     )
 
 
