@@ -89,10 +89,26 @@ def agreement_for(
 ) -> DataSharingAgreement | None:
     """The agreement in force between ``agency`` and referrals from ``clinic``: one made for
     that clinic first, else the agency's network-wide one; None means no electronic referrals."""
-    found = list(
+    return _clinic_first(
         agreements_in_effect(at).filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency=agency)
     )
-    found.sort(key=lambda a: a.clinic_id is None)
+
+
+def agreement_for_listing(
+    *, listing_path: str, clinic: Organization, at: datetime | None = None
+) -> DataSharingAgreement | None:
+    """As ``agreement_for``, for the agency whose listing page is at ``listing_path``, with that
+    agency read in the same query (a send's hot path: one query instead of two)."""
+    return _clinic_first(
+        agreements_in_effect(at)
+        .filter(Q(clinic=clinic) | Q(clinic__isnull=True), agency__listing__path=listing_path)
+        .select_related("agency")
+    )
+
+
+def _clinic_first(agreements: QuerySet[DataSharingAgreement]) -> DataSharingAgreement | None:
+    """The agreement made for the clinic if there is one, else the network-wide one."""
+    found = sorted(agreements, key=lambda a: a.clinic_id is None)
     return found[0] if found else None
 
 

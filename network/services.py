@@ -582,7 +582,7 @@ def referral_send(
     category, (AgreementMissing) without an agreement in force, and ValidationError for bad
     input. Nothing is written when it refuses.
     """
-    from consent.selectors import agreement_for, consent_active_for
+    from consent.selectors import agreement_for_listing, consent_active_for
     from directory.models import ServiceAtLocation
 
     key = idempotency_key.strip()
@@ -617,7 +617,12 @@ def referral_send(
         errors["location"] = _("The service is not offered at this location.")
     if errors:
         raise ValidationError(errors)
-    agency = agency_of(service)
+    now = now or timezone.now()
+    # The agreement and its agency in one query; without one, the agency alone, so that the
+    # refusal says which of the checks below failed.
+    listing_path = service.path[: -service.steplen]
+    agreement = agreement_for_listing(listing_path=listing_path, clinic=sender, at=now)
+    agency = agreement.agency if agreement is not None else agency_of(service)
     if agency.network_id != sender.network_id or not agency.is_active:
         raise AgreementMissing(_("This agency does not take referrals in your network."))
     if not agency.receives_referrals or service.referral_method != "electronic":
@@ -625,7 +630,6 @@ def referral_send(
             _("%(agency)s takes no electronic referrals for this service; contact it directly.")
             % {"agency": agency}
         )
-    now = now or timezone.now()
     consent = consent_active_for(client=client, recipient=agency, categories=categories, at=now)
     if consent is None:
         raise ConsentRequired(
@@ -635,7 +639,6 @@ def referral_send(
             )
             % {"client": client.full_name, "agency": agency}
         )
-    agreement = agreement_for(agency=agency, clinic=sender, at=now)
     if agreement is None:
         raise AgreementMissing(
             _("%(agency)s has no data-sharing agreement in force; contact it directly.")

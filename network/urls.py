@@ -3,7 +3,7 @@ from django.urls import path
 from search import views as search_views
 
 from . import api, views
-from .views import clients, inbox, referrals, send
+from .views import clients, clinic, inbox, portal, referrals, send, tracker
 
 app_name = "network"
 
@@ -44,3 +44,5 @@ urlpatterns = [
         name="api_referral_transition",
     ),
 ]
+# The clinic workspace and the agency portal declare their own routes.
+urlpatterns += clinic.urlpatterns + portal.urlpatterns + tracker.urlpatterns
