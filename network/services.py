@@ -582,22 +582,55 @@ def referral_send(
     category, (AgreementMissing) without an agreement in force, and ValidationError for bad
     input. Nothing is written when it refuses.
     """
-    from consent.selectors import agreement_for_listing, consent_active_for
-    from directory.models import ServiceAtLocation
-
     key = idempotency_key.strip()
     if not key or len(key) > 100:
         raise ValidationError({"idempotency_key": _("An idempotency key of 1 to 100 characters.")})
     _clinic_staff_check(by, sender)
-    existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
-    if existing is not None:
+    try:
+        return _referral_create(
+            client=client,
+            by=by,
+            sender=sender,
+            service=service,
+            categories=categories,
+            idempotency_key=key,
+            location=location,
+            urgency=urgency,
+            note=note,
+            now=now,
+        )
+    except (ValidationError, PermissionDenied, ReferralError, IntegrityError):
+        # A key already used answers with its referral (or a conflict), whatever changed
+        # since; an IntegrityError is the same key racing in from another request. Looked up
+        # only here, so that a first send pays no query for it.
+        existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
+        if existing is None:
+            raise
         return _same_request(existing, client=client, service=service)
+
+
+def _referral_create(
+    *,
+    client: Client,
+    by: User,
+    sender: Organization,
+    service: ServicePage,
+    categories: Sequence[str],
+    idempotency_key: str,
+    location: Location | None,
+    urgency: str,
+    note: str,
+    now: datetime | None,
+) -> Referral:
+    """referral_send's checks and writes, for a permitted sender and a well-formed key."""
+    from consent.models import SDOH_CODES
+    from consent.selectors import agreement_for_listing, consent_active_for
+    from directory.models import ServiceAtLocation
+
     if client.organization_id != sender.pk:
         raise PermissionDenied(_("Only the client's clinic may refer them."))
     categories = sorted(set(categories))
     errors: dict[str, str] = {}
-    from consent.models import SDOH_CODES
-
     if not categories:
         errors["categories"] = _("Choose the needs this referral is for.")
     elif not set(categories) <= SDOH_CODES:
@@ -645,54 +678,47 @@ def referral_send(
             % {"agency": agency}
         )
     tz = ZoneInfo(sender.network.time_zone)
-    try:
-        with transaction.atomic():
-            referral = Referral.objects.create(
-                network_id=sender.network_id,
-                client=client,
-                sender=sender,
-                sent_by=by,
-                agency=agency,
-                service=service,
-                location=location,
-                service_name=service.title,
-                categories=categories,
-                urgency=urgency,
-                note=note.strip(),
-                consent=consent,
-                agreement=agreement,
-                status=ReferralStatus.REQUESTED,
-                response_due_at=business_hours_after(now, agreement.response_hours, tz),
-                idempotency_key=key,
-                sent_at=now,
-            )
-            _event(
-                referral,
-                EventKind.CREATED,
-                at=now,
-                actor=by,
-                organization=sender,
-                to_status=ReferralStatus.REQUESTED,
-            )
-            _notify(
-                _agency_recipients(referral),
-                referral=referral,
-                kind="referral_received",
-                subject=_("New referral #%(id)s: %(service)s")
-                % {"id": referral.pk, "service": referral.service_name},
-                body=_("%(clinic)s sent a %(urgency)s referral for %(service)s.")
-                % {
-                    "clinic": sender,
-                    "urgency": referral.get_urgency_display().lower(),
-                    "service": referral.service_name,
-                },
-            )
-    except IntegrityError:
-        # The same key raced in from another request; its referral is the answer.
-        existing = Referral.objects.filter(sender=sender, idempotency_key=key).first()
-        if existing is None:
-            raise
-        return _same_request(existing, client=client, service=service)
+    with transaction.atomic():
+        referral = Referral.objects.create(
+            network_id=sender.network_id,
+            client=client,
+            sender=sender,
+            sent_by=by,
+            agency=agency,
+            service=service,
+            location=location,
+            service_name=service.title,
+            categories=categories,
+            urgency=urgency,
+            note=note.strip(),
+            consent=consent,
+            agreement=agreement,
+            status=ReferralStatus.REQUESTED,
+            response_due_at=business_hours_after(now, agreement.response_hours, tz),
+            idempotency_key=idempotency_key,
+            sent_at=now,
+        )
+        _event(
+            referral,
+            EventKind.CREATED,
+            at=now,
+            actor=by,
+            organization=sender,
+            to_status=ReferralStatus.REQUESTED,
+        )
+        _notify(
+            _agency_recipients(referral),
+            referral=referral,
+            kind="referral_received",
+            subject=_("New referral #%(id)s: %(service)s")
+            % {"id": referral.pk, "service": referral.service_name},
+            body=_("%(clinic)s sent a %(urgency)s referral for %(service)s.")
+            % {
+                "clinic": sender,
+                "urgency": referral.get_urgency_display().lower(),
+                "service": referral.service_name,
+            },
+        )
     return referral
 
 
