@@ -9,7 +9,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
 	SECRET_KEY=check-deploy-$$(date +%s)-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ \
 	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: venv demo serve test check lint format migrate bench clean
+.PHONY: venv demo serve test check lint format migrate bench clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ bench: venv
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.referral_loop --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.portal_pages --quiet --database-url $(BENCH_PG)
+
+## Spanish (and any other) translations: refresh locale/*/LC_MESSAGES/django.po from the code and
+## templates, then compile the .mo files the server reads (both are committed; needs GNU gettext).
+messages: venv
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py makemessages --locale es \
+		--no-obsolete --no-location --ignore '.venv/*' --ignore 'var/*' --ignore 'bench/*' \
+		--ignore 'tests/*' --ignore 'test-artifacts/*'
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py compilemessages --locale es \
+		--ignore '.venv/*'
 
 format: venv
 	$(BIN)/ruff check --fix .

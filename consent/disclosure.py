@@ -6,14 +6,15 @@ Every disclosure that shows client data writes one access-log row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from .models import AccessLog, ClientField
-from .selectors import agreement_for, consent_covers
+from .models import AccessLog, ClientField, DataSharingAgreement
+from .selectors import agreement_for, agreements_in_effect, consent_covers
 
 if TYPE_CHECKING:
     from network.models import Organization, Referral, User
@@ -88,23 +89,15 @@ def disclosure_for(
         everything = frozenset(ClientField.values)
         values = _client_values(referral, frozenset(), show_sensitive=True)
         return Disclosure(referral_id=referral.pk, fields=everything, client=values)
-    if recipient.pk != referral.agency_id:
+    in_force = (
+        agreement_for(agency=recipient, clinic=referral.sender, at=at)
+        if recipient.pk == referral.agency_id
+        else None
+    )
+    allowed = _fields_allowed(referral, recipient, in_force, at)
+    if allowed is None:
         return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
     consent = referral.consent
-    if consent.client_id != referral.client_id or not consent_covers(
-        consent, recipient=recipient, categories=referral.categories, at=at
-    ):
-        return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
-    # The fields of the version it was sent under, narrowed by the agreement in force now: a
-    # terminated agreement or a stricter new version takes effect on open referrals at once.
-    in_force = agreement_for(agency=recipient, clinic=referral.sender, at=at)
-    if in_force is None:
-        return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
-    allowed = (
-        frozenset(referral.agreement.fields)
-        & frozenset(in_force.fields)
-        & frozenset(ClientField.values)
-    )
     sensitive = consent.network.sensitive_category_codes()
     show_sensitive = recipient.pk in {r.pk for r in consent.sensitive_recipients.all()}
     values = _client_values(referral, sensitive, show_sensitive)
@@ -129,3 +122,44 @@ def disclosure_for(
             user_agent=user_agent[:300],
         )
     return disclosure
+
+
+def fields_disclosed(
+    referrals: Iterable[Referral], recipient: Organization, *, at: datetime
+) -> dict[int, frozenset[str]]:
+    """Referral id → the client fields ``recipient`` may see on it now (empty when withdrawn),
+    by the rule of ``disclosure_for``, for a page of received referrals: the agreements in force
+    are read once. Logs nothing: the caller logs what it shows."""
+    in_force: dict[int | None, DataSharingAgreement] = {}
+    for agreement in agreements_in_effect(at).filter(agency=recipient):
+        in_force[agreement.clinic_id] = agreement  # one per scope: clinic, or network-wide
+    return {
+        referral.pk: _fields_allowed(
+            referral, recipient, in_force.get(referral.sender_id, in_force.get(None)), at
+        )
+        or frozenset()
+        for referral in referrals
+    }
+
+
+def _fields_allowed(
+    referral: Referral,
+    recipient: Organization,
+    in_force: DataSharingAgreement | None,
+    at: datetime,
+) -> frozenset[str] | None:
+    """The fields the receiving agency may see: those of the agreement the referral was sent
+    under, narrowed by the one in force now (a terminated agreement or a stricter version takes
+    effect on open referrals at once), while the consent covers it; None when withdrawn."""
+    if recipient.pk != referral.agency_id or in_force is None:
+        return None
+    consent = referral.consent
+    if consent.client_id != referral.client_id or not consent_covers(
+        consent, recipient=recipient, categories=referral.categories, at=at
+    ):
+        return None
+    return (
+        frozenset(referral.agreement.fields)
+        & frozenset(in_force.fields)
+        & frozenset(ClientField.values)
+    )

@@ -769,3 +769,81 @@ class DirectoryImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_status_display()})"
+
+
+class ListingField(models.TextChoices):
+    """The part of a listing a suggestion is about (optional; "other" when unsure)."""
+
+    NAME = "name", _("Name")
+    DESCRIPTION = "description", _("Description")
+    CONTACT = "contact", _("Phone, email or website")
+    LOCATION = "location", _("Address or location")
+    HOURS = "hours", _("Opening hours")
+    ELIGIBILITY = "eligibility", _("Who can get the service")
+    FEES = "fees", _("Fees")
+    LANGUAGES = "languages", _("Languages")
+    APPLICATION = "application", _("How to apply")
+    OTHER = "other", _("Something else")
+
+
+class SuggestionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    APPLIED = "applied", _("Applied")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class ListingSuggestion(models.Model):
+    """A change an agency asks network admins to make to one of its listing pages.
+
+    Agency staff cannot publish; they say what is wrong and an admin edits the page (moderated)
+    and marks the suggestion applied, or dismisses it.
+    """
+
+    page = models.ForeignKey(
+        Page, on_delete=models.CASCADE, related_name="suggestions", verbose_name=_("listing page")
+    )
+    network = models.ForeignKey(
+        "network.Network", on_delete=models.CASCADE, related_name="listing_suggestions"
+    )
+    organization = models.ForeignKey(
+        "network.Organization",
+        on_delete=models.CASCADE,
+        related_name="listing_suggestions",
+        verbose_name=_("agency"),
+    )
+    suggested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("suggested by"),
+    )
+    field_name = models.CharField(
+        _("part of the listing"), max_length=20, choices=ListingField.choices, blank=True
+    )
+    text = models.TextField(_("what should change"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=SuggestionStatus.choices,
+        default=SuggestionStatus.OPEN,
+        db_index=True,
+    )
+    created_at = models.DateTimeField(_("suggested at"), auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["network", "status", "created_at"])]
+        verbose_name = _("listing suggestion")
+
+    def __str__(self) -> str:
+        return f"{self.page.title}: {self.text[:60]}"

@@ -62,6 +62,8 @@ from .models import (
     DirectoryIndexPage,
     GeocodeStatus,
     ListingEditorGroup,
+    ListingField,
+    ListingSuggestion,
     ListingVerification,
     Location,
     LocationHours,
@@ -75,6 +77,7 @@ from .models import (
     ServiceHours,
     ServicePage,
     ServicePhone,
+    SuggestionStatus,
     TaxonomyTerm,
 )
 from .selectors import page_network
@@ -82,6 +85,8 @@ from .selectors import page_network
 Progress = Callable[[int, int], None]
 
 __all__ = ["ImportReport", "InvalidImport", "directory_import", "directory_index_for"]
+
+SUGGESTION_MAX_LENGTH = 5000
 
 
 @dataclass
@@ -1108,3 +1113,59 @@ def directory_import_run(*, import_id: int) -> DirectoryImport:
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "summary", "problems", "warnings", "finished_at"])
     return job
+
+
+# --- suggestions from agencies -----------------------------------------------------------------
+
+
+@transaction.atomic
+def listing_suggestion_create(
+    *, page: Page, organization: Organization, by: User, text: str, field_name: str = ""
+) -> ListingSuggestion:
+    """Ask the network's admins to change one of ``organization``'s listing pages (its agency
+    page or one of its services); for the agency's staff only. ValidationError for bad input."""
+    from django.utils.translation import gettext
+
+    listing = AgencyPage.objects.filter(organization=organization).first()
+    own_page = listing is not None and (
+        page.pk == listing.pk
+        or (page.path.startswith(listing.path) and page.depth == listing.depth + 1)
+    )
+    if not own_page or not user_has_org_perm(by, OrgPerm.UPDATE_CAPACITY, organization):
+        raise PermissionDenied(gettext("You can only suggest changes to your agency's listing."))
+    text = text.strip()
+    errors: dict[str, str] = {}
+    if not text:
+        errors["text"] = gettext("Say what should change.")
+    elif len(text) > SUGGESTION_MAX_LENGTH:
+        errors["text"] = gettext("Keep the suggestion under 5,000 characters.")
+    if field_name and field_name not in ListingField.values:
+        errors["field_name"] = gettext("Choose a part of the listing from the list.")
+    if errors:
+        raise ValidationError(errors)
+    return ListingSuggestion.objects.create(
+        page=page,
+        network_id=organization.network_id,
+        organization=organization,
+        suggested_by=by,
+        field_name=field_name,
+        text=text,
+    )
+
+
+@transaction.atomic
+def listing_suggestion_resolve(
+    *, suggestion: ListingSuggestion, status: str, by: User, now: datetime | None = None
+) -> ListingSuggestion:
+    """Mark a suggestion applied or dismissed (or open again); its network's admins only."""
+    if not user_has_network_perm(by, NetworkPerm.ADMINISTER, suggestion.network):
+        raise PermissionDenied("Only the network's admins can resolve listing suggestions.")
+    if status not in SuggestionStatus.values:
+        raise ValidationError({"status": f"Unknown status {status!r}."})
+    suggestion.status = status
+    if status == SuggestionStatus.OPEN:
+        suggestion.resolved_by, suggestion.resolved_at = None, None
+    else:
+        suggestion.resolved_by, suggestion.resolved_at = by, now or timezone.now()
+    suggestion.save(update_fields=["status", "resolved_by", "resolved_at"])
+    return suggestion

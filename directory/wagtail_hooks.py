@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, include, path, reverse
@@ -10,17 +10,19 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.panels import FieldPanel, ObjectList
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList
+from wagtail.log_actions import log
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from network.models import User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
-from network.wagtail_scoping import scoped
+from network.wagtail_scoping import ScopedObjectMixin, scoped
 
-from . import admin_views
-from .models import TaxonomyTerm
+from . import admin_views, services
+from .models import ListingSuggestion, TaxonomyTerm
 
 taxonomy_policy = NetworkScopedPolicy(TaxonomyTerm)
 register_permission_policy(TaxonomyTerm, taxonomy_policy, exact_class=True)
@@ -70,6 +72,87 @@ class TaxonomyTermViewSet(SnippetViewSet):
 
 
 register_snippet(TaxonomyTermViewSet)
+
+
+class ListingSuggestionPolicy(NetworkScopedPolicy):
+    """Agencies make suggestions in their portal; admins only review them, and keep them."""
+
+    READ_ONLY_ACTIONS = frozenset({"add", "delete", "copy"})
+
+    def user_has_permission(self, user: Any, action: str) -> bool:
+        return action not in self.READ_ONLY_ACTIONS and super().user_has_permission(user, action)
+
+    def user_has_any_permission(self, user: Any, actions: Any) -> bool:
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_any_permission_for_instance(self, user: Any, actions: Any, instance: Any) -> bool:
+        wanted = set(actions) - self.READ_ONLY_ACTIONS
+        return bool(wanted) and super().user_has_any_permission_for_instance(user, wanted, instance)
+
+
+suggestion_policy = ListingSuggestionPolicy(ListingSuggestion)
+register_permission_policy(ListingSuggestion, suggestion_policy, exact_class=True)
+
+
+class ListingSuggestionEditView(ScopedObjectMixin, snippet_views.EditView):
+    """Marking a suggestion applied or dismissed goes through the service (who and when)."""
+
+    def save_instance(self) -> ListingSuggestion:
+        stored = ListingSuggestion.objects.select_related("network").get(pk=self.form.instance.pk)
+        suggestion = services.listing_suggestion_resolve(
+            suggestion=stored,
+            status=self.form.cleaned_data["status"],
+            by=cast(User, self.request.user),
+        )
+        log(instance=suggestion, action="wagtail.edit", user=self.request.user)
+        return suggestion
+
+
+class ListingSuggestionViewSet(SnippetViewSet):
+    model = ListingSuggestion
+    icon = "comment"
+    menu_label = _("Listing suggestions")
+    menu_order = 235
+    add_to_admin_menu = True
+    list_display = ["page", "field_name", "organization", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["text"]
+    ordering = ["-created_at"]
+    edit_view_class = ListingSuggestionEditView
+    history_view_class = scoped(snippet_views.HistoryView)
+    usage_view_class = scoped(snippet_views.UsageView)
+    inspect_view_enabled = True
+    inspect_view_class = scoped(snippet_views.InspectView)
+    edit_handler = ObjectList(
+        [
+            MultiFieldPanel(
+                [
+                    FieldPanel("page", read_only=True),
+                    FieldPanel("field_name", read_only=True),
+                    FieldPanel("text", read_only=True),
+                    FieldPanel("organization", read_only=True),
+                    FieldPanel("suggested_by", read_only=True),
+                    FieldPanel("created_at", read_only=True),
+                ],
+                heading=_("Suggestion"),
+            ),
+            FieldPanel(
+                "status",
+                help_text=_(
+                    "Edit the listing page itself (Pages), then mark the suggestion applied; "
+                    "or dismiss it."
+                ),
+            ),
+        ]
+    )
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return suggestion_policy.instances_user_has_any_permission_for(
+            request.user, ["change"]
+        ).select_related("page", "organization", "network", "suggested_by")
+
+
+register_snippet(ListingSuggestionViewSet)
 
 
 class NetworkAdminsMenuItem(MenuItem):

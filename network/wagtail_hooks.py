@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -22,7 +22,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from directory.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
 
-from . import services
+from . import admin_views, services
 from .models import Network, Organization, User
 from .permissions import (
     NetworkPerm,
@@ -207,4 +207,26 @@ class NetworkAdminMenuItem(MenuItem):
 def members_menu_item() -> MenuItem:
     return NetworkAdminMenuItem(
         _("Members and roles"), reverse("network:network_overview"), icon_name="user", order=220
+    )
+
+
+class NetworkDashboardMenuItem(MenuItem):
+    """Shown to superusers and to the admins of any network (the page offers their networks)."""
+
+    def is_shown(self, request: HttpRequest) -> bool:
+        return bool(
+            request.user.is_superuser
+            or networks_with_perm(request.user, NetworkPerm.ADMINISTER).exists()
+        )
+
+
+@hooks.register("register_admin_urls")
+def dashboard_admin_urls() -> list[URLPattern]:
+    return [path("dashboard/", admin_views.network_dashboard, name="network_dashboard")]
+
+
+@hooks.register("register_admin_menu_item")
+def dashboard_menu_item() -> MenuItem:
+    return NetworkDashboardMenuItem(
+        _("Network dashboard"), reverse("network_dashboard"), icon_name="table", order=215
     )

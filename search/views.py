@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 
 from directory.models import CapacityStatus, TaxonomyTerm
 from network.middleware import TenantRequest
-from network.models import Network
+from network.models import Client, Network
 from network.permissions import OrgPerm, user_has_org_perm
 from network.views import member_required
 
@@ -70,13 +70,36 @@ def _search_page(request: TenantRequest, *, staff: bool) -> HttpResponse:
         "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
         "form_action": request.path,
         "referable": _referable_agencies(request, results) if staff else frozenset(),
+        "referral_client": _referral_client(request) if staff else None,
     }
+    if context["referral_client"] is not None:
+        # The client being referred stays with the search (pages, links, the address bar).
+        params = [*params, ("client", str(context["referral_client"].pk))]
+        context["params"] = urlencode(params)
+        context["page_url"] = {
+            rel: f"{url}&{urlencode({'client': context['referral_client'].pk})}"
+            for rel, url in context["page_url"].items()
+        }
     if not request.htmx:  # type: ignore[attr-defined]
         return render(request, "search/search.html", context)
     response = render(request, "search/_results.html", context)
     # The address bar shows the search as a clean, shareable URL (no empty fields).
     response["HX-Push-Url"] = request.path + (f"?{context['params']}" if params else "")
     return response
+
+
+def _referral_client(request: TenantRequest) -> Client | None:
+    """The acting clinic's client named by ``?client=`` (the one being referred), if any."""
+    from network.selectors import clients_visible
+
+    value = request.GET.get("client", "")
+    if request.organization is None or not value.isdigit():
+        return None
+    return (
+        clients_visible(user=request.user, organization=request.organization)
+        .filter(pk=int(value))
+        .first()
+    )
 
 
 def _referable_agencies(request: TenantRequest, results: Any) -> frozenset[int]:

@@ -1,7 +1,400 @@
-"""The clinic workspace: clients, screenings, consents and the tracker of referrals sent."""
+"""The clinic workspace: find and add clients, the client page, screenings and consents.
+
+Only staff of the acting clinic get here; anyone else is refused (403), and a client of another
+clinic or network is simply not found (404).
+"""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
-urlpatterns: list[URLPattern] = []
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.forms import BaseForm
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from consent import services as consent_services
+from consent.models import Consent, ConsentMethod
+
+from .. import selectors, services
+from ..forms_clinic import (
+    CATEGORY_NAMES,
+    ClientForm,
+    ConsentForm,
+    ConsentRevokeForm,
+    ScreeningForm,
+    question_field_name,
+)
+from ..middleware import TenantRequest
+from ..models import Client, Organization, Referral, Screening
+from ..permissions import OrgPerm, user_has_org_perm
+from ..screening import QUESTIONS, Domain, InvalidScreening, score_ahc_hrsn
+from . import member_required
+from .referrals import acting_organization
+
+CLIENTS_PER_PAGE = 25
+
+DOMAIN_LABELS: Mapping[str, Any] = {
+    Domain.LIVING_SITUATION: gettext_lazy("Living situation"),
+    Domain.HOUSING_QUALITY: gettext_lazy("Housing quality"),
+    Domain.FOOD: gettext_lazy("Food"),
+    Domain.TRANSPORTATION: gettext_lazy("Transportation"),
+    Domain.UTILITIES: gettext_lazy("Utilities"),
+    Domain.SAFETY: gettext_lazy("Interpersonal safety"),
+}
+
+CONSENT_STATES: Mapping[str, Any] = {
+    "active": gettext_lazy("Active"),
+    "scheduled": gettext_lazy("Not yet in force"),
+    "expired": gettext_lazy("Expired"),
+    "revoked": gettext_lazy("Revoked"),
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _clinic(request: TenantRequest) -> Organization:
+    """The acting organization if the user works there as clinic staff; 403 for anyone else."""
+    organization = acting_organization(request)
+    if not organization.sends_referrals or not user_has_org_perm(
+        request.user, OrgPerm.SEND_REFERRALS, organization
+    ):
+        raise PermissionDenied(_("Only clinic staff work with clients."))
+    return organization
+
+
+def _client(request: TenantRequest, pk: int) -> tuple[Organization, Client]:
+    clinic = _clinic(request)
+    client = get_object_or_404(
+        selectors.clients_visible(user=request.user, organization=clinic), pk=pk
+    )
+    return clinic, client
+
+
+def _category_labels(codes: Iterable[str]) -> list[str]:
+    return [CATEGORY_NAMES.get(code, code) for code in codes]
+
+
+def _domain_labels(domains: Iterable[str]) -> list[str]:
+    return [str(DOMAIN_LABELS[d]) for d in Domain if d in set(domains)]
+
+
+def refer_url(*, client: Client, screening: Screening | None = None) -> str:
+    """The staff search for ``client``: with the screening's categories ticked, if given."""
+    url = screening.search_url() if screening is not None else reverse("network:search")
+    return url + ("&" if "?" in url else "?") + urlencode({"client": client.pk})
+
+
+def _form_errors(form: BaseForm, exc: ValidationError, fields: Mapping[str, str] = {}) -> None:
+    """Put a service's refusal on the form, each message on its field where the form has it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, problems in exc.message_dict.items():
+        name = fields.get(field, field)
+        form.add_error(name if name in form.fields else None, problems)
+
+
+def consent_state(consent: Consent, at: datetime) -> str:
+    """active, scheduled, expired or revoked (a revocation wins over an expiry)."""
+    if consent.revoked_at is not None and consent.revoked_at <= at:
+        return "revoked"
+    if consent.expires_at <= at:
+        return "expired"
+    if consent.granted_at > at:
+        return "scheduled"
+    return "active"
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def client_list(request: TenantRequest) -> HttpResponse:
+    """The clinic's clients, found by name, date of birth or record number, 25 a page."""
+    clinic = _clinic(request)
+    text = request.GET.get("q", "").strip()[:100]
+    page = Paginator(
+        selectors.clients_find(user=request.user, organization=clinic, text=text),
+        CLIENTS_PER_PAGE,
+    ).get_page(request.GET.get("page"))
+    context = {"q": text, "page": page, "query_prefix": urlencode({"q": text}) if text else ""}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "network/clinic/_client_results.html", context)
+    return render(request, "network/clinic/client_list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def client_new(request: TenantRequest) -> HttpResponse:
+    clinic = _clinic(request)
+    clients = selectors.clients_visible(user=request.user, organization=clinic)
+    if request.method != "POST":
+        form = ClientForm(clients=clients)
+        return render(request, "network/clinic/client_new.html", {"form": form})
+    form = ClientForm(request.POST, clients=clients)
+    candidates: list[Client] = []
+    status = 400
+    if form.is_valid():
+        details = form.client_details()
+        try:
+            client = services.client_create(
+                organization=clinic,
+                by=request.user,
+                confirm_new=form.cleaned_data["confirm_new"],
+                **details,
+            )
+        except services.PossibleDuplicate as exc:
+            candidates, status = exc.candidates, 409
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s was added.") % {"name": client.full_name})
+            return redirect("network:client_detail", pk=client.pk)
+    return render(
+        request,
+        "network/clinic/client_new.html",
+        {"form": form, "candidates": candidates},
+        status=status,
+    )
+
+
+@require_GET
+@member_required
+def client_detail(request: TenantRequest, pk: int) -> HttpResponse:
+    clinic, client = _client(request, pk)
+    return _client_page(request, clinic, client)
+
+
+def _client_page(
+    request: TenantRequest,
+    clinic: Organization,
+    client: Client,
+    *,
+    revoking: tuple[int, ConsentRevokeForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The client page; ``revoking`` is a consent whose revoke form is shown with its errors."""
+    now = timezone.now()
+    screening_list = list(selectors.client_screenings(client=client))
+    screenings = [
+        {
+            "screening": screening,
+            "domains": _screening_domains(screening),
+            "categories": _category_labels(screening.positive_categories),
+            "incomplete": _domain_labels(screening.incomplete),
+            "search_url": refer_url(client=client, screening=screening),
+        }
+        for screening in screening_list
+    ]
+    consents = []
+    for consent in selectors.client_consents(client=client):
+        form = ConsentRevokeForm(auto_id=f"revoke-{consent.pk}-%s")
+        if revoking is not None and revoking[0] == consent.pk:
+            form = revoking[1]
+        state = consent_state(consent, now)
+        consents.append(
+            {
+                "consent": consent,
+                "state": state,
+                "state_label": CONSENT_STATES[state],
+                "categories": _category_labels(consent.categories),
+                "recipients": [org.name for org in consent.recipients.all()],
+                "sensitive_recipients": [org.name for org in consent.sensitive_recipients.all()],
+                "revoke_form": form,
+            }
+        )
+    referrals: list[Referral] = list(
+        selectors.client_referrals(user=request.user, organization=clinic, client=client)
+    )
+    return render(
+        request,
+        "network/clinic/client_detail.html",
+        {
+            "client": client,
+            "screenings": screenings,
+            "consents": consents,
+            "referrals": referrals,
+            "refer_url": refer_url(
+                client=client, screening=screening_list[0] if screening_list else None
+            ),
+            "revoke_open": revoking[0] if revoking else None,
+        },
+        status=status,
+    )
+
+
+def _screening_domains(screening: Screening) -> list[str]:
+    try:
+        return _domain_labels(score_ahc_hrsn(screening.answers).positive_domains)
+    except InvalidScreening:  # stored under an older version of the questions
+        return []
+
+
+# --- screening -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def screening_new(request: TenantRequest, pk: int) -> HttpResponse:
+    clinic, client = _client(request, pk)
+    form = ScreeningForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            screening = services.screening_record(
+                client=client, by=request.user, organization=clinic, answers=form.answers()
+            )
+        except InvalidScreening as exc:
+            form.add_error(None, exc.problems)
+        else:
+            messages.success(request, _("The screening was recorded."))
+            return redirect("network:screening_detail", pk=client.pk, screening_pk=screening.pk)
+    questions = [(form[question_field_name(code)], q) for code, q in QUESTIONS.items()]
+    return render(
+        request,
+        "network/clinic/screening_new.html",
+        {"client": client, "form": form, "questions": questions},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_GET
+@member_required
+def screening_detail(request: TenantRequest, pk: int, screening_pk: int) -> HttpResponse:
+    """A screening's result: the domains that screened positive, the needs they suggest and
+    the search for services that meet them."""
+    _, client = _client(request, pk)
+    screening = get_object_or_404(selectors.client_screenings(client=client), pk=screening_pk)
+    answers = []
+    for code, question in QUESTIONS.items():
+        given = screening.answers.get(code)
+        chosen = set([given] if isinstance(given, str) else given or [])
+        answers.append(
+            (question.text, [label for value, label in question.answers if value in chosen])
+        )
+    consent_url = reverse("network:consent_new", kwargs={"pk": client.pk})
+    if screening.positive_categories:
+        consent_url += "?" + urlencode([("categories", c) for c in screening.positive_categories])
+    return render(
+        request,
+        "network/clinic/screening_detail.html",
+        {
+            "client": client,
+            "screening": screening,
+            "domains": _screening_domains(screening),
+            "categories": _category_labels(screening.positive_categories),
+            "incomplete": _domain_labels(screening.incomplete),
+            "answers": answers,
+            "search_url": refer_url(client=client, screening=screening),
+            "consent_url": consent_url,
+        },
+    )
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+# Service error keys -> the form fields that show them.
+_CONSENT_ERROR_FIELDS = {"attestation": "attested", "expires_at": "expires_on"}
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def consent_new(request: TenantRequest, pk: int) -> HttpResponse:
+    """Record consent. The verbal wording shown is the one stored; a "show the wording" button
+    (or htmx, on every change) refreshes it for the choices made."""
+    clinic, client = _client(request, pk)
+    agencies = selectors.organizations_visible(
+        user=request.user, network=client.network, kind="agency"
+    )
+    preview = request.method == "POST" and request.POST.get("action") == "preview"
+    if request.method != "POST" or preview:
+        # Choices carried over (from a screening's link, or the form itself), not yet checked.
+        initial = ConsentForm.initial_from(request.POST if preview else request.GET)
+        form = ConsentForm(initial=initial, clinic=clinic, agencies=agencies)
+        return _consent_page(request, client, form, preview=preview)
+    form = ConsentForm(request.POST, request.FILES, clinic=clinic, agencies=agencies)
+    if form.is_valid():
+        try:
+            consent_services.consent_record(
+                client=client, by=request.user, organization=clinic, **form.consent_arguments()
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc, _CONSENT_ERROR_FIELDS)
+        else:
+            messages.success(request, _("The consent was recorded."))
+            return redirect("network:client_detail", pk=client.pk)
+    return _consent_page(request, client, form, status=400)
+
+
+def _consent_page(
+    request: TenantRequest,
+    client: Client,
+    form: ConsentForm,
+    *,
+    preview: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "network/clinic/consent_new.html",
+        {
+            "client": client,
+            "form": form,
+            "script": form.script(),
+            "preview": preview,
+            "verbal": ConsentMethod.VERBAL,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@member_required
+def consent_revoke(request: TenantRequest, pk: int, consent_pk: int) -> HttpResponse:
+    clinic, client = _client(request, pk)
+    consent = get_object_or_404(selectors.client_consents(client=client), pk=consent_pk)
+    form = ConsentRevokeForm(request.POST, auto_id=f"revoke-{consent.pk}-%s")
+    if form.is_valid():
+        try:
+            consent_services.consent_revoke(
+                consent=consent, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):  # e.g. already revoked: the form is gone
+                messages.error(request, " ".join(exc.messages))
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("The consent was revoked."))
+            return redirect("network:client_detail", pk=client.pk)
+    return _client_page(request, clinic, client, revoking=(consent.pk, form), status=400)
+
+
+urlpatterns: list[URLPattern] = [
+    path("clients/", client_list, name="client_list"),
+    path("clients/new/", client_new, name="client_new"),
+    path("clients/<int:pk>/", client_detail, name="client_detail"),
+    path("clients/<int:pk>/screen/", screening_new, name="screening_new"),
+    path(
+        "clients/<int:pk>/screenings/<int:screening_pk>/",
+        screening_detail,
+        name="screening_detail",
+    ),
+    path("clients/<int:pk>/consents/new/", consent_new, name="consent_new"),
+    path(
+        "clients/<int:pk>/consents/<int:consent_pk>/revoke/",
+        consent_revoke,
+        name="consent_revoke",
+    ),
+]

@@ -3,10 +3,15 @@ timeline, and the status changes and messages the acting side may make."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,10 +19,68 @@ from consent.disclosure import disclosure_for
 from consent.models import ClientField
 
 from .. import selectors, services
-from ..lifecycle import OUTCOME_REQUIRED, REASON_REQUIRED, Side, allowed_next
+from ..lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, REASON_REQUIRED, Side, allowed_next
 from ..middleware import TenantRequest
 from ..models import Organization, Referral, ReferralOutcome, ReferralStatus
 from . import member_required
+
+S = ReferralStatus
+REFUSED_SESSION_KEY = "handoff_referral_refused"
+
+
+class TransitionAction(NamedTuple):
+    """One status change the page offers: the lifecycle's facts plus the words on its form."""
+
+    to: str
+    label: str
+    needs_reason: bool
+    needs_outcome: bool
+    button: str
+    reason_label: str
+    danger: bool
+
+
+NO_FIELD = ""  # the change takes no reason
+# The words of each change, in the order the page offers them (the lifecycle decides which):
+# button, the reason field's label, whether it undoes or ends the referral.
+ACTION_WORDS: dict[str, tuple[Promise, Promise | str, bool]] = {
+    S.ACCEPTED: (gettext_lazy("Accept"), NO_FIELD, False),
+    S.IN_PROGRESS: (gettext_lazy("Start work"), NO_FIELD, False),
+    S.ON_HOLD: (
+        gettext_lazy("Put on hold"),
+        gettext_lazy("What are you waiting for? (the clinic sees this)"),
+        False,
+    ),
+    S.COMPLETED: (gettext_lazy("Mark completed"), NO_FIELD, False),
+    S.FAILED: (
+        gettext_lazy("Close: could not help"),
+        gettext_lazy("What happened? (the clinic sees this)"),
+        True,
+    ),
+    S.REJECTED: (
+        gettext_lazy("Decline"),
+        gettext_lazy("Why are you declining? (the clinic sees this)"),
+        True,
+    ),
+    S.CANCELLED: (
+        gettext_lazy("Cancel the referral"),
+        gettext_lazy("Why is it cancelled? (the other side sees this)"),
+        True,
+    ),
+    S.ENTERED_IN_ERROR: (
+        gettext_lazy("Mark as entered in error"),
+        gettext_lazy("What was wrong? (optional)"),
+        True,
+    ),
+}
+
+# What a refused change tells the person, by refusal code (the lifecycle's own texts are for logs).
+REASON_MISSING: dict[str, Promise] = {
+    S.REJECTED: gettext_lazy("Say why you are declining: the clinic needs it to find other help."),
+    S.ON_HOLD: gettext_lazy("Say what the referral is waiting for."),
+    S.FAILED: gettext_lazy("Say what happened, so the clinic can follow up."),
+    S.CANCELLED: gettext_lazy("Say why the referral is cancelled."),
+}
 
 
 def acting_organization(request: TenantRequest) -> Organization:
@@ -47,12 +110,64 @@ def client_ip(request: TenantRequest) -> str | None:
 @require_GET
 @member_required
 def referral_detail(request: TenantRequest, pk: int) -> HttpResponse:
-    return detail_response(request, visible_referral(request, pk))
+    referral = visible_referral(request, pk)
+    refused = request.session.pop(REFUSED_SESSION_KEY, None)
+    if not isinstance(refused, dict) or refused.get("referral") != referral.pk:
+        return detail_response(request, referral)
+    return detail_response(
+        request,
+        referral,
+        refused=(str(refused.get("to", "")), str(refused.get("why", ""))),
+        posted={"outcome": str(refused.get("outcome", ""))},
+    )
 
 
-def detail_response(request: TenantRequest, referral: Referral, status: int = 200) -> HttpResponse:
+def language_name(code: str) -> str:
+    """A language code as people read it: "Spanish — español (es)"; the code if unknown."""
+    try:
+        info = get_language_info(code)
+    except KeyError:
+        return code
+    name, local = str(info["name_translated"]), info["name_local"]
+    return f"{name} — {local} ({code})" if local and local != name else f"{name} ({code})"
+
+
+def transition_actions(referral: Referral, side: Side) -> list[TransitionAction]:
+    """The changes ``side`` may make now, in the order people decide them."""
+    allowed = allowed_next(referral.status, side)
+    actions = []
+    for to, (button, reason_label, danger) in ACTION_WORDS.items():
+        if to not in allowed:
+            continue
+        if to == S.IN_PROGRESS and referral.status == S.ON_HOLD:
+            button = gettext_lazy("Resume work")
+        actions.append(
+            TransitionAction(
+                to=to,
+                label=str(ReferralStatus(to).label),
+                needs_reason=to in REASON_REQUIRED,
+                needs_outcome=to in OUTCOME_REQUIRED,
+                button=str(button),
+                reason_label=str(reason_label),
+                danger=danger,
+            )
+        )
+    return actions
+
+
+def detail_response(
+    request: TenantRequest,
+    referral: Referral,
+    status: int = 200,
+    refused: tuple[str, str] | None = None,
+    posted: dict[str, str] | None = None,
+) -> HttpResponse:
     """The referral page as the acting organization may see it (also the answer to a stale
-    change, with 409, so the person sees what changed)."""
+    change, with 409, so the person sees what changed).
+
+    ``refused`` is (status asked for, why) of a change just refused, shown in that change's
+    form with what was ``posted`` in it.
+    """
     organization = acting_organization(request)
     side = Side.SENDER if organization.pk == referral.sender_id else Side.RECIPIENT
     disclosure = disclosure_for(
@@ -66,6 +181,13 @@ def detail_response(request: TenantRequest, referral: Referral, status: int = 20
     if side == Side.RECIPIENT:
         services.referral_viewed(referral=referral, by=request.user, organization=organization)
     labels = dict(ClientField.choices)
+    language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
+    now = timezone.now()
+    due_at = None
+    if referral.status == S.REQUESTED:
+        due_at = referral.response_due_at
+    elif referral.status in OUTCOME_OWED:
+        due_at = referral.outcome_due_at
     return render(
         request,
         "network/referral_detail.html",
@@ -74,21 +196,41 @@ def detail_response(request: TenantRequest, referral: Referral, status: int = 20
             "side": side.value,
             "disclosure": disclosure,
             "client_rows": [(labels[code], value) for code, value in disclosure.client.items()],
+            "client_language": language_name(language) if language else "",
             "timeline": selectors.referral_timeline(referral=referral),
-            "next_statuses": [
-                (to, ReferralStatus(to).label, to in REASON_REQUIRED, to in OUTCOME_REQUIRED)
-                for to in sorted(allowed_next(referral.status, side))
-            ],
+            "next_statuses": transition_actions(referral, side),
             "outcomes": ReferralOutcome.choices,
+            "due_at": due_at,
+            "overdue": due_at is not None and due_at < now,
+            "refused": refused,
+            "posted": posted or {},
         },
         status=status,
     )
+
+
+def refusal_message(exc: services.TransitionNotAllowed, to: str, referral: Referral) -> str:
+    """What a refused change tells the person: what to fix, or why it cannot be made."""
+    if exc.code == "reason_required" and to in REASON_MISSING:
+        return str(REASON_MISSING[to])
+    if exc.code == "outcome_required":
+        return _("Choose an outcome: it tells the clinic how the referral ended.")
+    if exc.code == "bad_outcome":
+        return _("Choose one of the outcomes in the list.")
+    if exc.code == "wrong_side":
+        return _("This change is for the other side of the referral to make.")
+    if exc.code == "unknown_status":
+        return _("That is not a change this page offers; reload the page and choose again.")
+    return _("This change is not possible now: the referral is %(status)s.") % {
+        "status": referral.get_status_display().lower()
+    }
 
 
 @require_POST
 @member_required
 def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
     referral = visible_referral(request, pk)
+    to = request.POST.get("to", "")
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -97,7 +239,7 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
     try:
         services.referral_transition(
             referral=referral,
-            to=request.POST.get("to", ""),
+            to=to,
             by=request.user,
             organization=acting_organization(request),
             version=version,
@@ -106,9 +248,25 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
             outcome_note=request.POST.get("outcome_note", ""),
         )
     except services.StaleVersion as exc:
-        messages.error(request, str(exc))
+        messages.error(
+            request,
+            _("Your change was not saved. %(why)s") % {"why": exc},
+        )
         # Rendered from the current row, not the stale copy this request read.
         return detail_response(request, visible_referral(request, pk), status=409)
+    except services.TransitionNotAllowed as exc:
+        why = refusal_message(exc, to, referral)
+        messages.error(request, _("Nothing was changed. %(why)s") % {"why": why})
+        # The page opens that change's form again with the reason beside it (no free text is
+        # kept: a reason may name the client).
+        outcome = request.POST.get("outcome", "")
+        request.session[REFUSED_SESSION_KEY] = {
+            "referral": referral.pk,
+            "to": to,
+            "why": why,
+            "outcome": outcome if outcome in ReferralOutcome.values else "",
+        }
+        return redirect("network:referral_detail", pk=pk)
     except services.ReferralError as exc:
         messages.error(request, str(exc))
         return redirect("network:referral_detail", pk=pk)

@@ -1,0 +1,56 @@
+"""The clinic workspace tests reuse the referral loop's cast: a network with a clinic, two
+agencies, their staff and a consented client."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client as HttpClient
+
+from network import services
+from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
+from network.models import Membership, Organization, Role, User
+from tests.factories import UserFactory, organization_make
+from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
+
+
+def act_as(http: HttpClient, user: User, organization: Organization | None) -> HttpClient:
+    """Sign in as ``user`` acting for ``organization`` (None: their network-admin membership)."""
+    http.force_login(user)
+    session = http.session
+    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
+        user=user, organization=organization
+    ).pk
+    session.save()
+    return http
+
+
+@pytest.fixture
+def staff(client: HttpClient, loop: Loop) -> HttpClient:  # noqa: F811
+    """The test client signed in as the loop clinic's staff."""
+    return act_as(client, loop.clinic_staff, loop.clinic)
+
+
+@pytest.fixture
+def second_clinic_staff(loop: Loop) -> User:  # noqa: F811
+    """Staff of another clinic in the same network."""
+    clinic = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    user = UserFactory(username="second-clinic-staff")
+    services.membership_grant(user=user, role=Role.CLINIC_STAFF, organization=clinic, notify=False)
+    return user
+
+
+INTRUDERS = ["agency_staff", "network_admin", "other_clinic_staff", "other_network_clinic_staff"]
+
+
+@pytest.fixture(params=INTRUDERS)
+def intruder(request: pytest.FixtureRequest, client: HttpClient, loop: Loop) -> HttpClient:  # noqa: F811
+    """The test client signed in as someone who must not see the loop clinic's clients."""
+    if request.param == "agency_staff":
+        return act_as(client, loop.agency_staff, loop.food_agency)
+    if request.param == "network_admin":
+        return act_as(client, loop.admin, None)
+    if request.param == "other_clinic_staff":
+        user = request.getfixturevalue("second_clinic_staff")
+        return act_as(client, user, Membership.objects.get(user=user).organization)
+    other = request.getfixturevalue("other_loop")
+    return act_as(client, other.clinic_staff, other.clinic)

@@ -1,0 +1,48 @@
+"""The agency portal's cast: the referral loop's network (``loop``) and a second one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
+from network.models import Membership, Organization, Referral, User
+from network.services import referral_transition
+from tests.loop.conftest import loop, other_loop  # noqa: F401  (fixtures for this package)
+
+
+def act_as(client: Any, user: User, organization: Organization | None = None) -> None:
+    """Sign in as ``user`` acting for ``organization`` (their membership there), or as a
+    network admin when ``organization`` is None."""
+    client.force_login(user)
+    session = client.session
+    memberships = Membership.objects.filter(user=user)
+    if organization is None:
+        membership = memberships.get(organization__isnull=True)
+    else:
+        membership = memberships.get(organization=organization)
+    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = membership.pk
+    session.save()
+
+
+def move(referral: Referral, to: str, by: User, organization: Organization, **kwargs: Any) -> None:
+    """Apply one change as the agency's staff would (the version read fresh)."""
+    referral.refresh_from_db()
+    referral_transition(
+        referral=referral,
+        to=to,
+        by=by,
+        organization=organization,
+        version=referral.version,
+        **kwargs,
+    )
+
+
+def queries(client: Any, url: str, **kwargs: Any) -> int:
+    """How many queries one GET costs (it must answer 200)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.status_code
+    return len(captured.captured_queries)

@@ -1,0 +1,201 @@
+"""The clinic's tracker of the referrals it sent: filters, bad filters, pages, who sees it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from network.models import Referral, Role
+
+TRACKER = reverse("network:referral_tracker")
+
+
+def _rows(response) -> list[int]:  # type: ignore[no-untyped-def]
+    """The referral ids of the table's rows, in order."""
+    assert response.status_code in {200, 400}
+    rows = response.context["rows"]
+    return [referral.pk for referral, _age in rows]
+
+
+@pytest.fixture
+def sent(loop):  # type: ignore[no-untyped-def]
+    """Three referrals of the loop's client: food 20 days ago (overdue, never answered),
+    housing 2 days ago (accepted, outcome not yet due), food today (requested, not yet due)."""
+    now = timezone.now()
+    old = loop.send(key="old", now=now - timedelta(days=20))
+    housing = loop.send(key="housing", service=loop.housing, now=now - timedelta(days=2))
+    Referral.objects.filter(pk=housing.pk).update(
+        status="accepted", outcome_due_at=now + timedelta(days=20)
+    )
+    new = loop.send(key="new")
+    return {"old": old.pk, "housing": housing.pk, "new": new.pk}
+
+
+@pytest.mark.django_db
+def test_lists_every_referral_the_clinic_sent_newest_first(client, loop, sent):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER)
+    assert response.status_code == 200
+    assert _rows(response) == [sent["new"], sent["housing"], sent["old"]]
+    page = response.content.decode().replace("\xa0", " ")  # timesince's non-breaking spaces
+    assert 'class="badge status status-requested">Requested<' in page
+    assert 'class="badge status status-accepted">Accepted<' in page
+    assert "2 weeks ago" in page
+    assert "2 days ago" in page
+    assert "Lopez, Maria" in page
+    assert "Harbor Food Bank" in page
+    assert "Bay Housing" in page
+    assert page.count('<tr class="overdue"') == 1
+    assert "Overdue" in page
+    assert reverse("network:referral_detail", args=[sent["old"]]) in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": ["accepted"]}, ["housing"]),
+        ({"status": ["requested", "accepted"]}, ["new", "housing", "old"]),
+        ({"status": ["completed"]}, []),
+        ({"category": "housing-instability"}, ["housing"]),
+        ({"category": "food-insecurity"}, ["new", "old"]),
+        ({"overdue": "1"}, ["old"]),
+        ({"status": ["requested"], "overdue": "1"}, ["old"]),
+    ],
+)
+def test_filters(client, loop, sent, params, expected):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER, params)
+    assert response.status_code == 200
+    assert _rows(response) == [sent[name] for name in expected]
+
+
+@pytest.mark.django_db
+def test_filter_by_agency(client, loop, sent):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER, {"agency": loop.housing_agency.pk})
+    assert _rows(response) == [sent["housing"]]
+    response = client.get(TRACKER, {"agency": loop.food_agency.pk})
+    assert _rows(response) == [sent["new"], sent["old"]]
+
+
+@pytest.mark.django_db
+def test_filter_by_sent_dates_in_the_networks_time_zone(client, loop, sent):
+    client.force_login(loop.clinic_staff)
+    today = timezone.now().astimezone(ZoneInfo(loop.tenant.network.time_zone)).date()
+    old_day = today - timedelta(days=20)
+    response = client.get(TRACKER, {"sent_from": old_day, "sent_to": old_day})
+    assert _rows(response) == [sent["old"]]
+    response = client.get(TRACKER, {"sent_from": today - timedelta(days=3)})
+    assert _rows(response) == [sent["new"], sent["housing"]]
+    response = client.get(TRACKER, {"sent_to": today - timedelta(days=1)})
+    assert _rows(response) == [sent["housing"], sent["old"]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"status": ["requested", "lost-in-mail"]}, "“lost-in-mail” is not a referral status."),
+        ({"sent_from": "2026-13-45"}, "Enter the date as YYYY-MM-DD."),
+        ({"sent_to": "yesterday"}, "Enter the date as YYYY-MM-DD."),
+        ({"sent_from": "2026-11-20", "sent_to": "2026-11-01"}, "must not be before the start"),
+        ({"agency": "abc"}, "Choose an agency from the list."),
+        ({"category": "moon-rock"}, "“moon-rock” is not a need."),
+    ],
+)
+def test_bad_filters_are_named_not_a_server_error(client, loop, sent, params, message):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER, params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_agency_of_another_network_is_not_a_choice(client, loop, other_loop, sent):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER, {"agency": other_loop.food_agency.pk})
+    assert response.status_code == 400
+    assert "Choose an agency from the list." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_bad_page_numbers_show_a_page(client, loop, sent):
+    client.force_login(loop.clinic_staff)
+    assert _rows(client.get(TRACKER, {"page": "abc"})) == [
+        sent["new"],
+        sent["housing"],
+        sent["old"],
+    ]
+    assert client.get(TRACKER, {"page": "99"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_htmx_gets_the_table_only_with_its_errors(client, loop, sent):
+    client.force_login(loop.clinic_staff)
+    response = client.get(TRACKER, {"status": "accepted"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<html" not in page
+    assert "<table" in page
+    bad = client.get(TRACKER, {"status": "bogus"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 200  # htmx swaps only successful answers
+    assert "“bogus” is not a referral status." in bad.content.decode()
+
+
+@pytest.mark.django_db
+def test_pages_of_25_and_queries_that_do_not_grow(client, loop):
+    client.force_login(loop.clinic_staff)
+
+    def queries(params: dict[str, str]) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(TRACKER, params)
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    for n in range(2):
+        loop.send(key=f"first-{n}")
+    client.get(TRACKER)  # warm the session
+    few = queries({})
+    few_filtered = queries({"status": "requested", "overdue": "", "agency": loop.food_agency.pk})
+    for n in range(28):
+        loop.send(key=f"more-{n}", service=loop.housing if n % 2 else loop.food)
+    assert queries({}) == few
+    filters = {"status": "requested", "overdue": "", "agency": loop.food_agency.pk}
+    assert queries(filters) == few_filtered
+    first = client.get(TRACKER)
+    assert len(first.context["rows"]) == 25
+    assert 'rel="next"' in first.content.decode()
+    assert len(client.get(TRACKER, {"page": "2"}).context["rows"]) == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN])
+def test_only_clinic_staff_see_the_tracker(client, loop, sent, role):
+    client.force_login(loop.tenant.users[role])
+    response = client.get(TRACKER)
+    assert response.status_code == 403
+    assert "Lopez" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_another_clinic_sees_only_its_own_referrals(client, loop, other_loop, sent):
+    mine = other_loop.send(key="theirs")
+    client.force_login(other_loop.clinic_staff)
+    response = client.get(TRACKER)
+    assert _rows(response) == [mine.pk]
+    # Our agencies are not even a filter choice there.
+    assert client.get(TRACKER, {"agency": loop.food_agency.pk}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_signed_out_people_are_sent_to_sign_in(client, loop):
+    response = client.get(TRACKER)
+    assert response.status_code == 302
+    assert "login" in response["Location"]
