@@ -9,7 +9,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
 	SECRET_KEY=check-deploy-$$(date +%s)-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ \
 	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0
 
-.PHONY: venv demo serve test check lint format migrate bench clean messages
+.PHONY: venv demo serve test check lint format migrate bench clean messages messages-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,8 @@ test: venv
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Lint, types, Django checks, migrations up to date, deploy checks on production settings.
+## Lint, types, Django checks, migrations up to date, deploy checks on production settings,
+## the Spanish catalogue up to date.
 check: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,6 +43,7 @@ check: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(MAKE) --no-print-directory messages-check
 
 ## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL,
 ## directory search and the referral loop on PostgreSQL.
@@ -58,12 +60,19 @@ bench: venv
 
 ## Spanish (and any other) translations: refresh locale/*/LC_MESSAGES/django.po from the code and
 ## templates, then compile the .mo files the server reads (both are committed; needs GNU gettext).
+MAKEMESSAGES := DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py makemessages \
+	--locale es --no-obsolete --no-location --ignore '.venv/*' --ignore 'var/*' \
+	--ignore 'bench/*' --ignore 'tests/*' --ignore 'test-artifacts/*' --ignore 'node_modules/*'
 messages: venv
-	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py makemessages --locale es \
-		--no-obsolete --no-location --ignore '.venv/*' --ignore 'var/*' --ignore 'bench/*' \
-		--ignore 'tests/*' --ignore 'test-artifacts/*'
+	$(MAKEMESSAGES)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py compilemessages --locale es \
 		--ignore '.venv/*'
+
+## Fails when a translatable string in the code or templates is missing from the catalogue.
+messages-check: venv
+	$(MAKEMESSAGES) --verbosity 0
+	git diff --exit-code --stat -I '^"POT-Creation-Date' -- locale \
+		|| { echo "locale/ is stale: run 'make messages', translate, commit" >&2; exit 1; }
 
 format: venv
 	$(BIN)/ruff check --fix .
