@@ -71,8 +71,9 @@ messages: venv
 ## Fails when a translatable string in the code or templates is missing from the catalogue.
 messages-check: venv
 	$(MAKEMESSAGES) --verbosity 0
-	git diff --exit-code --stat -I '^"POT-Creation-Date' -- locale \
-		|| { echo "locale/ is stale: run 'make messages', translate, commit" >&2; exit 1; }
+	git diff --quiet -I '^"POT-Creation-Date' -- locale \
+		|| { git diff --stat -- locale; echo "locale/ is stale: run 'make messages'," \
+		"translate, commit" >&2; exit 1; }
 
 format: venv
 	$(BIN)/ruff check --fix .
