@@ -48,7 +48,7 @@ from django.db.models.functions import Coalesce, RowNumber, TruncWeek
 
 from directory.categories import SDOH_CATEGORIES
 
-from .lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED
+from .lifecycle import OUTCOME_REQUIRED
 from .models import (
     Network,
     Organization,
@@ -57,6 +57,7 @@ from .models import (
     ReferralOutcome,
 )
 from .models import ReferralStatus as S
+from .selectors import referrals_overdue_condition
 
 # Statuses a sent referral can have, less the one that means "this never happened".
 COUNTED: frozenset[str] = frozenset(S.values) - {S.DRAFT, S.ENTERED_IN_ERROR}
@@ -132,12 +133,6 @@ def _went_overdue(now: datetime) -> Q:
     answered_or_now = Coalesce(F("responded_at"), F("closed_at"), Value(now))
     closed_or_now = Coalesce(F("closed_at"), Value(now))
     return Q(response_due_at__lt=answered_or_now) | Q(outcome_due_at__lt=closed_or_now)
-
-
-def _overdue_now(now: datetime) -> Q:
-    return Q(status=S.REQUESTED, response_due_at__lt=now) | Q(
-        status__in=OUTCOME_OWED, outcome_due_at__lt=now
-    )
 
 
 def referrals_in_period(*, network: Network, period: Period) -> QuerySet[Referral]:
@@ -397,7 +392,7 @@ def referrals_overdue(
     due_at = Case(When(status=S.REQUESTED, then=F("response_due_at")), default=F("outcome_due_at"))
     by_agency = [F("agency_id")]
     found = (
-        Referral.objects.filter(_overdue_now(now), network=network)
+        Referral.objects.filter(referrals_overdue_condition(now), network=network)
         .annotate(
             due_at=due_at,
             agency_overdue=Window(Count("pk"), partition_by=by_agency),

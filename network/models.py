@@ -449,6 +449,9 @@ class Referral(models.Model):
             models.Index(fields=["agency", "status", "response_due_at"]),
             models.Index(fields=["sender", "status", "created_at"]),
             models.Index(fields=["client", "created_at"]),
+            # The clinic's tracker, newest first; the network dashboard's period.
+            models.Index(fields=["sender", "sent_at", "id"]),
+            models.Index(fields=["network", "sent_at"]),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -484,13 +484,13 @@ def referrals_sent(
 ) -> QuerySet[Referral]:
     """Referrals ``organization`` sent, newest first, for its clinic staff (none for anyone
     else), with their agency and client, ``sent_on``, ``due_at`` (the answer or the outcome
-    owed next) and ``is_overdue``. Sent dates are days in the network's time zone."""
+    owed next) and ``is_overdue``. Sent dates are days in the network's time zone. Newest first
+    is an index scan (sender, sent_at, id): a page costs the same after 100,000 referrals."""
     from datetime import time, timedelta
     from zoneinfo import ZoneInfo
 
     from django.db import connection
     from django.db.models import BooleanField, Case, DateTimeField, Value, When
-    from django.db.models.functions import Coalesce
 
     from .lifecycle import OUTCOME_OWED
 
@@ -500,10 +500,10 @@ def referrals_sent(
         return Referral.objects.none()
     late = referrals_overdue_condition(now)
     qs = (
-        Referral.objects.filter(sender=organization)
+        Referral.objects.filter(sender=organization, sent_at__isnull=False)
         .select_related("agency", "client")
         .annotate(
-            sent_on=Coalesce("sent_at", "created_at"),
+            sent_on=F("sent_at"),
             due_at=Case(
                 When(status="requested", then=F("response_due_at")),
                 When(status__in=OUTCOME_OWED, then=F("outcome_due_at")),
@@ -528,10 +528,10 @@ def referrals_sent(
         qs = qs.filter(late)
     tz = ZoneInfo(organization.network.time_zone)
     if sent_from is not None:
-        qs = qs.filter(sent_on__gte=datetime.combine(sent_from, time.min, tz))
+        qs = qs.filter(sent_at__gte=datetime.combine(sent_from, time.min, tz))
     if sent_to is not None:
-        qs = qs.filter(sent_on__lt=datetime.combine(sent_to + timedelta(days=1), time.min, tz))
-    return qs.order_by("-sent_on", "-pk")
+        qs = qs.filter(sent_at__lt=datetime.combine(sent_to + timedelta(days=1), time.min, tz))
+    return qs.order_by("-sent_at", "-pk")
 
 
 # --- agency portal ---------------------------------------------------------------------------
