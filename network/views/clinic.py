@@ -130,7 +130,7 @@ def client_list(request: TenantRequest) -> HttpResponse:
         selectors.clients_find(user=request.user, organization=clinic, text=text),
         CLIENTS_PER_PAGE,
     ).get_page(request.GET.get("page"))
-    context = {"q": text, "page": page, "query_prefix": urlencode({"q": text}) if text else ""}
+    context = {"q": text, "page": page}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "network/clinic/_client_results.html", context)
     return render(request, "network/clinic/client_list.html", context)

@@ -128,7 +128,6 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         "sort": sort,
         "sort_toggle": "?" + urlencode({"tab": tab, "sort": "due" if descending else "-due"}),
         "page": page,
-        "page_query": urlencode({"tab": tab, "sort": sort}),
         "rows": rows,
     }
     if is_htmx(request):
