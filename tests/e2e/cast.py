@@ -1,0 +1,138 @@
+"""The people and directory of the browser tests of the referral loop: one clinic, two agencies
+(each with one service, one staff member and a data-sharing agreement), a network admin and a
+client who has not yet consented to anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.utils import timezone
+
+from consent import services as consent_services
+from consent.models import ClientField
+from directory.models import ServicePage
+from network import services
+from network.models import Client, Organization, Role, User
+from tests.conftest import Tenant
+from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build
+
+PASSWORD = "pw"  # as tests.factories.UserFactory sets it
+# What both agreements let the agencies see: no date of birth, no address, no email.
+AGREED_FIELDS = [
+    ClientField.NAME,
+    ClientField.PHONE,
+    ClientField.CONTACT_PREFERENCES,
+    ClientField.PREFERRED_LANGUAGE,
+    ClientField.NOTE,
+]
+# The smallest outcome window an agreement may have (agreement_outcome_days_positive).
+OUTCOME_DAYS = 1
+CLIENT_DOB = date(1980, 5, 17)
+CLIENT_STREET = "742 Evergreen Terrace"
+
+
+@dataclass
+class Cast:
+    tenant: Tenant
+    food: ServicePage
+    housing: ServicePage
+    food_agency: Organization
+    housing_agency: Organization
+    food_staff: User
+    housing_staff: User
+    client: Client
+
+    @property
+    def clinic(self) -> Organization:
+        return self.tenant.clinic
+
+    @property
+    def clinic_staff(self) -> User:
+        return self.tenant.users[Role.CLINIC_STAFF]
+
+    @property
+    def admin(self) -> User:
+        return self.tenant.users[Role.NETWORK_ADMIN]
+
+
+def cast_make(tenant: Tenant) -> Cast:
+    network = tenant.network
+    pages = directory_build(
+        network,
+        [
+            Spec(
+                "Harbor Food Pantry",
+                "Groceries every week.",
+                places=[EUREKA],
+                categories=["food-insecurity"],
+                agency="Harbor Food Bank",
+            ),
+            Spec(
+                "Rent Help",
+                "Past-due rent.",
+                places=[ARCATA],
+                categories=["housing-instability"],
+                agency="Bay Housing",
+            ),
+        ],
+    )
+    food, housing = pages["Harbor Food Pantry"], pages["Rent Help"]
+    food_agency = food.get_parent().specific.organization
+    housing_agency = housing.get_parent().specific.organization
+    admin = tenant.users[Role.NETWORK_ADMIN]
+    staff = {}
+    for name, agency in (("food", food_agency), ("housing", housing_agency)):
+        # One membership each: they land in their agency without switching.
+        staff[name] = User.objects.create_user(
+            username=f"{name}-staff", password=PASSWORD, first_name=name.title(), last_name="Staff"
+        )
+        services.membership_grant(
+            user=staff[name], role=Role.AGENCY_STAFF, organization=agency, notify=False
+        )
+        agreement = consent_services.agreement_create(
+            by=admin,
+            agency=agency,
+            fields=AGREED_FIELDS,
+            effective_from=timezone.localdate() - timedelta(days=30),
+            outcome_days=OUTCOME_DAYS,
+        )
+        consent_services.agreement_activate(agreement=agreement, by=admin)
+    client = services.client_create(
+        organization=tenant.clinic,
+        by=tenant.users[Role.CLINIC_STAFF],
+        first_name="Maria",
+        last_name="Lopez",
+        date_of_birth=CLIENT_DOB,
+        phone="707-555-0100",
+        email="maria@example.org",
+        address_1=CLIENT_STREET,
+        city="Eureka",
+        state="CA",
+        postal_code="95501",
+        preferred_language="es",
+    )
+    return Cast(
+        tenant=tenant,
+        food=food,
+        housing=housing,
+        food_agency=food_agency,
+        housing_agency=housing_agency,
+        food_staff=staff["food"],
+        housing_staff=staff["housing"],
+        client=client,
+    )
+
+
+def log_in(page, site: str, user: User) -> None:  # type: ignore[no-untyped-def]
+    """Through the sign-in form, as a person would."""
+    page.goto(f"{site}/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/workspace/")
+
+
+def log_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_load_state()

@@ -1,0 +1,227 @@
+"""The whole referral loop in a real browser, as the people who use it go through it.
+
+Clinic staff screen a client, pick two services of two agencies in the search, record the
+client's verbal consent and send both referrals in one form; the first agency sees only what its
+agreement discloses and accepts, the second declines with a reason, the first completes with an
+outcome; the clinic's tracker shows both answers and the network admin's closed-loop rate moves.
+A screenshot of every step lands in test-artifacts/loop-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db.models import F
+
+from network.models import Referral, ReferralEvent
+from tests.e2e.cast import (
+    CLIENT_STREET,
+    OUTCOME_DAYS,
+    Cast,
+    cast_make,
+    log_in,
+    log_out,
+)
+from tests.e2e.conftest import screenshot
+
+
+@pytest.fixture
+def cast(live_server, wagtail_tree, tenant_a) -> Cast:
+    return cast_make(tenant_a)
+
+
+@pytest.fixture
+def site(live_server, cast: Cast) -> str:
+    port = live_server.url.rsplit(":", 1)[1]
+    return f"http://{cast.tenant.network.site.hostname}:{port}"
+
+
+def closed_loop_rate(page, site: str) -> str:  # type: ignore[no-untyped-def]
+    """The whole network's closed-loop rate on the admin dashboard (the "All agencies" row)."""
+    page.goto(f"{site}/admin/dashboard/")
+    total = page.get_by_role("row").filter(
+        has=page.get_by_role("rowheader", name="All agencies", exact=True)
+    )
+    total.scroll_into_view_if_needed()
+    # Cells after the row header: sent, due for feedback, closed loop, closed-loop rate, …
+    return total.get_by_role("cell").nth(3).inner_text().strip()
+
+
+def open_from_inbox(page, service: str, tab: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+    if tab:
+        page.get_by_role("link", name=re.compile(rf"^{tab}")).click()
+        page.wait_for_url(re.compile(r"tab="))
+    row = page.get_by_role("row").filter(has_text=service)
+    row.get_by_role("link", name=re.compile(r"^#\d+$")).click()
+    page.get_by_role("heading", level=1, name=re.compile(service)).wait_for()
+
+
+def status_of(page) -> str:  # type: ignore[no-untyped-def]
+    return page.get_by_test_id("status").inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_referral_loop_from_screening_to_closed_loop_rate(page, site, cast: Cast):
+    page.set_default_timeout(10_000)
+
+    # (1) Clinic staff sign in through the form.
+    log_in(page, site, cast.clinic_staff)
+    assert page.get_by_role("heading", level=1, name="Workspace").is_visible()
+    screenshot(page, "loop-01-clinic-signed-in")
+
+    # (2) Find the client and screen her.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
+    page.get_by_label("Find a client").fill("Lopez")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="Lopez, Maria").click()
+    page.get_by_role("heading", level=1, name="Maria Lopez").wait_for()
+    page.get_by_role("link", name="Screen for needs").first.click()
+    page.get_by_role("group", name="Living situation today").get_by_label(
+        "A place to live today, but worried about losing it"
+    ).check()
+    page.get_by_role("group", name="worried food would run out").get_by_label("Often true").check()
+    page.get_by_role("group", name="food ran out and there was no money").get_by_label(
+        "Sometimes true"
+    ).check()
+    screenshot(page, "loop-02-screening-form")
+    page.get_by_role("button", name="Save and see the result").click()
+    page.get_by_role("heading", level=1, name="Screening result").wait_for()
+    positive = page.get_by_role("region", name="Screened positive").inner_text()
+    assert "Food" in positive
+    assert "Living situation" in positive
+    screenshot(page, "loop-03-screening-result")
+
+    # (3) From the result to the search, with the needs ticked; select two services.
+    page.get_by_role("link", name="Search services for these needs").click()
+    page.get_by_role("heading", name="Harbor Food Pantry").wait_for()
+    page.get_by_role("heading", name="Rent Help").wait_for()
+    assert page.get_by_text("Referring Maria Lopez").is_visible()
+    for service in ("Harbor Food Pantry", "Rent Help"):
+        # Named "Select for referral: <service>" (the service name is visually hidden).
+        page.get_by_role("checkbox", name=re.compile(rf"^Select for referral\W+{service}$")).check()
+    screenshot(page, "loop-04-search-selected")
+    page.get_by_role("button", name="Refer to the selected services").click()
+    page.get_by_role("heading", level=1, name="Send 2 referrals").wait_for()
+
+    # (4) Record the client's verbal consent in the same form and send.
+    assert page.get_by_label("Client", exact=True).input_value() == str(cast.client.pk)
+    page.get_by_role("radio", name="Verbal, attested by me").check()
+    wording = page.get_by_role("blockquote").inner_text()
+    assert "Harbor Food Bank" in wording
+    assert "Bay Housing" in wording
+    page.get_by_role("checkbox", name="I read these words to the client and they agreed.").check()
+    screenshot(page, "loop-05-send-with-consent")
+    page.get_by_role("button", name="Send 2 referrals").click()
+    page.get_by_role("heading", level=1, name="Referrals sent").wait_for()
+    assert page.get_by_text("Referrals sent to").is_visible()
+    screenshot(page, "loop-06-sent")
+
+    referrals = {
+        r.agency_id: r for r in Referral.objects.filter(client=cast.client, sender=cast.clinic)
+    }
+    assert set(referrals) == {cast.food_agency.pk, cast.housing_agency.pk}
+    assert {r.status for r in referrals.values()} == {"requested"}
+    food_referral = referrals[cast.food_agency.pk]
+    housing_referral = referrals[cast.housing_agency.pk]
+    assert food_referral.consent_id is not None
+    assert food_referral.consent.method == "verbal"
+
+    # The feedback window passes: the closed-loop rate counts only referrals sent at least the
+    # agreement's outcome window ago (network/dashboard.py), here the smallest allowed, one day.
+    # Rather than wait a day, both referrals (and their "sent" events) are moved one window into
+    # the past, as if sent then; nothing else about them changes.
+    window = timedelta(days=OUTCOME_DAYS)
+    sent = [food_referral.pk, housing_referral.pk]
+    Referral.objects.filter(pk__in=sent).update(
+        sent_at=F("sent_at") - window,
+        created_at=F("created_at") - window,
+        response_due_at=F("response_due_at") - window,
+    )
+    ReferralEvent.objects.filter(referral__in=sent).update(at=F("at") - window)
+
+    # (9, before) The network admin's dashboard: both due for feedback, none closed: 0 %.
+    log_out(page)
+    log_in(page, site, cast.admin)
+    assert closed_loop_rate(page, site) == "0.0 %"
+    screenshot(page, "loop-07-dashboard-before")
+
+    # (5) The first agency: the inbox, the referral with only the agreed fields, accept.
+    page.goto(f"{site}/workspace/")  # the site's "Sign out" (the admin has its own menu)
+    log_out(page)
+    log_in(page, site, cast.food_staff)
+    open_from_inbox(page, "Harbor Food Pantry")
+    client_section = page.get_by_role("region", name="Client").inner_text()
+    assert "Maria Lopez" in client_section
+    assert "707-555-0100" in client_section
+    body = page.locator("body").inner_text()
+    for hidden in (
+        "Date of birth",
+        "1980",
+        "Address",
+        CLIENT_STREET,
+        "maria@example.org",
+    ):
+        assert hidden not in body, f"{hidden!r} is not in the food bank's agreement"
+    screenshot(page, "loop-08-agency-referral-disclosed")
+    page.get_by_role("button", name="Accept").click()
+    page.get_by_text("The referral is now accepted.").wait_for()
+    assert status_of(page) == "Accepted"
+    screenshot(page, "loop-09-accepted")
+
+    # (6) The second agency declines, with a reason.
+    log_out(page)
+    log_in(page, site, cast.housing_staff)
+    open_from_inbox(page, "Rent Help")
+    page.locator("summary", has_text="Decline").click()
+    reason = page.get_by_label("Why are you declining?")
+    reason.fill("Our rent fund is spent until July.")
+    decline_form = page.locator("form").filter(has=reason)
+    screenshot(page, "loop-10-decline-reason")
+    decline_form.get_by_role("button", name="Decline").click()
+    page.get_by_text("The referral is now declined.").wait_for()
+    assert status_of(page) == "Declined"
+    assert page.get_by_text("Our rent fund is spent until July.").first.is_visible()
+    screenshot(page, "loop-11-declined")
+
+    # (7) The first agency starts work, then completes it with an outcome.
+    log_out(page)
+    log_in(page, site, cast.food_staff)
+    open_from_inbox(page, "Harbor Food Pantry", tab="In progress")
+    page.get_by_role("button", name="Start work").click()
+    page.get_by_text("The referral is now in progress.").wait_for()
+    complete = page.locator("details").filter(
+        has=page.locator("summary", has_text="Mark completed")
+    )
+    complete.locator("summary").click()
+    complete.get_by_label("How did it end?").select_option(label="Service provided")
+    complete.get_by_label("Outcome note (optional)").fill("Groceries picked up.")
+    complete.get_by_role("button", name="Mark completed").click()
+    page.get_by_text("The referral is now completed.").wait_for()
+    assert status_of(page) == "Completed"
+    screenshot(page, "loop-12-completed")
+
+    # (8) The clinic's tracker shows both answers.
+    log_out(page)
+    log_in(page, site, cast.clinic_staff)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Referrals sent").click()
+    rows = page.get_by_role("table").get_by_role("row")
+    food_row = rows.filter(has_text="Harbor Food Pantry")
+    housing_row = rows.filter(has_text="Rent Help")
+    assert "Completed" in food_row.inner_text()
+    assert "Declined" in housing_row.inner_text()
+    screenshot(page, "loop-13-tracker")
+
+    # (9, after) Both referrals due for feedback are closed: the rate is 100 %.
+    log_out(page)
+    log_in(page, site, cast.admin)
+    assert closed_loop_rate(page, site) == "100.0 %"
+    screenshot(page, "loop-14-dashboard-after")
+
+    food_referral.refresh_from_db()
+    housing_referral.refresh_from_db()
+    assert (food_referral.status, food_referral.outcome) == ("completed", "service-provided")
+    assert housing_referral.status == "rejected"
+    assert housing_referral.status_reason == "Our rent fund is spent until July."
