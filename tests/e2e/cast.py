@@ -15,7 +15,7 @@ from directory.models import ServicePage
 from network import services
 from network.models import Client, Organization, Role, User
 from tests.conftest import Tenant
-from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build
+from tests.loop.conftest import loop_directory
 
 PASSWORD = "pw"  # as tests.factories.UserFactory sets it
 # What both agreements let the agencies see: no date of birth, no address, no email.
@@ -58,26 +58,7 @@ class Cast:
 
 def cast_make(tenant: Tenant) -> Cast:
     network = tenant.network
-    pages = directory_build(
-        network,
-        [
-            Spec(
-                "Harbor Food Pantry",
-                "Groceries every week.",
-                places=[EUREKA],
-                categories=["food-insecurity"],
-                agency="Harbor Food Bank",
-            ),
-            Spec(
-                "Rent Help",
-                "Past-due rent.",
-                places=[ARCATA],
-                categories=["housing-instability"],
-                agency="Bay Housing",
-            ),
-        ],
-    )
-    food, housing = pages["Harbor Food Pantry"], pages["Rent Help"]
+    food, housing = loop_directory(network)
     food_agency = food.get_parent().specific.organization
     housing_agency = housing.get_parent().specific.organization
     admin = tenant.users[Role.NETWORK_ADMIN]

@@ -13,7 +13,7 @@ from consent import services as consent_services
 from consent.models import ClientField, Consent, DataSharingAgreement
 from directory.models import ServicePage
 from network import services
-from network.models import Client, Organization, Role, User
+from network.models import Client, Network, Organization, Role, User
 from tests.conftest import Tenant, tenant_make
 from tests.factories import UserFactory
 from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build
@@ -73,8 +73,8 @@ class Loop:
         )
 
 
-def loop_make(tenant: Tenant) -> Loop:
-    network = tenant.network
+def loop_directory(network: Network) -> tuple[ServicePage, ServicePage]:
+    """The two services of the loop: a food pantry and a rent-help program at two agencies."""
     pages = directory_build(
         network,
         [
@@ -94,7 +94,12 @@ def loop_make(tenant: Tenant) -> Loop:
             ),
         ],
     )
-    food, housing = pages["Harbor Food Pantry"], pages["Rent Help"]
+    return pages["Harbor Food Pantry"], pages["Rent Help"]
+
+
+def loop_make(tenant: Tenant) -> Loop:
+    network = tenant.network
+    food, housing = loop_directory(network)
     food_agency = food.get_parent().specific.organization
     housing_agency = housing.get_parent().specific.organization
     # The tenant's agency staff work at the food agency in these tests.
