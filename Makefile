@@ -29,7 +29,9 @@ demo: migrate
 	@echo "Serving http://$(HOST):$(PORT)/ (second network: http://delnorte.localhost:$(PORT)/)"
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## Run the whole test suite (DATABASE_URL=postgres://... runs it on PostgreSQL).
+## Run the whole test suite (DATABASE_URL=postgres://... runs it on PostgreSQL), in two processes
+## (pytest-xdist; each has its own test database). PYTEST_ARGS= runs it in one.
+PYTEST_ARGS ?= -n 2
 test: venv
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
