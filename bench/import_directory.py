@@ -345,14 +345,30 @@ def refuse_unless_throwaway(configured: Mapping[str, Any], workdir: Path) -> Non
         raise SystemExit(f"refusing to run on {configured['NAME']}: not a throwaway database")
 
 
+def bench_start(title: str, database: Database, workdir: Path) -> None:
+    """What every benchmark does first: refuse a real database, say where and on what it runs,
+    and migrate (timed)."""
+    import django
+    import wagtail
+    from django.conf import settings
+    from django.core.management import call_command
+
+    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
+    out(f"== Handoff {title} benchmark ==")
+    out(f"database: {database.description}")
+    out(
+        f"python {platform.python_version()}, django {django.get_version()}, "
+        f"wagtail {wagtail.__version__}, {os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}"
+    )
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    out(f"migrate: {time.perf_counter() - started:.1f} s")
+
+
 def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     import django
 
     django.setup()
-
-    import wagtail
-    from django.conf import settings
-    from django.core.management import call_command
 
     from bench.hsds_package import write_package
     from directory.hsds.reading import MAX_FILE_BYTES
@@ -360,18 +376,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from directory.models import AgencyPage, Location, ServiceHours, ServicePage
     from network.services import network_create
 
-    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
-
-    out("== Handoff directory import benchmark ==")
-    out(f"database: {database.description}")
-    out(
-        f"python {platform.python_version()}, django {django.get_version()}, "
-        f"wagtail {wagtail.__version__}, {os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}"
-    )
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    out(f"migrate: {time.perf_counter() - started:.1f} s")
+    bench_start("directory import", database, workdir)
     network = network_create(
         name="Bench Network", slug="bench", hostname="bench.localhost", port=80
     )

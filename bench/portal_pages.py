@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import time
@@ -44,10 +43,10 @@ from typing import Any
 
 from bench.import_directory import (
     Database,
+    bench_start,
     in_throwaway_database,
     note,
     out,
-    refuse_unless_throwaway,
 )
 from bench.referral_loop import build, percentile
 
@@ -347,23 +346,12 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
 
     django.setup()
 
-    from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
 
     from network.models import Referral, ReferralEvent, Role
 
-    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
-    out("== Handoff portal pages benchmark ==")
-    out(f"database: {database.description}")
-    out(
-        f"python {platform.python_version()}, django {django.get_version()}, "
-        f"{os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}"
-    )
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    out(f"migrate: {time.perf_counter() - started:.1f} s")
+    bench_start("portal pages", database, workdir)
     started = time.perf_counter()
     cast = build(args)
     out(

@@ -29,7 +29,6 @@ import argparse
 import math
 import multiprocessing
 import os
-import platform
 import statistics
 import time
 from collections.abc import Sequence
@@ -39,10 +38,10 @@ from typing import Any
 
 from bench.import_directory import (
     Database,
+    bench_start,
     in_throwaway_database,
     note,
     out,
-    refuse_unless_throwaway,
 )
 
 TARGET_SENDS_PER_SECOND = 200.0
@@ -248,25 +247,14 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
 
     django.setup()
 
-    from django.conf import settings
     from django.core import mail
-    from django.core.management import call_command
     from django.db import connection, connections
 
     from network import notifications
     from network.models import Notification, Referral, ReferralEvent
 
-    refuse_unless_throwaway(settings.DATABASES["default"], workdir)
+    bench_start("referral loop", database, workdir)
     live = not args.quiet
-    out("== Handoff referral loop benchmark ==")
-    out(f"database: {database.description}")
-    out(
-        f"python {platform.python_version()}, django {django.get_version()}, "
-        f"{os.cpu_count()} CPU(s), DEBUG={settings.DEBUG}"
-    )
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    out(f"migrate: {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     cast = build(args)
     out(
