@@ -63,16 +63,21 @@ def consent_active_for(
     """
     at = at or timezone.now()
     categories = list(categories)
-    candidates = (
+    for consent in consents_in_force(client=client, at=at):
+        if consent_covers(consent, recipient=recipient, categories=categories, at=at):
+            return consent
+    return None
+
+
+def consents_in_force(*, client: Client, at: datetime) -> QuerySet[Consent]:
+    """The client's consents granted, not expired and not revoked at ``at``, newest first, with
+    their network (whose sensitive categories ``consent_covers`` reads)."""
+    return (
         Consent.objects.filter(client=client, granted_at__lte=at, expires_at__gt=at)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
         .select_related("network")
         .order_by("-granted_at", "-pk")
     )
-    for consent in candidates:
-        if consent_covers(consent, recipient=recipient, categories=categories, at=at):
-            return consent
-    return None
 
 
 def agreements_in_effect(at: datetime | None = None) -> QuerySet[DataSharingAgreement]:

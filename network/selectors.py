@@ -404,8 +404,7 @@ def consents_on_file(
     agencies."""
     from django.utils import timezone
 
-    from consent.models import Consent
-    from consent.selectors import consent_covers
+    from consent.selectors import consent_covers, consents_in_force
 
     if client.organization_id != organization.pk or not user_has_org_perm(
         user, OrgPerm.SEND_REFERRALS, organization
@@ -414,11 +413,9 @@ def consents_on_file(
     at = at or timezone.now()
     categories = list(categories)
     candidates = list(
-        Consent.objects.filter(client=client, granted_at__lte=at, expires_at__gt=at)
-        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
-        .select_related("network")
-        .prefetch_related("recipients", "sensitive_recipients")
-        .order_by("-granted_at", "-pk")
+        consents_in_force(client=client, at=at).prefetch_related(
+            "recipients", "sensitive_recipients"
+        )
     )
     if not candidates or not categories:
         return {}
