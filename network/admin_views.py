@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
@@ -27,11 +28,10 @@ from django.utils.translation import gettext_lazy
 
 from . import dashboard
 from .dashboard import Dashboard, Period
-from .models import Network, ReferralOutcome, User
+from .models import Network, Organization, ReferralOutcome, User
 from .permissions import NetworkPerm, networks_with_perm
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
-OVERDUE_PER_AGENCY = 5  # the longest overdue of each agency on the page; the CSV has them all
 TABLES = ("agencies", "outcomes", "weeks", "overdue")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -120,9 +120,11 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _csv(network, period, now, table)
-    board = dashboard.dashboard_for(
-        network=network, period=period, now=now, overdue_per_agency=OVERDUE_PER_AGENCY
+    board = dashboard.dashboard_snapshot(
+        network=network, period=period, now=now, refresh=request.GET.get("refresh") == "1"
     )
+    if period == form.default:
+        dashboard.dashboard_viewed(network, now)
     query: dict[str, str | int] = {
         "network": network.pk,
         "start": period.first.isoformat(),
@@ -137,6 +139,7 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
             "networks": networks,
             "board": board,
             "query": urlencode(query),
+            "snapshot_minutes": int(dashboard.SNAPSHOT_MAX_AGE.total_seconds() // 60),
             **_presented(board),
         },
     )
@@ -156,6 +159,39 @@ def _chosen_network(request: HttpRequest, networks: list[Network]) -> Network:
         if membership is not None and network.pk == membership.network_id:
             return network
     return networks[0]
+
+
+OVERDUE_PAGE_SIZE = 50
+
+
+def network_dashboard_overdue(request: HttpRequest, agency_id: int) -> HttpResponse:
+    """The variance report of one agency: its referrals overdue now, longest overdue first,
+    a page at a time. 404 unless the agency belongs to a network the user administers."""
+    user: User = request.user  # type: ignore[assignment]
+    networks = list(administered_networks(user))
+    if not networks:
+        raise PermissionDenied
+    agency = (
+        Organization.objects.filter(pk=agency_id, network__in=networks)
+        .select_related("network")
+        .first()
+    )
+    if agency is None:
+        raise Http404
+    now = timezone.now()
+    rows = dashboard.referrals_overdue_rows(network=agency.network, now=now, agency_id=agency.pk)
+    page = Paginator(rows, OVERDUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "network/admin/overdue.html",
+        {
+            "agency": agency,
+            "network": agency.network,
+            "page": page,
+            "referrals": [dashboard.overdue_referral(row, now) for row in page.object_list],
+            "now": now,
+        },
+    )
 
 
 # --- presentation --------------------------------------------------------------------------
@@ -205,8 +241,9 @@ def _presented(board: Dashboard) -> dict[str, Any]:
             for row in board.outcomes.rows
         ),
         "week_chart": _column_chart([(date_format(w.week, "M j"), w.sent) for w in board.weeks]),
-        "overdue": board.overdue,
-        "overdue_per_agency": OVERDUE_PER_AGENCY,
+        "overdue": [
+            {"agency": row, "longest_days": row.longest_days(board.now)} for row in board.overdue
+        ],
     }
 
 

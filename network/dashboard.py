@@ -27,9 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Case,
@@ -38,14 +40,20 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Func,
+    Max,
+    Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber, TruncWeek
+from django.utils.translation import get_language
 
+from consent.models import DataSharingAgreement
 from directory.categories import SDOH_CATEGORIES
 
 from .lifecycle import OUTCOME_REQUIRED
@@ -303,37 +311,34 @@ class OutcomeTable:
         return sum(row.total for row in self.rows)
 
 
-def _needs(code: str) -> Q:
-    if connection.vendor == "postgresql":
-        return Q(categories__contains=[code])  # jsonb @>
-    # SQLite has no JSON containment lookup: match the quoted code in the stored JSON text.
-    return Q(categories__icontains=f'"{code}"')
-
-
 def outcomes_by_category(*, network: Network, period: Period) -> OutcomeTable:
-    """Need-by-outcome counts of the period's referrals closed with an outcome. One query."""
-    codes = [code for code, _ in SDOH_CATEGORIES]
+    """Need-by-outcome counts of the period's referrals closed with an outcome. One query,
+    grouped by outcome and the list of needs (a handful of distinct lists), spread over the
+    needs here."""
     grouped = (
         referrals_in_period(network=network, period=period)
         .filter(status__in=OUTCOME_REQUIRED, outcome__in=ReferralOutcome.values)
-        .values("outcome")
-        .annotate(
-            total=Count("pk"),
-            **{f"need_{i}": Count("pk", filter=_needs(code)) for i, code in enumerate(codes)},
-        )
+        .values_list("outcome", "categories")
+        .annotate(n=Count("pk"))
     )
-    by_outcome: dict[str, Any] = {row["outcome"]: row for row in grouped}
-    used = [i for i in range(len(codes)) if any(row[f"need_{i}"] for row in by_outcome.values())]
+    totals: dict[str, int] = {}
+    per_need: dict[tuple[str, str], int] = {}
+    for outcome, needs, n in grouped:
+        totals[outcome] = totals.get(outcome, 0) + n
+        for code in set(needs or ()):
+            per_need[outcome, code] = per_need.get((outcome, code), 0) + n
+    needed = {code for _outcome, code in per_need}
+    used = [(code, label) for code, label in SDOH_CATEGORIES if code in needed]
     rows = [
         OutcomeRow(
             outcome=str(outcome.value),
             label=str(outcome.label),
-            counts=[by_outcome.get(outcome.value, {}).get(f"need_{i}", 0) for i in used],
-            total=by_outcome.get(outcome.value, {}).get("total", 0),
+            counts=[per_need.get((outcome.value, code), 0) for code, _label in used],
+            total=totals.get(outcome.value, 0),
         )
         for outcome in ReferralOutcome
     ]
-    return OutcomeTable(categories=[SDOH_CATEGORIES[i] for i in used], rows=rows)
+    return OutcomeTable(categories=used, rows=rows)
 
 
 # --- referrals per week --------------------------------------------------------------------
@@ -368,6 +373,22 @@ def referrals_per_week(*, network: Network, period: Period) -> list[WeekCount]:
 
 
 @dataclass(frozen=True)
+class AgencyOverdue:
+    """One agency's referrals overdue now: how many, what it owes, since when."""
+
+    agency_id: int
+    name: str
+    total: int
+    answers: int  # still waiting for the agency's answer
+    outcomes: int  # accepted, still waiting for an outcome
+    earliest_due_at: datetime
+
+    def longest_days(self, now: datetime) -> int:
+        """Whole days since the earliest due time."""
+        return (now - self.earliest_due_at).days
+
+
+@dataclass(frozen=True)
 class OverdueReferral:
     """A referral overdue now: what the agency owes and since when. No client data."""
 
@@ -380,56 +401,87 @@ class OverdueReferral:
     due_at: datetime
     owes: str  # "answer" or "outcome"
     days_overdue: int
-    agency_overdue: int  # how many of the agency's referrals are overdue now, listed or not
+
+
+def _due_at() -> Case:
+    """The due time of what the agency owes next: the answer, else the outcome."""
+    return Case(When(status=S.REQUESTED, then=F("response_due_at")), default=F("outcome_due_at"))
+
+
+def overdue_by_agency(*, network: Network, now: datetime) -> list[AgencyOverdue]:
+    """The network's agencies with referrals overdue now, by name: how many, owing an answer
+    or an outcome, and the earliest due time. One query."""
+    grouped = (
+        Referral.objects.filter(referrals_overdue_condition(now), network=network)
+        .values("agency_id", "agency__name")
+        .annotate(
+            total=Count("pk"),
+            answers=Count("pk", filter=Q(status=S.REQUESTED)),
+            earliest=Min(_due_at()),
+        )
+        .order_by("agency__name", "agency_id")
+    )
+    return [
+        AgencyOverdue(
+            agency_id=row["agency_id"],
+            name=row["agency__name"],
+            total=row["total"],
+            answers=row["answers"],
+            outcomes=row["total"] - row["answers"],
+            earliest_due_at=row["earliest"],
+        )
+        for row in grouped
+    ]
+
+
+OVERDUE_COLUMNS = (
+    "pk",
+    "agency_id",
+    "agency__name",
+    "service_name",
+    "status",
+    "sent_at",
+    "due_at",
+)
+
+
+def referrals_overdue_rows(
+    *, network: Network, now: datetime, agency_id: int | None = None
+) -> QuerySet[Referral, tuple[Any, ...]]:
+    """The network's (or one agency's) referrals overdue now as rows of ``OVERDUE_COLUMNS``,
+    by agency name then due time (longest overdue first): page it, then read the rows with
+    ``overdue_referral``."""
+    found = Referral.objects.filter(referrals_overdue_condition(now), network=network)
+    if agency_id is not None:
+        found = found.filter(agency_id=agency_id)
+    return (
+        found.annotate(due_at=_due_at())
+        .order_by("agency__name", "agency_id", "due_at", "pk")
+        .values_list(*OVERDUE_COLUMNS)
+    )
+
+
+def overdue_referral(row: tuple[Any, ...], now: datetime) -> OverdueReferral:
+    pk, agency_id, agency_name, service_name, status, sent_at, due = row
+    return OverdueReferral(
+        pk=pk,
+        agency_id=agency_id,
+        agency_name=agency_name,
+        service_name=service_name,
+        status=status,
+        sent_at=sent_at,
+        due_at=due,
+        owes="answer" if status == S.REQUESTED else "outcome",
+        days_overdue=(now - due).days,
+    )
 
 
 def referrals_overdue(
-    *, network: Network, now: datetime, per_agency: int | None = None
+    *, network: Network, now: datetime, agency_id: int | None = None
 ) -> list[OverdueReferral]:
-    """The network's referrals overdue now, by agency name then due time (longest overdue
-    first); with ``per_agency``, only that many per agency (each row still carries its agency's
-    total). One query."""
-    due_at = Case(When(status=S.REQUESTED, then=F("response_due_at")), default=F("outcome_due_at"))
-    by_agency = [F("agency_id")]
-    found = (
-        Referral.objects.filter(referrals_overdue_condition(now), network=network)
-        .annotate(
-            due_at=due_at,
-            agency_overdue=Window(Count("pk"), partition_by=by_agency),
-            position=Window(
-                RowNumber(), partition_by=by_agency, order_by=[due_at.asc(), F("pk").asc()]
-            ),
-        )
-        .order_by("agency__name", "agency_id", "due_at", "pk")
-    )
-    if per_agency is not None:
-        found = found.filter(position__lte=per_agency)
-    return [
-        OverdueReferral(
-            pk=pk,
-            agency_id=agency_id,
-            agency_name=agency_name,
-            service_name=service_name,
-            status=status,
-            sent_at=sent_at,
-            due_at=due,
-            owes="answer" if status == S.REQUESTED else "outcome",
-            days_overdue=(now - due).days,
-            agency_overdue=agency_overdue,
-        )
-        for pk, agency_id, agency_name, service_name, status, sent_at, due, agency_overdue in (
-            found.values_list(
-                "pk",
-                "agency_id",
-                "agency__name",
-                "service_name",
-                "status",
-                "sent_at",
-                "due_at",
-                "agency_overdue",
-            )
-        )
-    ]
+    """Every referral of ``referrals_overdue_rows``. One query."""
+    rows = referrals_overdue_rows(network=network, now=now, agency_id=agency_id)
+    return [overdue_referral(row, now) for row in rows]
 
 
 # --- everything on the page ----------------------------------------------------------------
@@ -443,12 +495,10 @@ class Dashboard:
     performance: AgencyPerformance
     outcomes: OutcomeTable
     weeks: list[WeekCount]
-    overdue: list[OverdueReferral]
+    overdue: list[AgencyOverdue]
 
 
-def dashboard_for(
-    *, network: Network, period: Period, now: datetime, overdue_per_agency: int | None = None
-) -> Dashboard:
+def dashboard_for(*, network: Network, period: Period, now: datetime) -> Dashboard:
     """Every table of the network dashboard; a fixed number of queries."""
     return Dashboard(
         network=network,
@@ -457,5 +507,163 @@ def dashboard_for(
         performance=agency_performance(network=network, period=period, now=now),
         outcomes=outcomes_by_category(network=network, period=period),
         weeks=referrals_per_week(network=network, period=period),
-        overdue=referrals_overdue(network=network, now=now, per_agency=overdue_per_agency),
+        overdue=overdue_by_agency(network=network, now=now),
     )
+
+
+# --- snapshots: the page without recomputing while nothing has changed ----------------------
+#
+# Computing the page reads every referral of the period (a quarter of a year: tens of thousands
+# of rows in a large network). A snapshot of it is kept in the cache and served while
+#
+# * nothing it depends on has changed: ``dashboard_stamp``, read on every request, names the
+#   token that every referral write through the services renews when it commits
+#   (``dashboard_changed``), and, from the database, the network's latest referral and agreement
+#   changes and its organizations (edits made outside the services). Any change, including one
+#   committed while the snapshot was being computed, changes the stamp. A token lost from the
+#   cache only causes a computation, never a stale page;
+# * and it is younger than ``SNAPSHOT_MAX_AGE``: some figures move with the clock alone (due
+#   for feedback, went overdue, overdue now), and organizations can be renamed. The page says
+#   when its figures were computed and offers to recompute them at once.
+#
+# ``dashboards_warm`` (every minute, from Celery beat) recomputes the default period of the
+# networks whose dashboard was opened in the last week, before their snapshot gets too old, so
+# the admin who opens it rarely waits for a computation.
+
+SNAPSHOT_MAX_AGE = timedelta(minutes=5)
+WARM_BEFORE = timedelta(minutes=2)  # the warmer recomputes snapshots older than MAX_AGE - this
+VIEWED_FOR = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    stamp: str
+    board: Dashboard  # ``board.now`` is when it was computed
+
+
+def _changed_key(network_id: int) -> str:
+    return f"network-dashboard-changed:{network_id}"
+
+
+def dashboard_changed(network_id: int) -> None:
+    """Call inside the transaction that writes a referral: when it commits, the network's
+    dashboard snapshots stop being served."""
+    transaction.on_commit(lambda: cache.set(_changed_key(network_id), uuid4().hex, None))
+
+
+def dashboard_stamp(network: Network) -> str:
+    """A text that changes whenever a figure of the network's dashboard could change other than
+    by the clock: a referral sent or changed (the services' token; ``updated_at`` for other
+    writers), an agreement changed, an organization added. One query (index-only on
+    ``(network, updated_at)``) and one cache read."""
+    latest_referral = Referral.objects.filter(network=OuterRef("pk")).order_by("-updated_at")
+    latest_agreement = DataSharingAgreement.objects.filter(network=OuterRef("pk")).order_by(
+        "-updated_at"
+    )
+    organizations = (
+        Organization.objects.filter(network=OuterRef("pk"))
+        .order_by()
+        .values("network")
+        .annotate(n=Count("pk"), last=Max("pk"))
+    )
+    found = (
+        Network.objects.filter(pk=network.pk)
+        .annotate(
+            referral_changed=Subquery(latest_referral.values("updated_at")[:1]),
+            agreement_changed=Subquery(latest_agreement.values("updated_at")[:1]),
+            organization_count=Subquery(organizations.values("n")),
+            last_organization=Subquery(organizations.values("last")),
+        )
+        .values_list(
+            "referral_changed", "agreement_changed", "organization_count", "last_organization"
+        )
+        .first()
+    )
+    return "|".join(str(part) for part in (cache.get(_changed_key(network.pk)), *(found or ())))
+
+
+def _snapshot_key(network: Network, period: Period) -> str:
+    # Labels (outcomes, needs) are translated when computed: one snapshot per language.
+    return (
+        f"network-dashboard:{network.pk}:{period.first.isoformat()}:{period.last.isoformat()}:"
+        f"{get_language() or ''}"
+    )
+
+
+def dashboard_snapshot(
+    *,
+    network: Network,
+    period: Period,
+    now: datetime,
+    refresh: bool = False,
+) -> Dashboard:
+    """The dashboard as last computed if nothing has changed since and it is younger than
+    ``SNAPSHOT_MAX_AGE``, else computed now and kept. ``refresh``: compute it now whatever is
+    kept. One query on a hit; on a miss, one more than ``dashboard_for``."""
+    board, _computed = _snapshot(
+        network=network,
+        period=period,
+        now=now,
+        max_age=timedelta(0) if refresh else SNAPSHOT_MAX_AGE,
+    )
+    return board
+
+
+def _snapshot(
+    *,
+    network: Network,
+    period: Period,
+    now: datetime,
+    max_age: timedelta,
+) -> tuple[Dashboard, bool]:
+    """(the dashboard, whether it was computed now)."""
+    key = _snapshot_key(network, period)
+    stamp = dashboard_stamp(network)  # before computing: a change made meanwhile is not missed
+    kept = cache.get(key)
+    if (
+        isinstance(kept, Snapshot)
+        and kept.stamp == stamp
+        and timedelta(0) <= now - kept.board.now < max_age
+    ):
+        return kept.board, False
+    board = dashboard_for(network=network, period=period, now=now)
+    cache.set(key, Snapshot(stamp=stamp, board=board), SNAPSHOT_MAX_AGE.total_seconds())
+    return board, True
+
+
+def _viewed_key(network_id: int) -> str:
+    return f"network-dashboard-viewed:{network_id}"
+
+
+def dashboard_viewed(network: Network, now: datetime) -> None:
+    """Remember that the network's dashboard was opened in the current language (for the
+    warmer)."""
+    key = _viewed_key(network.pk)
+    languages = cache.get(key) or {}
+    languages[get_language() or ""] = now
+    cache.set(key, languages, VIEWED_FOR.total_seconds())
+
+
+def dashboards_warm(*, now: datetime) -> int:
+    """Recompute the default-period snapshot of every network whose dashboard was opened in the
+    last week, in each language it was opened in, if it changed or is due to grow too old.
+    Returns how many were recomputed."""
+    from django.utils import translation
+
+    keys = {_viewed_key(pk): pk for pk in Network.objects.values_list("pk", flat=True)}
+    viewed = {keys[key]: languages for key, languages in cache.get_many(list(keys)).items()}
+    computed = 0
+    for network in Network.objects.filter(pk__in=list(viewed)):
+        period = period_default(network=network, now=now)
+        for language, seen in viewed[network.pk].items():
+            if now - seen > VIEWED_FOR:
+                continue
+            with translation.override(language or None):
+                _board, fresh = _snapshot(
+                    network=network,
+                    period=period,
+                    now=now,
+                    max_age=SNAPSHOT_MAX_AGE - WARM_BEFORE,
+                )
+            computed += fresh
+    return computed

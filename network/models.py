@@ -449,9 +449,28 @@ class Referral(models.Model):
             models.Index(fields=["agency", "status", "response_due_at"]),
             models.Index(fields=["sender", "status", "created_at"]),
             models.Index(fields=["client", "created_at"]),
-            # The clinic's tracker, newest first; the network dashboard's period.
+            # The clinic's tracker, newest first.
             models.Index(fields=["sender", "sent_at", "id"]),
-            models.Index(fields=["network", "sent_at"]),
+            # The network dashboard: a period's referrals with every column its figures read
+            # (``id`` too, for COUNT), so PostgreSQL answers from the index alone.
+            models.Index(
+                fields=["network", "sent_at"],
+                include=[
+                    "id",
+                    "status",
+                    "agency",
+                    "agreement",
+                    "responded_at",
+                    "closed_at",
+                    "response_due_at",
+                    "outcome_due_at",
+                    "outcome",
+                    "categories",
+                ],
+                name="referral_network_period",
+            ),
+            # The dashboard's snapshot stamp: the network's latest referral change.
+            models.Index(fields=["network", "updated_at"], name="referral_network_changed"),
         ]
         constraints = [
             models.UniqueConstraint(

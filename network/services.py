@@ -23,6 +23,7 @@ from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermi
 from cms.models import HomePage
 
 from . import tasks
+from .dashboard import dashboard_changed
 from .deadlines import business_hours_after
 from .lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, TERMINAL, Refusal, Side, transition_refusal
 from .models import (
@@ -698,6 +699,7 @@ def _referral_create(
             idempotency_key=idempotency_key,
             sent_at=now,
         )
+        dashboard_changed(referral.network_id)
         _event(
             referral,
             EventKind.CREATED,
@@ -796,6 +798,7 @@ def referral_transition(
         # The version in the WHERE clause makes the check hold even where rows cannot be locked.
         if not Referral.objects.filter(pk=current.pk, version=version).update(**changes):
             raise StaleVersion(Referral.objects.get(pk=current.pk))
+        dashboard_changed(current.network_id)
         for name, value in changes.items():
             setattr(current, name, value)
         text = reason

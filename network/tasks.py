@@ -40,3 +40,14 @@ def referrals_overdue_sweep() -> dict[str, int]:
     from . import services
 
     return services.referrals_overdue_process(now=timezone.now())
+
+
+@shared_task
+def network_dashboards_warm() -> int:
+    """Every minute: recompute the dashboard snapshots that changed or are growing old, for the
+    networks whose admins opened their dashboard in the last week."""
+    from django.utils import timezone
+
+    from . import dashboard
+
+    return dashboard.dashboards_warm(now=timezone.now())

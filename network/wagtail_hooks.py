@@ -222,7 +222,14 @@ class NetworkDashboardMenuItem(MenuItem):
 
 @hooks.register("register_admin_urls")
 def dashboard_admin_urls() -> list[URLPattern]:
-    return [path("dashboard/", admin_views.network_dashboard, name="network_dashboard")]
+    return [
+        path("dashboard/", admin_views.network_dashboard, name="network_dashboard"),
+        path(
+            "dashboard/overdue/<int:agency_id>/",
+            admin_views.network_dashboard_overdue,
+            name="network_dashboard_overdue",
+        ),
+    ]
 
 
 @hooks.register("register_admin_menu_item")

@@ -42,6 +42,15 @@ def tenant_make(label: str) -> Tenant:
     return tenant
 
 
+@pytest.fixture(autouse=True)
+def cache_empty() -> None:
+    """Each test starts with an empty cache (dashboard snapshots, rate limits…): the database
+    is rolled back between tests, and a cached value must not outlive the rows it came from."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenant_a(db) -> Tenant:
     return tenant_make("Alpha")

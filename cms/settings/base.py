@@ -227,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "network.tasks.notifications_sweep",
         "schedule": crontab(minute="*"),
     },
+    "network-dashboards-warm": {
+        "task": "network.tasks.network_dashboards_warm",
+        "schedule": crontab(minute="*"),
+    },
     "referrals-overdue-sweep": {
         "task": "network.tasks.referrals_overdue_sweep",
         "schedule": crontab(minute="*/15"),

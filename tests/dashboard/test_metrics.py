@@ -29,7 +29,7 @@ from network import dashboard
 from network.dashboard import Period
 from network.models import EventKind
 
-from .conftest import NOW, Ledger
+from .conftest import DAY, NOW, Ledger
 
 HOUR = timedelta(hours=1)
 
@@ -169,16 +169,30 @@ def test_variance_report_lists_referrals_overdue_now(ledger: Ledger):
     network = ledger.loop.tenant.network
     overdue = dashboard.referrals_overdue(network=network, now=NOW)
     f4, f5 = ledger.referrals["F4"], ledger.referrals["F5"]
-    assert [(r.pk, r.owes, r.days_overdue, r.agency_overdue) for r in overdue] == [
-        (f4.pk, "outcome", 9, 2),  # outcome due 30 days after acceptance: 9 days 18 hours ago
-        (f5.pk, "answer", 6, 2),  # answer due Tuesday 17 November 17:00: 6 days 17 hours ago
+    assert [(r.pk, r.owes, r.days_overdue) for r in overdue] == [
+        (f4.pk, "outcome", 9),  # outcome due 30 days after acceptance: 9 days 18 hours ago
+        (f5.pk, "answer", 6),  # answer due Tuesday 17 November 17:00: 6 days 17 hours ago
     ]
     assert overdue[0].agency_name == ledger.loop.food_agency.name
     assert overdue[1].due_at == f5.response_due_at
     assert overdue[1].service_name == "Harbor Food Pantry"
-    # The page lists the longest overdue of each agency, with the agency's total.
-    (first,) = dashboard.referrals_overdue(network=network, now=NOW, per_agency=1)
-    assert (first.pk, first.agency_overdue) == (f4.pk, 2)
+    # One agency's list; the other agency owes nothing.
+    food, housing = ledger.loop.food_agency.pk, ledger.loop.housing_agency.pk
+    assert dashboard.referrals_overdue(network=network, now=NOW, agency_id=food) == overdue
+    assert dashboard.referrals_overdue(network=network, now=NOW, agency_id=housing) == []
+
+
+@pytest.mark.django_db
+def test_variance_summary_per_agency(ledger: Ledger):
+    network = ledger.loop.tenant.network
+    f4 = ledger.referrals["F4"]
+    (food,) = dashboard.overdue_by_agency(network=network, now=NOW)
+    assert (food.agency_id, food.name) == (ledger.loop.food_agency.pk, ledger.loop.food_agency.name)
+    assert (food.total, food.answers, food.outcomes) == (2, 1, 1)
+    assert food.earliest_due_at == f4.outcome_due_at
+    assert food.longest_days(NOW) == 9
+    # Nothing is overdue before the first due time.
+    assert dashboard.overdue_by_agency(network=network, now=NOW - 30 * DAY) == []
 
 
 @pytest.mark.django_db

@@ -46,12 +46,20 @@ def test_network_admin_sees_their_figures_and_the_definitions(client, ledger_tod
     assert "How the figures are counted" in body
     assert "divided by the referrals due for feedback" in body
     assert 'aria-hidden="true"' in body  # charts are decorative; the tables carry the figures
-    # The variance report: referral numbers, never the client.
+    # The variance report: the food agency owes two (an answer and an outcome), and its name
+    # opens the list of those referrals: numbers, never the client.
+    overdue = reverse("network_dashboard_overdue", args=[loop.food_agency.pk])
+    assert f'href="{overdue}"' in body
+    assert reverse("network_dashboard_overdue", args=[loop.housing_agency.pk]) not in body
+    listing = client.get(overdue)
+    assert listing.status_code == 200
+    listed = listing.content.decode()
     f4, f5 = ledger_today.referrals["F4"], ledger_today.referrals["F5"]
-    assert f"#{f4.pk}" in body
-    assert f"#{f5.pk}" in body
-    assert "Maria" not in body
-    assert "Lopez" not in body
+    assert listed.index(f"#{f4.pk}<") < listed.index(f"#{f5.pk}<")  # longest overdue first
+    assert "has 2 referrals overdue now" in listed
+    for page in (body, listed):
+        assert "Maria" not in page
+        assert "Lopez" not in page
 
 
 @pytest.mark.django_db
@@ -194,9 +202,9 @@ def test_csv_never_starts_a_cell_with_a_formula(client, loop: Loop):
     assert loop.food_agency.name in cells
 
 
-def _queries(client) -> int:  # type: ignore[no-untyped-def]
+def _queries(client, url: str = URL) -> int:  # type: ignore[no-untyped-def]
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(URL)
+        response = client.get(url)
     assert response.status_code == 200
     return len(captured.captured_queries)
 
@@ -222,12 +230,19 @@ def test_query_count_does_not_grow_with_referrals(client, loop: Loop):
     consent_back_to(loop, now - 200 * 24 * HOUR, now + 365 * 24 * HOUR)
     ledger = Ledger(loop=loop, now=now)
     client.force_login(loop.admin)
-    _grow(loop, ledger, 3, 0)
-    few = _queries(client)
-    _grow(loop, ledger, 27, 3)
+    _grow(loop, ledger, 5, 0)  # Q4, at the food agency, unanswered for 5 days: overdue
+    computed, kept = _queries(client), _queries(client)  # a snapshot computed, then served
+    refreshed = _queries(client, URL + "?refresh=1")
+    assert kept < computed == refreshed
+    overdue_url = reverse("network_dashboard_overdue", args=[loop.food_agency.pk])
+    overdue = _queries(client, overdue_url)
+    _grow(loop, ledger, 25, 5)
+    assert _queries(client) == computed  # the referrals changed: computed again
     body = client.get(URL).content.decode()
     assert "<td>30</td>" in body  # all agencies: 30 referrals sent
-    assert _queries(client) == few
+    assert _queries(client) == kept
+    assert _queries(client, URL + "?refresh=1") == refreshed
+    assert _queries(client, overdue_url) == overdue
 
 
 @pytest.mark.django_db

@@ -67,7 +67,7 @@ def sent(cast: Cast) -> dict[str, Referral]:
         granted_at=now - timedelta(minutes=1),
         expires_at=now + timedelta(days=365),
     )
-    return {
+    sent = {
         name: services.referral_send(
             client=cast.client,
             by=cast.clinic_staff,
@@ -81,6 +81,9 @@ def sent(cast: Cast) -> dict[str, Referral]:
             ("housing", cast.housing, "housing-instability"),
         )
     }
+    # The food agency's answer is overdue: the inbox and the overdue list show one.
+    Referral.objects.filter(pk=sent["food"].pk).update(response_due_at=now - timedelta(hours=1))
+    return sent
 
 
 @contextmanager
@@ -135,7 +138,13 @@ def main_pages(cast: Cast, sent: dict[str, Referral]) -> Pages:
                 "listings": "/workspace/listings/",
             },
         ),
-        (cast.admin, {"dashboard": "/admin/dashboard/"}),
+        (
+            cast.admin,
+            {
+                "dashboard": "/admin/dashboard/",
+                "overdue-list": f"/admin/dashboard/overdue/{cast.food_agency.pk}/",
+            },
+        ),
     ]
 
 
