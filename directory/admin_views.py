@@ -5,25 +5,16 @@ from __future__ import annotations
 from django import forms
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from network.models import Network, User
-from network.permissions import NetworkPerm, networks_with_perm
+from network.permissions import administered_networks
 
 from . import selectors, services
 from .models import DirectoryImport, DirectoryImportStatus
-
-
-def administered_networks(user: User) -> QuerySet[Network]:
-    return (
-        Network.objects.all()
-        if user.is_superuser
-        else networks_with_perm(user, NetworkPerm.ADMINISTER)
-    )
 
 
 class ImportForm(forms.Form):

@@ -19,7 +19,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from network.models import User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
-from network.wagtail_scoping import ScopedObjectMixin, scoped
+from network.wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
 
 from . import admin_views, services
 from .models import ListingSuggestion, TaxonomyTerm
@@ -153,14 +153,6 @@ class ListingSuggestionViewSet(SnippetViewSet):
 
 
 register_snippet(ListingSuggestionViewSet)
-
-
-class NetworkAdminsMenuItem(MenuItem):
-    def is_shown(self, request: HttpRequest) -> bool:
-        return bool(
-            request.user.is_superuser
-            or networks_with_perm(request.user, NetworkPerm.ADMINISTER).exists()
-        )
 
 
 @hooks.register("register_admin_urls")

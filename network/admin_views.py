@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -29,19 +28,12 @@ from django.utils.translation import gettext_lazy
 from . import dashboard
 from .dashboard import Dashboard, Period
 from .models import Network, Organization, ReferralOutcome, User
-from .permissions import NetworkPerm, networks_with_perm
+from .permissions import administered_networks
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
 TABLES = ("agencies", "outcomes", "weeks", "overdue")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def administered_networks(user: User) -> QuerySet[Network]:
-    """Every network for a superuser, else those the user administers."""
-    if user.is_active and user.is_superuser:
-        return Network.objects.all()
-    return networks_with_perm(user, NetworkPerm.ADMINISTER)
 
 
 class PeriodForm(forms.Form):

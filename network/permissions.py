@@ -156,6 +156,27 @@ def networks_with_perm(user: Actor, perm: NetworkPerm) -> QuerySet[Network]:
     return get_objects_for_user(user, perm.value, klass=Network, accept_global_perms=False)
 
 
+def administered_network_ids(user: Actor) -> frozenset[int]:
+    """The networks the user administers. Cached on the user object, which lives for one
+    request: the admin menu, the permission policies and the views all ask."""
+    if not user.is_active:
+        return frozenset()
+    cached: frozenset[int] | None = getattr(user, "_handoff_administered_networks", None)
+    if cached is None:
+        cached = frozenset(
+            networks_with_perm(user, NetworkPerm.ADMINISTER).values_list("pk", flat=True)
+        )
+        user._handoff_administered_networks = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def administered_networks(user: Actor) -> QuerySet[Network]:
+    """Every network for an active superuser, else those the user administers."""
+    if user.is_active and user.is_superuser:
+        return Network.objects.all()
+    return Network.objects.filter(pk__in=administered_network_ids(user))
+
+
 def permissions_prefetch(
     checker: ObjectPermissionChecker, organizations: Iterable[Organization]
 ) -> None:
@@ -170,21 +191,10 @@ class NetworkScopedPolicy(BasePermissionPolicy):
     nothing with any other network's; superusers may do everything.
     """
 
-    def _administered_network_ids(self, user: Actor) -> frozenset[int]:
-        # Cached on the (per-request) user object, as Wagtail's own policies do: admin listings
-        # ask about every row.
-        cached: frozenset[int] | None = getattr(user, "_handoff_administered_networks", None)
-        if cached is None:
-            cached = frozenset(
-                networks_with_perm(user, NetworkPerm.ADMINISTER).values_list("pk", flat=True)
-            )
-            user._handoff_administered_networks = cached  # type: ignore[union-attr]
-        return cached
-
     def user_has_permission(self, user: Actor, action: str) -> bool:
         if not user.is_active:
             return False
-        return bool(user.is_superuser or self._administered_network_ids(user))
+        return bool(user.is_superuser or administered_network_ids(user))
 
     def user_has_any_permission(self, user: Actor, actions: Iterable[str]) -> bool:
         return self.user_has_permission(user, "")
@@ -197,7 +207,7 @@ class NetworkScopedPolicy(BasePermissionPolicy):
             return manager.none()
         if user.is_superuser:
             return manager.all()
-        return manager.filter(network__in=self._administered_network_ids(user))
+        return manager.filter(network__in=administered_network_ids(user))
 
     def user_has_any_permission_for_instance(
         self, user: Actor, actions: Iterable[str], instance: Any
@@ -206,7 +216,7 @@ class NetworkScopedPolicy(BasePermissionPolicy):
             return False
         if user.is_superuser:
             return True
-        return instance.network_id in self._administered_network_ids(user)
+        return instance.network_id in administered_network_ids(user)
 
     def user_has_permission_for_instance(self, user: Actor, action: str, instance: Any) -> bool:
         return self.user_has_any_permission_for_instance(user, [action], instance)

@@ -30,7 +30,7 @@ from .permissions import (
     networks_with_perm,
     user_has_network_perm,
 )
-from .wagtail_scoping import ScopedObjectMixin, scoped
+from .wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
 
 organization_policy = NetworkScopedPolicy(Organization)
 register_permission_policy(Organization, organization_policy, exact_class=True)
@@ -210,16 +210,6 @@ def members_menu_item() -> MenuItem:
     )
 
 
-class NetworkDashboardMenuItem(MenuItem):
-    """Shown to superusers and to the admins of any network (the page offers their networks)."""
-
-    def is_shown(self, request: HttpRequest) -> bool:
-        return bool(
-            request.user.is_superuser
-            or networks_with_perm(request.user, NetworkPerm.ADMINISTER).exists()
-        )
-
-
 @hooks.register("register_admin_urls")
 def dashboard_admin_urls() -> list[URLPattern]:
     return [
@@ -234,6 +224,6 @@ def dashboard_admin_urls() -> list[URLPattern]:
 
 @hooks.register("register_admin_menu_item")
 def dashboard_menu_item() -> MenuItem:
-    return NetworkDashboardMenuItem(
+    return NetworkAdminsMenuItem(
         _("Network dashboard"), reverse("network_dashboard"), icon_name="table", order=215
     )

@@ -7,8 +7,9 @@ from typing import Any
 from django.contrib.admin.utils import unquote
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from wagtail.admin.menu import MenuItem
 
-from .permissions import NetworkScopedPolicy
+from .permissions import NetworkScopedPolicy, administered_network_ids
 
 
 class ScopedObjectMixin:
@@ -31,3 +32,10 @@ class ScopedObjectMixin:
 
 def scoped(view_class: type) -> type:
     return type(f"Scoped{view_class.__name__}", (ScopedObjectMixin, view_class), {})
+
+
+class NetworkAdminsMenuItem(MenuItem):
+    """Shown to superusers and to the admins of any network (the page offers their networks)."""
+
+    def is_shown(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser or administered_network_ids(request.user))
