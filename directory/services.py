@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, models, router, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 from wagtail.models import (
     GroupApprovalTask,
     Page,
@@ -908,11 +909,15 @@ def capacity_update(
         organization is not None and user_has_org_perm(by, OrgPerm.UPDATE_CAPACITY, organization)
     ) or (network is not None and user_has_network_perm(by, NetworkPerm.ADMINISTER, network))
     if not allowed:
-        raise PermissionDenied("Only the agency's staff can change this service's capacity.")
+        raise PermissionDenied(
+            gettext("Only the agency's staff can change this service's capacity.")
+        )
     if status not in CapacityStatus.values:
-        raise ValidationError({"status": f"Unknown capacity {status!r}."})
+        raise ValidationError(
+            {"status": gettext("Unknown capacity “%(status)s”.") % {"status": status}}
+        )
     if len(note) > 300:
-        raise ValidationError({"note": "Keep the note under 300 characters."})
+        raise ValidationError({"note": gettext("Keep the note under 300 characters.")})
     capacity, _ = ServiceCapacity.objects.select_for_update().get_or_create(service=service)
     capacity.status, capacity.note, capacity.updated_by = status, note, by
     capacity.save()
@@ -972,7 +977,11 @@ VERIFY_ASK_AGAIN_DAYS = 14
 
 
 class VerificationLinkInvalid(Exception):
-    """The link was altered, belongs to nothing, or has expired."""
+    """The link was altered, belongs to nothing, or has expired (``expired``)."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 def verification_token_make(*, page: AgencyPage, user: User) -> str:
@@ -985,15 +994,15 @@ def verification_token_read(token: str) -> tuple[AgencyPage, User]:
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=timedelta(days=VERIFY_LINK_DAYS))
     except signing.SignatureExpired as exc:
-        raise VerificationLinkInvalid("This link has expired.") from exc
+        raise VerificationLinkInvalid(gettext("This link has expired."), expired=True) from exc
     except signing.BadSignature as exc:
-        raise VerificationLinkInvalid("This link is not valid.") from exc
+        raise VerificationLinkInvalid(gettext("This link is not valid.")) from exc
     page = AgencyPage.objects.filter(pk=data.get("p")).select_related("organization").first()
     user = User.objects.filter(pk=data.get("u"), is_active=True).first()
     if page is None or user is None or page.organization is None:
-        raise VerificationLinkInvalid("This listing or account no longer exists.")
+        raise VerificationLinkInvalid(gettext("This listing or account no longer exists."))
     if not user_has_org_perm(user, OrgPerm.EDIT_LISTING, page.organization):
-        raise VerificationLinkInvalid("You no longer edit this listing.")
+        raise VerificationLinkInvalid(gettext("You no longer edit this listing."))
     return page, user
 
 
@@ -1068,13 +1077,18 @@ def import_progress_key(import_id: int) -> str:
 def directory_import_start(*, network: Network, upload: UploadedFile, by: User) -> DirectoryImport:
     """Store an uploaded HSDS file and queue its import; the task runs after commit."""
     if not user_has_network_perm(by, NetworkPerm.ADMINISTER, network):
-        raise PermissionDenied("Only the network's admins can import its directory.")
+        raise PermissionDenied(gettext("Only the network's admins can import its directory."))
     name = upload.name or "upload"
     if not name.lower().endswith(IMPORT_SUFFIXES):
-        raise ValidationError({"upload": "Upload a .zip Tabular Data Package or a .json file."})
+        raise ValidationError(
+            {"upload": gettext("Upload a .zip Tabular Data Package or a .json file.")}
+        )
     if upload.size is None or upload.size > MAX_FILE_BYTES:
         raise ValidationError(
-            {"upload": f"The file is larger than {MAX_FILE_BYTES // 1024 // 1024} MB; split it."}
+            {
+                "upload": gettext("The file is larger than %(size)s MB; split it.")
+                % {"size": MAX_FILE_BYTES // 1024 // 1024}
+            }
         )
     job = DirectoryImport.objects.create(
         network=network, uploaded_by=by, upload=upload, original_name=name[:255]
@@ -1124,7 +1138,6 @@ def listing_suggestion_create(
 ) -> ListingSuggestion:
     """Ask the network's admins to change one of ``organization``'s listing pages (its agency
     page or one of its services); for the agency's staff only. ValidationError for bad input."""
-    from django.utils.translation import gettext
 
     listing = AgencyPage.objects.filter(organization=organization).first()
     own_page = listing is not None and (
@@ -1159,9 +1172,13 @@ def listing_suggestion_resolve(
 ) -> ListingSuggestion:
     """Mark a suggestion applied or dismissed (or open again); its network's admins only."""
     if not user_has_network_perm(by, NetworkPerm.ADMINISTER, suggestion.network):
-        raise PermissionDenied("Only the network's admins can resolve listing suggestions.")
+        raise PermissionDenied(
+            gettext("Only the network's admins can resolve listing suggestions.")
+        )
     if status not in SuggestionStatus.values:
-        raise ValidationError({"status": f"Unknown status {status!r}."})
+        raise ValidationError(
+            {"status": gettext("Unknown status “%(status)s”.") % {"status": status}}
+        )
     suggestion.status = status
     if status == SuggestionStatus.OPEN:
         suggestion.resolved_by, suggestion.resolved_at = None, None

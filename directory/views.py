@@ -23,7 +23,7 @@ def listing_verify(request: HttpRequest, token: str) -> HttpResponse:
             request,
             "directory/listing_verify_invalid.html",
             {"reason": str(exc)},
-            status=410 if "expired" in str(exc) else 404,
+            status=410 if exc.expired else 404,
         )
     if request.method == "POST":
         action = request.POST.get("action")

@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from directory.models import CapacityStatus, TaxonomyTerm
@@ -169,7 +170,7 @@ def staff_search(request: TenantRequest) -> HttpResponse:
         organization,
         checker=request.permission_checker,
     ):
-        raise PermissionDenied("Only clinic staff search to refer clients.")
+        raise PermissionDenied(gettext("Only clinic staff search to refer clients."))
     return _search_page(request, staff=True)
 
 

@@ -100,3 +100,15 @@ def test_pages_render_in_spanish_for_a_spanish_speaker(client, tenant_a):
         for english in ("Sign out", "Workspace", "Skip to content"):
             assert translation.gettext(english) in html
     assert "Sign out" not in html
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_explained_in_spanish(client, tenant_a):
+    # Agency staff may not use the clinic's search: the 403 page says why, in their language.
+    client.force_login(tenant_a.users[Role.AGENCY_STAFF])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    response = client.get("/workspace/search/")
+    assert response.status_code == 403
+    assert "Solo el personal de la clínica busca para remitir clientes." in (
+        response.content.decode()
+    )
