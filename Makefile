@@ -48,9 +48,10 @@ check: venv
 	$(MAKE) --no-print-directory messages-check
 
 ## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL,
-## directory search and the referral loop on PostgreSQL.
+## directory search, the referral loop and the portal pages on PostgreSQL (the pages with Redis).
 BENCH_SERVICES ?= 20000
 BENCH_PG ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_REDIS ?= redis://127.0.0.1:6379/14
 bench: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
 		--services $(BENCH_SERVICES) --quiet
@@ -58,7 +59,8 @@ bench: venv
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.referral_loop --quiet --database-url $(BENCH_PG)
-	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.portal_pages --quiet --database-url $(BENCH_PG)
+	REDIS_URL=$(BENCH_REDIS) CELERY_TASK_ALWAYS_EAGER=true DJANGO_SETTINGS_MODULE=cms.settings.dev \
+		$(BIN)/python -m bench.portal_pages --quiet --database-url $(BENCH_PG)
 
 ## Spanish (and any other) translations: refresh locale/*/LC_MESSAGES/django.po from the code and
 ## templates, then compile the .mo files the server reads (both are committed; needs GNU gettext).

@@ -112,9 +112,10 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _csv(network, period, now, table)
-    board = dashboard.dashboard_snapshot(
+    served = dashboard.dashboard_snapshot(
         network=network, period=period, now=now, refresh=request.GET.get("refresh") == "1"
     )
+    board = served.board
     if period == form.default:
         dashboard.dashboard_viewed(network, now)
     query: dict[str, str | int] = {
@@ -130,6 +131,7 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
             "network": network,
             "networks": networks,
             "board": board,
+            "changed_since": served.changed_since,
             "query": urlencode(query),
             "snapshot_minutes": int(dashboard.SNAPSHOT_MAX_AGE.total_seconds() // 60),
             **_presented(board),

@@ -516,21 +516,23 @@ def dashboard_for(*, network: Network, period: Period, now: datetime) -> Dashboa
 # Computing the page reads every referral of the period (a quarter of a year: tens of thousands
 # of rows in a large network). A snapshot of it is kept in the cache and served while
 #
-# * nothing it depends on has changed: ``dashboard_stamp``, read on every request, names the
-#   token that every referral write through the services renews when it commits
-#   (``dashboard_changed``), and, from the database, the network's latest referral and agreement
-#   changes and its organizations (edits made outside the services). Any change, including one
-#   committed while the snapshot was being computed, changes the stamp. A token lost from the
-#   cache only causes a computation, never a stale page;
-# * and it is younger than ``SNAPSHOT_MAX_AGE``: some figures move with the clock alone (due
-#   for feedback, went overdue, overdue now), and organizations can be renamed. The page says
-#   when its figures were computed and offers to recompute them at once.
+# * it is younger than ``SNAPSHOT_MAX_AGE``: some figures move with the clock alone (due for
+#   feedback, went overdue, overdue now), and organizations can be renamed;
+# * and nothing it depends on has changed, or it is younger than ``CHANGED_GRACE``; then the
+#   page says that referrals changed since and offers to compute the figures at once.
+#   ``dashboard_stamp``, read on every request, tells: it names the token that every referral
+#   write through the services renews when it commits (``dashboard_changed``), and, from the
+#   database, the network's latest referral and agreement changes and its organizations (edits
+#   made outside the services). Any change, including one committed while the snapshot was
+#   being computed, changes the stamp. A token lost from the cache only causes a computation.
 #
-# ``dashboards_warm`` (every minute, from Celery beat) recomputes the default period of the
-# networks whose dashboard was opened in the last week, before their snapshot gets too old, so
-# the admin who opens it rarely waits for a computation.
+# Every page says when its figures were computed. ``dashboards_warm`` (every minute, from
+# Celery beat) recomputes the default period of the networks whose dashboard was opened in the
+# last week when it changed or is growing old: in a busy network, where referrals change every
+# minute, the admin still gets a page of figures at most a minute or two old without waiting.
 
 SNAPSHOT_MAX_AGE = timedelta(minutes=5)
+CHANGED_GRACE = timedelta(minutes=2)  # a changed network's snapshot is still shown this long
 WARM_BEFORE = timedelta(minutes=2)  # the warmer recomputes snapshots older than MAX_AGE - this
 VIEWED_FOR = timedelta(days=7)
 
@@ -539,6 +541,12 @@ VIEWED_FOR = timedelta(days=7)
 class Snapshot:
     stamp: str
     board: Dashboard  # ``board.now`` is when it was computed
+
+
+@dataclass(frozen=True)
+class Served:
+    board: Dashboard
+    changed_since: bool  # referrals (or agreements, organizations) changed after ``board.now``
 
 
 def _changed_key(network_id: int) -> str:
@@ -596,17 +604,19 @@ def dashboard_snapshot(
     period: Period,
     now: datetime,
     refresh: bool = False,
-) -> Dashboard:
-    """The dashboard as last computed if nothing has changed since and it is younger than
-    ``SNAPSHOT_MAX_AGE``, else computed now and kept. ``refresh``: compute it now whatever is
-    kept. One query on a hit; on a miss, one more than ``dashboard_for``."""
-    board, _computed = _snapshot(
+) -> Served:
+    """The dashboard as last computed if it is younger than ``SNAPSHOT_MAX_AGE`` and nothing
+    has changed since, or if it is younger than ``CHANGED_GRACE`` (saying so); else computed
+    now and kept. ``refresh``: compute it now whatever is kept. One query on a hit; on a miss,
+    one more than ``dashboard_for``."""
+    served, _computed = _snapshot(
         network=network,
         period=period,
         now=now,
         max_age=timedelta(0) if refresh else SNAPSHOT_MAX_AGE,
+        grace=timedelta(0) if refresh else CHANGED_GRACE,
     )
-    return board
+    return served
 
 
 def _snapshot(
@@ -615,20 +625,20 @@ def _snapshot(
     period: Period,
     now: datetime,
     max_age: timedelta,
-) -> tuple[Dashboard, bool]:
-    """(the dashboard, whether it was computed now)."""
+    grace: timedelta,
+) -> tuple[Served, bool]:
+    """(what to show, whether it was computed now)."""
     key = _snapshot_key(network, period)
     stamp = dashboard_stamp(network)  # before computing: a change made meanwhile is not missed
     kept = cache.get(key)
-    if (
-        isinstance(kept, Snapshot)
-        and kept.stamp == stamp
-        and timedelta(0) <= now - kept.board.now < max_age
-    ):
-        return kept.board, False
+    if isinstance(kept, Snapshot) and timedelta(0) <= now - kept.board.now < max_age:
+        if kept.stamp == stamp:
+            return Served(board=kept.board, changed_since=False), False
+        if now - kept.board.now < grace:
+            return Served(board=kept.board, changed_since=True), False
     board = dashboard_for(network=network, period=period, now=now)
     cache.set(key, Snapshot(stamp=stamp, board=board), SNAPSHOT_MAX_AGE.total_seconds())
-    return board, True
+    return Served(board=board, changed_since=False), True
 
 
 def _viewed_key(network_id: int) -> str:
@@ -659,11 +669,12 @@ def dashboards_warm(*, now: datetime) -> int:
             if now - seen > VIEWED_FOR:
                 continue
             with translation.override(language or None):
-                _board, fresh = _snapshot(
+                _served, fresh = _snapshot(
                     network=network,
                     period=period,
                     now=now,
                     max_age=SNAPSHOT_MAX_AGE - WARM_BEFORE,
+                    grace=timedelta(0),
                 )
             computed += fresh
     return computed

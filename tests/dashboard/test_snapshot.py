@@ -23,10 +23,17 @@ URL = reverse("network_dashboard")
 MINUTE = timedelta(minutes=1)
 
 
-def _board(ledger: Ledger, now, **kwargs):  # type: ignore[no-untyped-def]
+def _served(ledger: Ledger, now, **kwargs) -> dashboard.Served:  # type: ignore[no-untyped-def]
     network = ledger.loop.tenant.network
     period = dashboard.period_default(network=network, now=NOW)
     return dashboard.dashboard_snapshot(network=network, period=period, now=now, **kwargs)
+
+
+def _board(ledger: Ledger, now, **kwargs) -> dashboard.Dashboard:  # type: ignore[no-untyped-def]
+    return _served(ledger, now, **kwargs).board
+
+
+GRACE = dashboard.CHANGED_GRACE
 
 
 @pytest.mark.django_db
@@ -34,25 +41,32 @@ def test_kept_while_nothing_changes_in_one_query(ledger: Ledger, django_assert_n
     first = _board(ledger, NOW)
     assert first.now == NOW
     with django_assert_num_queries(1):  # the stamp
-        kept = _board(ledger, NOW + 4 * MINUTE)
-    assert kept.now == NOW  # computed at NOW, not again
-    assert kept.performance == first.performance
+        kept = _served(ledger, NOW + 4 * MINUTE)
+    assert kept.board.now == NOW  # computed at NOW, not again
+    assert not kept.changed_since
+    assert kept.board.performance == first.performance
 
 
 @pytest.mark.django_db
-def test_a_referral_change_is_never_hidden(ledger: Ledger, django_capture_on_commit_callbacks):
+def test_a_referral_change_is_announced_then_computed(
+    ledger: Ledger, django_capture_on_commit_callbacks
+):
     before = _board(ledger, NOW).performance.network.accepted
     f5 = ledger.referrals["F5"]  # waiting for an answer
     with django_capture_on_commit_callbacks(execute=True):
         Steps(ledger).change(f5, "accepted", 10 * DAY + MINUTE)  # at NOW + 1 minute
-    board = _board(ledger, NOW + 2 * MINUTE)
-    assert board.now == NOW + 2 * MINUTE
-    assert board.performance.network.accepted == before + 1
-    # A new referral is a change too.
+    # Shortly after: the snapshot, saying that referrals changed since.
+    shown = _served(ledger, NOW + GRACE - MINUTE)
+    assert (shown.board.now, shown.changed_since) == (NOW, True)
+    # Later: computed again, with the change.
+    shown = _served(ledger, NOW + GRACE)
+    assert (shown.board.now, shown.changed_since) == (NOW + GRACE, False)
+    assert shown.board.performance.network.accepted == before + 1
+    # A new referral is a change too; asking to compute shows it at once.
     with django_capture_on_commit_callbacks(execute=True):
-        Steps(ledger).send("N1", -3 * MINUTE)  # sent at NOW + 3 minutes
-    board = _board(ledger, NOW + 4 * MINUTE)
-    assert board.now == NOW + 4 * MINUTE
+        Steps(ledger).send("N1", -GRACE - MINUTE)  # sent a minute after that
+    assert _served(ledger, NOW + GRACE + MINUTE).changed_since
+    board = _board(ledger, NOW + GRACE + MINUTE, refresh=True)
     assert board.performance.network.sent == 10
 
 
@@ -61,7 +75,8 @@ def test_a_change_outside_the_services_is_seen_too(ledger: Ledger):
     _board(ledger, NOW)
     f5 = ledger.referrals["F5"]
     type(f5).objects.filter(pk=f5.pk).update(status="accepted", updated_at=NOW + MINUTE)
-    assert _board(ledger, NOW + 2 * MINUTE).now == NOW + 2 * MINUTE
+    assert _served(ledger, NOW + MINUTE).changed_since
+    assert _board(ledger, NOW + GRACE).now == NOW + GRACE
 
 
 @pytest.mark.django_db
@@ -70,10 +85,12 @@ def test_an_agreement_or_a_new_organization_is_a_change(ledger: Ledger):
     agreement = next(iter(ledger.loop.agreements.values()))
     agreement.outcome_days = 60
     agreement.save(update_fields=["outcome_days", "updated_at"])
-    assert _board(ledger, NOW + MINUTE).now == NOW + MINUTE
+    assert _served(ledger, NOW + MINUTE).changed_since
+    assert _board(ledger, NOW + GRACE).now == NOW + GRACE
     organization_make(ledger.loop.tenant.network, "agency", name="Newcomer Pantry")
-    board = _board(ledger, NOW + 2 * MINUTE)
-    assert board.now == NOW + 2 * MINUTE
+    assert _served(ledger, NOW + GRACE + MINUTE).changed_since
+    board = _board(ledger, NOW + 2 * GRACE)
+    assert board.now == NOW + 2 * GRACE
     assert "Newcomer Pantry" in [row.name for row in board.performance.agencies]
 
 
