@@ -306,13 +306,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
-    # Production runs without DEBUG; with it Django also keeps every query's SQL and timing.
-    os.environ.setdefault("DEBUG", "false")
-    # Wagtail logs every page it creates at INFO; 20,000 such lines would drown the summary.
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    return in_throwaway_database(args, "handoff-bench-", run)
+    return in_throwaway_database(parse_args(argv), "handoff-bench-", run)
 
 
 def in_throwaway_database(
@@ -320,7 +314,15 @@ def in_throwaway_database(
     prefix: str,
     run: Callable[[argparse.Namespace, Path, Database], int],
 ) -> int:
-    """Run a benchmark in a temporary folder against a database made for it (and dropped)."""
+    """Run a benchmark in a temporary folder against a database made for it (and dropped), with
+    the settings every benchmark measures under."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
+    # Production runs without DEBUG; with it Django also keeps every query's SQL and timing.
+    os.environ.setdefault("DEBUG", "false")
+    # Wagtail logs every page it creates at INFO; thousands of such lines would drown the summary.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Mail is kept in memory: a benchmark sends thousands of notifications to nobody.
+    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         (workdir / "var").mkdir()

@@ -39,7 +39,6 @@ the start), the dashboard's snapshots are kept in Redis, as in production.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
@@ -137,12 +136,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    return in_throwaway_database(args, "handoff-bench-pages-", run)
+    return in_throwaway_database(parse_args(argv), "handoff-bench-pages-", run)
 
 
 @dataclass

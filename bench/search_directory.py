@@ -161,12 +161,8 @@ def location_shares(services: int, service_locations: int) -> tuple[float, float
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings.dev")
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["ELASTICSEARCH_URL"] = ""  # the database backend answers, never Elasticsearch
-    return in_throwaway_database(args, "handoff-search-bench-", run)
+    return in_throwaway_database(parse_args(argv), "handoff-search-bench-", run)
 
 
 # --- data ----------------------------------------------------------------------------------------

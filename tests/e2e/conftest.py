@@ -73,3 +73,18 @@ def screenshot(tab, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     tab.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def cast(live_server, wagtail_tree, tenant_a):  # type: ignore[no-untyped-def]
+    """The loop's people and directory on a live server (``tests.e2e.cast``)."""
+    from tests.e2e.cast import cast_make
+
+    return cast_make(tenant_a)
+
+
+@pytest.fixture
+def site(live_server, cast) -> str:  # type: ignore[no-untyped-def]
+    """The cast's network's address on the live server (test_search has its own)."""
+    port = live_server.url.rsplit(":", 1)[1]
+    return f"http://{cast.tenant.network.site.hostname}:{port}"

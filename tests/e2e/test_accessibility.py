@@ -20,7 +20,7 @@ from django.utils import timezone
 from consent import services as consent_services
 from network import services
 from network.models import Referral, User
-from tests.e2e.cast import PASSWORD, Cast, cast_make
+from tests.e2e.cast import PASSWORD, Cast
 from tests.e2e.conftest import screenshot
 
 PHONE_WIDTH = 375
@@ -32,17 +32,6 @@ def axe_script() -> Path:
     if spec is None or spec.origin is None:
         pytest.fail("axe-core comes with the dev extra: pip install axe-playwright-python")
     return Path(spec.origin).with_name("axe.min.js")
-
-
-@pytest.fixture
-def cast(live_server, wagtail_tree, tenant_a) -> Cast:
-    return cast_make(tenant_a)
-
-
-@pytest.fixture
-def site(live_server, cast: Cast) -> str:
-    port = live_server.url.rsplit(":", 1)[1]
-    return f"http://{cast.tenant.network.site.hostname}:{port}"
 
 
 @pytest.fixture

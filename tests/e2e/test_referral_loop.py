@@ -20,22 +20,10 @@ from tests.e2e.cast import (
     CLIENT_STREET,
     OUTCOME_DAYS,
     Cast,
-    cast_make,
     log_in,
     log_out,
 )
 from tests.e2e.conftest import screenshot
-
-
-@pytest.fixture
-def cast(live_server, wagtail_tree, tenant_a) -> Cast:
-    return cast_make(tenant_a)
-
-
-@pytest.fixture
-def site(live_server, cast: Cast) -> str:
-    port = live_server.url.rsplit(":", 1)[1]
-    return f"http://{cast.tenant.network.site.hostname}:{port}"
 
 
 def closed_loop_rate(page, site: str, *, compute: bool = False) -> str:  # type: ignore[no-untyped-def]
