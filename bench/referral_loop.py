@@ -15,7 +15,7 @@ agreement, and clients each with a whole-network consent. Then, timed call by ca
   completed, accepted → on hold → failed, accepted → in progress → cancelled, in rotation: 30,000
   for 10,000 sends), each with the version check, the event and the clinic's notifications.
 
-Sends and changes run in ``--workers`` processes at once (default: one per CPU, as web workers
+Sends and changes run in ``--workers`` processes at once (default: one per CPU on PostgreSQL, as web workers
 would), each with its own connection; throughput is calls over the phase's wall time. Delivery of
 the outbox is a Celery worker's job: it is collected during the timed phases and run after them
 (timed apart, with the in-memory mail backend). Prints throughput and p50/p95/max per operation
@@ -66,15 +66,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="processes sending and changing at once (default: one per CPU)",
+        help="processes sending and changing at once (default: one per CPU on PostgreSQL, one "
+        "on SQLite, which lets a single writer in and answers the others 'database is locked')",
     )
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default: SQLite)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
-    if min(args.sends, args.agencies, args.clients) < 1:
-        parser.error("--sends, --agencies and --clients must be at least 1")
+    if args.workers is None:
+        args.workers = (os.cpu_count() or 1) if args.database_url else 1
+    if min(args.sends, args.agencies, args.clients, args.workers) < 1:
+        parser.error("--sends, --agencies, --clients and --workers must be at least 1")
     return args
 
 
