@@ -15,8 +15,9 @@ agreement, and clients each with a whole-network consent. Then, timed call by ca
   completed, accepted → on hold → failed, accepted → in progress → cancelled, in rotation: 30,000
   for 10,000 sends), each with the version check, the event and the clinic's notifications.
 
-Sends and changes run in ``--workers`` processes at once (default: one per CPU on PostgreSQL, as web workers
-would), each with its own connection; throughput is calls over the phase's wall time. Delivery of
+Sends and changes run in ``--workers`` processes at once (default: one per CPU on PostgreSQL,
+as web workers would; one on SQLite), each with its own connection; throughput is calls over the
+phase's wall time. Delivery of
 the outbox is a Celery worker's job: it is collected during the timed phases and run after them
 (timed apart, with the in-memory mail backend). Prints throughput and p50/p95/max per operation
 and the target (>= 200 sends/s on PostgreSQL). Exit status 0 whether the target is met

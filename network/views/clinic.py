@@ -120,16 +120,21 @@ def consent_state(consent: Consent, at: datetime) -> str:
 # --- clients ---------------------------------------------------------------------------------
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @member_required
 def client_list(request: TenantRequest) -> HttpResponse:
-    """The clinic's clients, found by name, date of birth or record number, 25 a page."""
+    """The clinic's clients, found by name, date of birth or record number, 25 a page.
+
+    What is typed is posted, never put in the address: a name, a birth date or a record number
+    in a URL ends up in access logs, the browser's history and Referer headers. Paging a search
+    posts it again; paging the whole list is a plain link."""
     clinic = _clinic(request)
-    text = request.GET.get("q", "").strip()[:100]
+    data = request.POST if request.method == "POST" else request.GET
+    text = request.POST.get("q", "").strip()[:100]
     page = Paginator(
         selectors.clients_find(user=request.user, organization=clinic, text=text),
         CLIENTS_PER_PAGE,
-    ).get_page(request.GET.get("page"))
+    ).get_page(data.get("page"))
     context = {"q": text, "page": page}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "network/clinic/_client_results.html", context)

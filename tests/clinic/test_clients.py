@@ -65,14 +65,14 @@ def test_list_shows_the_clinics_clients_with_links(staff, loop):
 def test_find_by_name_birth_date_or_record_number(staff, loop, text):
     Client.objects.filter(pk=loop.client.pk).update(external_id="MRN-1")
     _add_clients(loop, 3)
-    body = staff.get(LIST, {"q": text}).content.decode()
+    body = staff.post(LIST, {"q": text}).content.decode()
     assert "Lopez, Maria" in body
     assert "Person00" not in body
 
 
 @pytest.mark.django_db
 def test_find_without_a_match_says_so(staff, loop):
-    body = staff.get(LIST, {"q": "Nobody 2/30/1990"}).content.decode()
+    body = staff.post(LIST, {"q": "Nobody 2/30/1990"}).content.decode()
     assert "No client matches" in body
     assert "Lopez" not in body
 
@@ -80,18 +80,35 @@ def test_find_without_a_match_says_so(staff, loop):
 @pytest.mark.django_db
 def test_list_is_paginated_25_a_page_keeping_the_search(staff, loop):
     _add_clients(loop, 30)
-    first = staff.get(LIST, {"q": "zed"}).content.decode()
+    first = staff.post(LIST, {"q": "zed"}).content.decode()
     assert first.count("Zed, Person") == 25
     assert "Page 1 of 2" in first
-    assert "?q=zed&amp;page=2" in first
-    second = staff.get(LIST, {"q": "zed", "page": 2}).content.decode()
+    # The next page posts the search again: the typed text never goes into a link.
+    assert '<input type="hidden" name="q" value="zed">' in first
+    assert 'name="page" value="2"' in first
+    assert "q=zed" not in first
+    second = staff.post(LIST, {"q": "zed", "page": 2}).content.decode()
     assert second.count("Zed, Person") == 5
     assert "Person29" in second
+    # The whole list pages with plain links.
+    whole = staff.get(LIST).content.decode()
+    assert "?page=2" in whole
+
+
+@pytest.mark.django_db
+def test_what_is_typed_never_goes_in_an_address(staff, loop):
+    body = staff.get(LIST).content.decode()
+    assert 'method="post"' in body
+    assert "hx-push-url" not in body
+    # A name in the query string (an old bookmark) is not searched for: the whole list shows.
+    _add_clients(loop, 3)
+    listed = staff.get(LIST, {"q": "Lopez"}).content.decode()
+    assert "Zed, Person" in listed
 
 
 @pytest.mark.django_db
 def test_htmx_request_gets_only_the_results(staff, loop):
-    response = staff.get(LIST, {"q": "maria"}, headers={"HX-Request": "true"})
+    response = staff.post(LIST, {"q": "maria"}, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert response.status_code == 200
     assert "Lopez, Maria" in body
@@ -207,7 +224,7 @@ def test_wrong_roles_see_no_clients_and_add_none(intruder, loop):
         assert page not in listed.content.decode()
     else:
         assert listed.status_code == 403
-    assert page not in intruder.get(LIST, {"q": "Lopez"}).content.decode()
+    assert page not in intruder.post(LIST, {"q": "Lopez"}).content.decode()
     response = intruder.post(NEW, _new_client_form())
     if response.status_code == 302:  # another clinic adds to its own clinic, not this one
         assert not Client.objects.filter(organization=loop.clinic, last_name="Reyes").exists()

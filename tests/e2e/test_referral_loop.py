@@ -69,7 +69,10 @@ def test_referral_loop_from_screening_to_closed_loop_rate(page, site, cast: Cast
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
     page.get_by_label("Find a client").fill("Lopez")
     page.get_by_role("button", name="Find").click()
-    page.get_by_role("link", name="Lopez, Maria").click()
+    found = page.get_by_role("link", name="Lopez, Maria")
+    found.wait_for()
+    assert "Lopez" not in page.url  # what is typed is posted, never put in the address
+    found.click()
     page.get_by_role("heading", level=1, name="Maria Lopez").wait_for()
     page.get_by_role("link", name="Screen for needs").first.click()
     page.get_by_role("group", name="Living situation today").get_by_label(
