@@ -92,13 +92,16 @@ def test_real_worker_sends_the_membership_email(celery_worker):
 
     services.membership_grant(user=person, role=Role.CLINIC_STAFF, organization=clinic)
 
+    # The email is written while the task runs; the worker logs "succeeded" after it returns.
+    # Wait for both: reading the log as soon as the email appears raced the worker.
     deadline = time.monotonic() + 60
     messages: list[Path] = []
-    while time.monotonic() < deadline and not messages:
+    worker_output = ""
+    while time.monotonic() < deadline and not (messages and "succeeded" in worker_output):
         time.sleep(0.25)
         messages = list(mail_dir.glob("*.log"))
-    log.seek(0)
-    worker_output = log.read()
+        log.seek(0)
+        worker_output = log.read()
     assert messages, f"no email delivered within 60 s; worker said:\n{worker_output[-3000:]}"
     body = messages[0].read_text()
     assert "To: worker.test@example.org" in body
