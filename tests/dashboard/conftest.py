@@ -17,7 +17,12 @@ from django.utils import timezone
 from consent import services as consent_services
 from network import services
 from network.models import Referral
-from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
+from tests.loop.conftest import (  # noqa: F401  (fixtures; the clock is set before NOW)
+    Loop,
+    clock_before_sent_at,
+    loop,
+    other_loop,
+)
 
 # A Tuesday, 10:00 in the network's time zone (America/Los_Angeles, UTC-8 in November).
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)

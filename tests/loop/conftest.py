@@ -3,10 +3,12 @@ agreements, their staff, and a consented client."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from consent import services as consent_services
@@ -27,6 +29,14 @@ AGREED_FIELDS = [
     ClientField.PREFERRED_LANGUAGE,
     ClientField.NOTE,
 ]
+
+
+@pytest.fixture(autouse=True)
+def clock_before_sent_at() -> Iterator[None]:
+    """The loop's tests run on a clock an hour before SENT_AT, whatever the real date: what
+    happens "now" (a revocation, an update) comes before the fixed instants, never after them."""
+    with time_machine.travel(SENT_AT - timedelta(hours=1), tick=True):
+        yield
 
 
 @dataclass
@@ -137,7 +147,7 @@ def loop_make(tenant: Tenant) -> Loop:
         method="verbal",
         attestation="I read the standard consent script.",
         whole_network=True,
-        # In force both at SENT_AT (tests with fixed times) and now (tests on the wall clock).
+        # In force both at SENT_AT (tests with fixed times) and now (the clock an hour before).
         granted_at=min(SENT_AT, timezone.now()) - timedelta(days=30),
         expires_at=max(SENT_AT, timezone.now()) + timedelta(days=365),
     )
