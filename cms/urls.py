@@ -31,6 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("network.urls")),
+    path("files/", include("consent.urls")),  # private files: checked, logged downloads
     path("listings/", include("directory.urls")),
     path("search/", include("search.urls")),
     path("admin/", include(wagtailadmin_urls)),
