@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from wagtail.documents import get_document_model
 from wagtail.models import Collection
+from wagtail.permissions import policy_registry
 
 from network.models import Client, Network, Organization, User
 from network.permissions import (
@@ -225,13 +226,10 @@ def document_readable(*, user: User, document: Any) -> bool:
     """Whether ``user`` may download ``document``: a signed agreement only for those who may
     read one of the agreements it is attached to; any other document for those Wagtail lets
     change or choose it (its collection's permissions)."""
-    from wagtail.documents.permissions import permission_policy
-
     if not user.is_authenticated or not user.is_active:
         return False
     attached = DataSharingAgreement.objects.filter(document=document)
     if attached.exists():
         return agreements_readable(user=user).filter(document=document).exists()
-    return permission_policy.user_has_any_permission_for_instance(
-        user, ["change", "choose"], document
-    )
+    policy = policy_registry.get_by_type(get_document_model())
+    return policy.user_has_any_permission_for_instance(user, ["change", "choose"], document)

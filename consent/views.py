@@ -1,14 +1,17 @@
-"""Downloads of private files that hold client data: the signed consent forms.
-
-(Signed agreements are Wagtail documents, served through Wagtail's document view and the
-``before_serve_document`` hook in ``consent.wagtail_hooks``.)
-"""
+"""Downloads of private files that hold client data: signed consent forms, and Wagtail documents
+(signed agreements), whose reader ``consent.wagtail_hooks.document_serve_check`` checks."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET
+from wagtail import hooks
+from wagtail.documents import get_document_model
+from wagtail.documents.models import document_served
 
 from cms.downloads import private_file_response
 from network.middleware import TenantRequest
@@ -42,4 +45,26 @@ def signed_form_download(request: TenantRequest, pk: int) -> HttpResponse:
         file=consent.signed_form,
         filename=consent.signed_form_name or consent.signed_form.name.rsplit("/", 1)[-1],
         content_type=content_type_for(consent.signed_form.name),
+    )
+
+
+@require_GET
+def document_download(request: HttpRequest, document_id: str, document_filename: str) -> Any:
+    """A Wagtail document, in place of Wagtail's serve view: the same ``before_serve_document``
+    hooks decide who may read it (``consent.wagtail_hooks.document_serve_check`` lets only
+    permitted readers through), then it is read from its (private) storage, whatever that is,
+    as an attachment named after the document's title, never cached."""
+    Document = get_document_model()
+    document = get_object_or_404(Document, pk=int(document_id))
+    if document.filename != document_filename:
+        raise Http404
+    for check in hooks.get_hooks("before_serve_document"):
+        refused = check(document, request)
+        if isinstance(refused, HttpResponseBase):
+            return refused
+    document_served.send(sender=Document, instance=document, request=request)
+    return private_file_response(
+        file=document.file,
+        filename=f"{slugify(document.title) or 'document'}.{document.file_extension}",
+        content_type=document.content_type,
     )

@@ -14,7 +14,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -25,7 +24,6 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from cms.downloads import private_file_response
 from network.models import Organization, OrganizationKind, User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
 from network.wagtail_scoping import ScopedObjectMixin, scoped
@@ -239,21 +237,17 @@ def agreement_log_actions(actions: Any) -> None:
 
 
 @hooks.register("before_serve_document", order=100)
-def document_serve(document: Any, request: HttpRequest) -> HttpResponse:
-    """Every document (signed agreements above all) is private: served here, after Wagtail's
-    own collection restrictions, only to whom ``document_readable`` allows, as an attachment,
-    never cached; anyone else gets 404 (the sign-in page when not signed in). A signed
-    agreement's download is written to the agreement's history."""
+def document_serve_check(document: Any, request: HttpRequest) -> HttpResponse | None:
+    """Every document (signed agreements above all) is private: Wagtail's serve view goes on,
+    after its own collection restrictions, only for whom ``document_readable`` allows; anyone
+    else gets 404 (the sign-in page when not signed in). A signed agreement's download is
+    written to the agreement's history. (``consent.views.document_download`` serves it.)"""
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if not document_readable(user=cast(User, user), document=document):
         raise Http404
-    for agreement in DataSharingAgreement.objects.filter(document=document):
-        if agreements_readable(user=cast(User, user)).filter(pk=agreement.pk).exists():
-            log(instance=agreement, action=AGREEMENT_DOWNLOAD_ACTION, user=user)
-    # The stored name is random; the download is named after the document's title.
-    filename = f"{slugify(document.title) or 'document'}.{document.file_extension}"
-    return private_file_response(
-        file=document.file, filename=filename, content_type=document.content_type
-    )
+    readable = agreements_readable(user=cast(User, user)).filter(document=document)
+    for agreement in readable:
+        log(instance=agreement, action=AGREEMENT_DOWNLOAD_ACTION, user=user)
+    return None

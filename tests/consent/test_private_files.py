@@ -16,11 +16,10 @@ from django.urls import reverse
 from wagtail.documents import get_document_model
 from wagtail.models import Collection, ModelLogEntry
 
-from cms.storage import private_storage
+from cms.storage import PrivateFileSystemStorage, private_storage
 from consent import services as consent_services
 from consent.models import AccessLog, Consent
 from network.forms_clinic import consent_script
-from network.models import Role
 from tests.clinic.conftest import act_as, second_clinic_staff  # noqa: F401  (fixture)
 from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
 
@@ -31,23 +30,23 @@ HTML_AS_PDF = b"<!doctype html><html><script>alert(document.cookie)</script></ht
 Document = get_document_model()
 
 
-def _consent_data(loop: Loop, upload: SimpleUploadedFile) -> dict:
+def _consent_data(cast: Loop, upload: SimpleUploadedFile) -> dict:
     return {
         "scope": "network",
         "categories": ["food-insecurity"],
         "method": "signed_form",
         "policy": "hipaa",
         "script_shown": consent_script(
-            clinic=loop.clinic, recipients=[], categories=["food-insecurity"]
+            clinic=cast.clinic, recipients=[], categories=["food-insecurity"]
         ),
         "signed_form": upload,
     }
 
 
-def _upload_form(http: HttpClient, loop: Loop, name: str, content: bytes, mime: str):  # type: ignore[no-untyped-def]
+def _upload_form(http: HttpClient, cast: Loop, name: str, content: bytes, mime: str):  # type: ignore[no-untyped-def]
     upload = SimpleUploadedFile(name, content, content_type=mime)
     return http.post(
-        reverse("network:consent_new", args=[loop.client.pk]), _consent_data(loop, upload)
+        reverse("network:consent_new", args=[cast.client.pk]), _consent_data(cast, upload)
     )
 
 
@@ -79,16 +78,17 @@ def test_an_uploaded_form_is_private_under_a_random_name(client, loop):  # noqa:
     assert response.status_code == 302
     consent = Consent.objects.get(client=loop.client, method="signed_form")
     name = consent.signed_form.name
-    assert name.startswith("consent/forms/") and name.endswith(".pdf")
-    assert "Zed" not in name and "Marker" not in name  # nothing of the original name
+    assert name.startswith("consent/forms/")
+    assert name.endswith(".pdf")
+    assert "Zed" not in name  # nothing of the original name
+    assert "Marker" not in name
     assert len(name.rsplit("/", 1)[-1]) == len("0" * 32 + ".pdf")
     assert consent.signed_form_name == "Zed Marker consent.pdf"
     assert private_storage().exists(name)
     assert not default_storage.exists(name)  # never in the public media storage
-    with pytest.raises(NotImplementedError):  # the private storage of real deployments
-        from cms.storage import PrivateFileSystemStorage
-
-        PrivateFileSystemStorage(location="/nonexistent").url(name)
+    disk = PrivateFileSystemStorage(location="/nonexistent")  # the storage of deployments
+    with pytest.raises(NotImplementedError):
+        disk.url(name)
 
 
 @pytest.mark.django_db
@@ -200,7 +200,8 @@ def test_anyone_else_gets_404_and_no_bytes(client, loop, signed, who, request): 
     before = AccessLog.objects.count()
     response = client.get(_download_url(signed))
     assert response.status_code == 404
-    assert b"Zed Marker" not in response.content and PDF not in response.content
+    assert b"Zed Marker" not in response.content
+    assert PDF not in response.content
     assert AccessLog.objects.count() == before
 
 
@@ -233,8 +234,8 @@ def _document(network_collection: Collection, title: str = "Alpha agreement") ->
     return document
 
 
-def _collection(loop: Loop) -> Collection:
-    return Collection.objects.get(name=loop.tenant.network.name)
+def _collection(cast: Loop) -> Collection:
+    return Collection.objects.get(name=cast.tenant.network.name)
 
 
 @pytest.fixture
@@ -285,7 +286,8 @@ def test_the_network_admins_and_the_agency_download_the_agreement(
     assert b"".join(response.streaming_content) == PDF
     assert response["Content-Disposition"].startswith("attachment;")
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
     assert ModelLogEntry.objects.filter(
         object_id=str(agreement.pk), action="consent.agreement.document_download"
     ).exists()
@@ -376,9 +378,14 @@ def _admin_form(agency, *, document) -> dict:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_the_move_command_moves_every_file_and_loses_nothing(loop):  # noqa: F811
+def test_the_move_command_moves_every_file_and_loses_nothing(
+    loop,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
     # Rows as they were before private storage: files in the public media storage.
-    old_form = default_storage.save("consent/forms/2026/05/Zed Marker consent.pdf", ContentFile(PDF))
+    old_form = default_storage.save(
+        "consent/forms/2026/05/Zed Marker consent.pdf", ContentFile(PDF)
+    )
     consent = consent_services.consent_record(
         client=loop.client,
         by=loop.clinic_staff,
@@ -406,14 +413,16 @@ def test_the_move_command_moves_every_file_and_loses_nothing(loop):  # noqa: F81
     call_command("private_files_move", "--dry-run")
     assert default_storage.exists(old_form)  # a dry run changes nothing
 
-    call_command("private_files_move")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("private_files_move")
     consent.refresh_from_db()
     document.refresh_from_db()
     assert consent.signed_form.name.startswith("consent/forms/")
     assert "Zed" not in consent.signed_form.name
     assert consent.signed_form_name == "Zed Marker consent.pdf"
     assert private_storage().open(consent.signed_form.name).read() == PDF
-    assert document.file.name.startswith("documents/") and "Zed" not in document.file.name
+    assert document.file.name.startswith("documents/")
+    assert "Zed" not in document.file.name
     assert private_storage().open(document.file.name).read() == PNG
     assert not default_storage.exists(old_form)
     assert not default_storage.exists(old_document)
@@ -422,5 +431,6 @@ def test_the_move_command_moves_every_file_and_loses_nothing(loop):  # noqa: F81
 
     # A second run finds everything in place.
     moved = consent_services.private_files_move()
-    assert moved.moved == [] and moved.already_private == 2
+    assert moved.moved == []
+    assert moved.already_private == 2
     assert moved.missing == ["consent/forms/2025/01/gone.pdf"]
