@@ -38,7 +38,7 @@ def random_name(*, folder: str, extension: str) -> str:
 class DocumentFile(FieldFile):
     """Wagtail documents' files: always in the private storage, saved under a random name."""
 
-    @property  # type: ignore[override]
+    @property
     def storage(self) -> Storage:
         return private_storage()
 

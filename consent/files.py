@@ -63,3 +63,37 @@ def content_type_for(name: str) -> str:
     """The MIME type of a stored signed form, from the extension its content gave it."""
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
+# Wagtail documents (signed agreements and the like): the content a name's extension must have.
+# Office and OpenDocument files are zip archives; text files must not be a known binary type.
+DOCUMENT_SIGNATURES: dict[str, frozenset[str]] = {
+    "pdf": frozenset({"pdf"}),
+    "docx": frozenset({"zip", "docx"}),
+    "xlsx": frozenset({"zip", "xlsx"}),
+    "odt": frozenset({"zip", "odt"}),
+    "zip": frozenset({"zip"}),
+}
+TEXT_EXTENSIONS = frozenset({"csv", "txt"})
+
+
+def document_content_check(upload: IO[bytes] | Any, extension: str) -> None:
+    """Refuse a document whose content is not what its extension says (an HTML page named
+    ``.pdf``, a program named ``.txt``). Raises ValidationError (code ``file_type``)."""
+    upload.seek(0)
+    head = upload.read(_SIGNATURE_BYTES)
+    upload.seek(0)
+    kind = filetype.guess(head) if head else None
+    extension = extension.lower()
+    if extension in DOCUMENT_SIGNATURES:
+        ok = kind is not None and kind.extension in DOCUMENT_SIGNATURES[extension]
+    elif extension in TEXT_EXTENSIONS:
+        text = head.lstrip().lower()
+        ok = kind is None and b"\x00" not in head and not text.startswith((b"<!doctype", b"<html"))
+    else:
+        ok = True  # WAGTAILDOCS_EXTENSIONS refuses the rest
+    if not ok:
+        raise ValidationError(
+            _("The file's content is not a %(extension)s file.") % {"extension": extension},
+            code="file_type",
+        )

@@ -356,7 +356,7 @@ def private_files_move(*, dry_run: bool = False) -> FilesMoved:
         transaction.on_commit(lambda: public.delete(name))
 
     for consent in Consent.objects.exclude(signed_form="").order_by("pk"):
-        name = consent.signed_form.name
+        name = consent.signed_form.name or ""
         extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
 
         def update_consent(stored: str, consent: Consent = consent, name: str = name) -> None:
@@ -369,7 +369,7 @@ def private_files_move(*, dry_run: bool = False) -> FilesMoved:
 
     Document = get_document_model()
     for document in Document.objects.exclude(file="").order_by("pk"):
-        name = document.file.name
+        name = document.file.name or ""
         extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
 
         def update_document(stored: str, document: Any = document, name: str = name) -> None:

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
@@ -15,7 +14,6 @@ from wagtail.documents.models import document_served
 
 from cms.downloads import private_file_response
 from network.middleware import TenantRequest
-from network.views import member_required
 from network.views.referrals import client_ip
 
 from . import services
@@ -24,8 +22,8 @@ from .selectors import signed_forms_visible
 
 
 @require_GET
-@member_required
-def signed_form_download(request: TenantRequest, pk: int) -> HttpResponse:
+@login_required
+def signed_form_download(request: TenantRequest, pk: int) -> HttpResponseBase:
     """The consent's signed form, for staff of the client's clinic (404 for anyone else), as an
     attachment; each download is written to the client's accounting of disclosures."""
     organization = request.organization
@@ -41,15 +39,18 @@ def signed_form_download(request: TenantRequest, pk: int) -> HttpResponse:
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
+    stored = consent.signed_form.name or ""
     return private_file_response(
         file=consent.signed_form,
-        filename=consent.signed_form_name or consent.signed_form.name.rsplit("/", 1)[-1],
-        content_type=content_type_for(consent.signed_form.name),
+        filename=consent.signed_form_name or stored.rsplit("/", 1)[-1],
+        content_type=content_type_for(stored),
     )
 
 
 @require_GET
-def document_download(request: HttpRequest, document_id: str, document_filename: str) -> Any:
+def document_download(
+    request: HttpRequest, document_id: str, document_filename: str
+) -> HttpResponseBase:
     """A Wagtail document, in place of Wagtail's serve view: the same ``before_serve_document``
     hooks decide who may read it (``consent.wagtail_hooks.document_serve_check`` lets only
     permitted readers through), then it is read from its (private) storage, whatever that is,

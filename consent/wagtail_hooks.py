@@ -245,9 +245,9 @@ def document_serve_check(document: Any, request: HttpRequest) -> HttpResponse | 
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if not document_readable(user=cast(User, user), document=document):
+    if not document_readable(user=user, document=document):
         raise Http404
-    readable = agreements_readable(user=cast(User, user)).filter(document=document)
+    readable = agreements_readable(user=user).filter(document=document)
     for agreement in readable:
         log(instance=agreement, action=AGREEMENT_DOWNLOAD_ACTION, user=user)
     return None

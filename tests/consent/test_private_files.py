@@ -434,3 +434,33 @@ def test_the_move_command_moves_every_file_and_loses_nothing(
     assert moved.moved == []
     assert moved.already_private == 2
     assert moved.missing == ["consent/forms/2025/01/gone.pdf"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "content", "accepted"),
+    [
+        ("agreement.pdf", HTML_AS_PDF, False),
+        ("notes.txt", HTML_AS_PDF, False),
+        ("notes.txt", b"plain words", True),
+        ("agreement.pdf", PDF, True),
+    ],
+)
+def test_a_document_upload_is_checked_by_content(client, loop, name, content, accepted):  # noqa: F811
+    client.force_login(loop.admin)
+    response = client.post(
+        reverse("wagtaildocs:add"),
+        {
+            "title": "Signed",
+            "file": SimpleUploadedFile(name, content),
+            "collection": _collection(loop).pk,
+        },
+    )
+    stored = Document.objects.filter(title="Signed")
+    if accepted:
+        assert response.status_code == 302
+        assert private_storage().exists(stored.get().file.name)
+    else:
+        assert response.status_code == 200
+        assert "content is not a" in html.unescape(response.content.decode())
+        assert not stored.exists()
