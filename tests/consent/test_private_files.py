@@ -213,15 +213,41 @@ def test_anonymous_is_sent_to_sign_in(client, signed):
 
 
 @pytest.mark.django_db
-def test_the_old_media_url_serves_nothing(client, loop, signed):  # noqa: F811
-    act_as(client, loop.clinic_staff, loop.clinic)
-    for url in (
-        f"/media/{signed.signed_form.name}",
-        "/media/consent/forms/2026/11/Zed%20Marker%20consent.pdf",
-    ):
-        response = client.get(url)
-        assert response.status_code == 404
-        assert PDF not in response.content
+def test_the_media_url_serves_nothing_of_an_upload(client, loop, settings, tmp_path, monkeypatch):  # noqa: F811
+    """With the storages of a deployment (directories on disk): the form is under the private
+    root, nothing is under MEDIA_ROOT, so neither Django's media view (what DEBUG routes at
+    /media/) nor a web server serving MEDIA_ROOT has anything to give."""
+    from django.http import Http404
+    from django.test import RequestFactory
+    from django.views.static import serve
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    # The field's storage is chosen once, when the model loads: give it the deployment's.
+    monkeypatch.setattr(
+        Consent._meta.get_field("signed_form"),
+        "storage",
+        PrivateFileSystemStorage(location=tmp_path / "private"),
+    )
+    http = act_as(client, loop.clinic_staff, loop.clinic)
+    response = _upload_form(http, loop, "Zed Marker consent.pdf", PDF, "application/pdf")
+    assert response.status_code == 302
+    consent = Consent.objects.get(method="signed_form")
+    assert (tmp_path / "private" / consent.signed_form.name).read_bytes() == PDF
+    assert not any(p.is_file() for p in (tmp_path / "media").rglob("*"))
+    for name in (consent.signed_form.name, "consent/forms/2026/12/Zed Marker consent.pdf"):
+        with pytest.raises(Http404):
+            serve(RequestFactory().get(f"/media/{name}"), name, document_root=tmp_path / "media")
+    assert client.get(f"/media/{consent.signed_form.name}").status_code == 404
+    # The download view reads it from the private directory.
+    download = http.get(_download_url(consent))
+    assert b"".join(download.streaming_content) == PDF
 
 
 # --- signed agreements (Wagtail documents) -----------------------------------------------------
