@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
+
+from consent import views as consent_views
 
 accounts = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -31,9 +33,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include(accounts)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("network.urls")),
+    path("files/", include("consent.urls")),  # private files: checked, logged downloads
     path("listings/", include("directory.urls")),
     path("search/", include("search.urls")),
     path("admin/", include(wagtailadmin_urls)),
+    # Wagtail's document URL, served by a view that reads any storage and answers with an
+    # attachment nobody caches (the reader is checked by consent.wagtail_hooks).
+    re_path(r"^documents/(\d+)/(.*)$", consent_views.document_download, name="document_download"),
     path("documents/", include(wagtaildocs_urls)),
 ]
 

@@ -25,7 +25,10 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
 from cms.models import AppendOnlyModel
+from cms.storage import private_storage
 from directory.categories import SDOH_CATEGORIES
+
+from .files import signed_form_upload_to
 
 
 class ConsentMethod(models.TextChoices):
@@ -72,8 +75,19 @@ class Consent(models.Model):
     signature = models.CharField(
         _("typed signature"), max_length=200, blank=True, help_text=_("For electronic consent.")
     )
+    # Private storage, random name: served only by consent.views.signed_form_download.
     signed_form = models.FileField(
-        _("signed form"), upload_to="consent/forms/%Y/%m/", blank=True, max_length=255
+        _("signed form"),
+        upload_to=signed_form_upload_to,
+        storage=private_storage,
+        blank=True,
+        max_length=255,
+    )
+    signed_form_name = models.CharField(
+        _("signed form's file name"),
+        max_length=255,
+        blank=True,
+        help_text=_("As uploaded; the name it is downloaded under."),
     )
     policy = models.CharField(
         _("policy"), max_length=8, choices=ConsentPolicy.choices, default=ConsentPolicy.HIPAA

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from wagtail.documents import get_document_model
+from wagtail.models import Collection
+from wagtail.permissions import policy_registry
 
-from network.models import Client, Organization, User
+from network.models import Client, Network, Organization, User
+from network.permissions import (
+    NetworkPerm,
+    OrgPerm,
+    networks_with_perm,
+    organizations_with_perm,
+)
+from network.selectors import clients_visible
 
 from .models import AccessLog, AgreementStatus, Consent, DataSharingAgreement
 
@@ -147,3 +158,78 @@ def disclosures_for_client(
         .select_related("user", "organization", "referral")
         .order_by("-at", "-pk")
     )
+
+
+# --- private files ---------------------------------------------------------------------------
+
+
+def signed_forms_visible(*, user: User, organization: Organization | None) -> QuerySet[Consent]:
+    """Consents with a signed form that ``user`` may download acting for ``organization``: those
+    of the clients of their clinic (``network.selectors.clients_visible``); none for anyone else
+    (agencies, network admins, other clinics and networks)."""
+    if organization is None:
+        return Consent.objects.none()
+    return Consent.objects.filter(
+        client__in=clients_visible(user=user, organization=organization)
+    ).exclude(signed_form="")
+
+
+def agreements_readable(*, user: User) -> QuerySet[DataSharingAgreement]:
+    """Agreements whose signed document ``user`` may read: those of the networks they
+    administer, and those their organization is a party to (the agency, or the one clinic of
+    a clinic-scoped agreement), for its admins and staff."""
+    if not user.is_authenticated or not user.is_active:
+        return DataSharingAgreement.objects.none()
+    if user.is_superuser:
+        return DataSharingAgreement.objects.all()
+    member_of = organizations_with_perm(user, OrgPerm.VIEW)
+    return DataSharingAgreement.objects.filter(
+        Q(network__in=networks_with_perm(user, NetworkPerm.ADMINISTER))
+        | Q(agency__in=member_of)
+        | Q(clinic__in=member_of)
+    )
+
+
+def network_collections(*, network: Network) -> QuerySet[Collection]:
+    """The collections the network's admin group holds permissions on (its own collection, made
+    with the network), shallowest first."""
+    return (
+        Collection.objects.filter(group_permissions__group_id=network.admin_group_id)
+        .distinct()
+        .order_by("depth", "path")
+    )
+
+
+def documents_of_network(*, network: Network) -> QuerySet[Any]:
+    """The Wagtail documents kept in the network's collections or below them; a document in
+    another network's collection, or in the root collection, is not the network's."""
+    return documents_of_networks(networks=[network])
+
+
+def documents_of_networks(*, networks: Iterable[Network]) -> QuerySet[Any]:
+    """The Wagtail documents of any of ``networks`` (see ``documents_of_network``)."""
+    paths = [
+        c.path
+        for c in Collection.objects.filter(
+            group_permissions__group__administered_network__in=list(networks), depth__gt=1
+        ).distinct()
+    ]
+    if not paths:
+        return get_document_model().objects.none()
+    within = Q()
+    for path in paths:
+        within |= Q(collection__path__startswith=path)
+    return get_document_model().objects.filter(within)
+
+
+def document_readable(*, user: User, document: Any) -> bool:
+    """Whether ``user`` may download ``document``: a signed agreement only for those who may
+    read one of the agreements it is attached to; any other document for those Wagtail lets
+    change or choose it (its collection's permissions)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    attached = DataSharingAgreement.objects.filter(document=document)
+    if attached.exists():
+        return agreements_readable(user=user).filter(document=document).exists()
+    policy = policy_registry.get_by_type(get_document_model())
+    return policy.user_has_any_permission_for_instance(user, ["change", "choose"], document)

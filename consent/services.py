@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from wagtail.models import Collection
 
+from cms.storage import private_storage
 from network.models import Client, Network, Organization, User
 from network.permissions import (
     NetworkPerm,
@@ -21,8 +28,10 @@ from network.permissions import (
     user_has_org_perm,
 )
 
+from .files import signed_form_type, signed_form_upload_to
 from .models import (
     SDOH_CODES,
+    AccessLog,
     AgreementStatus,
     ClientField,
     Consent,
@@ -31,6 +40,11 @@ from .models import (
     DataSharingAgreement,
     agreement_fields,
 )
+from .selectors import documents_of_network, network_collections
+
+# How a signed form's download reads in the client's accounting of disclosures.
+SIGNED_FORM_FIELD = "signed_form"
+SIGNED_FORM_DOWNLOAD = "signed_form_download"
 
 
 @transaction.atomic
@@ -66,6 +80,7 @@ def consent_record(
     recipients = list(recipients)
     sensitive_recipients = list(sensitive_recipients)
     errors: dict[str, list[str]] = {}
+    form_extension = ""
 
     def problem(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
@@ -94,6 +109,11 @@ def consent_record(
         problem("signature", _("The client must type their name to sign."))
     elif method == ConsentMethod.SIGNED_FORM and signed_form is None:
         problem("signed_form", _("Upload the signed form."))
+    elif method == ConsentMethod.SIGNED_FORM and signed_form is not None:
+        try:
+            form_extension = signed_form_type(signed_form)
+        except ValidationError as exc:
+            errors.setdefault("signed_form", []).extend(exc.messages)
     if policy not in ConsentPolicy.values:
         problem("policy", _("Unknown consent policy."))
     if expires_at <= granted_at:
@@ -116,10 +136,41 @@ def consent_record(
         recorded_for=organization,
     )
     if signed_form is not None and method == ConsentMethod.SIGNED_FORM:
-        consent.signed_form.save(signed_form.name or "consent.pdf", signed_form, save=True)
+        # Stored under a random name with the extension its content shows; the name given on
+        # upload is kept only as the download's file name.
+        consent.signed_form_name = _download_name(signed_form.name, form_extension)
+        consent.signed_form.save(f"form.{form_extension}", signed_form, save=False)
+        consent.save(update_fields=["signed_form", "signed_form_name"])
     consent.recipients.set(recipients)
     consent.sensitive_recipients.set(sensitive_recipients)
     return consent
+
+
+def _download_name(name: str | None, extension: str) -> str:
+    stem = os.path.splitext(os.path.basename(name or ""))[0].strip()[:200] or "consent-form"
+    return f"{stem}.{extension}"
+
+
+def signed_form_download(
+    *,
+    consent: Consent,
+    by: User,
+    organization: Organization,
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> AccessLog:
+    """Log that ``by``, for ``organization``, downloaded the consent's signed form (call after
+    checking access with ``consent.selectors.signed_forms_visible``)."""
+    return AccessLog.objects.create(
+        network_id=consent.network_id,
+        user=by,
+        organization=organization,
+        client_id=consent.client_id,
+        fields=[SIGNED_FORM_FIELD],
+        purpose=SIGNED_FORM_DOWNLOAD,
+        ip_address=ip_address,
+        user_agent=user_agent[:300],
+    )
 
 
 @transaction.atomic
@@ -220,3 +271,109 @@ def agreement_terminate(*, agreement: DataSharingAgreement, by: User) -> DataSha
     agreement.status = AgreementStatus.TERMINATED
     agreement.save(update_fields=["status", "updated_at"])
     return agreement
+
+
+AGREEMENTS_COLLECTION_NAME = "Signed agreements"
+
+
+@transaction.atomic
+def agreement_collection(*, network: Network) -> Collection:
+    """The network's private collection for signed agreements, made on first use under the
+    network's own collection (so only its admins manage it in the Wagtail admin)."""
+    parent = next((c for c in network_collections(network=network) if c.depth > 1), None)
+    if parent is None:
+        raise ValidationError(
+            {"document": _("This network has no document collection; ask the operator.")}
+        )
+    existing = parent.get_children().filter(name=AGREEMENTS_COLLECTION_NAME).first()
+    return existing or parent.add_child(name=AGREEMENTS_COLLECTION_NAME)
+
+
+@transaction.atomic
+def agreement_document_attach(
+    *, agreement: DataSharingAgreement, document: Any | None, by: User
+) -> DataSharingAgreement:
+    """Attach the signed agreement (a Wagtail document of the agreement's network, which is
+    moved into the network's private agreements collection), or detach it with None.
+
+    Raises ValidationError for a document of another network, PermissionDenied for anyone but
+    the network's admins."""
+    _check_admin(by, agreement.network)
+    if document is not None:
+        if not documents_of_network(network=agreement.network).filter(pk=document.pk).exists():
+            raise ValidationError(
+                {"document": _("This document belongs to another network; upload it here.")}
+            )
+        collection = agreement_collection(network=agreement.network)
+        if document.collection_id != collection.pk:
+            document.collection = collection
+            document.save(update_fields=["collection"])
+    if agreement.document_id != (document.pk if document is not None else None):
+        agreement.document = document
+        agreement.save(update_fields=["document", "updated_at"])
+    return agreement
+
+
+# --- moving files uploaded before private storage ---------------------------------------------
+
+
+@dataclass
+class FilesMoved:
+    """What ``private_files_move`` did: names moved, already private, and missing (kept as is)."""
+
+    moved: list[str] = field(default_factory=list)
+    already_private: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def private_files_move(*, dry_run: bool = False) -> FilesMoved:
+    """Move signed consent forms and Wagtail documents (signed agreements) still in the public
+    media storage into the private storage under random names.
+
+    Each file is copied, its row updated in a transaction, and only then the public copy is
+    deleted: an interrupted run loses nothing and a second run finishes the job. A file found in
+    neither storage is reported and its row left unchanged.
+    """
+    from wagtail.documents import get_document_model
+
+    public, private = default_storage, private_storage()
+    report = FilesMoved()
+
+    def move(name: str, new_name: str, update: Any) -> None:
+        if private.exists(name):
+            report.already_private += 1
+            return
+        if not public.exists(name):
+            report.missing.append(name)
+            return
+        report.moved.append(name)
+        if dry_run:
+            return
+        with public.open(name, "rb") as source:
+            stored = private.save(new_name, source)
+        with transaction.atomic():
+            update(stored)
+        transaction.on_commit(lambda: public.delete(name))
+
+    for consent in Consent.objects.exclude(signed_form="").order_by("pk"):
+        name = consent.signed_form.name or ""
+        extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
+
+        def update_consent(stored: str, consent: Consent = consent, name: str = name) -> None:
+            Consent.objects.filter(pk=consent.pk, signed_form=name).update(
+                signed_form=stored,
+                signed_form_name=consent.signed_form_name or os.path.basename(name)[:255],
+            )
+
+        move(name, signed_form_upload_to(consent, f"form.{extension}"), update_consent)
+
+    Document = get_document_model()
+    for document in Document.objects.exclude(file="").order_by("pk"):
+        name = document.file.name or ""
+        extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
+
+        def update_document(stored: str, document: Any = document, name: str = name) -> None:
+            Document.objects.filter(pk=document.pk, file=name).update(file=stored)
+
+        move(name, f"documents/{uuid.uuid4().hex}.{extension}", update_document)
+    return report

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, ObjectList
 from wagtail.log_actions import log
@@ -28,6 +30,12 @@ from network.wagtail_scoping import ScopedObjectMixin, scoped
 
 from . import services
 from .models import AgreementStatus, ClientField, DataSharingAgreement
+from .selectors import (
+    agreements_readable,
+    document_readable,
+    documents_of_network,
+    documents_of_networks,
+)
 
 
 class AgreementPolicy(NetworkScopedPolicy):
@@ -81,6 +89,12 @@ class AgreementForm(WagtailAdminModelForm):
             )
         self.fields["agency"].queryset = organizations.exclude(kind=OrganizationKind.CLINIC)
         self.fields["clinic"].queryset = organizations.exclude(kind=OrganizationKind.AGENCY)
+        # Only a document of a network the user administers may be attached (the rule itself is
+        # checked again in clean() against the agency's network, and in the service).
+        if user is not None and not user.is_superuser:
+            self.fields["document"].queryset = documents_of_networks(
+                networks=networks_with_perm(user, NetworkPerm.ADMINISTER)
+            )
         status = self.instance.status if self.instance.pk else AgreementStatus.DRAFT
         if status == AgreementStatus.DRAFT:
             choices = [
@@ -105,6 +119,15 @@ class AgreementForm(WagtailAdminModelForm):
             raise ValidationError({"clinic": _("The clinic belongs to another network.")})
         if agency is not None:
             self.instance.network = agency.network
+        document = data.get("document")
+        if (
+            agency is not None
+            and document is not None
+            and not documents_of_network(network=agency.network).filter(pk=document.pk).exists()
+        ):
+            self.add_error(
+                "document", _("This document belongs to another network; upload it here.")
+            )
         return data
 
 
@@ -124,8 +147,10 @@ class AgreementCreateView(snippet_views.CreateView):
         )
         # Signatories and the document come from the form's inline and chooser.
         self.form.instance = agreement
-        agreement.document = data.get("document")
-        agreement.save(update_fields=["document"])
+        if data.get("document") is not None:
+            agreement = services.agreement_document_attach(
+                agreement=agreement, document=data["document"], by=user
+            )
         for formset in self.form.formsets.values():
             formset.instance = agreement
             formset.save()
@@ -142,6 +167,10 @@ class AgreementEditView(ScopedObjectMixin, snippet_views.EditView):
         stored = DataSharingAgreement.objects.get(pk=self.form.instance.pk)
         if stored.status == AgreementStatus.DRAFT:
             agreement = self.form.save()
+            # Moves the document into the network's private agreements collection.
+            agreement = services.agreement_document_attach(
+                agreement=agreement, document=self.form.cleaned_data.get("document"), by=user
+            )
             if action == ACTION_ACTIVATE:
                 agreement = services.agreement_activate(agreement=agreement, by=user)
         elif action == ACTION_TERMINATE:
@@ -191,3 +220,34 @@ class AgreementViewSet(SnippetViewSet):
 
 
 register_snippet(AgreementViewSet)
+
+
+# --- signed agreements: private documents -----------------------------------------------------
+
+AGREEMENT_DOWNLOAD_ACTION = "consent.agreement.document_download"
+
+
+@hooks.register("register_log_actions")
+def agreement_log_actions(actions: Any) -> None:
+    actions.register_action(
+        AGREEMENT_DOWNLOAD_ACTION,
+        _("Download the signed agreement"),
+        _("Signed agreement downloaded"),
+    )
+
+
+@hooks.register("before_serve_document", order=100)
+def document_serve_check(document: Any, request: HttpRequest) -> HttpResponse | None:
+    """Every document (signed agreements above all) is private: Wagtail's serve view goes on,
+    after its own collection restrictions, only for whom ``document_readable`` allows; anyone
+    else gets 404 (the sign-in page when not signed in). A signed agreement's download is
+    written to the agreement's history. (``consent.views.document_download`` serves it.)"""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not document_readable(user=user, document=document):
+        raise Http404
+    readable = agreements_readable(user=user).filter(document=document)
+    for agreement in readable:
+        log(instance=agreement, action=AGREEMENT_DOWNLOAD_ACTION, user=user)
+    return None

@@ -7,6 +7,7 @@ from django.core.validators import FileExtensionValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from consent.files import signed_form_type
 from consent.models import ConsentMethod
 from directory.categories import SDOH_CATEGORIES
 
@@ -89,8 +90,6 @@ class ReferralSendForm(forms.Form):
         error_messages={"required": _("The form was incomplete; reload the page and retry.")},
     )
 
-    MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-
     def __init__(self, *args: Any, clients: QuerySet[Client], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["client"]).queryset = clients
@@ -105,8 +104,8 @@ class ReferralSendForm(forms.Form):
 
     def clean_signed_form(self) -> Any:
         upload = self.cleaned_data.get("signed_form")
-        if upload is not None and upload.size > self.MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The signed form must be under 10 MB."))
+        if upload is not None:
+            signed_form_type(upload)  # by content and size, not by name
         return upload
 
     def clean(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from consent.files import signed_form_type
 from consent.models import ConsentMethod, ConsentPolicy
 from consent.wording import verbal_consent_script
 from directory.categories import SDOH_CATEGORIES
@@ -24,7 +25,6 @@ from .screening import NONE_OF_THE_ABOVE, QUESTIONS
 
 CATEGORY_NAMES: Mapping[str, str] = dict(SDOH_CATEGORIES)
 SIGNED_FORM_EXTENSIONS = ["pdf", "jpg", "jpeg", "png"]
-SIGNED_FORM_MAX_BYTES = 10 * 1024 * 1024
 
 
 class ClientForm(forms.ModelForm):
@@ -260,8 +260,8 @@ class ConsentForm(forms.Form):
 
     def clean_signed_form(self) -> Any:
         upload = self.cleaned_data.get("signed_form")
-        if upload is not None and upload.size > SIGNED_FORM_MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than 10 MB."))
+        if upload is not None:
+            signed_form_type(upload)  # by content and size, not by name
         return upload
 
     def clean(self) -> dict[str, Any]:

@@ -183,10 +183,20 @@ if _leaflet is not None and _leaflet.submodule_search_locations:
     )
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
+# Files that hold client data (signed consent forms and agreements): outside MEDIA_ROOT, with no
+# URL, read only by views that check the actor and log the download (cms/storage.py).
+PRIVATE_ROOT = Path(env_str("PRIVATE_ROOT") or VAR_DIR / "private")
+PRIVATE_STORAGE = {
+    "BACKEND": "cms.storage.PrivateFileSystemStorage",
+    "OPTIONS": {"location": PRIVATE_ROOT},
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "private": PRIVATE_STORAGE,
 }
+# The largest signed consent form or agreement accepted, in bytes.
+HANDOFF_PRIVATE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Cache: Redis when REDIS_URL is set, else process-local memory.
@@ -288,6 +298,11 @@ WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx", "zip"]
 WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
+# Documents are signed agreements in private storage: always through Wagtail's serve view (which
+# checks the reader in consent.wagtail_hooks), always as a download.
+WAGTAILDOCS_SERVE_METHOD = "serve_view"
+WAGTAILDOCS_INLINE_CONTENT_TYPES: list[str] = []
+WAGTAILDOCS_DOCUMENT_FORM_BASE = "consent.forms.DocumentForm"  # content checked, not only names
 WAGTAIL_I18N_ENABLED = False
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 
