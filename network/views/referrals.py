@@ -170,6 +170,10 @@ def detail_response(
     """
     organization = acting_organization(request)
     side = Side.SENDER if organization.pk == referral.sender_id else Side.RECIPIENT
+    if side == Side.RECIPIENT:
+        services.referral_viewed(referral=referral, by=request.user, organization=organization)
+    # The client's fields and every free text on the page (note, reasons, timeline) come from
+    # the disclosure, never from the referral itself.
     disclosure = disclosure_for(
         referral,
         organization,
@@ -178,8 +182,6 @@ def detail_response(
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
-    if side == Side.RECIPIENT:
-        services.referral_viewed(referral=referral, by=request.user, organization=organization)
     labels = dict(ClientField.choices)
     language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
     now = timezone.now()
@@ -197,7 +199,7 @@ def detail_response(
             "disclosure": disclosure,
             "client_rows": [(labels[code], value) for code, value in disclosure.client.items()],
             "client_language": language_name(language) if language else "",
-            "timeline": selectors.referral_timeline(referral=referral),
+            "timeline": disclosure.timeline,
             "next_statuses": transition_actions(referral, side),
             "outcomes": ReferralOutcome.choices,
             "due_at": due_at,
