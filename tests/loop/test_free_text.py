@@ -46,11 +46,7 @@ _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
 
 def found(body: str, names: set[str] | None = None) -> set[str]:
     """Which texts' markers (birth date or diagnosis code) ``body`` carries."""
-    return {
-        name
-        for name in names or set(TEXTS)
-        if any(marker in body for marker in MARKERS[name])
-    }
+    return {name for name in names or set(TEXTS) if any(marker in body for marker in MARKERS[name])}
 
 
 def body_of(response) -> str:  # type: ignore[no-untyped-def]
@@ -84,7 +80,13 @@ def converse(loop: Loop) -> Conversation:
     move(first, "on-hold", reason=TEXTS["agency reason"], **agency)
     done = loop.send(key="done")
     move(done, "accepted", **agency)
-    move(done, "completed", outcome="service-provided", outcome_note=TEXTS["agency outcome"], **agency)
+    move(
+        done,
+        "completed",
+        outcome="service-provided",
+        outcome_note=TEXTS["agency outcome"],
+        **agency,
+    )
     cancelled = loop.send(key="cancelled")
     move(cancelled, "cancelled", reason=TEXTS["clinic reason"], **clinic)
     for referral in (first, done, cancelled):
@@ -156,16 +158,20 @@ def test_the_agency_reads_every_word_while_consented_and_each_display_is_logged(
         assert found(body_of(api)) == names, referral
         assert api.json()["text_withheld"] is False
     assert api.json()["status_reason"] == TEXTS["clinic reason"]
+    act_as(client, loop.clinic_staff, loop.clinic)
+    page = body_of(client.get(reverse("network:referral_detail", args=[conversation.open.pk])))
+    assert 'data-testid="agency-cannot-read"' not in page
     # Each display is one row naming the client fields and the clinic's words it showed; the
     # agency's own words are not a disclosure to it.
     agreed = sorted(AGREED_FIELDS)
-    assert logged_fields(conversation.open, loop.food_agency.pk) == [
-        sorted({*agreed, "messages"})
-    ] * 2
+    assert (
+        logged_fields(conversation.open, loop.food_agency.pk) == [sorted({*agreed, "messages"})] * 2
+    )
     assert logged_fields(conversation.done, loop.food_agency.pk) == [agreed] * 2
-    assert logged_fields(conversation.cancelled, loop.food_agency.pk) == [
-        sorted({*agreed, "status_reason"})
-    ] * 2
+    assert (
+        logged_fields(conversation.cancelled, loop.food_agency.pk)
+        == [sorted({*agreed, "status_reason"})] * 2
+    )
 
 
 def test_lists_inbox_notifications_and_emails_never_carry_the_words(client, conversation):
@@ -234,6 +240,7 @@ def test_every_word_is_withdrawn_with_the_details(
     act_as(client, loop.clinic_staff, loop.clinic)
     clinic = surfaces(client, conversation)
     assert found(" ".join(clinic.values())) == CLINIC_WORDS | AGENCY_WORDS
+    assert 'data-testid="agency-cannot-read"' in clinic[f"page {conversation.open.pk}"]
 
 
 def _narrowed_after_sending(loop: Loop, conversation: Conversation) -> None:
@@ -265,7 +272,12 @@ def test_an_agreement_without_the_note_keeps_the_clinics_words_from_the_agency(
     shown = sorted(f for f in AGREED_FIELDS if f != ClientField.NOTE)
     for referral in conversation.referrals:
         rows = logged_fields(referral, loop.food_agency.pk)
-        assert rows and all(row == shown for row in rows), referral
+        assert rows, referral
+        assert all(row == shown for row in rows), referral
+    # The clinic is told before it writes that the agency will not read it.
+    act_as(client, loop.clinic_staff, loop.clinic)
+    page = body_of(client.get(reverse("network:referral_detail", args=[conversation.open.pk])))
+    assert 'data-testid="agency-cannot-read"' in page
 
 
 # --- the clinic, and nobody else -------------------------------------------------------------
@@ -283,9 +295,7 @@ def test_the_clinic_reads_the_agencys_words_and_each_display_is_logged(client, c
     }
     assert found(bodies[f"api {conversation.done.pk}"]) == {"agency outcome"}
     assert found(bodies[f"page {conversation.cancelled.pk}"]) == {"clinic reason"}
-    assert logged_fields(conversation.open, loop.clinic.pk) == [
-        ["messages", "status_reason"]
-    ] * 2
+    assert logged_fields(conversation.open, loop.clinic.pk) == [["messages", "status_reason"]] * 2
     assert logged_fields(conversation.done, loop.clinic.pk) == [["outcome_note"]] * 2
     # Its own words are not a disclosure to it.
     assert logged_fields(conversation.cancelled, loop.clinic.pk) == []
