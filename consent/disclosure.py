@@ -49,7 +49,9 @@ class Disclosure:
     """A referral as one organization may see it.
 
     ``client`` holds only disclosed fields (registry code → value); ``withdrawn`` says the consent
-    no longer allows anything (the recipient still sees that the referral existed).
+    no longer allows anything (the recipient still sees that the referral existed). The free text
+    a page or API shows comes from here too (``status_reason``, ``outcome_note``, ``timeline``),
+    never from the referral itself.
     """
 
     referral_id: int

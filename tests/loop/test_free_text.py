@@ -24,7 +24,7 @@ from consent.models import AccessLog, ClientField, Consent
 from network import services
 from network.models import Notification, Referral
 from tests.loop.conftest import AGREED_FIELDS, Loop
-from tests.portal.conftest import act_as, move
+from tests.portal.conftest import act_as, move, queries
 
 # Each text names a birth date and a diagnosis, as the finding's message did; the pair is its
 # marker. Dates are decades away from any timestamp a response carries.
@@ -332,3 +332,29 @@ def test_another_agency_the_client_was_referred_to_never_reads_them(client, conv
     assert not AccessLog.objects.filter(
         referral__in=conversation.referrals, organization=loop.housing_agency
     ).exists()
+
+
+@pytest.mark.parametrize("side", ["clinic", "agency"])
+def test_the_page_and_api_cost_the_same_queries_for_any_number_of_words(client, loop, side):
+    referral = loop.send(note=TEXTS["note"])
+    speakers = [
+        {"by": loop.clinic_staff, "organization": loop.clinic},
+        {"by": loop.agency_staff, "organization": loop.food_agency},
+    ]
+
+    def talk(times: int) -> None:
+        for n in range(times):
+            for speaker in speakers:
+                services.referral_message(referral=referral, text=f"Message {n}", **speaker)
+
+    talk(1)  # both sides' words already there: the first display logs them
+    reader = speakers[0] if side == "clinic" else speakers[1]
+    act_as(client, reader["by"], reader["organization"])
+    urls = [
+        reverse("network:referral_detail", args=[referral.pk]),
+        reverse("network:api_referral", args=[referral.pk]),
+    ]
+    client.get(urls[0])  # the agency's first visit writes its "opened" event once
+    few = [queries(client, url) for url in urls]
+    talk(10)
+    assert [queries(client, url) for url in urls] == few
