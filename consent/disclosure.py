@@ -1,7 +1,12 @@
 """What a recipient may see of a referral's client: the fields both the client's consent and the
 agency's agreement allow, and nothing once the consent is revoked or expired.
 
-Every disclosure that shows client data writes one access-log row.
+Free text on a referral (the note, messages, reasons, outcome notes) is client data too: the agency
+reads the clinic's words only while the agreement's ``note`` field is disclosed, and its own only
+while the disclosure is not withdrawn; the clinic reads everything, and the agency's words it reads
+are logged.
+
+Every disclosure that shows client data writes one access-log row naming what it showed.
 """
 
 from __future__ import annotations
@@ -13,11 +18,30 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from network.lifecycle import OUTCOME_REQUIRED
+from network.models import EventKind, ReferralEvent
+
 from .models import AccessLog, ClientField, DataSharingAgreement
 from .selectors import agreement_for, agreements_in_effect, consent_covers
 
 if TYPE_CHECKING:
     from network.models import Organization, Referral, User
+
+# Free text on a referral, by the name the access log gives it (the note is the registry's own).
+FREE_TEXT_NOTE = ClientField.NOTE.value  # the clinic's note to the agency
+FREE_TEXT_MESSAGES = "messages"  # messages on the timeline
+FREE_TEXT_STATUS_REASON = "status_reason"  # why a referral was declined, held, cancelled, closed
+FREE_TEXT_OUTCOME_NOTE = "outcome_note"  # how the agency says it ended, in its words
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of the referral's timeline as an organization may read it: ``text`` is "" when
+    ``withheld`` (the event had words this organization may not read now)."""
+
+    event: ReferralEvent
+    text: str
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -25,7 +49,9 @@ class Disclosure:
     """A referral as one organization may see it.
 
     ``client`` holds only disclosed fields (registry code → value); ``withdrawn`` says the consent
-    no longer allows anything (the recipient still sees that the referral existed).
+    no longer allows anything (the recipient still sees that the referral existed). The free text
+    a page or API shows comes from here too (``status_reason``, ``outcome_note``, ``timeline``),
+    never from the referral itself.
     """
 
     referral_id: int
@@ -33,6 +59,11 @@ class Disclosure:
     client: dict[str, Any] = field(default_factory=dict)
     withdrawn: bool = False
     no_redisclosure: bool = False  # 42 CFR Part 2: the recipient may not pass it on
+    # The free text the organization may read now ("" when withheld), and the timeline with it.
+    status_reason: str = ""
+    outcome_note: str = ""
+    timeline: tuple[TimelineEntry, ...] = ()
+    text_withheld: bool = False  # some words on the referral were kept from this organization
 
 
 def _client_values(
@@ -78,17 +109,41 @@ def disclosure_for(
     user_agent: str = "",
     at: datetime | None = None,
 ) -> Disclosure:
-    """The referral's client data ``recipient`` may see now, logged as seen by ``user``.
+    """The referral's client data and free text ``recipient`` may see now, logged as seen by
+    ``user``.
 
-    The sending clinic owns the client and sees everything (not a disclosure, not logged). The
-    receiving agency sees the fields of both the agreement the referral was sent under and the
-    one in force now, while an active consent covers it. Anyone else sees nothing.
+    The sending clinic owns the client and sees everything; only the agency's words it reads
+    (messages, reasons, outcome notes) are logged. The receiving agency sees the fields of both
+    the agreement the referral was sent under and the one in force now, while an active consent
+    covers it; of the free text, the clinic's words only when those fields include the note, its
+    own only while not withdrawn. Anyone else sees nothing.
     """
     at = at or timezone.now()
+    events = list(referral.events.select_related("actor", "organization").order_by("at", "pk"))
+    log = _AccessLogger(
+        referral=referral,
+        recipient=recipient,
+        user=user,
+        purpose=purpose,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        at=at,
+    )
     if recipient.pk == referral.sender_id:
         everything = frozenset(ClientField.values)
         values = _client_values(referral, frozenset(), show_sensitive=True)
-        return Disclosure(referral_id=referral.pk, fields=everything, client=values)
+        text = _free_text(referral, recipient, events, own_only=False)
+        # The agency's words about the client, read by the clinic: logged, not disclosed further.
+        log.write(text.shown_from_other_side)
+        return Disclosure(
+            referral_id=referral.pk,
+            fields=everything,
+            client=values,
+            status_reason=text.status_reason,
+            outcome_note=text.outcome_note,
+            timeline=text.timeline,
+            text_withheld=text.withheld,
+        )
     in_force = (
         agreement_for(agency=recipient, clinic=referral.sender, at=at)
         if recipient.pk == referral.agency_id
@@ -96,32 +151,145 @@ def disclosure_for(
     )
     allowed = _fields_allowed(referral, recipient, in_force, at)
     if allowed is None:
-        return Disclosure(referral_id=referral.pk, fields=frozenset(), withdrawn=True)
+        text = _free_text(referral, recipient, events, own_only=True, withdrawn=True)
+        return Disclosure(
+            referral_id=referral.pk,
+            fields=frozenset(),
+            withdrawn=True,
+            timeline=text.timeline,
+            text_withheld=text.withheld,
+        )
     consent = referral.consent
     sensitive = consent.network.sensitive_category_codes()
     show_sensitive = recipient.pk in {r.pk for r in consent.sensitive_recipients.all()}
     values = _client_values(referral, sensitive, show_sensitive)
     shown = {code: values[code] for code in sorted(allowed)}
+    text = _free_text(referral, recipient, events, own_only=ClientField.NOTE not in allowed)
     disclosure = Disclosure(
         referral_id=referral.pk,
         fields=allowed,
         client=shown,
         no_redisclosure=consent.part_2,
+        status_reason=text.status_reason,
+        outcome_note=text.outcome_note,
+        timeline=text.timeline,
+        text_withheld=text.withheld,
     )
-    if allowed:
-        AccessLog.objects.create(
-            at=at,
-            network_id=referral.network_id,
-            user=user,
-            organization=recipient,
-            client_id=referral.client_id,
-            referral=referral,
-            fields=sorted(allowed),
-            purpose=purpose,
-            ip_address=ip_address,
-            user_agent=user_agent[:300],
-        )
+    log.write(allowed | text.shown_from_other_side)
     return disclosure
+
+
+@dataclass(frozen=True)
+class _AccessLogger:
+    """Writes the access-log row of one display, when it showed anything."""
+
+    referral: Referral
+    recipient: Organization
+    user: User | None
+    purpose: str
+    ip_address: str | None
+    user_agent: str
+    at: datetime
+
+    def write(self, fields: frozenset[str]) -> None:
+        if not fields:
+            return
+        AccessLog.objects.create(
+            at=self.at,
+            network_id=self.referral.network_id,
+            user=self.user,
+            organization=self.recipient,
+            client_id=self.referral.client_id,
+            referral=self.referral,
+            fields=sorted(fields),
+            purpose=self.purpose,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent[:300],
+        )
+
+
+@dataclass(frozen=True)
+class _FreeText:
+    status_reason: str
+    outcome_note: str
+    timeline: tuple[TimelineEntry, ...]
+    withheld: bool
+    shown_from_other_side: frozenset[str]  # free-text names read from the other organization
+
+
+def _free_text_names(event: ReferralEvent) -> frozenset[str]:
+    """What an event's words are, by their access-log names."""
+    if event.kind == EventKind.MESSAGE:
+        return frozenset({FREE_TEXT_MESSAGES})
+    if event.to_status in OUTCOME_REQUIRED:  # "outcome — note — reason": how it ended
+        return frozenset({FREE_TEXT_OUTCOME_NOTE})
+    return frozenset({FREE_TEXT_STATUS_REASON})
+
+
+def _free_text(
+    referral: Referral,
+    reader: Organization,
+    events: list[ReferralEvent],
+    *,
+    own_only: bool,
+    withdrawn: bool = False,
+) -> _FreeText:
+    """The referral's words ``reader`` may read: everything, or (``own_only``) only what its
+    own organization wrote, or (``withdrawn``) nobody's. System texts (reminders, escalations:
+    no organization) carry no client data and always show."""
+
+    def readable(author_id: int | None) -> bool:
+        if author_id is None:
+            return True
+        if withdrawn:
+            return False
+        return author_id == reader.pk or not own_only
+
+    timeline: list[TimelineEntry] = []
+    from_other: set[str] = set()
+    withheld = False
+    last_status: ReferralEvent | None = None
+    for event in events:
+        if event.kind == EventKind.STATUS:
+            last_status = event
+        if not event.text:
+            timeline.append(TimelineEntry(event=event, text=""))
+            continue
+        if readable(event.organization_id):
+            timeline.append(TimelineEntry(event=event, text=event.text))
+            if event.organization_id not in (None, reader.pk):
+                from_other |= _free_text_names(event)
+        else:
+            timeline.append(TimelineEntry(event=event, text="", withheld=True))
+            withheld = True
+    # The referral's reason and outcome note were written with its latest status change (by
+    # the clinic, the stricter guess, if no change says who).
+    author_id = referral.sender_id
+    if last_status is not None and last_status.organization_id is not None:
+        author_id = last_status.organization_id
+    status_reason = outcome_note = ""
+    if referral.status_reason or referral.outcome_note:
+        if readable(author_id):
+            status_reason, outcome_note = referral.status_reason, referral.outcome_note
+            if author_id != reader.pk:
+                from_other |= {
+                    name
+                    for name, value in (
+                        (FREE_TEXT_STATUS_REASON, status_reason),
+                        (FREE_TEXT_OUTCOME_NOTE, outcome_note),
+                    )
+                    if value
+                }
+        else:
+            withheld = True
+    note_hidden = bool(referral.note) and (withdrawn or own_only)
+    return _FreeText(
+        status_reason=status_reason,
+        outcome_note=outcome_note,
+        timeline=tuple(timeline),
+        withheld=withheld or note_hidden,
+        shown_from_other_side=frozenset(from_other),
+    )
 
 
 def fields_disclosed(

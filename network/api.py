@@ -40,14 +40,13 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JsonResponse:
 
 
 def summary(referral: Referral) -> dict[str, Any]:
-    """What either side may know of a referral without client data."""
+    """What either side may know of a referral without client data: no free text either (the
+    reason and outcome note may name the client; the detail carries them as disclosed)."""
     return _json(
         {
             "id": referral.pk,
             "status": referral.status,
-            "status_reason": referral.status_reason,
             "outcome": referral.outcome,
-            "outcome_note": referral.outcome_note,
             "version": referral.version,
             "service": {"id": referral.service_id, "name": referral.service_name},
             "location_id": referral.location_id,
@@ -149,6 +148,9 @@ def _send(request: TenantRequest) -> HttpResponse:
 def referral(request: TenantRequest, pk: int) -> HttpResponse:
     found = visible_referral(request, pk)
     organization = acting_organization(request)
+    if organization.pk == found.agency_id:
+        services.referral_viewed(referral=found, by=request.user, organization=organization)
+    # The client's fields and every free text come from the disclosure, never from the referral.
     disclosure = disclosure_for(
         found,
         organization,
@@ -157,22 +159,24 @@ def referral(request: TenantRequest, pk: int) -> HttpResponse:
         ip_address=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
     )
-    if organization.pk == found.agency_id:
-        services.referral_viewed(referral=found, by=request.user, organization=organization)
     events = [
         {
-            "kind": e.kind,
-            "at": e.at,
-            "organization": e.organization.name if e.organization else None,
-            "from_status": e.from_status,
-            "to_status": e.to_status,
-            "text": e.text,
+            "kind": entry.event.kind,
+            "at": entry.event.at,
+            "organization": entry.event.organization.name if entry.event.organization else None,
+            "from_status": entry.event.from_status,
+            "to_status": entry.event.to_status,
+            "text": entry.text,
+            "text_withheld": entry.withheld,
         }
-        for e in selectors.referral_timeline(referral=found)
+        for entry in disclosure.timeline
     ]
     return JsonResponse(
         {
             **summary(found),
+            "status_reason": disclosure.status_reason,
+            "outcome_note": disclosure.outcome_note,
+            "text_withheld": disclosure.text_withheld,
             "client": _json(disclosure.client),
             "disclosed_fields": sorted(disclosure.fields),
             "withdrawn": disclosure.withdrawn,

@@ -15,7 +15,7 @@ from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from consent.disclosure import disclosure_for
+from consent.disclosure import disclosure_for, fields_disclosed
 from consent.models import ClientField
 
 from .. import selectors, services
@@ -170,6 +170,10 @@ def detail_response(
     """
     organization = acting_organization(request)
     side = Side.SENDER if organization.pk == referral.sender_id else Side.RECIPIENT
+    if side == Side.RECIPIENT:
+        services.referral_viewed(referral=referral, by=request.user, organization=organization)
+    # The client's fields and every free text on the page (note, reasons, timeline) come from
+    # the disclosure, never from the referral itself.
     disclosure = disclosure_for(
         referral,
         organization,
@@ -178,11 +182,13 @@ def detail_response(
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
-    if side == Side.RECIPIENT:
-        services.referral_viewed(referral=referral, by=request.user, organization=organization)
     labels = dict(ClientField.choices)
     language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
     now = timezone.now()
+    # The clinic is told before it writes when the agency may not read its words now.
+    agency_reads_words = side == Side.RECIPIENT or ClientField.NOTE in fields_disclosed(
+        [referral], referral.agency, at=now
+    ).get(referral.pk, frozenset())
     due_at = None
     if referral.status == S.REQUESTED:
         due_at = referral.response_due_at
@@ -197,7 +203,8 @@ def detail_response(
             "disclosure": disclosure,
             "client_rows": [(labels[code], value) for code, value in disclosure.client.items()],
             "client_language": language_name(language) if language else "",
-            "timeline": selectors.referral_timeline(referral=referral),
+            "timeline": disclosure.timeline,
+            "agency_reads_words": agency_reads_words,
             "next_statuses": transition_actions(referral, side),
             "outcomes": ReferralOutcome.choices,
             "due_at": due_at,
