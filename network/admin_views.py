@@ -31,6 +31,9 @@ from .models import Network, Organization, ReferralOutcome, User
 from .permissions import administered_networks
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
+# Dates a period may fall within: the calendar's ends cannot be added to or counted back from.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
 TABLES = ("agencies", "outcomes", "weeks", "overdue")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -60,6 +63,13 @@ class PeriodForm(forms.Form):
         data = super().clean() or {}
         if self.errors:
             return data
+        given = [d for d in (data.get("start"), data.get("end")) if d is not None]
+        if any(not EARLIEST <= d <= LATEST for d in given):
+            raise forms.ValidationError(
+                _("Choose dates between %(earliest)s and %(latest)s.")
+                % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
+                code="out_of_range",
+            )
         end: date = data.get("end") or self.default.last
         start: date = data.get("start") or end - timedelta(days=self.default.days - 1)
         if start > end:
