@@ -27,13 +27,11 @@ from django.utils.translation import gettext_lazy
 
 from . import dashboard
 from .dashboard import Dashboard, Period
+from .forms import PeriodDateField
 from .models import Network, Organization, ReferralOutcome, User
 from .permissions import administered_networks
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
-# Dates a period may fall within: the calendar's ends cannot be added to or counted back from.
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2999, 12, 31)
 TABLES = ("agencies", "outcomes", "weeks", "overdue")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -42,12 +40,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 class PeriodForm(forms.Form):
     """From and to dates (both included); a missing one is filled from the default period."""
 
-    start = forms.DateField(
+    start = PeriodDateField(
         label=gettext_lazy("From"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
-    end = forms.DateField(
+    end = PeriodDateField(
         label=gettext_lazy("To"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
@@ -63,13 +61,6 @@ class PeriodForm(forms.Form):
         data = super().clean() or {}
         if self.errors:
             return data
-        given = [d for d in (data.get("start"), data.get("end")) if d is not None]
-        if any(not EARLIEST <= d <= LATEST for d in given):
-            raise forms.ValidationError(
-                _("Choose dates between %(earliest)s and %(latest)s.")
-                % {"earliest": EARLIEST.isoformat(), "latest": LATEST.isoformat()},
-                code="out_of_range",
-            )
         end: date = data.get("end") or self.default.last
         start: date = data.get("start") or end - timedelta(days=self.default.days - 1)
         if start > end:

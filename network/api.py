@@ -65,6 +65,9 @@ def summary(referral: Referral) -> dict[str, Any]:
 
 
 def _body(request: TenantRequest) -> dict[str, Any]:
+    # A form post's body was already read as form fields; the API speaks JSON only.
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise ValidationError("Send a JSON object with Content-Type: application/json.")
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -109,7 +109,8 @@ def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
         ({"targets": [{"service": [1]}]}, "targets"),
         ({"targets": [{"service": 10**30}]}, "targets"),
         ({"targets": [{"service": "12x"}]}, "targets"),
-        ({"targets": [{"service": 1, "location": {"a": 1}}]}, "targets"),
+        ({"targets": [{"service": "FOOD", "location": {"a": 1}}]}, "targets"),
+        ({"targets": [{"service": "FOOD", "location": 10**30}]}, "targets"),
         ({"targets": {"service": 1}}, "targets"),
         ({"targets": "abc"}, "targets"),
         ({"categories": [{}]}, "categories"),
@@ -125,6 +126,9 @@ def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
 def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body, field):  # noqa: F811
     act_as(client, loop.clinic_staff, loop.clinic)
     before = written()
+    for target in body.get("targets") or []:
+        if isinstance(target, dict) and target.get("service") == "FOOD":
+            target["service"] = loop.food.pk  # a real service, so that the location is read
     response = _api_send(client, loop, **body)
     assert response.status_code == 400, response.content[:500]
     assert field in response.json()["errors"], response.json()
@@ -182,10 +186,10 @@ def test_dashboard_dates_at_the_ends_of_the_calendar_are_explained(client, loop,
     client.force_login(loop.admin)
     response = client.get(f"{reverse('network_dashboard')}?{query}")
     assert response.status_code == 400
-    assert "Choose dates between" in response.content.decode()
+    assert "Choose a date between" in response.content.decode()
     csv_response = client.get(f"{reverse('network_dashboard')}?{query}&format=csv&table=agencies")
     assert csv_response.status_code == 400
-    assert "Choose dates between" in csv_response.content.decode()
+    assert "Choose a date between" in csv_response.content.decode()
 
 
 # --- the agreement chooser ---------------------------------------------------------------------
@@ -203,3 +207,291 @@ def test_the_agreement_chooser_offers_no_creation(client, loop, method):  # noqa
     assert DataSharingAgreement.objects.count() == before
     chooser = client.get("/admin/snippets/choose/consent/datasharingagreement/")
     assert chooser.status_code == 200
+
+
+# --- every URL, bad parameters -----------------------------------------------------------------
+
+OUR_APPS = ("cms", "network", "directory", "consent", "search")
+# One request sets every parameter below to the same bad value.
+BAD_VALUES = [
+    "-1",
+    "99999999999999999999",
+    "abc",
+    "9999-12-31",
+    "0001-01-01",
+    "1e309",
+    "%",
+    "x" * 3000,
+]
+# The parameters this project's views and forms read (and a few common ones).
+PARAMETERS = [
+    "action",
+    "age",
+    "agency",
+    "attestation",
+    "attested",
+    "categories",
+    "category",
+    "client",
+    "clinic",
+    "consent",
+    "date_of_birth",
+    "document",
+    "effective_to",
+    "email",
+    "end",
+    "expires_on",
+    "external_id",
+    "field_name",
+    "fields",
+    "first_name",
+    "format",
+    "id",
+    "idempotency_key",
+    "kind",
+    "language",
+    "last_name",
+    "location",
+    "membership",
+    "method",
+    "near",
+    "network",
+    "next",
+    "note",
+    "open_at",
+    "open_now",
+    "outcome",
+    "outcome_note",
+    "overdue",
+    "p",
+    "page",
+    "page_size",
+    "pk",
+    "postalcode",
+    "q",
+    "radius",
+    "reason",
+    "recipients",
+    "refresh",
+    "role",
+    "scope",
+    "script_digest",
+    "script_shown",
+    "sensitive_recipients",
+    "sent_from",
+    "sent_to",
+    "service",
+    "services",
+    "signature",
+    "signed_form",
+    "sort",
+    "start",
+    "status",
+    "tab",
+    "table",
+    "text",
+    "to",
+    "type",
+    "u",
+    "upload",
+    "urgency",
+    "verbal_confirmed",
+    "version",
+    "whole_network",
+]
+BAD_JSON: list[Any] = [
+    {"a": 1},
+    [1, {}],
+    10**30,
+    {k: {"a": [1]} for k in ("client", "targets", "categories", "version", "to", "note")},
+]
+HUGE_ID = "99999999999999999999"
+
+
+def _routes() -> list[tuple[str, str]]:
+    """(route, view module) of every URL pattern of this project's views, and of the Wagtail
+    snippet views of its models (walked from the resolvers: a new view is covered)."""
+    from django.urls import URLResolver, get_resolver
+
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
+                continue
+            route = prefix + str(pattern.pattern)
+            view = getattr(pattern.callback, "view_class", pattern.callback)
+            module = getattr(view, "__module__", "") or ""
+            ours = module.split(".")[0] in OUR_APPS
+            snippet = route.startswith("admin/snippets/") and any(
+                f"/{app}/" in route for app in OUR_APPS
+            )
+            if ours or snippet:
+                found.append((route, module))
+
+    walk(get_resolver().url_patterns, "")
+    # Deleting and removing come last, so the other pages still find their objects.
+    return sorted(found, key=lambda r: ("delete" in r[0] or "remove" in r[0], r[0]))
+
+
+def _objects(loop: Loop) -> dict[str, int]:  # noqa: F811
+    """Ids of one object of each kind the URLs name, all belonging to ``loop``'s actors."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from directory.models import DirectoryImport, ListingSuggestion, TaxonomyTerm
+    from network import services
+
+    referral = loop.send()
+    screening = services.screening_record(
+        client=loop.client, by=loop.clinic_staff, organization=loop.clinic, answers={}
+    )
+    term = TaxonomyTerm.objects.filter(network=loop.tenant.network).first() or (
+        TaxonomyTerm.objects.create(network=loop.tenant.network, code="t1", name="Term")
+    )
+    suggestion = ListingSuggestion.objects.create(
+        page=loop.food,
+        network=loop.tenant.network,
+        organization=loop.food_agency,
+        suggested_by=loop.agency_staff,
+        text="The phone changed.",
+    )
+    job = DirectoryImport.objects.create(
+        network=loop.tenant.network,
+        original_name="d.zip",
+        upload=SimpleUploadedFile("d.zip", b"x"),
+        status="failed",
+    )
+    return {
+        "clients/": loop.client.pk,
+        "listings/services/": loop.food.pk,
+        "screening_pk": screening.pk,
+        "consent_pk": loop.consent.pk,
+        "membership_id": loop.clinic.memberships.first().pk,
+        "agency_id": loop.food_agency.pk,
+        "directory/import/": job.pk,
+        "/organization/": loop.food_agency.pk,
+        "/network/network/": loop.tenant.network.pk,
+        "/taxonomyterm/": term.pk,
+        "/listingsuggestion/": suggestion.pk,
+        "/datasharingagreement/": loop.agreements["food"].pk,
+        "referral": referral.pk,
+    }
+
+
+def _urls(route: str, objects: dict[str, int], slug: str) -> list[str]:
+    """``route`` filled with the actor's own objects, and once with an id no database holds."""
+    import re
+
+    converter = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+    def own(match: re.Match[str]) -> str:
+        kind, name = match.group(1) or "str", match.group(2)
+        if kind == "slug":
+            return slug
+        if name in objects:
+            return str(objects[name])
+        for prefix, pk in objects.items():
+            if prefix.endswith("/") and prefix in "/" + route:
+                return str(pk)
+        return str(objects["referral"]) if kind == "int" else "abc"
+
+    filled = "/" + converter.sub(own, route)
+    if not converter.search(route):
+        return [filled]
+    return [filled, "/" + converter.sub(lambda m: HUGE_ID if m.group(1) != "slug" else "x", route)]
+
+
+def _requests(http: Any, url: str) -> list[tuple[str, str, Any]]:
+    """Send the bad requests; (method, value, response or the exception raised)."""
+    answers: list[tuple[str, str, Any]] = []
+
+    def send(method: str, value: str, call: Any) -> None:
+        try:
+            answers.append((method, value, call()))
+        except Exception as exc:
+            answers.append((method, value, exc))
+
+    send("GET", "", lambda: http.get(url))
+    if HUGE_ID in url or url.endswith("/abc/"):
+        return answers
+    for value in BAD_VALUES:
+        params = dict.fromkeys(PARAMETERS, value)
+        send("GET", value[:20], lambda p=params: http.get(url, p))
+        send("POST", value[:20], lambda p=params: http.post(url, p))
+    for body in BAD_JSON:
+        send(
+            "POST json",
+            json.dumps(body)[:40],
+            lambda b=body: http.post(url, data=json.dumps(b), content_type="application/json"),
+        )
+    return answers
+
+
+def _server_errors(
+    http: Any, routes: list[tuple[str, str]], objects: dict[str, int], slug: str
+) -> list[str]:
+    errors = []
+    for route, _module in routes:
+        for url in _urls(route, objects, slug):
+            for method, value, answer in _requests(http, url):
+                if isinstance(answer, Exception):
+                    errors.append(
+                        f"{method} {url} [{value}]: {type(answer).__name__}: {answer}"[:300]
+                    )
+                elif answer.status_code >= 500:
+                    errors.append(f"{method} {url} [{value}]: {answer.status_code}")
+    return errors
+
+
+def test_the_walk_covers_the_workspace_the_api_and_the_admin_pages():
+    routes = [route for route, _module in _routes()]
+    assert "workspace/api/referrals/" in routes
+    assert "workspace/clients/" in routes
+    assert "admin/dashboard/" in routes
+    assert "admin/directory/import/" in routes
+    assert any(r.startswith("admin/snippets/choose/consent/") for r in routes)
+    assert len(routes) > 60
+
+
+def _ours_to_check(route: str) -> bool:
+    """The routes whose views this project owns: all but the Wagtail snippet views, of which
+    only the agreement chooser's (see the test below for the rest)."""
+    return not route.startswith("admin/snippets/") or route.startswith(
+        "admin/snippets/choose/consent/"
+    )
+
+
+@pytest.mark.parametrize("actor", ["clinic_staff", "agency_staff", "network_admin", "anonymous"])
+def test_no_url_answers_500_to_bad_input(client, loop, actor):  # noqa: F811
+    objects = _objects(loop)
+    routes = [r for r in _routes() if _ours_to_check(r[0])]
+    if actor == "clinic_staff":
+        act_as(client, loop.clinic_staff, loop.clinic)
+        routes = [r for r in routes if not r[0].startswith("admin/")]
+    elif actor == "agency_staff":
+        act_as(client, loop.agency_staff, loop.food_agency)
+        routes = [r for r in routes if not r[0].startswith("admin/")]
+    elif actor == "network_admin":
+        client.force_login(loop.admin)
+    errors = _server_errors(client, routes, objects, loop.clinic.slug)
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Wagtail snippet views of the other models, being moved onto one scoped base class in "
+        "issue 13 §2: history/usage raise TypeError (get_object signature), the organization and "
+        "taxonomy choosers route create/ without a form, chosen-multiple passes ?id=abc to the "
+        "database, and add/edit/copy re-render chooser widgets (network, document) with a "
+        "non-numeric value, which Wagtail looks up unchecked (ValueError). Remove this "
+        "marker once §2 lands (strict: an unexpected pass fails)."
+    ),
+)
+def test_no_snippet_view_answers_500_to_bad_input(client, loop):  # noqa: F811
+    objects = _objects(loop)
+    routes = [r for r in _routes() if not _ours_to_check(r[0])]
+    client.force_login(loop.admin)
+    errors = _server_errors(client, routes, objects, loop.clinic.slug)
+    assert not errors, "\n".join(errors)
