@@ -241,3 +241,44 @@ def test_a_task_delivered_twice_runs_once(tenant_a, tmp_path):
     with mock.patch.object(services, "directory_import") as again:
         assert services.directory_import_run(import_id=job.pk).status == DirectoryImportStatus.DONE
     again.assert_not_called()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_at_the_same_moment_start_one_import(tmp_path):
+    """The network row is locked while the check runs: of two simultaneous uploads into one
+    network, one starts and the other is refused (PostgreSQL: SQLite has one writer anyway)."""
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import tenant_make
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL; run with DATABASE_URL=postgres://…")
+    tenant = tenant_make("Race")
+    admin = tenant.users[Role.NETWORK_ADMIN]
+    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def upload(name: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            services.directory_import_start(
+                network=tenant.network, upload=SimpleUploadedFile(name, package), by=admin
+            )
+            outcomes.append("started")
+        except services.ImportRunning:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    # The worker does not pick the job up, so the first import stays unfinished.
+    with mock.patch("directory.tasks.directory_import_run.delay"):
+        threads = [threading.Thread(target=upload, args=(f"{n}.zip",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(outcomes) == ["refused", "started"]
+    assert DirectoryImport.objects.filter(network=tenant.network).count() == 1
