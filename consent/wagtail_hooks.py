@@ -26,6 +26,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from network.models import Organization, OrganizationKind, User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
+from network.wagtail_choosers import ChooseOnlyViewSet
 from network.wagtail_scoping import ScopedObjectMixin, scoped
 
 from . import services
@@ -198,6 +199,8 @@ class AgreementViewSet(SnippetViewSet):
     inspect_view_enabled = True
     inspect_view_class = scoped(snippet_views.InspectView)
     copy_view_class = scoped(snippet_views.CopyView)
+    # Created only through the form above (versions, the admin's networks), not in a chooser.
+    chooser_viewset_class = ChooseOnlyViewSet
     edit_handler = ObjectList(
         [
             FieldRowPanel([FieldPanel("agency"), FieldPanel("clinic")]),

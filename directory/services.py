@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import tempfile
 import uuid
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.cache import cache
@@ -43,7 +45,7 @@ from network.permissions import (
 
 from .changes import services_changed_send
 from .geocoding import geocode
-from .hsds.reading import MAX_FILE_BYTES, Dataset, Problem, ReadError, read
+from .hsds.reading import MAX_FILE_BYTES, Dataset, Problem, ReadError, read, zip_check
 from .hsds.records import (
     Directory,
     InvalidImport,
@@ -1073,9 +1075,43 @@ def import_progress_key(import_id: int) -> str:
     return f"handoff:directory-import:{import_id}:progress"
 
 
+class ImportRunning(ValidationError):
+    """Another import into the same network is queued or running."""
+
+
+def directory_import_unfinished(*, network: Network, now: datetime) -> DirectoryImport | None:
+    """The network's import still queued or running, if any (one stuck for longer than
+    ``HSDS_IMPORT_STALE_MINUTES`` no longer counts: its worker died)."""
+    since = now - timedelta(minutes=settings.HSDS_IMPORT_STALE_MINUTES)
+    return (
+        DirectoryImport.objects.filter(
+            network=network,
+            status__in=[DirectoryImportStatus.QUEUED, DirectoryImportStatus.RUNNING],
+            created_at__gte=since,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _upload_zip_check(upload: UploadedFile, name: str) -> None:
+    """Refuse a zip upload at once when its central directory lists too much."""
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            zip_check(archive, name=name)
+    except zipfile.BadZipFile as exc:
+        raise ValidationError({"upload": gettext("The file is not a readable zip.")}) from exc
+    except ReadError as exc:
+        raise ValidationError({"upload": str(exc)}) from exc
+    finally:
+        upload.seek(0)
+
+
 @transaction.atomic
 def directory_import_start(*, network: Network, upload: UploadedFile, by: User) -> DirectoryImport:
-    """Store an uploaded HSDS file and queue its import; the task runs after commit."""
+    """Store an uploaded HSDS file and queue its import; the task runs after commit.
+    ImportRunning while another import into the network is unfinished, ValidationError for a
+    file of the wrong kind or size."""
     if not user_has_network_perm(by, NetworkPerm.ADMINISTER, network):
         raise PermissionDenied(gettext("Only the network's admins can import its directory."))
     name = upload.name or "upload"
@@ -1090,6 +1126,25 @@ def directory_import_start(*, network: Network, upload: UploadedFile, by: User) 
                 % {"size": MAX_FILE_BYTES // 1024 // 1024}
             }
         )
+    if name.lower().endswith(".zip"):
+        _upload_zip_check(upload, name)
+    # One import per network at a time: the network row is the lock, held until commit.
+    Network.objects.select_for_update().filter(pk=network.pk).first()
+    running = directory_import_unfinished(network=network, now=timezone.now())
+    if running is not None:
+        raise ImportRunning(
+            {
+                "upload": gettext(
+                    "An import into %(network)s is still running (%(file)s, uploaded at "
+                    "%(at)s); wait until it has finished, then upload again."
+                )
+                % {
+                    "network": network.name,
+                    "file": running.original_name,
+                    "at": timezone.localtime(running.created_at).strftime("%H:%M"),
+                }
+            }
+        )
     job = DirectoryImport.objects.create(
         network=network, uploaded_by=by, upload=upload, original_name=name[:255]
     )
@@ -1102,7 +1157,11 @@ def directory_import_start(*, network: Network, upload: UploadedFile, by: User) 
 def directory_import_run(*, import_id: int) -> DirectoryImport:
     """Run a queued upload (the task's work): record the report, or every problem found."""
     job = DirectoryImport.objects.select_related("network").get(pk=import_id)
-    DirectoryImport.objects.filter(pk=job.pk).update(status=DirectoryImportStatus.RUNNING)
+    claimed = DirectoryImport.objects.filter(pk=job.pk, status=DirectoryImportStatus.QUEUED).update(
+        status=DirectoryImportStatus.RUNNING
+    )
+    if not claimed:  # a task delivered twice: the first delivery runs (or ran) it
+        return job
     key = import_progress_key(job.pk)
 
     def progress(done: int, total: int) -> None:
@@ -1120,6 +1179,14 @@ def directory_import_run(*, import_id: int) -> DirectoryImport:
         warnings = [str(w) for w in exc.warnings] if isinstance(exc, InvalidImport) else []
         job.status, job.problems, job.warnings = DirectoryImportStatus.FAILED, problems, warnings
         job.summary = f"{len(problems)} problem(s) found; nothing was imported."
+    except BaseException:
+        # Whatever stopped it, the job is over: the next upload into the network may run.
+        DirectoryImport.objects.filter(pk=job.pk).update(
+            status=DirectoryImportStatus.FAILED,
+            summary="The import stopped on an unexpected error; nothing was imported.",
+            finished_at=timezone.now(),
+        )
+        raise
     else:
         job.status = DirectoryImportStatus.DONE
         job.summary = report.summary() if report.changed else "Nothing changed."

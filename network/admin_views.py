@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from . import dashboard
 from .dashboard import Dashboard, Period
+from .forms import PeriodDateField
 from .models import Network, Organization, ReferralOutcome, User
 from .permissions import administered_networks
 
@@ -39,12 +40,12 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 class PeriodForm(forms.Form):
     """From and to dates (both included); a missing one is filled from the default period."""
 
-    start = forms.DateField(
+    start = PeriodDateField(
         label=gettext_lazy("From"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
-    end = forms.DateField(
+    end = PeriodDateField(
         label=gettext_lazy("To"),
         required=False,
         widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),

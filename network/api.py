@@ -18,7 +18,7 @@ from consent.disclosure import disclosure_for
 
 from . import selectors, services
 from .middleware import TenantRequest
-from .models import Referral
+from .models import Referral, ReferralStatus
 from .views import member_required
 from .views.referrals import acting_organization, client_ip, visible_referral
 
@@ -64,6 +64,9 @@ def summary(referral: Referral) -> dict[str, Any]:
 
 
 def _body(request: TenantRequest) -> dict[str, Any]:
+    # A form post's body was already read as form fields; the API speaks JSON only.
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise ValidationError("Send a JSON object with Content-Type: application/json.")
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -71,6 +74,43 @@ def _body(request: TenantRequest) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError("The request body must be a JSON object.")
     return body
+
+
+# The largest id a database key holds (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def _id(value: Any, field: str, *, what: str) -> int | None:
+    """``value`` as an object id (None when absent); ValidationError on ``field`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise ValidationError({field: [f"The {what} is given by its id, a positive integer."]})
+    return value
+
+
+def _text(body: dict[str, Any], field: str) -> str:
+    """A string member of the body ("" when absent or null); ValidationError otherwise."""
+    value = body.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError({field: ["A string."]})
+    if "\x00" in value:
+        raise ValidationError({field: ["It cannot contain null characters."]})
+    return value
+
+
+def _codes(body: dict[str, Any], field: str) -> list[str]:
+    """A list of strings (empty when absent or null); ValidationError otherwise."""
+    value = body.get(field)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({field: ["A list of codes (strings)."]})
+    if any("\x00" in v for v in value):
+        raise ValidationError({field: ["The codes cannot contain null characters."]})
+    return value
 
 
 def _validation(exc: ValidationError) -> JsonResponse:
@@ -87,6 +127,13 @@ def referrals(request: TenantRequest) -> HttpResponse:
     qs = selectors.referrals_visible(user=request.user, organization=organization)
     status = request.GET.get("status")
     if status:
+        if status not in ReferralStatus.values:
+            return _error(
+                400,
+                "invalid",
+                f"Unknown status; one of: {', '.join(ReferralStatus.values)}.",
+                errors={"status": ["Unknown status."]},
+            )
         qs = qs.filter(status=status)
     rows = list(qs.select_related("sender", "agency").order_by("-created_at", "-pk")[:LIST_LIMIT])
     return JsonResponse({"results": [summary(r) for r in rows]})
@@ -99,26 +146,33 @@ def _send(request: TenantRequest) -> HttpResponse:
     key = request.headers.get("Idempotency-Key", "")
     try:
         body = _body(request)
-        client_id = body.get("client")
+        if "\x00" in key:
+            raise ValidationError({"idempotency_key": ["It cannot contain null characters."]})
+        client_id = _id(body.get("client"), "client", what="client")
         client = (
             selectors.clients_visible(user=request.user, organization=organization)
             .filter(pk=client_id)
             .first()
-            if isinstance(client_id, int)
+            if client_id is not None
             else None
         )
         if client is None:
             raise ValidationError({"client": ["No such client of your clinic."]})
+        given = body.get("targets")
+        if given is not None and not isinstance(given, list):
+            raise ValidationError({"targets": ["A list of targets."]})
         targets = []
-        for target in body.get("targets") or []:
+        for target in given or []:
             if not isinstance(target, dict):
                 raise ValidationError({"targets": ["Each target is an object."]})
-            service = ServicePage.objects.live().filter(pk=target.get("service")).first()
+            service_id = _id(target.get("service"), "targets", what="service")
+            service = ServicePage.objects.live().filter(pk=service_id).first()
             if service is None:
-                raise ValidationError({"targets": [f"No such service: {target.get('service')}."]})
+                raise ValidationError({"targets": [f"No such service: {service_id}."]})
             location = None
-            if target.get("location") is not None:
-                location = Location.objects.filter(pk=target["location"]).first()
+            location_id = _id(target.get("location"), "targets", what="location")
+            if location_id is not None:
+                location = Location.objects.filter(pk=location_id).first()
                 if location is None:
                     raise ValidationError({"targets": ["No such location."]})
             targets.append(services.Target(service=service, location=location))
@@ -127,10 +181,10 @@ def _send(request: TenantRequest) -> HttpResponse:
             by=request.user,
             sender=organization,
             targets=targets,
-            categories=list(body.get("categories") or []),
+            categories=_codes(body, "categories"),
             idempotency_key=key,
-            urgency=str(body.get("urgency") or "routine"),
-            note=str(body.get("note") or ""),
+            urgency=_text(body, "urgency") or "routine",
+            note=_text(body, "note"),
         )
     except ValidationError as exc:
         return _validation(exc)
@@ -196,17 +250,17 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
     try:
         body = _body(request)
         version = body.get("version")
-        if not isinstance(version, int):
+        if isinstance(version, bool) or not isinstance(version, int) or abs(version) > MAX_ID:
             raise ValidationError({"version": ["The version you read, as an integer."]})
         changed = services.referral_transition(
             referral=found,
-            to=str(body.get("to") or ""),
+            to=_text(body, "to"),
             by=request.user,
             organization=acting_organization(request),
             version=version,
-            reason=str(body.get("reason") or ""),
-            outcome=str(body.get("outcome") or ""),
-            outcome_note=str(body.get("outcome_note") or ""),
+            reason=_text(body, "reason"),
+            outcome=_text(body, "outcome"),
+            outcome_note=_text(body, "outcome_note"),
         )
     except ValidationError as exc:
         return _validation(exc)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, cast
 
 from django import forms
-from django.core.validators import FileExtensionValidator
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +13,47 @@ from consent.models import ConsentMethod
 from directory.categories import SDOH_CATEGORIES
 
 from .models import Client, Membership, Organization, ReferralStatus, Role, Urgency
+
+# The dates a period filter accepts: the calendar's ends cannot be added to or counted back from.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
+class PeriodDateField(forms.DateField):
+    """A date that bounds a period (filters, reports): refused outside 1900 to 2999, where adding
+    or subtracting days would leave the calendar."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        message = _("Choose a date between 1900-01-01 and 2999-12-31.")
+        kwargs.setdefault("validators", []).extend(
+            [MinValueValidator(EARLIEST_DATE, message), MaxValueValidator(LATEST_DATE, message)]
+        )
+        super().__init__(**kwargs)
+
+
+class ObjectChoiceField(forms.ModelChoiceField):
+    """A choice among objects whose id too large for the database is simply not a choice
+    (SQLite raises OverflowError on it, which Django's field does not catch)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except OverflowError:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from None
+
+
+class ObjectMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Several objects; an id too large for the database is an invalid choice."""
+
+    def _check_values(self, value: Any) -> Any:
+        try:
+            return super()._check_values(value)  # type: ignore[misc]
+        except OverflowError:
+            raise forms.ValidationError(
+                self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": "…"}
+            ) from None
 
 
 class MemberAddForm(forms.Form):
@@ -38,7 +80,7 @@ class ReferralSendForm(forms.Form):
 
     ON_FILE = "on_file"
 
-    client = forms.ModelChoiceField(
+    client = ObjectChoiceField(
         label=_("Client"),
         queryset=Client.objects.none(),
         error_messages={
@@ -129,7 +171,7 @@ class ReferralTrackerForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": _("“%(value)s” is not a referral status.")},
     )
-    agency = forms.ModelChoiceField(
+    agency = ObjectChoiceField(
         label=_("Agency"),
         queryset=Organization.objects.none(),
         required=False,
@@ -143,13 +185,13 @@ class ReferralTrackerForm(forms.Form):
         error_messages={"invalid_choice": _("“%(value)s” is not a need.")},
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
-    sent_from = forms.DateField(
+    sent_from = PeriodDateField(
         label=_("Sent from"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": _("Enter the date as YYYY-MM-DD.")},
     )
-    sent_to = forms.DateField(
+    sent_to = PeriodDateField(
         label=_("Sent until"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

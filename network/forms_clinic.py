@@ -20,6 +20,7 @@ from consent.models import ConsentMethod, ConsentPolicy
 from consent.wording import verbal_consent_script
 from directory.categories import SDOH_CATEGORIES
 
+from .forms import ObjectMultipleChoiceField
 from .models import Client, Organization
 from .screening import NONE_OF_THE_ABOVE, QUESTIONS
 
@@ -169,7 +170,7 @@ class ConsentForm(forms.Form):
         initial=ConsentScope.NETWORK,
         widget=forms.RadioSelect,
     )
-    recipients = forms.ModelMultipleChoiceField(
+    recipients = ObjectMultipleChoiceField(
         label=_("Agencies"),
         queryset=Organization.objects.none(),
         required=False,
@@ -181,7 +182,7 @@ class ConsentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one need the consent covers.")},
     )
-    sensitive_recipients = forms.ModelMultipleChoiceField(
+    sensitive_recipients = ObjectMultipleChoiceField(
         label=_("Agencies that may receive sensitive needs (safety, abuse)"),
         queryset=Organization.objects.none(),
         required=False,

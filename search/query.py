@@ -247,7 +247,8 @@ def parse_search(
     if open_at_label:
         try:
             chosen = datetime.fromisoformat(open_at_label)
-            if chosen.tzinfo is not None:
+            # Aware, or at the calendar's ends (no day can be added), it cannot be used.
+            if chosen.tzinfo is not None or not 1900 <= chosen.year <= 2999:
                 raise ValueError
             open_at, open_now = chosen.replace(tzinfo=tz), True
         except ValueError:

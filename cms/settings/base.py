@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "cms.middleware.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -305,6 +306,12 @@ WAGTAILDOCS_INLINE_CONTENT_TYPES: list[str] = []
 WAGTAILDOCS_DOCUMENT_FORM_BASE = "consent.forms.DocumentForm"  # content checked, not only names
 WAGTAIL_I18N_ENABLED = False
 WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
+
+# HSDS directory imports (admin upload and hsds_import): what one zip may expand to, how many
+# files it may hold, and after how long an unfinished import no longer blocks the next one.
+HSDS_IMPORT_MAX_MEMBERS = env_int("HSDS_IMPORT_MAX_MEMBERS", 64)
+HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES", 50 * 1024 * 1024)
+HSDS_IMPORT_STALE_MINUTES = env_int("HSDS_IMPORT_STALE_MINUTES", 120)
 
 # The Django admin is not routed unless DJANGO_ADMIN_PATH names a (private) prefix.
 DJANGO_ADMIN_PATH = env_str("DJANGO_ADMIN_PATH")

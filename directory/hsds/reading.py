@@ -11,14 +11,19 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from . import schema
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MB = 1024 * 1024
+CHUNK_BYTES = 64 * 1024
 
 # The HSDS tables this importer reads, by file name; every other file is reported and skipped.
 TABLES = tuple(schema.TABLES)
@@ -78,8 +83,11 @@ def read(path: str | Path) -> Dataset:
         return _read_package(_DirectoryFiles(path))
     _check_size(path.name, path.stat().st_size)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return _read_package(_ZipFiles(archive))
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return _read_package(_ZipFiles(archive, name=path.name))
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise ReadError(f"{path.name}: the zip is damaged or cannot be read ({exc})") from exc
     if path.suffix.lower() in {".json", ".ndjson"}:
         return read_json_bytes(path.read_bytes(), name=path.name)
     raise ReadError(f"{path.name}: expected a folder or zip with datapackage.json, or a .json file")
@@ -106,9 +114,35 @@ class _DirectoryFiles:
         return target.read_bytes()
 
 
+def zip_limits() -> tuple[int, int]:
+    """How many members a zip may hold and how many bytes it may expand to (settings)."""
+    return settings.HSDS_IMPORT_MAX_MEMBERS, settings.HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES
+
+
+def zip_check(archive: zipfile.ZipFile, *, name: str) -> None:
+    """Refuse a zip whose central directory lists too many members or too many bytes, before
+    anything is decompressed (reading checks again, since declared sizes can lie)."""
+    max_members, max_bytes = zip_limits()
+    members = archive.infolist()
+    if len(members) > max_members:
+        raise ReadError(
+            f"{name}: the zip holds {len(members)} files; an import may hold at most {max_members}."
+        )
+    declared = sum(member.file_size for member in members)
+    if declared > max_bytes:
+        raise ReadError(
+            f"{name}: the zip expands to {declared / MB:.1f} MB; an import may expand to at "
+            f"most {max_bytes / MB:.1f} MB. Split the file."
+        )
+
+
 class _ZipFiles:
-    def __init__(self, archive: zipfile.ZipFile) -> None:
+    def __init__(self, archive: zipfile.ZipFile, *, name: str = "upload.zip") -> None:
+        zip_check(archive, name=name)
         self.archive = archive
+        self.zip_name = name
+        # Bytes still allowed out of the whole archive, counted as they are decompressed.
+        self.budget = zip_limits()[1]
         # A package may sit at the top of the zip or inside one folder.
         names = [n for n in archive.namelist() if not n.endswith("/")]
         prefixes = {
@@ -129,7 +163,22 @@ class _ZipFiles:
     def open(self, name: str) -> bytes:
         info = self.archive.getinfo(self._names[name])
         _check_size(name, info.file_size)
-        return self.archive.read(info)
+        # Never trust the declared size: stop as soon as more comes out than is allowed.
+        allowed = min(MAX_FILE_BYTES, self.budget)
+        chunks: list[bytes] = []
+        size = 0
+        with self.archive.open(info) as member:
+            while chunk := member.read(CHUNK_BYTES):
+                size += len(chunk)
+                if size > allowed:
+                    raise ReadError(
+                        f"{self.zip_name}: {name} expands to more than "
+                        f"{allowed / MB:.1f} MB; an import may expand to at most "
+                        f"{zip_limits()[1] / MB:.1f} MB in all. Split the file."
+                    )
+                chunks.append(chunk)
+        self.budget -= size
+        return b"".join(chunks)
 
 
 def _read_package(files: _DirectoryFiles | _ZipFiles) -> Dataset:

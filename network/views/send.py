@@ -38,6 +38,7 @@ from . import member_required
 from .referrals import acting_organization
 
 CATEGORY_NAMES = dict(SDOH_CATEGORIES)
+MAX_ID = 2**63 - 1  # the largest id a database key holds
 
 
 @require_http_methods(["GET", "POST"])
@@ -204,13 +205,13 @@ def _sending_clinic(request: TenantRequest) -> Organization:
 
 def _service_ids(values: list[str]) -> list[int]:
     """The chosen service ids, each once, in order; anything but a number is not found."""
-    if any(not v.isdigit() for v in values):
+    if any(not v.isdigit() or int(v) > MAX_ID for v in values):
         raise Http404
     return list(dict.fromkeys(int(v) for v in values))
 
 
 def _preselected(clients: QuerySet[Client], value: str | None) -> Client | None:
-    if not (value or "").isdigit():
+    if not (value or "").isdigit() or int(value or 0) > MAX_ID:
         return None
     return clients.filter(pk=int(value or 0)).first()
 
