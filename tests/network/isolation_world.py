@@ -41,7 +41,12 @@ from wagtail.models import (
 from consent import services as consent_services
 from consent.models import ConsentMethod
 from directory import services as directory_services
-from directory.models import AgencyPage, DirectoryImport, ServicePage, TaxonomyTerm
+from directory.models import (
+    AgencyPage,
+    DirectoryImport,
+    ServicePage,
+    TaxonomyTerm,
+)
 from network import services
 from network.models import Client, Network, Organization, Role, User
 from tests.conftest import Tenant, tenant_make
@@ -62,7 +67,11 @@ def rows_snapshot() -> Rows:
 
 
 def rows_new(before: Rows, after: Rows) -> Rows:
-    return {model: pks - before.get(model, set()) for model, pks in after.items() if pks - before.get(model, set())}
+    return {
+        model: pks - before.get(model, set())
+        for model, pks in after.items()
+        if pks - before.get(model, set())
+    }
 
 
 @dataclass
@@ -83,7 +92,7 @@ class Owner:
         return list(model._default_manager.filter(pk__in=self.pks(model)).order_by("pk"))
 
     def fingerprint(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every stored value of every row this owner has: equal before and after means untouched."""
+        """Every stored value of the owner's rows: equal before and after means untouched."""
         return {
             model._meta.label: list(
                 model._default_manager.filter(pk__in=pks).order_by("pk").values_list()
@@ -137,8 +146,13 @@ def _png() -> bytes:
 
 
 def client_data_build(
-    *, mark: Callable[[str], str], clinic: Organization, staff: User, service: ServicePage,
-    agency_user: User, agency: Organization,
+    *,
+    mark: Callable[[str], str],
+    clinic: Organization,
+    staff: User,
+    service: ServicePage,
+    agency_user: User,
+    agency: Organization,
 ) -> None:
     """A client with a screening, two consents (one with a signed form), a referral with a note,
     messages both ways and an acceptance with a reason: everything a clinic holds about someone."""
@@ -198,8 +212,12 @@ def client_data_build(
     )
     referral.refresh_from_db()
     services.referral_transition(
-        referral=referral, to="accepted", by=agency_user, organization=agency,
-        version=referral.version, reason=mark("accept-reason"),
+        referral=referral,
+        to="accepted",
+        by=agency_user,
+        organization=agency,
+        version=referral.version,
+        reason=mark("accept-reason"),
     )
 
 
@@ -213,6 +231,9 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
         User.objects.filter(pk=user.pk).update(last_name=mark("user"))
     loop = loop_make(tenant)
     admin = tenant.users[Role.NETWORK_ADMIN]
+    index = directory_services.directory_index_for(tenant.network)
+    index.title = f"Directory {mark('directory')}"
+    index.save_revision(user=admin).publish(user=admin)
     for organization in Organization.objects.filter(network=tenant.network):
         services.organization_update(
             organization=organization, name=f"{organization.name} {mark('organization')}"
@@ -237,14 +258,18 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
     agreement = loop.agreements["food"]
     type(agreement).objects.filter(pk=agreement.pk).update(document=document)
     # Pages: marked titles, a revision each (history, revisions and compare views), a logo.
-    for page in [*AgencyPage.objects.descendant_of(tenant.network.site.root_page),
-                 *ServicePage.objects.descendant_of(tenant.network.site.root_page)]:
+    for page in [
+        *AgencyPage.objects.descendant_of(tenant.network.site.root_page),
+        *ServicePage.objects.descendant_of(tenant.network.site.root_page),
+    ]:
         page.title = f"{page.title} {mark('page')}"
         if isinstance(page, AgencyPage):
             page.logo = image
         page.save_revision(user=admin).publish(user=admin)
     TaxonomyTerm.objects.create(
-        network=tenant.network, code="bravo-type", name=mark("taxonomyterm"),
+        network=tenant.network,
+        code="bravo-type",
+        name=mark("taxonomyterm"),
         description=mark("taxonomyterm-description"),
     )
     agency_page = AgencyPage.objects.get(organization=loop.food_agency)
@@ -272,13 +297,17 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
     # The Wagtail objects a network's admins create: a redirect, view restrictions, an upload in
     # progress, an editing session, and a workflow run on one of its pages.
     Redirect.objects.create(
-        site=tenant.network.site, old_path="/bravo-old", redirect_link=f"https://example.org/{mark('redirect')}"
+        site=tenant.network.site,
+        old_path="/bravo-old",
+        redirect_link=f"https://example.org/{mark('redirect')}",
     )
     PageViewRestriction.objects.create(
         page=agency_page, restriction_type=PageViewRestriction.PASSWORD, password="bravo-secret"
     )
     CollectionViewRestriction.objects.create(
-        collection=collection, restriction_type=CollectionViewRestriction.PASSWORD, password="bravo-secret"
+        collection=collection,
+        restriction_type=CollectionViewRestriction.PASSWORD,
+        password="bravo-secret",
     )
     UploadedFile.objects.create(
         file=ContentFile(mark("upload-file").encode(), name="bravo-upload.pdf"),
@@ -372,7 +401,11 @@ def file_names(owner: Owner, *, skip: Iterable[type[models.Model]] = ()) -> list
     for model in owner.rows:
         if any(issubclass(model, s) for s in skip):
             continue
-        fields = [f for f in model._meta.get_fields() if isinstance(f, models.FileField) and f.model is model]
+        fields = [
+            f
+            for f in model._meta.get_fields()
+            if isinstance(f, models.FileField) and f.model is model
+        ]
         for obj in owner.objects(model) if fields else []:
             for f in fields:
                 value = getattr(obj, f.name)

@@ -23,10 +23,12 @@ collected and reported as one table (URL, walker, method, status, what was wrong
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -39,12 +41,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.admin.models import EditingSession
+from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.contrib.redirects.models import Redirect
 from wagtail.contrib.settings.registry import registry as settings_registry
 from wagtail.documents import get_document_model
 from wagtail.images import get_image_model
+from wagtail.images.models import AbstractRendition
 from wagtail.models import (
     Collection,
     CollectionViewRestriction,
@@ -62,10 +65,11 @@ from wagtail.workflows import get_task_types
 from consent.models import Consent
 from directory.models import DirectoryImport
 from network.models import Client as ClientRecord
-from network.models import Membership, Organization, Referral, Screening, User
+from network.models import Membership, Organization, Referral, Role, Screening, User
 from tests.network.isolation_world import Owner, World, file_names, world_build
 
 pytestmark = pytest.mark.urls("tests.network.isolation_urls")
+logger = logging.getLogger(__name__)
 
 Document = get_document_model()
 Image = get_image_model()
@@ -154,7 +158,8 @@ PARAM_VALUES: dict[str, Callable[[Owner, str], list[str]]] = {
     "action_name": lambda owner, route: (
         _page_api_actions(owner, route) if route.startswith("admin/api/") else ["approve", "reject"]
     ),
-    "path": lambda owner, route: file_names(owner, skip=[Image]),
+    # Images (agency logos) are published on the owner's public pages: not secret, not walked.
+    "path": lambda owner, route: file_names(owner, skip=[Image, AbstractRendition]),
     "revision_id_a": lambda owner, route: ["earliest", *map(str, owner.pks(Revision)[:2])],
     "revision_id_b": lambda owner, route: ["live", "latest", *map(str, owner.pks(Revision)[:2])],
 }
@@ -167,10 +172,15 @@ ANSWERS_WITHOUT_DISCLOSING = {
     "accounts/password-reset/<uidb64>/<token>/": "says the link is invalid; names nobody",
     "admin/password_reset/confirm/<uidb64>/<token>/": "says the link is invalid; names nobody",
     "admin/workflows/tasks/add/<str:app_label>/<str:model_name>/": "a task type, not an object",
+    # Wagtail's password forms for a restricted page or collection show no title; a right
+    # password would open the owner's page only on the owner's host, or its document (whose
+    # serving is judged by its own URL).
+    "_util/authenticate_with_password/<int:page_view_restriction_id>/<int:page_id>/": "a form",
+    "documents/authenticate_with_password/<int:restriction_id>/": "a form",
 }
 
 ROW_IDS = ("pk", "object_id")
-CAP = 24  # combinations per pattern and owner
+CAP = 8  # combinations per pattern and owner
 
 
 @dataclass
@@ -202,6 +212,7 @@ class Target:
     pattern: Pattern
     url: str
     names_row: bool  # the URL names one of the owner's objects
+    names: list[str] = field(default_factory=list)  # whose objects (when merged)
 
 
 def patterns_walk(
@@ -229,14 +240,14 @@ def _view_model(pattern: Pattern) -> type[models.Model] | None:
 
 
 def _representatives(owner: Owner, model: type[models.Model]) -> list[Any]:
-    """The owner's rows of ``model``: one page of each page type, else up to three rows."""
+    """The owner's rows of ``model``: one page of each page type, else up to two rows."""
     pks = owner.pks(model)
     if issubclass(model, Page):
         by_type: dict[int, Any] = {}
         for pk, type_id in model.objects.filter(pk__in=pks).values_list("pk", "content_type_id"):
             by_type.setdefault(type_id, pk)
         return sorted(by_type.values())
-    return pks[:3]
+    return pks[:2]
 
 
 def _row_model(pattern: Pattern, param: str) -> type[models.Model] | None:
@@ -262,12 +273,16 @@ def _pair_models(owner: Owner, pattern: Pattern) -> list[type[models.Model]]:
         return list(get_task_types())
     if route.startswith("admin/bulk/"):
         return [
-            m for m in owner.rows if bulk_action_registry.get_bulk_actions_for_model(
+            m
+            for m in owner.rows
+            if bulk_action_registry.get_bulk_actions_for_model(
                 m._meta.app_label, m._meta.model_name
             )
         ]
     if "pages/" in route:
-        return sorted({p.specific_class for p in Page.objects.filter(pk__in=owner.pks(Page))}, key=str)
+        return sorted(
+            {p.specific_class for p in Page.objects.filter(pk__in=owner.pks(Page))}, key=str
+        )
     return sorted(
         (m for m in owner.rows if not m._meta.auto_created and m._meta.app_label != "contenttypes"),
         key=lambda m: m._meta.label,
@@ -282,8 +297,8 @@ def _unnamed(pattern: Pattern, owner: Owner) -> list[tuple[str, bool]] | None:
         urls = []
         for pk in _representatives(owner, Page):
             parts = Page.objects.get(pk=pk).specific.get_url_parts()
-            if parts:
-                urls.append((parts[2], True))
+            if parts:  # a path on any host: only what the answer shows can tell A's from B's
+                urls.append((parts[2], False))
         return urls
     return None
 
@@ -309,7 +324,7 @@ def _substitute(segments: list[Any], values: dict[str, str]) -> str:
 
 
 def targets_fill(pattern: Pattern, owner: Owner) -> list[Target] | None:
-    """Every URL of ``pattern`` filled with ``owner``'s objects; None when a parameter has no rule."""
+    """Every URL of ``pattern`` filled with ``owner``'s objects; None if a parameter has no rule."""
     if pattern.unnamed_groups:
         built = _unnamed(pattern, owner)
         return None if built is None else [Target(pattern, url, named) for url, named in built]
@@ -367,11 +382,10 @@ def _excluded(pattern: Pattern) -> str | None:
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker) -> Iterator[World]:
     """Built once for the module, inside a transaction rolled back at the end."""
-    with django_db_blocker.unblock():
-        with transaction.atomic():
-            built = world_build()
-            yield built
-            transaction.set_rollback(True)
+    with django_db_blocker.unblock(), transaction.atomic():
+        built = world_build()
+        yield built
+        transaction.set_rollback(True)
 
 
 @dataclass
@@ -384,9 +398,7 @@ class Failure:
 
 
 def _body(response: Any) -> str:
-    content = (
-        b"".join(response.streaming_content) if response.streaming else response.content
-    )
+    content = b"".join(response.streaming_content) if response.streaming else response.content
     headers = " ".join(
         str(response.headers.get(h, "")) for h in ("Location", "Content-Disposition")
     )
@@ -426,73 +438,104 @@ class _Writes:
                 if f.is_relation and f.related_model is not None:
                     value = getattr(instance, f.attname)
                     if value is not None and value in owner.rows.get(f.related_model, ()):
-                        found.append(f"{what} {model._meta.label} pointing at {f.related_model._meta.label} {value}")
+                        target = f.related_model._meta.label
+                        found.append(f"{what} {model._meta.label} pointing at {target} {value}")
                         break
         return found
 
 
-def _judge(owner: Owner, target: Target, walker: str, method: str, response: Any) -> list[Failure]:
+def _judge(
+    owners: dict[str, Owner], target: Target, walker: str, method: str, response: Any
+) -> list[Failure]:
     failures = []
     status = response.status_code
     body = _body(response)
-    seen = sorted({m for marker in owner.markers for m in re.findall(re.escape(marker) + r"[\w-]*", body)})
-    if seen:
-        failures.append(Failure(target.url, walker, method, status, "shows " + ", ".join(seen[:4])))
+
+    def fail(problem: str) -> None:
+        failures.append(Failure(target.url, walker, method, status, problem))
+
+    shown = False
+    for owner in owners.values():
+        seen = sorted(
+            {m for marker in owner.markers for m in re.findall(re.escape(marker) + r"[\w-]*", body)}
+        )
+        if seen:
+            shown = True
+            fail("shows " + ", ".join(seen[:4]))
     if status >= 500:
-        failures.append(Failure(target.url, walker, method, status, "server error"))
+        fail("server error")
     elif (
-        200 <= status < 300
-        and target.names_row
-        and target.pattern.route not in ANSWERS_WITHOUT_DISCLOSING
-        and not seen
+        200 <= status < 300 and not shown and target.pattern.route not in ANSWERS_WITHOUT_DISCLOSING
     ):
-        failures.append(Failure(target.url, walker, method, status, f"answers {status} to {owner.label}'s object"))
+        for label in target.names:
+            fail(f"answers {status} to {label}'s object")
     return failures
 
 
-def _walk(world: World, owner: Owner) -> tuple[list[Failure], int, list[str]]:
-    clients = _clients(world)
+def targets_all(pattern: Pattern, owners: dict[str, Owner]) -> list[Target]:
+    """The pattern filled with each owner's objects, each URL once."""
+    merged: dict[str, Target] = {}
+    for owner in owners.values():
+        for target in targets_fill(pattern, owner) or []:
+            seen = merged.setdefault(target.url, Target(pattern, target.url, False))
+            if target.names_row:
+                seen.names_row = True
+                seen.names.append(owner.label)
+    return list(merged.values())
+
+
+def _walk(world: World, walker: str) -> tuple[list[Failure], int]:
+    """Every pattern, filled with every owner's objects, requested by ``walker`` (GET and POST).
+
+    Each pattern's requests run in a savepoint rolled back afterwards, so a write one of them
+    makes cannot hide (or cause) a failure of the next; the owners' rows are compared then."""
+    client = _clients(world)[walker]
+    owners = {"B": world.bravo, "A2": world.alpha_second}
     failures: list[Failure] = []
     requests = 0
-    unfilled = []
+    slowest: list[tuple[float, str]] = []
     writes = _Writes()
+    before = {key: owner.fingerprint() for key, owner in owners.items()}
     post_save.connect(writes.saved, weak=False, dispatch_uid="walker-save")
     post_delete.connect(writes.deleted, weak=False, dispatch_uid="walker-delete")
     try:
         for pattern in patterns_walk():
             if _excluded(pattern):
                 continue
-            targets = targets_fill(pattern, owner)
-            if not targets:
-                unfilled.append(pattern.route)
-                continue
-            before = owner.fingerprint()
             writes.seen.clear()
+            pattern_started = time.monotonic()
             with transaction.atomic():
                 suspicious = False
-                for target in targets:
-                    for walker, client in clients.items():
-                        for method in ("get", "post"):
-                            response = getattr(client, method)(target.url)
-                            requests += 1
-                            failures += _judge(owner, target, walker, method.upper(), response)
-                            location = str(response.headers.get("Location", ""))
-                            if response.status_code < 400 and "login" not in location:
-                                suspicious = True
-                changed = writes.touching(owner)
-                if suspicious and not changed and owner.fingerprint() != before:
-                    changed = ["a row of theirs changed (found by comparing their rows)"]
-                for change in changed:
-                    failures.append(Failure(pattern.route, "(any)", "*", "-", change))
+                for target in targets_all(pattern, owners):
+                    for method in ("get", "post"):
+                        response = getattr(client, method)(target.url)
+                        requests += 1
+                        failures += _judge(owners, target, walker, method.upper(), response)
+                        location = str(response.headers.get("Location", ""))
+                        if response.status_code < 400 and "login" not in location:
+                            suspicious = True
+                for key, owner in owners.items():
+                    changed = writes.touching(owner)
+                    if suspicious and not changed and owner.fingerprint() != before[key]:
+                        changed = [f"a row of {owner.label} changed (their rows compared)"]
+                    for change in changed:
+                        failures.append(Failure(pattern.route, walker, "*", "-", change))
                 transaction.set_rollback(True)
+            slowest.append((time.monotonic() - pattern_started, pattern.route))
     finally:
         post_save.disconnect(dispatch_uid="walker-save")
         post_delete.disconnect(dispatch_uid="walker-delete")
-    return failures, requests, unfilled
+    slowest.sort(reverse=True)
+    logger.info("slowest patterns: %s", ", ".join(f"{r} {t:.1f}s" for t, r in slowest[:8]))
+    return failures, requests
 
 
 def _table(failures: list[Failure]) -> str:
-    lines = [f"{len(failures)} failures:", "| URL | walker | method | status | problem |", "|---|---|---|---|---|"]
+    lines = [
+        f"{len(failures)} failures:",
+        "| URL | walker | method | status | problem |",
+        "|---|---|---|---|---|",
+    ]
     for f in sorted(failures, key=lambda f: (f.url, f.walker, f.method)):
         lines.append(f"| {f.url} | {f.walker} | {f.method} | {f.status} | {f.problem} |")
     return "\n".join(lines)
@@ -517,27 +560,33 @@ def test_every_url_pattern_is_walked(world: World) -> None:
             path = target.url.split("?")[0]
             try:
                 match = resolve(path)
-            except Exception as error:  # noqa: BLE001 - the report names the URL
-                problems.append(f"{pattern.route}: built {target.url}, which does not resolve ({error})")
+            except Exception as error:
+                problems.append(
+                    f"{pattern.route}: built {target.url}, which does not resolve ({error})"
+                )
                 continue
-            if match.func is not pattern.url_pattern.callback and pattern.view != "wagtail.views.serve":
+            if (
+                match.func is not pattern.url_pattern.callback
+                and pattern.view != "wagtail.views.serve"
+            ):
                 problems.append(f"{pattern.route}: built {target.url}, which reaches {match.func}")
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.django_db
-def test_network_b_is_unreachable_from_network_a(world: World) -> None:
-    started = time.monotonic()
-    failures, requests, _ = _walk(world, world.bravo)
-    elapsed = time.monotonic() - started
-    print(f"walked {requests} requests against network B in {elapsed:.1f} s")
-    assert not failures, _table(failures)
+WALKERS = ["anonymous", "no membership", *sorted(r.value for r in Role)]
 
 
 @pytest.mark.django_db
-def test_another_clinics_clients_are_unreachable_within_network_a(world: World) -> None:
+@pytest.mark.parametrize("walker", WALKERS)
+def test_nothing_of_theirs_is_reachable(world: World, walker: str) -> None:
+    """Network B's objects and A's other clinic's client data, by every URL, for ``walker``."""
     started = time.monotonic()
-    failures, requests, _ = _walk(world, world.alpha_second)
-    elapsed = time.monotonic() - started
-    print(f"walked {requests} requests against A's other clinic in {elapsed:.1f} s")
-    assert not failures, _table(failures)
+    failures, requests = _walk(world, walker)
+    summary = f"{walker}: {requests} requests in {time.monotonic() - started:.1f} s"
+    logger.info(summary)
+    table = _table(failures)
+    path = os.environ.get("ISOLATION_WALK_REPORT")
+    if path:  # to read the whole list when many URLs leak
+        with open(path, "a") as report:
+            report.write(f"\n## {summary}\n{table}\n")
+    assert not failures, f"{summary}\n{table}"
