@@ -60,6 +60,7 @@ from wagtail.models import (
     Workflow,
     WorkflowState,
 )
+from wagtail.snippets.models import get_snippet_models
 from wagtail.workflows import get_task_types
 
 from consent.models import Consent
@@ -295,8 +296,10 @@ def _pair_models(owner: Owner, pattern: Pattern) -> list[type[models.Model]]:
         return sorted(
             {p.specific_class for p in Page.objects.filter(pk__in=owner.pks(Page))}, key=str
         )
+    # Otherwise (tag autocomplete, editing sessions): the owner's models the admin edits.
+    edited = (Page, Document, Image, *get_snippet_models())
     return sorted(
-        (m for m in owner.rows if not m._meta.auto_created and m._meta.app_label != "contenttypes"),
+        (m for m in owner.rows if issubclass(m, edited) and m is not Page),
         key=lambda m: m._meta.label,
     )
 
