@@ -605,3 +605,40 @@ def test_nothing_of_theirs_is_reachable(world: World, walker: str) -> None:
         with open(path, "a") as report:
             report.write(f"\n## {summary}\n{table}\n")
     assert not failures, f"{summary}\n{table}"
+
+
+@pytest.mark.django_db
+def test_the_judge_sees_a_marker_a_named_object_and_a_write(world: World) -> None:
+    """The walk's own checks catch what they are for (a walk that judged nothing would pass)."""
+    from django.http import HttpResponse
+
+    from network import services
+
+    owners = {"B": world.bravo}
+    pattern = next(p for p in patterns_walk() if p.route == "workspace/clients/<int:pk>/")
+    target = Target(pattern, "/x/", True, ["network B"])
+    shown = _judge(owners, target, "w", "GET", HttpResponse("a BRAVO-MARK-client b"))
+    assert [f.problem for f in shown] == ["shows BRAVO-MARK-client"]
+    quiet = _judge(owners, target, "w", "GET", HttpResponse("nothing of theirs"))
+    assert [f.problem for f in quiet] == ["answers 200 to network B's object"]
+    assert _judge(owners, target, "w", "GET", HttpResponse(status=404)) == []
+    assert _judge(owners, target, "w", "GET", HttpResponse(status=500))[0].problem == "server error"
+
+    before = world.bravo.fingerprint()
+    writes = _Writes()
+    post_save.connect(writes.saved, weak=False, dispatch_uid="walker-self-test")
+    try:
+        with transaction.atomic():
+            organization = world.bravo.objects(Organization)[0]
+            Organization.objects.filter(pk=organization.pk).update(phone="707-555-0000")
+            assert world.bravo.fingerprint() != before
+            services.membership_grant(
+                user=world.outsider,
+                role=Role.CLINIC_STAFF,
+                organization=organization,
+                notify=False,
+            )
+            assert any("network.Membership" in w for w in writes.touching(world.bravo))
+            transaction.set_rollback(True)
+    finally:
+        post_save.disconnect(dispatch_uid="walker-self-test")
