@@ -394,3 +394,13 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
     small = queries()
     grow(8)
     assert queries() == small
+
+
+@pytest.mark.django_db
+def test_the_directory_page_lists_its_agencies(client, tenant_a, listed):
+    """The directory page answered 500 (no template) on every network's site."""
+    agency, _location, _service = listed
+    agency.save_revision().publish()
+    response = client.get("/directory/", HTTP_HOST=tenant_a.network.site.hostname)
+    assert response.status_code == 200
+    assert agency.title in response.content.decode()
