@@ -80,14 +80,28 @@ def disclosure_for(
 ) -> Disclosure:
     """The referral's client data ``recipient`` may see now, logged as seen by ``user``.
 
-    The sending clinic owns the client and sees everything (not a disclosure, not logged). The
-    receiving agency sees the fields of both the agreement the referral was sent under and the
-    one in force now, while an active consent covers it. Anyone else sees nothing.
+    The sending clinic owns the client and sees everything (not a disclosure, but logged as
+    its own read). The receiving agency sees the fields of both the agreement the referral was
+    sent under and the one in force now, while an active consent covers it. Anyone else sees
+    nothing.
     """
     at = at or timezone.now()
     if recipient.pk == referral.sender_id:
         everything = frozenset(ClientField.values)
         values = _client_values(referral, frozenset(), show_sensitive=True)
+        if user is not None:
+            AccessLog.objects.create(
+                at=at,
+                network_id=referral.network_id,
+                user=user,
+                organization=recipient,
+                client_id=referral.client_id,
+                referral=referral,
+                fields=sorted(everything),
+                purpose=purpose,
+                ip_address=ip_address,
+                user_agent=user_agent[:300],
+            )
         return Disclosure(referral_id=referral.pk, fields=everything, client=values)
     in_force = (
         agreement_for(agency=recipient, clinic=referral.sender, at=at)

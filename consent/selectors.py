@@ -144,6 +144,7 @@ def disclosures_for_client(
         return AccessLog.objects.none()
     return (
         AccessLog.objects.filter(client=client)
+        .exclude(organization_id=client.organization_id)  # the clinic's own reads: not disclosures
         .select_related("user", "organization", "referral")
         .order_by("-at", "-pk")
     )

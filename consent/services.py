@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,6 +23,7 @@ from network.permissions import (
 
 from .models import (
     SDOH_CODES,
+    AccessLog,
     AgreementStatus,
     ClientField,
     Consent,
@@ -220,3 +221,38 @@ def agreement_terminate(*, agreement: DataSharingAgreement, by: User) -> DataSha
     agreement.status = AgreementStatus.TERMINATED
     agreement.save(update_fields=["status", "updated_at"])
     return agreement
+
+
+def access_log_write(
+    *,
+    user: User,
+    organization: Organization,
+    purpose: str,
+    fields: Sequence[str],
+    seen: Iterable[tuple[int, int | None]],
+    ip_address: str | None,
+    user_agent: str = "",
+    at: datetime | None = None,
+) -> list[AccessLog]:
+    """Log that ``user``, acting for ``organization``, saw ``fields`` of each client in
+    ``seen`` ((client id, referral id or None) pairs, one row each), in one INSERT whatever
+    their number (a page of a list costs one query). Returns the rows written."""
+    at = at or timezone.now()
+    codes = sorted(set(fields))
+    return AccessLog.objects.bulk_create(
+        [
+            AccessLog(
+                at=at,
+                network_id=organization.network_id,
+                user=user,
+                organization=organization,
+                client_id=client_id,
+                referral_id=referral_id,
+                fields=codes,
+                purpose=purpose,
+                ip_address=ip_address,
+                user_agent=user_agent[:300],
+            )
+            for client_id, referral_id in seen
+        ]
+    )
