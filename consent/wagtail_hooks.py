@@ -13,7 +13,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, ObjectList
 from wagtail.log_actions import log
@@ -24,9 +27,9 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from network.models import Organization, OrganizationKind, User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
-from network.wagtail_scoping import ScopedObjectMixin, scoped
+from network.wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
 
-from . import services
+from . import admin_views, services
 from .models import AgreementStatus, ClientField, DataSharingAgreement
 
 
@@ -191,3 +194,15 @@ class AgreementViewSet(SnippetViewSet):
 
 
 register_snippet(AgreementViewSet)
+
+
+@hooks.register("register_admin_urls")
+def access_log_admin_urls() -> list[URLPattern]:
+    return [path("access-log/", admin_views.access_log_page, name="access_log")]
+
+
+@hooks.register("register_admin_menu_item")
+def access_log_menu_item() -> MenuItem:
+    return NetworkAdminsMenuItem(
+        _("Access log"), reverse("access_log"), icon_name="view", order=216
+    )
