@@ -44,9 +44,7 @@ def _enforced() -> int:
     return 0 if getattr(_suspended, "active", False) else 1
 
 
-def sqlite_function_register(
-    sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any
-) -> None:
+def sqlite_function_register(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
     """``connection_created`` receiver: the function the SQLite triggers ask."""
     if connection.vendor == "sqlite":
         connection.connection.create_function(SQLITE_FUNCTION, 0, _enforced)

@@ -126,7 +126,7 @@ def _day_start(day: date | None, zone: ZoneInfo) -> datetime | None:
     return None if day is None else datetime.combine(day, time(), tzinfo=zone)
 
 
-def access_log_page(request: HttpRequest) -> HttpResponse:
+def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The network's access log, 50 rows a page, newest first, or as CSV (``format=csv``)."""
     user: User = request.user  # type: ignore[assignment]
     networks = list(administered_networks(user))
@@ -237,4 +237,3 @@ def _csv(network: Network, rows: Any) -> StreamingHttpResponse:
             )
         },
     )
-

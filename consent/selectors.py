@@ -195,6 +195,4 @@ def access_log_for_network(
         rows = rows.filter(at__lt=until)
     if purpose:
         rows = rows.filter(purpose=purpose)
-    return rows.select_related("user", "organization", "client", "referral").order_by(
-        "-at", "-pk"
-    )
+    return rows.select_related("user", "organization", "client", "referral").order_by("-at", "-pk")

@@ -20,8 +20,10 @@ from network import services
 
 F = ClientField
 CLIENT_PAGE_FIELDS = sorted(
-    [F.NAME, F.DATE_OF_BIRTH, F.PHONE, F.EMAIL, F.ADDRESS, F.PREFERRED_LANGUAGE]
-    + [F.CONTACT_PREFERENCES, F.SCREENING]
+    [
+        *(F.NAME, F.DATE_OF_BIRTH, F.PHONE, F.EMAIL, F.ADDRESS),
+        *(F.PREFERRED_LANGUAGE, F.CONTACT_PREFERENCES, F.SCREENING),
+    ]
 )
 
 
@@ -187,8 +189,7 @@ def test_the_logged_address_is_the_one_the_trusted_proxy_saw(staff, loop):
     # Sent straight to the application server: a header anyone can write proves nothing.
     staff.get(url, REMOTE_ADDR="192.0.2.66", HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert list(
-        AccessLog.objects.filter(purpose="client").order_by("pk").values_list(
-            "ip_address", flat=True
-        )
+        AccessLog.objects.filter(purpose="client")
+        .order_by("pk")
+        .values_list("ip_address", flat=True)
     ) == ["203.0.113.9", "192.0.2.66"]
-

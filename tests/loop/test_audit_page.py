@@ -173,7 +173,7 @@ def test_an_organization_of_another_network_is_not_a_choice(client, loop: Loop, 
 @pytest.mark.django_db
 def test_csv_has_the_filtered_rows_and_no_formulas(client, loop: Loop, logged):
     ada = Client.objects.get(first_name="Ada")
-    _seen(loop, ada, user_agent="=HYPERLINK(\"http://evil\")")
+    _seen(loop, ada, user_agent='=HYPERLINK("http://evil")')
     client.force_login(loop.admin)
     response = client.get(URL, {"client": "Ada", "format": "csv"})
     assert response.status_code == 200
@@ -186,7 +186,7 @@ def test_csv_has_the_filtered_rows_and_no_formulas(client, loop: Loop, logged):
     assert {row[2] for row in rows} == {loop.clinic_staff.username}
     assert {row[9] for row in rows} == {"198.51.100.20"}
     assert rows[1][10] == "Firefox/140"
-    assert rows[0][10] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[0][10] == '\'=HYPERLINK("http://evil")'
     assert rows[0][7] == "Name; Phone"
 
 
@@ -218,7 +218,8 @@ def test_admin_of_another_network_sees_only_their_own(client, loop: Loop, logged
     assert _listed(response) == [theirs.pk]
     body = response.content.decode()
     assert "Cy Theirs" in body
-    assert "Quill" not in body and "Rask" not in body
+    assert "Quill" not in body
+    assert "Rask" not in body
     asked = {"network": loop.tenant.network.pk}
     assert client.get(URL, asked).status_code == 404
     download = client.get(URL, {**asked, "format": "csv"})
