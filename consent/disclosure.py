@@ -112,11 +112,11 @@ def disclosure_for(
     """The referral's client data and free text ``recipient`` may see now, logged as seen by
     ``user``.
 
-    The sending clinic owns the client and sees everything; only the agency's words it reads
-    (messages, reasons, outcome notes) are logged. The receiving agency sees the fields of both
-    the agreement the referral was sent under and the one in force now, while an active consent
-    covers it; of the free text, the clinic's words only when those fields include the note, its
-    own only while not withdrawn. Anyone else sees nothing.
+    The sending clinic owns the client and sees everything: not a disclosure, but logged as its
+    own read (with the agency's words it read: messages, reasons, outcome notes). The receiving
+    agency sees the fields of both the agreement the referral was sent under and the one in force
+    now, while an active consent covers it; of the free text, the clinic's words only when those
+    fields include the note, its own only while not withdrawn. Anyone else sees nothing.
     """
     at = at or timezone.now()
     events = list(referral.events.select_related("actor", "organization").order_by("at", "pk"))
@@ -133,8 +133,9 @@ def disclosure_for(
         everything = frozenset(ClientField.values)
         values = _client_values(referral, frozenset(), show_sensitive=True)
         text = _free_text(referral, recipient, events, own_only=False)
-        # The agency's words about the client, read by the clinic: logged, not disclosed further.
-        log.write(text.shown_from_other_side)
+        # The clinic's own read of its client, and the agency's words it read: logged, and left
+        # out of the client's accounting of disclosures (consent.selectors).
+        log.write(everything | text.shown_from_other_side)
         return Disclosure(
             referral_id=referral.pk,
             fields=everything,

@@ -304,10 +304,26 @@ class AgreementSignatory(Orderable):
         return f"{self.name}, {self.organization}"
 
 
-class AccessLog(AppendOnlyModel):
-    """One disclosure of client data: who saw which fields of which client, when, from where.
+class AccessPurpose(models.TextChoices):
+    """Why the client's data was on someone's screen (``AccessLog.purpose``)."""
 
-    Append-only; the clinic prints it as the client's accounting of disclosures.
+    VIEW = "view", _("Referral page")
+    INBOX = "inbox", _("Agency inbox")
+    API = "api", _("Referral API")
+    CLIENT_LIST = "client_list", _("Client list")
+    CLIENT = "client", _("Client page")
+    SCREENING = "screening", _("Screening")
+    CONSENT = "consent", _("Consent form")
+    TRACKER = "tracker", _("Referral tracker")
+    DISCLOSURES = "disclosures", _("Accounting of disclosures")
+
+
+class AccessLog(AppendOnlyModel):
+    """One view of client data: who saw which fields of which client, when, from where, why.
+
+    Rows of another organization than the client's clinic are disclosures: the clinic prints
+    them as the client's accounting of disclosures. The clinic's own reads are logged too (for
+    the network's audit page). Append-only, in the database too (``cms.append_only``).
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)

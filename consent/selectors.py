@@ -155,6 +155,7 @@ def disclosures_for_client(
         return AccessLog.objects.none()
     return (
         AccessLog.objects.filter(client=client)
+        .exclude(organization_id=client.organization_id)  # the clinic's own reads: not disclosures
         .select_related("user", "organization", "referral")
         .order_by("-at", "-pk")
     )
@@ -233,3 +234,51 @@ def document_readable(*, user: User, document: Any) -> bool:
         return agreements_readable(user=user).filter(document=document).exists()
     policy = policy_registry.get_by_type(get_document_model())
     return policy.user_has_any_permission_for_instance(user, ["change", "choose"], document)
+
+
+def access_log_for_network(
+    *,
+    network: Network,
+    user: User,
+    person: str = "",
+    organization: Organization | None = None,
+    client_id: int | None = None,
+    client_name: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    purpose: str = "",
+) -> QuerySet[AccessLog]:
+    """The network's access log, newest first, for its admins (empty for anyone else): every
+    view of client data, filtered by the person (username, name or e-mail, in part), the
+    organization they acted for, the client (its id, or words of its name), the time
+    (``since`` included, ``until`` excluded) and the purpose. Rows carry the person, the
+    organization, the client and the referral."""
+    from network.permissions import administered_network_ids
+
+    if not (user.is_active and user.is_superuser) and network.pk not in administered_network_ids(
+        user
+    ):
+        return AccessLog.objects.none()
+    rows = AccessLog.objects.filter(network=network)
+    if person:
+        rows = rows.filter(
+            Q(user__username__icontains=person)
+            | Q(user__first_name__icontains=person)
+            | Q(user__last_name__icontains=person)
+            | Q(user__email__icontains=person)
+        )
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    if client_id is not None:
+        rows = rows.filter(client_id=client_id)
+    for word in client_name.split():
+        rows = rows.filter(
+            Q(client__first_name__icontains=word) | Q(client__last_name__icontains=word)
+        )
+    if since is not None:
+        rows = rows.filter(at__gte=since)
+    if until is not None:
+        rows = rows.filter(at__lt=until)
+    if purpose:
+        rows = rows.filter(purpose=purpose)
+    return rows.select_related("user", "organization", "client", "referral").order_by("-at", "-pk")

@@ -14,9 +14,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, ObjectList
 from wagtail.log_actions import log
 from wagtail.permissions import register_permission_policy
@@ -27,9 +29,9 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from network.models import Organization, OrganizationKind, User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
 from network.wagtail_choosers import ChooseOnlyViewSet
-from network.wagtail_scoping import ScopedObjectMixin, scoped
+from network.wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
 
-from . import services
+from . import admin_views, services
 from .models import AgreementStatus, ClientField, DataSharingAgreement
 from .selectors import (
     agreements_readable,
@@ -254,3 +256,15 @@ def document_serve_check(document: Any, request: HttpRequest) -> HttpResponse | 
     for agreement in readable:
         log(instance=agreement, action=AGREEMENT_DOWNLOAD_ACTION, user=user)
     return None
+
+
+@hooks.register("register_admin_urls")
+def access_log_admin_urls() -> list[URLPattern]:
+    return [path("access-log/", admin_views.access_log_page, name="access_log")]
+
+
+@hooks.register("register_admin_menu_item")
+def access_log_menu_item() -> MenuItem:
+    return NetworkAdminsMenuItem(
+        _("Access log"), reverse("access_log"), icon_name="view", order=216
+    )

@@ -319,6 +319,11 @@ DJANGO_ADMIN_PATH = env_str("DJANGO_ADMIN_PATH")
 # Demo data may be loaded only where this is true (dev and test, never production).
 HANDOFF_ALLOW_DEMO_DATA = False
 
+# Reverse proxies (addresses or networks) whose X-Forwarded-For the access log believes: the
+# client's address is the first one, from the right, that is not a trusted proxy. Empty: the
+# log records REMOTE_ADDR and ignores the header (anyone can write it).
+HANDOFF_TRUSTED_PROXIES = env_list("HANDOFF_TRUSTED_PROXIES", [])
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

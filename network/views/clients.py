@@ -7,12 +7,13 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from consent.models import ClientField
+from consent.models import AccessPurpose, ClientField
 from consent.selectors import disclosures_for_client
 
 from .. import selectors
 from ..middleware import TenantRequest
 from . import member_required
+from .clinic import clients_seen
 
 
 @require_GET
@@ -24,6 +25,13 @@ def client_disclosures(request: TenantRequest, pk: int) -> HttpResponse:
     organization = request.organization
     client = get_object_or_404(
         selectors.clients_visible(user=request.user, organization=organization), pk=pk
+    )
+    clients_seen(
+        request,
+        organization,
+        purpose=AccessPurpose.DISCLOSURES,
+        fields=[ClientField.NAME],
+        seen=[(client.pk, None)],
     )
     labels = dict(ClientField.choices)
     rows = [

@@ -23,8 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cms.client_address import client_ip, client_user_agent
 from consent import services as consent_services
-from consent.models import Consent, ConsentMethod
+from consent.models import AccessPurpose, ClientField, Consent, ConsentMethod
 
 from .. import selectors, services
 from ..forms_clinic import (
@@ -53,6 +54,22 @@ DOMAIN_LABELS: Mapping[str, Any] = {
     Domain.SAFETY: gettext_lazy("Interpersonal safety"),
 }
 
+# The client fields each page shows, as its access-log rows name them.
+F = ClientField
+LIST_FIELDS = [F.NAME, F.DATE_OF_BIRTH]
+CLIENT_PAGE_FIELDS = [
+    F.NAME,
+    F.DATE_OF_BIRTH,
+    F.PHONE,
+    F.EMAIL,
+    F.ADDRESS,
+    F.PREFERRED_LANGUAGE,
+    F.CONTACT_PREFERENCES,
+    F.SCREENING,
+]
+SCREENING_FIELDS = [F.NAME, F.SCREENING]
+NAME_ONLY = [F.NAME]
+
 CONSENT_STATES: Mapping[str, Any] = {
     "active": gettext_lazy("Active"),
     "scheduled": gettext_lazy("Not yet in force"),
@@ -80,6 +97,26 @@ def _client(request: TenantRequest, pk: int) -> tuple[Organization, Client]:
         selectors.clients_visible(user=request.user, organization=clinic), pk=pk
     )
     return clinic, client
+
+
+def clients_seen(
+    request: TenantRequest,
+    organization: Organization,
+    *,
+    purpose: str,
+    fields: Iterable[str],
+    seen: Iterable[tuple[int, int | None]],
+) -> None:
+    """Log the page's client data as seen by the person asking (one INSERT for a whole list)."""
+    consent_services.access_log_write(
+        user=request.user,
+        organization=organization,
+        purpose=purpose,
+        fields=list(fields),
+        seen=seen,
+        ip_address=client_ip(request),
+        user_agent=client_user_agent(request),
+    )
 
 
 def _category_labels(codes: Iterable[str]) -> list[str]:
@@ -135,6 +172,13 @@ def client_list(request: TenantRequest) -> HttpResponse:
         selectors.clients_find(user=request.user, organization=clinic, text=text),
         CLIENTS_PER_PAGE,
     ).get_page(data.get("page"))
+    clients_seen(
+        request,
+        clinic,
+        purpose=AccessPurpose.CLIENT_LIST,
+        fields=LIST_FIELDS,
+        seen=[(client.pk, None) for client in page.object_list],
+    )
     context = {"q": text, "page": page}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "network/clinic/_client_results.html", context)
@@ -224,6 +268,13 @@ def _client_page(
     referrals: list[Referral] = list(
         selectors.client_referrals(user=request.user, organization=clinic, client=client)
     )
+    clients_seen(
+        request,
+        clinic,
+        purpose=AccessPurpose.CLIENT,
+        fields=CLIENT_PAGE_FIELDS,
+        seen=[(client.pk, None)],
+    )
     return render(
         request,
         "network/clinic/client_detail.html",
@@ -267,6 +318,9 @@ def screening_new(request: TenantRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The screening was recorded."))
             return redirect("network:screening_detail", pk=client.pk, screening_pk=screening.pk)
     questions = [(form[question_field_name(code)], q) for code, q in QUESTIONS.items()]
+    clients_seen(
+        request, clinic, purpose=AccessPurpose.SCREENING, fields=NAME_ONLY, seen=[(client.pk, None)]
+    )
     return render(
         request,
         "network/clinic/screening_new.html",
@@ -280,8 +334,15 @@ def screening_new(request: TenantRequest, pk: int) -> HttpResponse:
 def screening_detail(request: TenantRequest, pk: int, screening_pk: int) -> HttpResponse:
     """A screening's result: the domains that screened positive, the needs they suggest and
     the search for services that meet them."""
-    _, client = _client(request, pk)
+    clinic, client = _client(request, pk)
     screening = get_object_or_404(selectors.client_screenings(client=client), pk=screening_pk)
+    clients_seen(
+        request,
+        clinic,
+        purpose=AccessPurpose.SCREENING,
+        fields=SCREENING_FIELDS,
+        seen=[(client.pk, None)],
+    )
     answers = []
     for code, question in QUESTIONS.items():
         given = screening.answers.get(code)
@@ -328,7 +389,7 @@ def consent_new(request: TenantRequest, pk: int) -> HttpResponse:
         # Choices carried over (from a screening's link, or the form itself), not yet checked.
         initial = ConsentForm.initial_from(request.POST if preview else request.GET)
         form = ConsentForm(initial=initial, clinic=clinic, agencies=agencies)
-        return _consent_page(request, client, form, preview=preview)
+        return _consent_page(request, clinic, client, form, preview=preview)
     form = ConsentForm(request.POST, request.FILES, clinic=clinic, agencies=agencies)
     if form.is_valid():
         try:
@@ -340,17 +401,21 @@ def consent_new(request: TenantRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("The consent was recorded."))
             return redirect("network:client_detail", pk=client.pk)
-    return _consent_page(request, client, form, status=400)
+    return _consent_page(request, clinic, client, form, status=400)
 
 
 def _consent_page(
     request: TenantRequest,
+    clinic: Organization,
     client: Client,
     form: ConsentForm,
     *,
     preview: bool = False,
     status: int = 200,
 ) -> HttpResponse:
+    clients_seen(
+        request, clinic, purpose=AccessPurpose.CONSENT, fields=NAME_ONLY, seen=[(client.pk, None)]
+    )
     return render(
         request,
         "network/clinic/consent_new.html",

@@ -15,6 +15,7 @@ from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cms.client_address import client_ip
 from consent.disclosure import disclosure_for, fields_disclosed
 from consent.models import ClientField
 
@@ -101,10 +102,6 @@ def visible_referral(request: TenantRequest, pk: int) -> Referral:
         ),
         pk=pk,
     )
-
-
-def client_ip(request: TenantRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @require_GET

@@ -14,11 +14,14 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from consent.models import AccessPurpose, ClientField
+
 from .. import selectors
 from ..forms import ReferralTrackerForm
 from ..middleware import TenantRequest
 from ..permissions import OrgPerm, user_has_org_perm
 from . import member_required
+from .clinic import clients_seen
 from .referrals import acting_organization
 
 PAGE_SIZE = 25
@@ -55,6 +58,13 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         sent_to=filters.get("sent_to"),
     )
     page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    clients_seen(
+        request,
+        clinic,
+        purpose=AccessPurpose.TRACKER,
+        fields=[ClientField.NAME],
+        seen=[(referral.client_id, referral.pk) for referral in page.object_list],
+    )
     context = {
         "form": form,
         "page": page,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent, DataSharingAgreement
-from consent.selectors import consent_covers
+from consent.selectors import consent_covers, disclosures_for_client
 from network import services
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
 from network.models import Membership, Notification, Referral, ReferralEvent
@@ -408,4 +408,9 @@ def test_sender_views_are_not_disclosures(client, loop):
     body = client.get(reverse("network:referral_detail", args=[referral.pk])).content.decode()
     assert "Maria Lopez" in body
     assert "maria@example.org" in body
-    assert AccessLog.objects.count() == 0
+    # The clinic's own read is logged (for the network's audit page), not as a disclosure.
+    row = AccessLog.objects.get()
+    assert (row.organization, row.user, row.purpose) == (loop.clinic, loop.clinic_staff, "view")
+    assert not disclosures_for_client(
+        client=loop.client, user=loop.clinic_staff, organization=loop.clinic
+    ).exists()
