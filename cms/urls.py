@@ -6,6 +6,8 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from network.wagtail_scoping import admin_urls_scoped
+
 accounts = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -33,7 +35,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("workspace/", include("network.urls")),
     path("listings/", include("directory.urls")),
     path("search/", include("search.urls")),
-    path("admin/", include(wagtailadmin_urls)),
+    # Every admin URL naming a page, document or image checks the tenant first.
+    path("admin/", include(admin_urls_scoped(wagtailadmin_urls.urlpatterns))),
     path("documents/", include(wagtaildocs_urls)),
 ]
 
