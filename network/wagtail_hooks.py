@@ -33,6 +33,7 @@ from .permissions import (
 from .wagtail_scoping import (
     NetworkAdminsMenuItem,
     NetworkScopedSnippetViewSet,
+    ScopedPageViewSet,
     admin_api_scoped,
     media_visible,
     pages_reachable,
@@ -251,5 +252,11 @@ def image_chooser_scoped(images: QuerySet[Any], request: HttpRequest) -> QuerySe
     return images.filter(pk__in=media_visible(user=request.user, model=images.model))
 
 
-# After Wagtail's own registrations (order 0), so the scoped endpoints replace them.
+# After Wagtail's own registrations (order 0), so the scoped endpoints and page views replace
+# Wagtail's defaults.
 hooks.register("construct_admin_api", admin_api_scoped, order=1)
+
+
+@hooks.register("register_admin_viewset", order=1)
+def page_viewset_scoped() -> ScopedPageViewSet:
+    return ScopedPageViewSet()

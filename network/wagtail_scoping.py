@@ -17,13 +17,17 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
+from django.utils.translation import gettext_lazy as _
 from django.views.defaults import page_not_found
 from wagtail.admin.api.views import PagesAdminAPIViewSet
+from wagtail.admin.filters import MultipleUserFilter
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.chooser import (
     BaseChooseView,
@@ -31,9 +35,16 @@ from wagtail.admin.views.generic.chooser import (
     CreateViewMixin,
 )
 from wagtail.admin.views.generic.models import IndexView
+from wagtail.admin.views.pages.listing import (
+    EditedByFilter,
+    ExplorableIndexView,
+    GenericPageFilterSet,
+    SiteFilter,
+)
+from wagtail.admin.viewsets.pages import PageViewSet
 from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
 from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
-from wagtail.models import GroupPagePermission, Page
+from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
 from wagtail.permissions import policy_registry
 from wagtail.snippets.views.chooser import SnippetChooserViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet
@@ -214,6 +225,48 @@ def pages_reachable(*, user: Actor, queryset: QuerySet[Any] | None = None) -> Qu
     for path in roots:
         within |= Q(path__startswith=path)
     return pages.filter(within)
+
+
+def _sites_reachable(request: HttpRequest) -> QuerySet[Site]:
+    return Site.objects.filter(root_page__in=pages_reachable(user=request.user))
+
+
+def _owners_reachable(request: HttpRequest) -> QuerySet[Any]:
+    owners = pages_reachable(user=request.user).order_by().values("owner_id")
+    return get_user_model().objects.filter(pk__in=owners)
+
+
+def _editors_reachable(request: HttpRequest) -> QuerySet[Any]:
+    edits = PageLogEntry.objects.filter(
+        action="wagtail.edit", page__in=pages_reachable(user=request.user).values("pk")
+    )
+    return get_user_model().objects.filter(pk__in=edits.order_by().values("user_id"))
+
+
+class ScopedPageFilterSet(GenericPageFilterSet):
+    """The page listing's filters offer only the user's sites and the people who own or edited
+    pages they reach (Wagtail's offer every site, owner and editor of the deployment)."""
+
+    owner = MultipleUserFilter(
+        label=_("Owner"), queryset=_owners_reachable, widget=forms.CheckboxSelectMultiple
+    )
+    edited_by = EditedByFilter(
+        label=_("Edited by"), queryset=_editors_reachable, widget=forms.CheckboxSelectMultiple
+    )
+    site = SiteFilter(
+        label=_("Site"), queryset=_sites_reachable, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class ScopedExplorableIndexView(ExplorableIndexView):
+    base_filterset_class = ScopedPageFilterSet
+
+
+class ScopedPageViewSet(PageViewSet):
+    """Wagtail's default page views, with the explorer's filters scoped."""
+
+    index_view_class = ScopedExplorableIndexView
+    filterset_class = ScopedPageFilterSet  # what the viewset hands its index view
 
 
 def media_visible(*, user: Actor, model: type[Model]) -> QuerySet[Any]:

@@ -21,7 +21,7 @@ from wagtail.snippets.models import get_snippet_models
 from consent import services as consent_services
 from directory import services as directory_services
 from directory.models import AgencyPage, ListingSuggestion, ServicePage, TaxonomyTerm
-from network.models import Network, Organization, Role
+from network.models import Network, Organization, Role, User
 from network.wagtail_scoping import NetworkScopedSnippetViewSet, ScopedSnippetChooserViewSet
 from tests.conftest import Tenant, tenant_make
 from tests.factories import organization_make
@@ -84,6 +84,10 @@ def place_make(label: str) -> Place:
     )
     for instance in (tenant.agency, term, agreement, suggestion):
         log(instance=instance, action="wagtail.edit", user=admin)
+    # People's names carry the marker too: page owners and editors are offered as filters.
+    User.objects.filter(pk__in=[user.pk for user in tenant.users.values()]).update(first_name=label)
+    Page.objects.filter(pk=listing.pk).update(owner=tenant.users[Role.AGENCY_ADMIN])
+    log(instance=listing, action="wagtail.edit", user=tenant.users[Role.AGENCY_ADMIN])
     collection = Collection.objects.get(name=network.name)
     document = get_document_model().objects.create(
         title=f"{marker} signed agreement",
@@ -346,10 +350,12 @@ def test_network_admin_pages_everywhere_hold_only_their_network(client, places):
         (reverse("wagtailadmin_choose_page"), {}),
         (reverse("wagtailadmin_choose_page"), {"page_type": "directory.agencypage"}),
         (reverse("wagtailadmin_choose_page_search"), {"q": "listing"}),
+        (reverse("wagtailadmin_explore", args=[mine.tenant.network.root_page.pk]), {}),
         (reverse("wagtailadmin_explore", args=[mine.tenant.network.root_page.pk]), {"q": "a"}),
+        (reverse("wagtailadmin_explore_root"), {}),
         (reverse("wagtailadmin_pages:search"), {"q": "listing"}),
     ):
-        response = client.get(url, params)
+        response = client.get(url, params, follow=True)  # the explorer's root redirects
         assert response.status_code == 200, url
         assert theirs.marker not in response.content.decode(), url
     own = client.get(reverse("wagtailadmin_choose_page_child", args=[mine.listing.pk]))
