@@ -22,7 +22,6 @@ from consent import services as consent_services
 from directory import services as directory_services
 from directory.models import AgencyPage, ListingSuggestion, ServicePage, TaxonomyTerm
 from network.models import Network, Organization, Role, User
-from network.wagtail_scoping import NetworkScopedSnippetViewSet, ScopedSnippetChooserViewSet
 from tests.conftest import Tenant, tenant_make
 from tests.factories import organization_make
 
@@ -160,6 +159,8 @@ def _list_urls(model: type, pk: Any) -> list[str]:
 def test_every_registered_snippet_viewset_is_scoped():
     """A new snippet model cannot forget a view: its viewset and chooser derive from the
     scoped bases."""
+    from network.wagtail_scoping import NetworkScopedSnippetViewSet, ScopedSnippetChooserViewSet
+
     models = get_snippet_models()
     assert models
     for model in models:
