@@ -257,12 +257,19 @@ def test_bulk_actions_do_not_name_other_networks_objects(client, places):
     for url in (
         reverse("wagtail_bulk_action", args=["network", "organization", "delete"])
         + f"?id={theirs.tenant.agency.pk}",
+        reverse("wagtail_bulk_action", args=["network", "organization", "delete"]) + "?id=all",
         reverse("wagtail_bulk_action", args=["wagtailcore", "page", "delete"])
         + f"?id={theirs.listing.pk}",
+        reverse("wagtail_bulk_action", args=["wagtailcore", "page", "delete"])
+        + f"?id=all&childOf={theirs.listing.pk}",
     ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert theirs.marker not in response.content.decode()
+    own = reverse("wagtail_bulk_action", args=["network", "organization", "delete"])
+    response = client.get(own + f"?id={mine.tenant.clinic.pk}")
+    assert response.status_code == 200
+    assert mine.tenant.clinic.name in response.content.decode()
 
 
 def test_chooser_query_count_does_not_grow(client, places, django_assert_max_num_queries):
