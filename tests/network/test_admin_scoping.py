@@ -15,7 +15,7 @@ from wagtail.documents import get_document_model
 from wagtail.images import get_image_model
 from wagtail.images.tests.utils import get_test_image_file
 from wagtail.log_actions import log
-from wagtail.models import Collection, Page
+from wagtail.models import Collection, GroupCollectionPermission, Page
 from wagtail.snippets.models import get_snippet_models
 
 from consent import services as consent_services
@@ -87,7 +87,7 @@ def place_make(label: str) -> Place:
     User.objects.filter(pk__in=[user.pk for user in tenant.users.values()]).update(first_name=label)
     Page.objects.filter(pk=listing.pk).update(owner=tenant.users[Role.AGENCY_ADMIN])
     log(instance=listing, action="wagtail.edit", user=tenant.users[Role.AGENCY_ADMIN])
-    collection = Collection.objects.get(name=network.name)
+    collection = network.collection
     document = get_document_model().objects.create(
         title=f"{marker} signed agreement",
         file=ContentFile(b"%PDF-1.4 signed", name="agreement.pdf"),
@@ -435,3 +435,49 @@ def test_network_admin_works_with_own_documents_and_images(client, places):
         reverse("wagtaildocs_chooser:chosen", args=[mine.document.pk]),
     ):
         assert client.get(url).status_code == 200, url
+
+
+def test_each_network_has_its_collection_and_only_its_admins_hold_it(places):
+    mine, theirs = places
+    for place in places:
+        network = place.tenant.network
+        assert network.collection is not None
+        assert network.collection.get_parent() == Collection.get_first_root_node()
+        holders = set(
+            GroupCollectionPermission.objects.filter(collection=network.collection).values_list(
+                "group_id", flat=True
+            )
+        )
+        assert holders == {network.admin_group_id}
+        codenames = set(
+            GroupCollectionPermission.objects.filter(collection=network.collection).values_list(
+                "permission__codename", flat=True
+            )
+        )
+        assert {"choose_document", "change_document", "choose_image", "add_image"} <= codenames
+    assert mine.tenant.network.collection != theirs.tenant.network.collection
+
+
+def test_existing_networks_get_their_collection_linked(db):
+    """The migration links each network to the collection made for it, or makes one (with the
+    admin group's permissions) when it cannot be found."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("network.migrations.0007_network_collection")
+    linked, renamed = tenant_make("Linked").network, tenant_make("Renamed").network
+    made_for_linked, made_for_renamed = linked.collection, renamed.collection
+    Collection.objects.filter(pk=made_for_renamed.pk).update(name="Something else")
+    Network.objects.filter(pk__in=[linked.pk, renamed.pk]).update(collection=None)
+
+    migration.networks_link_collections(apps, None)
+
+    linked.refresh_from_db()
+    renamed.refresh_from_db()
+    assert linked.collection == made_for_linked
+    assert renamed.collection not in {None, made_for_renamed}
+    assert renamed.collection.name == renamed.name
+    assert GroupCollectionPermission.objects.filter(
+        collection=renamed.collection, group=renamed.admin_group
+    ).count() == len(migration.COLLECTION_PERMISSIONS)
