@@ -37,6 +37,7 @@ from .wagtail_scoping import (
     admin_api_scoped,
     media_visible,
     pages_reachable,
+    reports_menu_scoped,
 )
 
 organization_policy = NetworkScopedPolicy(Organization)
@@ -255,6 +256,7 @@ def image_chooser_scoped(images: QuerySet[Any], request: HttpRequest) -> QuerySe
 # After Wagtail's own registrations (order 0), so the scoped endpoints and page views replace
 # Wagtail's defaults.
 hooks.register("construct_admin_api", admin_api_scoped, order=1)
+hooks.register("construct_reports_menu", reports_menu_scoped)
 
 
 @hooks.register("register_admin_viewset", order=1)

@@ -302,6 +302,16 @@ IMAGE_URLS = {
     "wagtailimages_chooser": ("pk", "image_id"),
 }
 PAGE_PK_URLS = frozenset({"wagtailadmin_pages:revisions_compare"})
+# Wagtail reports over the whole deployment: their rows or filters name every network's pages,
+# people, workflows and sites. Only superusers (operators) see them.
+DEPLOYMENT_WIDE_REPORTS = frozenset(
+    f"wagtailadmin_reports:{name}{suffix}"
+    for name in ("locked_pages", "workflow", "workflow_tasks", "page_types_usage")
+    for suffix in ("", "_results")
+)
+DEPLOYMENT_WIDE_REPORT_MENU_ITEMS = frozenset(
+    {"locked-pages", "workflows", "workflow-tasks", "page-types-usage"}
+)
 BULK_ACTION_URL = "wagtail_bulk_action"
 
 
@@ -309,6 +319,8 @@ def _out_of_reach(request: HttpRequest, view_name: str, kwargs: dict[str, Any]) 
     """Whether the admin URL names a page, document, image or bulk-action object the user
     may not reach."""
     user = request.user
+    if view_name in DEPLOYMENT_WIDE_REPORTS:
+        return not user.is_superuser
     namespace = view_name.rpartition(":")[0]
     page_keys = [kwargs[k] for k in PAGE_KWARGS if k in kwargs]
     if view_name in PAGE_PK_URLS:
@@ -358,6 +370,14 @@ def _bulk_out_of_reach(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
         parent = request.GET.get("childOf")
         return not (issubclass(model, Page) and parent and _all_visible(visible, [parent]))
     return bool(ids) and not _all_visible(visible, ids)
+
+
+def reports_menu_scoped(request: HttpRequest, menu_items: list[MenuItem]) -> None:
+    """Hide the deployment-wide reports from everyone but superusers."""
+    if not request.user.is_superuser:
+        menu_items[:] = [
+            item for item in menu_items if item.name not in DEPLOYMENT_WIDE_REPORT_MENU_ITEMS
+        ]
 
 
 def admin_view_scoped(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

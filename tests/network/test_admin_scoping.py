@@ -373,6 +373,23 @@ def test_network_admin_pages_everywhere_hold_only_their_network(client, places):
     assert edit.status_code == 200
 
 
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_deployment_wide_reports_are_for_superusers(client, places, superuser, role):
+    """Their rows and filters name every network's pages, people and workflows."""
+    mine, theirs = places
+    names = ["locked_pages", "workflow", "workflow_tasks", "page_types_usage"]
+    client.force_login(mine.tenant.users[role])
+    for name in names:
+        response = client.get(reverse(f"wagtailadmin_reports:{name}"))
+        assert response.status_code == 404, name
+        assert theirs.marker not in response.content.decode()
+    home = client.get(reverse("wagtailadmin_home")).content.decode()
+    assert reverse("wagtailadmin_reports:page_types_usage") not in home
+    client.force_login(superuser)
+    for name in names:
+        assert client.get(reverse(f"wagtailadmin_reports:{name}")).status_code == 200, name
+
+
 # --- documents and images ----------------------------------------------------------------------
 
 
