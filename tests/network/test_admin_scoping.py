@@ -361,6 +361,7 @@ def test_network_admin_pages_everywhere_hold_only_their_network(client, places):
         (reverse("wagtailadmin_explore", args=[mine.tenant.network.root_page.pk]), {}),
         (reverse("wagtailadmin_explore", args=[mine.tenant.network.root_page.pk]), {"q": "a"}),
         (reverse("wagtailadmin_explore_root"), {}),
+        (reverse("wagtailadmin_pages:type_use", args=["directory", "agencypage"]), {}),
         (reverse("wagtailadmin_pages:search"), {"q": "listing"}),
     ):
         response = client.get(url, params, follow=True)  # the explorer's root redirects
