@@ -7,6 +7,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from consent import views as consent_views
+from network.wagtail_scoping import admin_urls_scoped
 
 accounts = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -36,7 +37,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("files/", include("consent.urls")),  # private files: checked, logged downloads
     path("listings/", include("directory.urls")),
     path("search/", include("search.urls")),
-    path("admin/", include(wagtailadmin_urls)),
+    # Every admin URL naming a page, document or image checks the tenant first.
+    path("admin/", include(admin_urls_scoped(wagtailadmin_urls.urlpatterns))),
     # Wagtail's document URL, served by a view that reads any storage and answers with an
     # attachment nobody caches (the reader is checked by consent.wagtail_hooks).
     re_path(r"^documents/(\d+)/(.*)$", consent_views.document_download, name="document_download"),

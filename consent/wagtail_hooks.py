@@ -24,12 +24,10 @@ from wagtail.log_actions import log
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
-from wagtail.snippets.views.snippets import SnippetViewSet
 
 from network.models import Organization, OrganizationKind, User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
-from network.wagtail_choosers import ChooseOnlyViewSet
-from network.wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
+from network.wagtail_scoping import NetworkAdminsMenuItem, NetworkScopedSnippetViewSet
 
 from . import admin_views, services
 from .models import AgreementStatus, ClientField, DataSharingAgreement
@@ -163,7 +161,7 @@ class AgreementCreateView(snippet_views.CreateView):
         return agreement
 
 
-class AgreementEditView(ScopedObjectMixin, snippet_views.EditView):
+class AgreementEditView(snippet_views.EditView):
     def save_instance(self) -> DataSharingAgreement:
         user = cast(User, self.request.user)
         action = self.form.cleaned_data.get("action")
@@ -184,7 +182,7 @@ class AgreementEditView(ScopedObjectMixin, snippet_views.EditView):
         return agreement
 
 
-class AgreementViewSet(SnippetViewSet):
+class AgreementViewSet(NetworkScopedSnippetViewSet):
     model = DataSharingAgreement
     icon = "doc-full"
     menu_label = _("Data-sharing agreements")
@@ -195,14 +193,7 @@ class AgreementViewSet(SnippetViewSet):
     search_fields = ["agency__name"]
     add_view_class = AgreementCreateView
     edit_view_class = AgreementEditView
-    delete_view_class = scoped(snippet_views.DeleteView)  # refused by the policy
-    usage_view_class = scoped(snippet_views.UsageView)
-    history_view_class = scoped(snippet_views.HistoryView)
     inspect_view_enabled = True
-    inspect_view_class = scoped(snippet_views.InspectView)
-    copy_view_class = scoped(snippet_views.CopyView)
-    # Created only through the form above (versions, the admin's networks), not in a chooser.
-    chooser_viewset_class = ChooseOnlyViewSet
     edit_handler = ObjectList(
         [
             FieldRowPanel([FieldPanel("agency"), FieldPanel("clinic")]),
@@ -219,9 +210,7 @@ class AgreementViewSet(SnippetViewSet):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DataSharingAgreement]:
-        return agreement_policy.instances_user_has_any_permission_for(
-            request.user, ["change"]
-        ).select_related("agency", "clinic")
+        return super().get_queryset(request).select_related("agency", "clinic")
 
 
 register_snippet(AgreementViewSet)

@@ -15,11 +15,10 @@ from wagtail.log_actions import log
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
-from wagtail.snippets.views.snippets import SnippetViewSet
 
 from network.models import User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
-from network.wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
+from network.wagtail_scoping import NetworkAdminsMenuItem, NetworkScopedSnippetViewSet
 
 from . import admin_views, services
 from .models import ListingSuggestion, TaxonomyTerm
@@ -40,7 +39,7 @@ class TaxonomyTermForm(WagtailAdminModelForm):
             self.fields["parent"].queryset = TaxonomyTerm.objects.filter(network__in=networks)
 
 
-class TaxonomyTermViewSet(SnippetViewSet):
+class TaxonomyTermViewSet(NetworkScopedSnippetViewSet):
     model = TaxonomyTerm
     icon = "tag"
     menu_label = _("Service types")
@@ -59,16 +58,9 @@ class TaxonomyTermViewSet(SnippetViewSet):
     )
     list_display = ["name", "code", "parent", "network"]
     search_fields = ["name", "code"]
-    edit_view_class = scoped(snippet_views.EditView)
-    delete_view_class = scoped(snippet_views.DeleteView)
-    usage_view_class = scoped(snippet_views.UsageView)
-    history_view_class = scoped(snippet_views.HistoryView)
-    copy_view_class = scoped(snippet_views.CopyView)
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return taxonomy_policy.instances_user_has_any_permission_for(
-            request.user, ["change"]
-        ).select_related("parent", "network")
+        return super().get_queryset(request).select_related("parent", "network")
 
 
 register_snippet(TaxonomyTermViewSet)
@@ -94,7 +86,7 @@ suggestion_policy = ListingSuggestionPolicy(ListingSuggestion)
 register_permission_policy(ListingSuggestion, suggestion_policy, exact_class=True)
 
 
-class ListingSuggestionEditView(ScopedObjectMixin, snippet_views.EditView):
+class ListingSuggestionEditView(snippet_views.EditView):
     """Marking a suggestion applied or dismissed goes through the service (who and when)."""
 
     def save_instance(self) -> ListingSuggestion:
@@ -108,7 +100,7 @@ class ListingSuggestionEditView(ScopedObjectMixin, snippet_views.EditView):
         return suggestion
 
 
-class ListingSuggestionViewSet(SnippetViewSet):
+class ListingSuggestionViewSet(NetworkScopedSnippetViewSet):
     model = ListingSuggestion
     icon = "comment"
     menu_label = _("Listing suggestions")
@@ -119,10 +111,7 @@ class ListingSuggestionViewSet(SnippetViewSet):
     search_fields = ["text"]
     ordering = ["-created_at"]
     edit_view_class = ListingSuggestionEditView
-    history_view_class = scoped(snippet_views.HistoryView)
-    usage_view_class = scoped(snippet_views.UsageView)
     inspect_view_enabled = True
-    inspect_view_class = scoped(snippet_views.InspectView)
     edit_handler = ObjectList(
         [
             MultiFieldPanel(
@@ -147,9 +136,11 @@ class ListingSuggestionViewSet(SnippetViewSet):
     )
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return suggestion_policy.instances_user_has_any_permission_for(
-            request.user, ["change"]
-        ).select_related("page", "organization", "network", "suggested_by")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("page", "organization", "network", "suggested_by")
+        )
 
 
 register_snippet(ListingSuggestionViewSet)

@@ -63,6 +63,16 @@ class Network(models.Model):
         related_name="administered_network",
         help_text=_("Wagtail group holding page and collection permissions for this network."),
     )
+    collection = models.OneToOneField(
+        "wagtailcore.Collection",
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="network",
+        help_text=_(
+            "Wagtail collection of the network's documents and images; its admin group holds "
+            "the collection permissions, nobody else's does."
+        ),
+    )
     verification_interval_days = models.PositiveSmallIntegerField(
         _("listing verification interval (days)"),
         default=180,

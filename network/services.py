@@ -118,7 +118,14 @@ def network_create(
             collection=collection,
             permission=Permission.objects.get(content_type__app_label=app_label, codename=codename),
         )
-    network = Network(name=name, slug=slug, time_zone=time_zone, site=site, admin_group=group)
+    network = Network(
+        name=name,
+        slug=slug,
+        time_zone=time_zone,
+        site=site,
+        admin_group=group,
+        collection=collection,
+    )
     network.full_clean()
     network.save()
     return network

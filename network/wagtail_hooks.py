@@ -14,11 +14,11 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
 from wagtail.log_actions import log
+from wagtail.models import Page
 from wagtail.permission_policies import ModelPermissionPolicy
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
-from wagtail.snippets.views.snippets import SnippetViewSet
 
 from directory.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
 
@@ -30,7 +30,15 @@ from .permissions import (
     networks_with_perm,
     user_has_network_perm,
 )
-from .wagtail_scoping import NetworkAdminsMenuItem, ScopedObjectMixin, scoped
+from .wagtail_scoping import (
+    NetworkAdminsMenuItem,
+    NetworkScopedSnippetViewSet,
+    ScopedPageViewSet,
+    admin_api_scoped,
+    media_visible,
+    pages_reachable,
+    reports_menu_scoped,
+)
 
 organization_policy = NetworkScopedPolicy(Organization)
 register_permission_policy(Organization, organization_policy, exact_class=True)
@@ -68,7 +76,7 @@ class OrganizationCreateView(snippet_views.CreateView):
         return organization
 
 
-class OrganizationEditView(ScopedObjectMixin, snippet_views.EditView):
+class OrganizationEditView(snippet_views.EditView):
     def save_instance(self) -> Organization:
         data = {k: v for k, v in self.form.cleaned_data.items() if k not in {"network", "slug"}}
         # The form already applied the changes to the instance; reload so the service sees the
@@ -86,7 +94,7 @@ class OrganizationEditView(ScopedObjectMixin, snippet_views.EditView):
         return organization
 
 
-class OrganizationViewSet(SnippetViewSet):
+class OrganizationViewSet(NetworkScopedSnippetViewSet):
     model = Organization
     icon = "group"
     menu_label = _("Organizations")
@@ -97,12 +105,7 @@ class OrganizationViewSet(SnippetViewSet):
     search_fields = ["name", "city"]
     add_view_class = OrganizationCreateView
     edit_view_class = OrganizationEditView
-    delete_view_class = scoped(snippet_views.DeleteView)
-    usage_view_class = scoped(snippet_views.UsageView)
-    history_view_class = scoped(snippet_views.HistoryView)
     inspect_view_enabled = True
-    inspect_view_class = scoped(snippet_views.InspectView)
-    copy_view_class = scoped(snippet_views.CopyView)
     edit_handler = ObjectList(
         [
             MultiFieldPanel(
@@ -134,9 +137,7 @@ class OrganizationViewSet(SnippetViewSet):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
-        return organization_policy.instances_user_has_any_permission_for(
-            request.user, ["change"]
-        ).select_related("network")
+        return super().get_queryset(request).select_related("network")
 
 
 class NetworkPolicy(ModelPermissionPolicy):
@@ -166,7 +167,7 @@ class NetworkForm(WagtailAdminModelForm):
     )
 
 
-class NetworkViewSet(SnippetViewSet):
+class NetworkViewSet(NetworkScopedSnippetViewSet):
     """Networks are created and configured by the platform operator (superusers) only."""
 
     model = Network
@@ -227,3 +228,37 @@ def dashboard_menu_item() -> MenuItem:
     return NetworkAdminsMenuItem(
         _("Network dashboard"), reverse("network_dashboard"), icon_name="table", order=215
     )
+
+
+# --- the tenant everywhere in the admin: pages, documents, images, the admin API ---------------
+
+
+@hooks.register("construct_page_chooser_queryset")
+def page_chooser_scoped(pages: QuerySet[Page], request: HttpRequest) -> QuerySet[Page]:
+    return pages_reachable(user=request.user, queryset=pages)
+
+
+@hooks.register("construct_explorer_page_queryset")
+def explorer_scoped(parent: Page, pages: QuerySet[Page], request: HttpRequest) -> QuerySet[Page]:
+    return pages_reachable(user=request.user, queryset=pages)
+
+
+@hooks.register("construct_document_chooser_queryset")
+def document_chooser_scoped(documents: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+    return documents.filter(pk__in=media_visible(user=request.user, model=documents.model))
+
+
+@hooks.register("construct_image_chooser_queryset")
+def image_chooser_scoped(images: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+    return images.filter(pk__in=media_visible(user=request.user, model=images.model))
+
+
+# After Wagtail's own registrations (order 0), so the scoped endpoints and page views replace
+# Wagtail's defaults.
+hooks.register("construct_admin_api", admin_api_scoped, order=1)
+hooks.register("construct_reports_menu", reports_menu_scoped)
+
+
+@hooks.register("register_admin_viewset", order=1)
+def page_viewset_scoped() -> ScopedPageViewSet:
+    return ScopedPageViewSet()

@@ -1,37 +1,438 @@
-"""Wagtail admin views that find objects only within the user's networks (others are 404)."""
+"""The Wagtail admin reaches only the acting user's tenant: their networks' snippets, the page
+subtrees their groups may edit, and the collections they hold permissions on.
+
+Two mechanisms, each a single place so a new view cannot forget it:
+
+- ``NetworkScopedSnippetViewSet``: every view a snippet viewset builds (its own and its chooser's)
+  is scoped by the model's permission policy. An object outside the policy's instances is not
+  found (404); lists and choosers only hold those instances.
+- ``admin_urls_scoped``: wraps every Wagtail admin URL. A URL naming a page, document or image
+  outside the user's reach (or a bulk action over one) is not found (404), before Wagtail's own
+  view runs (several of which look the object up without any permission check).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib.admin.utils import unquote
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver
+from django.utils.translation import gettext_lazy as _
+from django.views.defaults import page_not_found
+from wagtail.admin.api.views import PagesAdminAPIViewSet
+from wagtail.admin.filters import MultipleUserFilter
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.generic.chooser import (
+    BaseChooseView,
+    ChosenMultipleViewMixin,
+    CreateViewMixin,
+)
+from wagtail.admin.views.generic.models import IndexView
+from wagtail.admin.views.pages.listing import (
+    EditedByFilter,
+    ExplorableIndexView,
+    GenericPageFilterSet,
+    SiteFilter,
+)
+from wagtail.admin.viewsets.pages import PageViewSet
+from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
+from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
+from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
+from wagtail.permissions import policy_registry
+from wagtail.snippets.views.chooser import SnippetChooserViewSet
+from wagtail.snippets.views.snippets import SnippetViewSet
+from wagtail.utils.urlpatterns import decorate_urlpatterns
 
-from .permissions import NetworkScopedPolicy, administered_network_ids
+from .permissions import administered_network_ids
+
+if TYPE_CHECKING:
+    from .permissions import Actor
+
+# Every action a policy may grant: an instance for which the user holds none is out of reach.
+VISIBLE_ACTIONS = ("add", "change", "delete", "view", "choose", "publish", "lock", "unlock")
+# For documents and images: Wagtail's collection permissions (per-network collections).
+MEDIA_ACTIONS = ("add", "change", "delete", "choose")
+
+
+# --- snippets ----------------------------------------------------------------------------------
+
+
+def snippets_visible(*, user: Actor, model: type[Model]) -> QuerySet[Any]:
+    """The instances of ``model`` the user holds any permission for, per its permission policy."""
+    policy = policy_registry.get_by_type(model)
+    return cast(QuerySet[Any], policy.instances_user_has_any_permission_for(user, VISIBLE_ACTIONS))
+
+
+def _is_visible(queryset: QuerySet[Any], pk: Any) -> bool:
+    try:
+        return queryset.filter(pk=pk).exists()
+    except (ValueError, TypeError, ValidationError):  # not even a valid key for this model
+        return False
 
 
 class ScopedObjectMixin:
-    """An object outside the user's networks is not found (404), rather than forbidden."""
+    """A view whose URL names an object (``pk``) outside the user's scope answers 404.
 
-    permission_policy: NetworkScopedPolicy
+    Checked in ``setup``, before Wagtail's views look the object up (several do so there, with
+    differing ``get_object`` signatures).
+    """
+
+    model: Any
+    pk_url_kwarg = "pk"
+
+    def _scoped_model(self) -> type[Model]:
+        return cast(type[Model], getattr(self, "model_class", None) or self.model)
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        key = kwargs.get(self.pk_url_kwarg)
+        if key is not None:
+            visible = snippets_visible(user=request.user, model=self._scoped_model())
+            if not _is_visible(visible, unquote(str(key))):
+                raise Http404
+        super().setup(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class ScopedIndexMixin(ScopedObjectMixin):
+    """The index (and its results and exports) lists only visible instances, whatever queryset
+    the viewset supplies."""
+
     request: HttpRequest
-    kwargs: dict[str, Any]
-    pk_url_kwarg: str
 
-    def get_object(self, queryset: QuerySet[Any] | None = None) -> Model:
-        pk = unquote(str(self.kwargs[self.pk_url_kwarg]))
-        visible = self.permission_policy.instances_user_has_any_permission_for(
-            self.request.user, ["change"]
-        )
-        if not visible.filter(pk=pk).exists():
+    def get_base_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_base_queryset()  # type: ignore[misc]
+        visible = snippets_visible(user=self.request.user, model=self._scoped_model())
+        return queryset.filter(pk__in=visible.values("pk"))
+
+
+class ScopedChooseMixin(ScopedObjectMixin):
+    """The chooser lists (and searches) only visible instances."""
+
+    request: HttpRequest
+
+    def get_object_list(self) -> QuerySet[Any]:
+        objects: QuerySet[Any] = super().get_object_list()  # type: ignore[misc]
+        visible = snippets_visible(user=self.request.user, model=self._scoped_model())
+        return objects.filter(pk__in=visible.values("pk"))
+
+
+class ScopedChosenMultipleMixin(ScopedObjectMixin):
+    """Choosing several at once returns only visible instances."""
+
+    request: HttpRequest
+
+    def get_objects(self, pks: Sequence[str]) -> QuerySet[Any]:
+        visible = snippets_visible(user=self.request.user, model=self._scoped_model())
+        try:
+            return visible.filter(pk__in=list(pks))
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise Http404 from exc
+
+
+class NoChooserCreationMixin(ScopedObjectMixin):
+    """Snippets are created in their own form (through the services), never from a chooser:
+    without a creation form the chooser's create URL does not exist."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.get_creation_form_class() is None:  # type: ignore[attr-defined]
             raise Http404
-        return super().get_object(queryset)  # type: ignore[misc]
+        return cast(HttpResponse, super().dispatch(request, *args, **kwargs))  # type: ignore[misc]
 
 
-def scoped(view_class: type) -> type:
-    return type(f"Scoped{view_class.__name__}", (ScopedObjectMixin, view_class), {})
+def scoped_view_class(view_class: type) -> type:
+    """``view_class`` with the scoping mixin its kind of view needs (idempotent)."""
+    if issubclass(view_class, ScopedObjectMixin):
+        return view_class
+    mixin: type[ScopedObjectMixin] = ScopedObjectMixin
+    if issubclass(view_class, IndexView):
+        mixin = ScopedIndexMixin
+    elif issubclass(view_class, BaseChooseView):
+        mixin = ScopedChooseMixin
+    elif issubclass(view_class, ChosenMultipleViewMixin):
+        mixin = ScopedChosenMultipleMixin
+    elif issubclass(view_class, CreateViewMixin):
+        mixin = NoChooserCreationMixin
+    return type(f"Scoped{view_class.__name__}", (mixin, view_class), {})
+
+
+class ScopedSnippetChooserViewSet(SnippetChooserViewSet):
+    """The chooser of a scoped snippet: choose, results, chosen, chosen-multiple and create."""
+
+    def construct_view(self, view_class: type, **kwargs: Any) -> Callable[..., HttpResponse]:
+        return cast(
+            Callable[..., HttpResponse],
+            super().construct_view(scoped_view_class(view_class), **kwargs),
+        )
+
+
+class NetworkScopedSnippetViewSet(SnippetViewSet):
+    """Base of every snippet viewset: each view it builds (index, inspect, edit, delete, copy,
+    history, usage, revisions, export…) and its chooser only reach the instances the model's
+    permission policy grants the user; any other instance is not found."""
+
+    chooser_viewset_class = ScopedSnippetChooserViewSet
+
+    def construct_view(self, view_class: type, **kwargs: Any) -> Callable[..., HttpResponse]:
+        return cast(
+            Callable[..., HttpResponse],
+            super().construct_view(scoped_view_class(view_class), **kwargs),
+        )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return snippets_visible(user=request.user, model=self.model)
+
+
+# --- pages, documents and images ---------------------------------------------------------------
+
+
+def _page_roots(user: Actor) -> list[str]:
+    """Tree paths of the pages the user's groups hold permissions on (cached on the user, which
+    lives for one request)."""
+    cached: list[str] | None = getattr(user, "_handoff_page_roots", None)
+    if cached is None:
+        paths = sorted(
+            set(
+                GroupPagePermission.objects.filter(group__user=user).values_list(
+                    "page__path", flat=True
+                )
+            )
+        )
+        # Keep only the topmost: a root inside another root adds nothing.
+        cached = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+        user._handoff_page_roots = cached  # type: ignore[union-attr]
+    return cached
+
+
+def pages_reachable(*, user: Actor, queryset: QuerySet[Any] | None = None) -> QuerySet[Any]:
+    """Pages (from ``queryset``) the user may reach in the admin: every page for a superuser,
+    else the subtrees their groups hold page permissions on (a network admin: the network's
+    tree; an agency admin: the agency's listing), never their ancestors or siblings."""
+    pages = queryset if queryset is not None else Page.objects.all()
+    if not user.is_active:
+        return pages.none()
+    if user.is_superuser:
+        return pages
+    roots = _page_roots(user)
+    if not roots:
+        return pages.none()
+    within = Q()
+    for path in roots:
+        within |= Q(path__startswith=path)
+    return pages.filter(within)
+
+
+def _sites_reachable(request: HttpRequest) -> QuerySet[Site]:
+    return Site.objects.filter(root_page__in=pages_reachable(user=request.user))
+
+
+def _owners_reachable(request: HttpRequest) -> QuerySet[Any]:
+    owners = pages_reachable(user=request.user).order_by().values("owner_id")
+    return get_user_model().objects.filter(pk__in=owners)
+
+
+def _editors_reachable(request: HttpRequest) -> QuerySet[Any]:
+    edits = PageLogEntry.objects.filter(
+        action="wagtail.edit", page__in=pages_reachable(user=request.user).values("pk")
+    )
+    return get_user_model().objects.filter(pk__in=edits.order_by().values("user_id"))
+
+
+class ScopedPageFilterSet(GenericPageFilterSet):
+    """The page listing's filters offer only the user's sites and the people who own or edited
+    pages they reach (Wagtail's offer every site, owner and editor of the deployment)."""
+
+    owner = MultipleUserFilter(
+        label=_("Owner"), queryset=_owners_reachable, widget=forms.CheckboxSelectMultiple
+    )
+    edited_by = EditedByFilter(
+        label=_("Edited by"), queryset=_editors_reachable, widget=forms.CheckboxSelectMultiple
+    )
+    site = SiteFilter(
+        label=_("Site"), queryset=_sites_reachable, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class ScopedExplorableIndexView(ExplorableIndexView):
+    base_filterset_class = ScopedPageFilterSet
+
+
+class ScopedPageViewSet(PageViewSet):
+    """Wagtail's default page views, with the explorer's filters scoped."""
+
+    index_view_class = ScopedExplorableIndexView
+    filterset_class = ScopedPageFilterSet  # what the viewset hands its index view
+
+
+def media_visible(*, user: Actor, model: type[Model]) -> QuerySet[Any]:
+    """Documents or images in the collections the user holds permissions on (each network's
+    admin group holds them on its own collection)."""
+    policy = policy_registry.get_by_type(model)
+    return cast(QuerySet[Any], policy.instances_user_has_any_permission_for(user, MEDIA_ACTIONS))
+
+
+def _document_model() -> type[Model]:
+    from wagtail.documents import get_document_model
+
+    return cast(type[Model], get_document_model())
+
+
+def _image_model() -> type[Model]:
+    from wagtail.images import get_image_model
+
+    return cast(type[Model], get_image_model())
+
+
+# URL keyword arguments that name a page in Wagtail's page views, chooser and explorer.
+PAGE_KWARGS = frozenset(
+    {"page_id", "parent_page_id", "page_to_move_id", "destination_id", "page_pk"}
+)
+# URL namespaces (or names) whose ``pk``/``*_id`` keyword names a document or an image.
+DOCUMENT_URLS = {
+    "wagtaildocs": ("document_id", "doc_id"),
+    "wagtaildocs_chooser": ("pk",),
+}
+IMAGE_URLS = {
+    "wagtailimages": ("image_id",),
+    "wagtailimages_chooser": ("pk", "image_id"),
+}
+PAGE_PK_URLS = frozenset({"wagtailadmin_pages:revisions_compare"})
+# Wagtail reports over the whole deployment: their rows or filters name every network's pages,
+# people, workflows and sites. Only superusers (operators) see them.
+DEPLOYMENT_WIDE_REPORTS = frozenset(
+    f"wagtailadmin_reports:{name}{suffix}"
+    for name in ("locked_pages", "workflow", "workflow_tasks", "page_types_usage")
+    for suffix in ("", "_results")
+)
+DEPLOYMENT_WIDE_REPORT_MENU_ITEMS = frozenset(
+    {"locked-pages", "workflows", "workflow-tasks", "page-types-usage"}
+)
+BULK_ACTION_URL = "wagtail_bulk_action"
+
+
+def _out_of_reach(request: HttpRequest, view_name: str, kwargs: dict[str, Any]) -> bool:
+    """Whether the admin URL names a page, document, image or bulk-action object the user
+    may not reach."""
+    user = request.user
+    if view_name in DEPLOYMENT_WIDE_REPORTS:
+        return not user.is_superuser
+    namespace = view_name.rpartition(":")[0]
+    page_keys = [kwargs[k] for k in PAGE_KWARGS if k in kwargs]
+    if view_name in PAGE_PK_URLS:
+        page_keys.append(kwargs["pk"])
+    if page_keys and not _all_visible(pages_reachable(user=user), page_keys):
+        return True
+    for urls, model_of in ((DOCUMENT_URLS, _document_model), (IMAGE_URLS, _image_model)):
+        names = urls.get(namespace, ())
+        keys = [kwargs[k] for k in names if k in kwargs]
+        if keys and not _all_visible(media_visible(user=user, model=model_of()), keys):
+            return True
+    if view_name == BULK_ACTION_URL:
+        return _bulk_out_of_reach(request, kwargs)
+    return False
+
+
+def _all_visible(queryset: QuerySet[Any], keys: Iterable[Any]) -> bool:
+    wanted = {unquote(str(key)) for key in keys}
+    try:
+        found = {str(pk) for pk in queryset.filter(pk__in=wanted).values_list("pk", flat=True)}
+    except (ValueError, TypeError, ValidationError):
+        return False
+    return found == wanted
+
+
+def _bulk_out_of_reach(request: HttpRequest, kwargs: dict[str, Any]) -> bool:
+    """Bulk actions list the objects they were given (even those the user may not act on)."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(kwargs["app_label"], kwargs["model_name"])
+    except LookupError:
+        return False  # Wagtail answers 404 itself
+    ids = [i for i in request.GET.getlist("id") if i != "all"]
+    user = request.user
+    if issubclass(model, Page):
+        visible = pages_reachable(user=user)
+    elif issubclass(model, (_document_model(), _image_model())):
+        visible = media_visible(user=user, model=model)
+    else:
+        visible = snippets_visible(user=user, model=model)
+    if "all" in request.GET.getlist("id"):
+        # "Everything in the listing" is Wagtail's whole table, or a page's children: only for
+        # a superuser, or the children of a page the user reaches.
+        if user.is_superuser:
+            return False
+        parent = request.GET.get("childOf")
+        return not (issubclass(model, Page) and parent and _all_visible(visible, [parent]))
+    return bool(ids) and not _all_visible(visible, ids)
+
+
+def reports_menu_scoped(request: HttpRequest, menu_items: list[MenuItem]) -> None:
+    """Hide the deployment-wide reports from everyone but superusers."""
+    if not request.user.is_superuser:
+        menu_items[:] = [
+            item for item in menu_items if item.name not in DEPLOYMENT_WIDE_REPORT_MENU_ITEMS
+        ]
+
+
+def admin_view_scoped(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Answers Wagtail's admin 404 when the URL names something outside the user's reach."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        match = request.resolver_match
+        if (
+            match is not None
+            and request.user.is_authenticated
+            and _out_of_reach(request, match.view_name, match.kwargs)
+        ):
+            return page_not_found(request, Http404(), template_name="wagtailadmin/404.html")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_urls_scoped(
+    urlpatterns: list[URLPattern | URLResolver],
+) -> list[URLPattern | URLResolver]:
+    """Wagtail's admin URL patterns, each view behind ``admin_view_scoped``."""
+    return cast(
+        list[URLPattern | URLResolver], decorate_urlpatterns(urlpatterns, admin_view_scoped)
+    )
+
+
+class ScopedPagesAdminAPIViewSet(PagesAdminAPIViewSet):
+    """The admin API's pages (listing, detail, ``child_of``/``descendant_of`` parents): only
+    the pages the user may reach, not the ancestors Wagtail adds for navigation."""
+
+    def get_base_queryset(self) -> QuerySet[Any]:
+        return pages_reachable(user=self.request.user, queryset=super().get_base_queryset())
+
+
+class ScopedDocumentsAdminAPIViewSet(DocumentsAdminAPIViewSet):
+    """The admin API's documents: only those of the user's collections."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return media_visible(user=self.request.user, model=self.model).order_by("id")
+
+
+class ScopedImagesAdminAPIViewSet(ImagesAdminAPIViewSet):
+    """The admin API's images: only those of the user's collections."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return media_visible(user=self.request.user, model=self.model).order_by("id")
+
+
+def admin_api_scoped(router: Any) -> None:
+    """Replace the admin API's endpoints with the scoped ones."""
+    router.register_endpoint("pages", ScopedPagesAdminAPIViewSet)
+    router.register_endpoint("documents", ScopedDocumentsAdminAPIViewSet)
+    router.register_endpoint("images", ScopedImagesAdminAPIViewSet)
 
 
 class NetworkAdminsMenuItem(MenuItem):

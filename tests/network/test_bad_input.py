@@ -478,17 +478,6 @@ def test_no_url_answers_500_to_bad_input(client, loop, actor):  # noqa: F811
     assert not errors, "\n".join(errors)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Wagtail snippet views of the other models, being moved onto one scoped base class in "
-        "issue 13 §2: history/usage raise TypeError (get_object signature), the organization and "
-        "taxonomy choosers route create/ without a form, chosen-multiple passes ?id=abc to the "
-        "database, and add/edit/copy re-render chooser widgets (network, document) with a "
-        "non-numeric value, which Wagtail looks up unchecked (ValueError). Remove this "
-        "marker once §2 lands (strict: an unexpected pass fails)."
-    ),
-)
 def test_no_snippet_view_answers_500_to_bad_input(client, loop):  # noqa: F811
     objects = _objects(loop)
     routes = [r for r in _routes() if not _ours_to_check(r[0])]
