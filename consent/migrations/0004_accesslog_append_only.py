@@ -8,7 +8,7 @@ from cms.append_only import append_only_operation
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consent', '0002_agreements_consents'),
+        ('consent', '0003_signed_forms_private'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from cms.append_only import append_only_operation
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('network', '0006_referral_dashboard_indexes'),
+        ('network', '0007_network_collection'),
     ]
 
     operations = [
