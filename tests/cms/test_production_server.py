@@ -26,6 +26,7 @@ def production_server(tmp_path):
         "SECRET_KEY": KEY,
         "ALLOWED_HOSTS": ".localhost,127.0.0.1",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "WAGTAILADMIN_BASE_URL": "https://handoff.example.org",
         "DATABASE_URL": database_url(),
         "STATIC_ROOT": str(tmp_path / "static"),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
