@@ -119,7 +119,7 @@ def test_development_links_follow_the_port_the_demo_serves_on():
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "http://localhost:8123"
+    assert result.stdout.strip().splitlines()[-1] == "http://localhost:8123"
 
 
 def test_boolean_environment_values_are_checked(monkeypatch):
