@@ -478,3 +478,22 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
     small = queries()
     grow(8)
     assert queries() == small
+
+
+@pytest.mark.django_db
+def test_the_verification_email_is_plain_text_not_html_escaped(tenant_a, listed, mailoutbox):
+    from directory.notifications import listing_verification_email
+
+    agency, _, _ = listed
+    agency.title = "Smith & Jones <Pantry>"
+    agency.save()
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    admin.first_name = "Ana <img src=x>"
+    admin.save()
+    assert listing_verification_email(page_id=agency.pk, user_id=admin.pk)
+    (message,) = mailoutbox
+    assert "Hello Ana <img src=x>," in message.body
+    assert "Smith & Jones <Pantry>" in message.body
+    assert "Smith & Jones <Pantry>" in message.subject
+    assert "&lt;" not in message.body + message.subject
+    assert "&amp;" not in message.body + message.subject
