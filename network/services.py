@@ -423,7 +423,8 @@ def invitation_create(
 
 def _invitation_open(invitation_id: int, by: User, now: datetime) -> Invitation:
     invitation = (
-        Invitation.objects.select_for_update()
+        # of=self: PostgreSQL cannot lock the nullable side (invited_by) of an outer join.
+        Invitation.objects.select_for_update(of=("self",))
         .select_related("organization", "network", "invited_by")
         .get(pk=invitation_id)
     )
@@ -473,6 +474,21 @@ def invitation_decline(*, invitation: Invitation, by: User, now: datetime | None
     invitation.status = InvitationStatus.DECLINED
     invitation.responded_at = now
     invitation.save(update_fields=["status", "responded_at"])
+
+
+@transaction.atomic
+def invitation_withdraw(*, invitation: Invitation, by: User | None) -> None:
+    """An admin of the organization takes back an unanswered invitation; it can no longer be
+    accepted."""
+    _authorize_membership_change(
+        by, organization=invitation.organization, network=invitation.network
+    )
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if locked.status != InvitationStatus.PENDING:
+        raise InvitationClosed(_("This invitation was already answered."))
+    locked.status = InvitationStatus.WITHDRAWN
+    locked.responded_at = timezone.now()
+    locked.save(update_fields=["status", "responded_at"])
 
 
 def membership_use(*, membership: Membership, now: datetime | None = None) -> None:

@@ -26,6 +26,11 @@ urlpatterns = [
     path("invitations/", views.invitation_list, name="invitation_list"),
     path("invitations/<int:pk>/accept/", views.invitation_accept, name="invitation_accept"),
     path("invitations/<int:pk>/decline/", views.invitation_decline, name="invitation_decline"),
+    path(
+        "organizations/<slug:slug>/invitations/<int:pk>/withdraw/",
+        views.invitation_withdraw,
+        name="invitation_withdraw",
+    ),
     path("network/", views.network_overview, name="network_overview"),
     path("search/", search_views.staff_search, name="search"),
     path("clients/<int:pk>/disclosures/", clients.client_disclosures, name="client_disclosures"),

@@ -239,6 +239,30 @@ def member_add(request: TenantRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @member_required
+def invitation_withdraw(request: TenantRequest, slug: str, pk: int) -> HttpResponse:
+    organization = _organization_managed_or_403(request, slug)
+    invitation = get_object_or_404(
+        selectors.organization_invitations_pending(
+            user=request.user,
+            organization=organization,
+            now=timezone.now(),
+            checker=request.permission_checker,
+        ),
+        pk=pk,
+    )
+    try:
+        services.invitation_withdraw(invitation=invitation, by=request.user)
+    except services.InvitationClosed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email}
+        )
+    return redirect("network:organization_members", slug=organization.slug)
+
+
+@require_POST
+@member_required
 def member_remove(request: TenantRequest, slug: str, membership_id: int) -> HttpResponse:
     organization = _organization_managed_or_403(request, slug)
     membership: Membership = get_object_or_404(

@@ -214,6 +214,38 @@ def test_an_invitation_from_someone_no_longer_admin_cannot_be_accepted(client, t
 
 
 @pytest.mark.django_db
+def test_admins_withdraw_an_invitation_and_nobody_else_can(client, tenant_a, tenant_b):
+    person = UserFactory()
+    invitation = services.invitation_create(
+        organization=tenant_a.clinic,
+        email=person.email,
+        role=Role.CLINIC_STAFF,
+        by=tenant_a.users[Role.CLINIC_ADMIN],
+    )
+    url = reverse("network:invitation_withdraw", args=[tenant_a.clinic.slug, invitation.pk])
+    client.force_login(tenant_a.users[Role.CLINIC_STAFF])
+    assert client.post(url).status_code == 403
+    client.force_login(tenant_b.users[Role.CLINIC_ADMIN])
+    assert client.post(url).status_code == 404
+    # Another organization's admin, through their own organization's address: not found.
+    client.force_login(tenant_a.users[Role.AGENCY_ADMIN])
+    own = reverse("network:invitation_withdraw", args=[tenant_a.agency.slug, invitation.pk])
+    assert client.post(own).status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.PENDING
+
+    client.force_login(tenant_a.users[Role.CLINIC_ADMIN])
+    assert client.post(url).status_code == 302
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.WITHDRAWN
+    client.force_login(person)
+    assert (
+        client.post(reverse("network:invitation_accept", args=[invitation.pk])).status_code == 404
+    )
+    assert not Membership.objects.filter(user=person).exists()
+
+
+@pytest.mark.django_db
 def test_staff_cannot_invite_and_do_not_see_pending_invitations(client, tenant_a):
     services.invitation_create(
         organization=tenant_a.clinic,
@@ -256,6 +288,19 @@ def test_a_sign_in_acts_where_the_person_last_chose_not_the_first_by_name(tenant
     browser, _ = signed_in_organization()
     browser.post(reverse("network:membership_switch"), {"membership": bravo.pk})
     assert signed_in_organization()[1] == tenant_b.clinic
+
+
+@pytest.mark.django_db
+def test_a_membership_added_later_does_not_become_where_a_sign_in_starts(tenant_a, tenant_b):
+    person = tenant_b.users[Role.CLINIC_STAFF]
+    # Granted directly (as the demo seed does), in a network whose name sorts first.
+    services.membership_grant(
+        user=person, role=Role.CLINIC_STAFF, organization=tenant_a.clinic, notify=False
+    )
+    browser = Client()
+    browser.force_login(person)
+    response = browser.get(reverse("network:workspace"))
+    assert response.context["current_organization"] == tenant_b.clinic
 
 
 @pytest.mark.django_db
