@@ -20,7 +20,8 @@ errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 # An emailed listing-verification link carries its token in the path (the page it lands on moves
-# it into the session and redirects to a token-free address); this log never records it.
+# it into the session and redirects to a token-free address); this log never records it. The same
+# pattern as cms/log_filters.py (not imported: the master process stays free of Django).
 _TOKEN_PATHS = re.compile(r"(/listings/verify/)[^/\s]+/")
 
 
