@@ -7,7 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
 	SECRET_KEY=check-deploy-$$(date +%s)-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ \
-	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0
+	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+	WAGTAILADMIN_BASE_URL=https://handoff.example.org
 
 .PHONY: venv demo serve test check lint format migrate bench clean messages messages-check
 
@@ -25,9 +26,9 @@ migrate: venv
 
 ## Run the product on the embedded default (SQLite, eager tasks, database search) with demo data.
 demo: migrate
-	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py seed_demo --port $(PORT)
+	HANDOFF_HOST=$(HOST) PORT=$(PORT) DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py seed_demo --port $(PORT)
 	@echo "Serving http://$(HOST):$(PORT)/ (second network: http://delnorte.localhost:$(PORT)/)"
-	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	HANDOFF_HOST=$(HOST) PORT=$(PORT) DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (DATABASE_URL=postgres://... runs it on PostgreSQL), in two processes
 ## (pytest-xdist; each has its own test database). PYTEST_ARGS= runs it in one.

@@ -5,5 +5,6 @@ from . import views
 app_name = "directory"
 
 urlpatterns = [
-    path("verify/<str:token>/", views.listing_verify, name="listing_verify"),
+    path("verify/", views.listing_verify, name="listing_verify"),
+    path("verify/<str:token>/", views.listing_verify_link, name="listing_verify_link"),
 ]

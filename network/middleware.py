@@ -34,13 +34,28 @@ def site_network(request: HttpRequest) -> Network | None:
     return Network.objects.filter(site=site).first()
 
 
+def _last_used_first(membership: Membership) -> tuple[bool, float, float, int]:
+    used = membership.last_used_at
+    return (
+        used is None,
+        -used.timestamp() if used else 0.0,
+        membership.created_at.timestamp() if membership.created_at else 0.0,
+        membership.pk,
+    )
+
+
 def active_membership(request: HttpRequest, memberships: list[Membership]) -> Membership | None:
-    """The membership chosen in this session, else the first one; None without memberships."""
+    """The membership chosen in this session, else the one the person last chose to act as (never
+    chosen: the oldest); None without memberships.
+
+    Never "the first by name": a membership added later must not silently become where a person
+    works (and where the clients they create belong).
+    """
     chosen = request.session.get(ACTIVE_MEMBERSHIP_SESSION_KEY)
     for membership in memberships:
         if membership.pk == chosen:
             return membership
-    return memberships[0] if memberships else None
+    return min(memberships, key=_last_used_first) if memberships else None
 
 
 class TenantMiddleware:

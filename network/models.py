@@ -200,6 +200,8 @@ class Membership(models.Model):
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the person last chose to act as this membership: a new sign-in acts where they left off.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     ROLES_FOR_KIND: ClassVar[dict[str, frozenset[str]]] = {
         OrganizationKind.CLINIC: CLINIC_ROLES,
@@ -253,6 +255,50 @@ class Membership(models.Model):
     @property
     def label(self) -> str:
         return str(self.organization) if self.organization else f"{self.network} (network admin)"
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Invitation(models.Model):
+    """An offer of a role in an organization, made to an account; no membership until accepted.
+
+    The inviting admins see the address they typed and the state, never who owns the address.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="invitations")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"],
+                condition=Q(status="pending"),
+                name="one_pending_invitation_per_user_and_organization",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} — {self.get_role_display()} — {self.organization}"
 
 
 # django-guardian direct foreign-key permission tables: one row per (user, permission, object),

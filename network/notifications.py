@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import Channel, Membership, Notification
+from .models import Channel, Invitation, InvitationStatus, Membership, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,40 @@ def membership_granted_send(*, membership_id: int) -> bool:
     with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
         subject = render_to_string("network/email/membership_granted_subject.txt", context)
         body = render_to_string("network/email/membership_granted.txt", context)
+    send_mail(" ".join(subject.split()), body, None, [user.email])
+    return True
+
+
+def invitation_send(*, invitation_id: int) -> bool:
+    """Email the invited person how to accept; an account without a password also gets the link
+    to choose one. Returns False when the invitation was answered or is gone before delivery."""
+    invitation = (
+        Invitation.objects.select_related("user", "organization", "network", "invited_by")
+        .filter(pk=invitation_id, status=InvitationStatus.PENDING)
+        .first()
+    )
+    if invitation is None or not invitation.user.email or not invitation.user.is_active:
+        return False
+    user = invitation.user
+    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+    context = {
+        "user": user,
+        "invitation": invitation,
+        "inviter": invitation.invited_by,
+        "invitations_url": base + reverse("network:invitation_list"),
+        "set_password_url": None,
+    }
+    if not user.has_usable_password():
+        context["set_password_url"] = base + reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
+    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        subject = render_to_string("network/email/invitation_subject.txt", context)
+        body = render_to_string("network/email/invitation.txt", context)
     send_mail(" ".join(subject.split()), body, None, [user.email])
     return True
 

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, F, Q, QuerySet
 
 from .lifecycle import TERMINAL
-from .models import Client, Membership, Network, Organization, Referral, ReferralEvent, Role
+from .models import (
+    Client,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Network,
+    Organization,
+    Referral,
+    ReferralEvent,
+    Role,
+)
 from .permissions import NetworkPerm, OrgPerm, user_has_network_perm, user_has_org_perm
 
 if TYPE_CHECKING:
@@ -74,6 +84,33 @@ def organization_members(
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
     )
+
+
+def invitations_pending_for_user(*, user: User, now: datetime) -> QuerySet[Invitation]:
+    """The invitations addressed to this account that it can still answer, newest first."""
+    return (
+        Invitation.objects.filter(user=user, status=InvitationStatus.PENDING, expires_at__gt=now)
+        .select_related("organization", "network", "invited_by")
+        .order_by("-created_at")
+    )
+
+
+def organization_invitations_pending(
+    *,
+    user: User,
+    organization: Organization,
+    now: datetime,
+    checker: ObjectPermissionChecker | None = None,
+) -> QuerySet[Invitation]:
+    """The organization's unanswered, unexpired invitations for its member managers; else none.
+
+    Rows carry the address the inviter typed; callers must not show the invited account.
+    """
+    if not members_manageable(user=user, organization=organization, checker=checker):
+        return Invitation.objects.none()
+    return Invitation.objects.filter(
+        organization=organization, status=InvitationStatus.PENDING, expires_at__gt=now
+    ).order_by("email")
 
 
 def network_admins(*, user: User, network: Network) -> QuerySet[Membership]:

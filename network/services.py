@@ -30,6 +30,8 @@ from .models import (
     Channel,
     Client,
     EventKind,
+    Invitation,
+    InvitationStatus,
     Membership,
     Network,
     Notification,
@@ -355,6 +357,150 @@ def membership_revoke(*, membership: Membership, by: User | None = None) -> None
     membership_changed.send(
         sender=Membership, user=user, organization=organization, network=network
     )
+
+
+# --- invitations: nobody joins an organization without saying yes ----------------------------
+
+INVITATION_DAYS = 14
+
+
+class InvitationClosed(Exception):
+    """The invitation expired, was already answered, or its inviter may no longer invite."""
+
+
+def _free_username(email: str) -> str:
+    """The address as username, suffixed if another account already holds that name."""
+    base = email.lower()
+    username, n = base, 1
+    while User.objects.filter(username__iexact=username).exists():
+        n += 1
+        username = f"{base}-{n}"
+    return username
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    by: User | None,
+    first_name: str = "",
+    last_name: str = "",
+    now: datetime | None = None,
+) -> Invitation:
+    """Invite whoever owns ``email`` to ``role`` at ``organization``; returns the invitation.
+
+    The result does not depend on whether an account has the address: without one, an account
+    without a password is created and its owner chooses one from the email. Either way nothing
+    is granted until the person signs in and accepts; a pending invitation is renewed, not doubled.
+    The email is sent once the transaction commits.
+    """
+    now = now or timezone.now()
+    if role not in Membership.ROLES_FOR_KIND[organization.kind]:
+        raise ValidationError(
+            {
+                "role": _("A %(kind)s cannot have the role %(role)s.")
+                % {"kind": organization.get_kind_display(), "role": role}
+            }
+        )
+    _authorize_membership_change(by, organization=organization, network=organization.network)
+    email = User.objects.normalize_email(email).strip()
+    user = User.objects.filter(email__iexact=email).first() or user_create(
+        username=_free_username(email), email=email, first_name=first_name, last_name=last_name
+    )
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(user=user, organization=organization, status=InvitationStatus.PENDING)
+        .first()
+    ) or Invitation(user=user, organization=organization, network=organization.network)
+    invitation.email = email
+    invitation.role = role
+    invitation.invited_by = by
+    invitation.expires_at = now + timedelta(days=INVITATION_DAYS)
+    try:
+        with transaction.atomic():
+            invitation.save()
+    except IntegrityError as exc:  # a concurrent invitation of the same person here
+        raise ValidationError(_("This person was just invited here; reload and retry.")) from exc
+    invitation_id = invitation.pk
+    transaction.on_commit(lambda: tasks.invitation_notify.delay(invitation_id))
+    return invitation
+
+
+def _invitation_open(invitation_id: int, by: User, now: datetime) -> Invitation:
+    invitation = (
+        # of=self: PostgreSQL cannot lock the nullable side (invited_by) of an outer join.
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("organization", "network", "invited_by")
+        .get(pk=invitation_id)
+    )
+    if invitation.user_id != by.pk:
+        raise PermissionDenied(_("This invitation is addressed to someone else."))
+    if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= now:
+        raise InvitationClosed(_("This invitation has expired or was already answered."))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, by: User, now: datetime | None = None
+) -> Membership:
+    """The invited person says yes: they get the role offered; returns the membership.
+
+    Refused (``InvitationClosed``) when expired, already answered, or when the inviter can no
+    longer manage the organization's members.
+    """
+    now = now or timezone.now()
+    invitation = _invitation_open(invitation.pk, by, now)
+    if invitation.invited_by is not None:
+        try:
+            _authorize_membership_change(
+                invitation.invited_by,
+                organization=invitation.organization,
+                network=invitation.network,
+            )
+        except PermissionDenied as exc:
+            raise InvitationClosed(_("The person who invited you can no longer do so.")) from exc
+    if not invitation.organization.is_active:
+        raise InvitationClosed(_("This organization no longer takes part in the network."))
+    membership = membership_grant(
+        user=by, role=invitation.role, organization=invitation.organization, notify=False
+    )
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.responded_at = now
+    invitation.save(update_fields=["status", "responded_at"])
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, invitation: Invitation, by: User, now: datetime | None = None) -> None:
+    """The invited person says no: nothing is granted and the invitation is closed."""
+    now = now or timezone.now()
+    invitation = _invitation_open(invitation.pk, by, now)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.responded_at = now
+    invitation.save(update_fields=["status", "responded_at"])
+
+
+@transaction.atomic
+def invitation_withdraw(*, invitation: Invitation, by: User | None) -> None:
+    """An admin of the organization takes back an unanswered invitation; it can no longer be
+    accepted."""
+    _authorize_membership_change(
+        by, organization=invitation.organization, network=invitation.network
+    )
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if locked.status != InvitationStatus.PENDING:
+        raise InvitationClosed(_("This invitation was already answered."))
+    locked.status = InvitationStatus.WITHDRAWN
+    locked.responded_at = timezone.now()
+    locked.save(update_fields=["status", "responded_at"])
+
+
+def membership_use(*, membership: Membership, now: datetime | None = None) -> None:
+    """Remember that the person now acts as this membership: their next sign-in starts here."""
+    Membership.objects.filter(pk=membership.pk).update(last_used_at=now or timezone.now())
 
 
 # --- clients and screening -------------------------------------------------------------------

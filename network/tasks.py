@@ -15,6 +15,14 @@ def membership_notify_granted(self, membership_id: int) -> bool:  # type: ignore
     return notifications.membership_granted_send(membership_id=membership_id)
 
 
+@shared_task(
+    bind=True, autoretry_for=(OSError,), retry_backoff=True, retry_kwargs={"max_retries": 8}
+)
+def invitation_notify(self, invitation_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Email a person an invitation to an organization; True if an email was sent."""
+    return notifications.invitation_send(invitation_id=invitation_id)
+
+
 @shared_task
 def notifications_deliver(ids: list[int]) -> int:
     """Deliver outbox rows written by a referral change; failures wait for the sweep."""

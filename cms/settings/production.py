@@ -1,5 +1,7 @@
 """Production: every secret and address from the environment; refuses to start without them."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -21,6 +23,16 @@ if not ALLOWED_HOSTS:
 if not (env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")):
     raise ImproperlyConfigured("CELERY_BROKER_URL or REDIS_URL must point at the Celery broker.")
 CELERY_TASK_ALWAYS_EAGER = False
+
+# Every link in an email (invitations, password resets, listing checks, referral notices) starts
+# here; the development default would send people to http://127.0.0.1:8000.
+WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL").rstrip("/")
+_base_url = urlsplit(WAGTAILADMIN_BASE_URL)
+if _base_url.scheme not in {"http", "https"} or not _base_url.hostname:
+    raise ImproperlyConfigured(
+        "WAGTAILADMIN_BASE_URL must be the public address people reach this deployment at "
+        "(for example https://handoff.example.org); it starts every link in emails."
+    )
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

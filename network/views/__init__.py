@@ -11,13 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import selectors, services
 from ..forms import MemberAddForm
 from ..middleware import ACTIVE_MEMBERSHIP_SESSION_KEY, TenantRequest
-from ..models import Membership, Network, Organization, Role, User
+from ..models import Membership, Network, Organization, Role
 from ..permissions import NetworkPerm, permissions_prefetch, user_has_network_perm
 
 View = Callable[..., HttpResponse]
@@ -32,6 +33,10 @@ def member_required(view: View) -> View:
         if request.membership is None:
             if request.user.is_superuser:  # the platform operator works in the Wagtail admin
                 return redirect("wagtailadmin_home")
+            if selectors.invitations_pending_for_user(
+                user=request.user, now=timezone.now()
+            ).exists():
+                return redirect("network:invitation_list")
             raise PermissionDenied(
                 _(
                     "Your account is not a member of any organization yet. "
@@ -92,6 +97,7 @@ def membership_switch(request: TenantRequest) -> HttpResponse:
         messages.error(request, _("Choose one of your own organizations."))
         return redirect("network:workspace")
     request.session[ACTIVE_MEMBERSHIP_SESSION_KEY] = membership.pk
+    services.membership_use(membership=membership)
     messages.success(request, _("You are now working as %(place)s.") % {"place": membership.label})
     return redirect("network:workspace")
 
@@ -143,12 +149,19 @@ def _members_page(
     members = selectors.organization_members(
         user=request.user, organization=organization, checker=request.permission_checker
     )
+    invitations = selectors.organization_invitations_pending(
+        user=request.user,
+        organization=organization,
+        now=timezone.now(),
+        checker=request.permission_checker,
+    )
     return render(
         request,
         "network/organization_members.html",
         {
             "organization": organization,
             "members": members,
+            "invitations": invitations,
             "form": form,
         },
         status=status,
@@ -179,24 +192,72 @@ def member_add(request: TenantRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _members_page(request, organization, form, status=400)
     data = form.cleaned_data
+    # A current member's role changes at once: the page already lists them by name. Anyone else
+    # is invited, and the answer is the same whether or not the address has an account.
+    member = (
+        selectors.organization_members(
+            user=request.user, organization=organization, checker=request.permission_checker
+        )
+        .filter(user__email__iexact=data["email"])
+        .first()
+    )
     try:
-        user = User.objects.filter(email__iexact=data["email"]).first() or services.user_create(
-            username=data["email"].lower(),
-            email=data["email"],
-            first_name=data["first_name"],
-            last_name=data["last_name"],
-        )
-        services.membership_grant(
-            user=user, organization=organization, role=data["role"], by=request.user
-        )
+        if member is not None:
+            services.membership_grant(
+                user=member.user, organization=organization, role=data["role"], by=request.user
+            )
+        else:
+            services.invitation_create(
+                organization=organization,
+                email=data["email"],
+                role=data["role"],
+                by=request.user,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+            )
     except ValidationError as exc:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
         return _members_page(request, organization, form, status=400)
-    messages.success(
-        request,
-        _("%(user)s now has the role %(role)s.") % {"user": user, "role": Role(data["role"]).label},
+    if member is not None:
+        messages.success(
+            request,
+            _("%(user)s now has the role %(role)s.")
+            % {"user": member.user, "role": Role(data["role"]).label},
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "We sent an invitation to %(email)s. The person joins %(org)s as %(role)s once "
+                "they sign in and accept it."
+            )
+            % {"email": data["email"], "org": organization.name, "role": Role(data["role"]).label},
+        )
+    return redirect("network:organization_members", slug=organization.slug)
+
+
+@require_POST
+@member_required
+def invitation_withdraw(request: TenantRequest, slug: str, pk: int) -> HttpResponse:
+    organization = _organization_managed_or_403(request, slug)
+    invitation = get_object_or_404(
+        selectors.organization_invitations_pending(
+            user=request.user,
+            organization=organization,
+            now=timezone.now(),
+            checker=request.permission_checker,
+        ),
+        pk=pk,
     )
+    try:
+        services.invitation_withdraw(invitation=invitation, by=request.user)
+    except services.InvitationClosed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email}
+        )
     return redirect("network:organization_members", slug=organization.slug)
 
 
@@ -237,3 +298,66 @@ def network_overview(request: TenantRequest) -> HttpResponse:
             "admins": selectors.network_admins(user=request.user, network=network),
         },
     )
+
+
+# --- invitations: answered by the invited person, signed in -----------------------------------
+
+
+@require_GET
+@login_required
+def invitation_list(request: TenantRequest) -> HttpResponse:
+    """The invitations waiting for this person's answer (reachable before any membership)."""
+    invitations = selectors.invitations_pending_for_user(user=request.user, now=timezone.now())
+    return render(request, "network/invitation_list.html", {"invitations": invitations})
+
+
+def _invitation_answer(request: TenantRequest, pk: int, *, accept: bool) -> HttpResponse:
+    # Another person's invitation is simply not found.
+    invitation = get_object_or_404(
+        selectors.invitations_pending_for_user(user=request.user, now=timezone.now()), pk=pk
+    )
+    try:
+        if accept:
+            membership = services.invitation_accept(invitation=invitation, by=request.user)
+        else:
+            services.invitation_decline(invitation=invitation, by=request.user)
+    except services.InvitationClosed as exc:
+        messages.error(request, str(exc))
+        return redirect("network:invitation_list")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("network:invitation_list")
+    if not accept:
+        messages.success(
+            request,
+            _("You declined to join %(org)s.") % {"org": invitation.organization.name},
+        )
+        return redirect("network:invitation_list")
+    messages.success(
+        request,
+        _("You joined %(org)s (%(network)s) as %(role)s.")
+        % {
+            "org": invitation.organization.name,
+            "network": invitation.network.name,
+            "role": membership.get_role_display(),
+        },
+    )
+    if request.membership is not None:
+        messages.info(
+            request,
+            _("You are still working as %(place)s; switch in the header to work there.")
+            % {"place": request.membership.label},
+        )
+    return redirect("network:workspace")
+
+
+@require_POST
+@login_required
+def invitation_accept(request: TenantRequest, pk: int) -> HttpResponse:
+    return _invitation_answer(request, pk, accept=True)
+
+
+@require_POST
+@login_required
+def invitation_decline(request: TenantRequest, pk: int) -> HttpResponse:
+    return _invitation_answer(request, pk, accept=False)

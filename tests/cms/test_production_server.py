@@ -26,6 +26,7 @@ def production_server(tmp_path):
         "SECRET_KEY": KEY,
         "ALLOWED_HOSTS": ".localhost,127.0.0.1",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "WAGTAILADMIN_BASE_URL": "https://handoff.example.org",
         "DATABASE_URL": database_url(),
         "STATIC_ROOT": str(tmp_path / "static"),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
@@ -94,3 +95,22 @@ def test_gunicorn_serves_the_site_securely(production_server):
     assert "Production Network" in home.read().decode()
 
     assert _get(production_server, "/accounts/login/", "evil.example.com").status == 400
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_access_log_never_carries_a_listing_verification_token(production_server, tmp_path):
+    import time
+
+    network = network_make("Logged Network")
+    token = "eyJwIjo-not-a-real-token-" + "Q" * 24
+    response = _get(production_server, f"/listings/verify/{token}/", network.site.hostname)
+    response.read()
+    assert response.status == 404
+    log_path = tmp_path / "gunicorn.log"
+    for _ in range(50):  # the access line is written just after the response
+        if "/listings/verify/" in log_path.read_text():
+            break
+        time.sleep(0.1)
+    log = log_path.read_text()
+    assert "/listings/verify/<token>/" in log
+    assert token not in log

@@ -20,7 +20,14 @@ def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "CELERY_BROKER_URL", "REDIS_URL"}
+        if k
+        not in {
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "CELERY_BROKER_URL",
+            "REDIS_URL",
+            "WAGTAILADMIN_BASE_URL",
+        }
     }
     clean.update(DJANGO_SETTINGS_MODULE="cms.settings.production", **env)
     return subprocess.run(
@@ -41,16 +48,27 @@ def test_production_refuses_weak_or_missing_secret_key(key):
         SECRET_KEY=key,
         ALLOWED_HOSTS="x.org",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        WAGTAILADMIN_BASE_URL="https://x.org",
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
 def test_production_refuses_missing_hosts_and_broker():
-    no_hosts = _run(["check"], SECRET_KEY=STRONG_KEY, CELERY_BROKER_URL="redis://x:6379/0")
+    no_hosts = _run(
+        ["check"],
+        SECRET_KEY=STRONG_KEY,
+        CELERY_BROKER_URL="redis://x:6379/0",
+        WAGTAILADMIN_BASE_URL="https://x.org",
+    )
     assert "ALLOWED_HOSTS" in no_hosts.stderr
     assert no_hosts.returncode != 0
-    no_broker = _run(["check"], SECRET_KEY=STRONG_KEY, ALLOWED_HOSTS="x.org")
+    no_broker = _run(
+        ["check"],
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="x.org",
+        WAGTAILADMIN_BASE_URL="https://x.org",
+    )
     assert "CELERY_BROKER_URL" in no_broker.stderr
     assert no_broker.returncode != 0
 
@@ -61,9 +79,47 @@ def test_production_passes_check_deploy():
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="handoff.example.org",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        WAGTAILADMIN_BASE_URL="https://handoff.example.org",
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("base_url", ["", "handoff.example.org", "https://"])
+def test_production_refuses_to_start_without_the_public_base_url(base_url):
+    """Links in emails would otherwise point at http://127.0.0.1:8000."""
+    result = _run(
+        ["check"],
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="handoff.example.org",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        WAGTAILADMIN_BASE_URL=base_url,
+    )
+    assert result.returncode != 0
+    assert "WAGTAILADMIN_BASE_URL must be" in result.stderr
+
+
+def test_development_links_follow_the_port_the_demo_serves_on():
+    """`make demo PORT=8123` passes PORT (and HANDOFF_HOST) to the dev settings."""
+    env = {k: v for k, v in os.environ.items() if k != "WAGTAILADMIN_BASE_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="cms.settings.dev", PORT="8123", HANDOFF_HOST="localhost")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.WAGTAILADMIN_BASE_URL)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "http://localhost:8123"
 
 
 def test_boolean_environment_values_are_checked(monkeypatch):

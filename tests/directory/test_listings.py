@@ -263,6 +263,10 @@ def test_stale_listings(tenant_a, listed):
     assert service.pk in stale
 
 
+def _host(tenant) -> str:
+    return tenant.network.site.hostname
+
+
 @pytest.mark.django_db
 def test_stale_listing_editors_get_a_link_that_confirms_without_a_password(
     client, tenant_a, listed, django_capture_on_commit_callbacks, mailoutbox
@@ -280,23 +284,95 @@ def test_stale_listing_editors_get_a_link_that_confirms_without_a_password(
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     assert asked == [(agency.pk, admin.pk)]  # the agency's editors only, not its staff
     assert [m.to for m in mailoutbox] == [[admin.email]]
-    url = re.search(r"http://testserver(/listings/verify/\S+/)", mailoutbox[0].body).group(1)
+    # The link points at the agency's own network site.
+    host, link = re.search(r"http://([^/\s]+)(/listings/verify/\S+/)", mailoutbox[0].body).groups()
+    assert host == _host(tenant_a)
 
     # Not asked again within two weeks.
     assert services.listings_verification_request(network=tenant_a.network, now=now) == []
 
-    page = client.get(url)  # no login
+    landing = client.get(link, HTTP_HOST=host)  # no login
+    assert landing.status_code == 302
+    url = landing["Location"]
+    assert url == reverse("directory:listing_verify")
+    page = client.get(url, HTTP_HOST=host)
     assert page.status_code == 200
     assert service.title in page.content.decode()
-    done = client.post(url, {"action": "confirm"})
+    assert client.post(url, {"action": "delete everything"}, HTTP_HOST=host).status_code == 400
+    update = client.post(url, {"action": "update"}, HTTP_HOST=host)
+    assert update["Location"] == reverse("wagtailadmin_pages:edit", args=[agency.pk])
+    done = client.post(url, {"action": "confirm"}, HTTP_HOST=host)
     assert done.status_code == 200
     verified = ListingVerification.objects.filter(page__in=[agency.pk, service.pk])
     assert {v.verified_by for v in verified} == {admin}
     assert selectors.listings_stale(network=tenant_a.network, now=now).count() == 0
 
-    update = client.post(url, {"action": "update"})
-    assert update["Location"] == reverse("wagtailadmin_pages:edit", args=[agency.pk])
-    assert client.post(url, {"action": "delete everything"}).status_code == 400
+
+@pytest.mark.django_db
+def test_a_verification_link_works_once(client, tenant_a, listed):
+    from directory.models import ListingVerification
+
+    agency, _, _ = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    link = reverse(
+        "directory:listing_verify_link",
+        args=[services.verification_token_make(page=agency, user=admin)],
+    )
+    host = _host(tenant_a)
+    url = client.get(link, HTTP_HOST=host)["Location"]
+    assert client.post(url, {"action": "confirm"}, HTTP_HOST=host).status_code == 200
+    first = ListingVerification.objects.get(page=agency).last_verified_at
+
+    # Neither the page (its session was used up) nor the emailed link answers again.
+    assert client.post(url, {"action": "confirm"}, HTTP_HOST=host).status_code == 404
+    again = client.get(link, HTTP_HOST=host)
+    assert again.status_code == 410
+    assert "already used" in again.content.decode()
+    other_browser = client.__class__()
+    assert other_browser.get(link, HTTP_HOST=host).status_code == 410
+    assert ListingVerification.objects.get(page=agency).last_verified_at == first
+
+
+@pytest.mark.django_db
+def test_a_verification_link_answers_only_on_its_networks_site(client, tenant_a, tenant_b, listed):
+    from directory.models import ListingVerification
+
+    agency, _, _ = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    link = reverse(
+        "directory:listing_verify_link",
+        args=[services.verification_token_make(page=agency, user=admin)],
+    )
+    elsewhere = client.get(link, HTTP_HOST=_host(tenant_b))
+    assert elsewhere.status_code == 404
+    assert agency.title not in elsewhere.content.decode()
+    # A session started on the right site does not carry over to the other network's host.
+    url = client.get(link, HTTP_HOST=_host(tenant_a))["Location"]
+    moved = client.post(url, {"action": "confirm"}, HTTP_HOST=_host(tenant_b))
+    assert moved.status_code == 404
+    assert agency.title not in moved.content.decode()
+    assert not ListingVerification.objects.filter(
+        page=agency, last_verified_at__isnull=False
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_the_verification_token_stays_out_of_every_later_request(client, tenant_a, listed):
+    agency, _, _ = listed
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    token = services.verification_token_make(page=agency, user=admin)
+    host = _host(tenant_a)
+    landing = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)
+    assert landing.status_code == 302
+    assert token not in landing["Location"]
+    assert landing["Referrer-Policy"] == "no-referrer"
+    page = client.get(landing["Location"], HTTP_HOST=host)
+    body = page.content.decode()
+    assert token not in body  # the form posts to the token-free address
+    assert 'method="post"' in body
+    done = client.post(landing["Location"], {"action": "confirm"}, HTTP_HOST=host)
+    assert done.status_code == 200
+    assert token not in done.content.decode()
 
 
 @pytest.mark.django_db
@@ -308,22 +384,27 @@ def test_altered_expired_or_revoked_links_are_refused(client, tenant_a, listed):
 
     agency, _, _ = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
+    host = _host(tenant_a)
     token = services.verification_token_make(page=agency, user=admin)
-    url = reverse("directory:listing_verify", args=[token])
-    altered = client.get(reverse("directory:listing_verify", args=[token[:-2] + "xx"]))
+    link = reverse("directory:listing_verify_link", args=[token])
+    altered = client.get(
+        reverse("directory:listing_verify_link", args=[token[:-2] + "xx"]), HTTP_HOST=host
+    )
     assert altered.status_code == 404
     assert "not valid" in altered.content.decode()
     later = datetime.now(tz=UTC) + timedelta(days=31)
     with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
-        expired = client.get(url)
+        expired = client.get(link, HTTP_HOST=host)
     assert expired.status_code == 410
     assert "expired" in expired.content.decode()
+    url = client.get(link, HTTP_HOST=host)["Location"]
     network_services.membership_grant(
         user=admin, role=Role.AGENCY_STAFF, organization=tenant_a.agency, notify=False
     )
-    revoked = client.post(url, {"action": "confirm"})
+    revoked = client.post(url, {"action": "confirm"}, HTTP_HOST=host)
     assert revoked.status_code == 404
     assert not agency.__class__.objects.filter(pk=agency.pk, verification__isnull=False).exists()
+    assert client.get(reverse("directory:listing_verify"), HTTP_HOST=host).status_code == 404
 
 
 @pytest.mark.django_db
@@ -374,7 +455,10 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
 
     agency, _, _ = listed
     token = services.verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
-    url = reverse("directory:listing_verify", args=[token])
+    host = _host(tenant_a)
+    url = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)[
+        "Location"
+    ]
     food = SdohCategory.objects.get(code="food-insecurity")
 
     def grow(n: int) -> None:
@@ -387,7 +471,7 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get(url).status_code == 200
+            assert client.get(url, HTTP_HOST=host).status_code == 200
         return len(ctx.captured_queries)
 
     grow(2)
@@ -404,3 +488,21 @@ def test_the_directory_page_lists_its_agencies(client, tenant_a, listed):
     response = client.get("/directory/", HTTP_HOST=tenant_a.network.site.hostname)
     assert response.status_code == 200
     assert agency.title in response.content.decode()
+
+
+def test_the_verification_email_is_plain_text_not_html_escaped(tenant_a, listed, mailoutbox):
+    from directory.notifications import listing_verification_email
+
+    agency, _, _ = listed
+    agency.title = "Smith & Jones <Pantry>"
+    agency.save()
+    admin = tenant_a.users[Role.AGENCY_ADMIN]
+    admin.first_name = "Ana <img src=x>"
+    admin.save()
+    assert listing_verification_email(page_id=agency.pk, user_id=admin.pk)
+    (message,) = mailoutbox
+    assert "Hello Ana <img src=x>," in message.body
+    assert "Smith & Jones <Pantry>" in message.body
+    assert "Smith & Jones <Pantry>" in message.subject
+    assert "&lt;" not in message.body + message.subject
+    assert "&amp;" not in message.body + message.subject

@@ -66,12 +66,15 @@ def test_member_add_only_by_admins(client, tenant_a, role):
         reverse("network:member_add", args=[tenant_a.clinic.slug]),
         {"email": "new.person@example.org", "role": Role.CLINIC_STAFF},
     )
+    # Admins invite (nobody joins before accepting); the others are refused and invite nobody.
+    assert not tenant_a.clinic.memberships.filter(user__email="new.person@example.org").exists()
+    invited = tenant_a.clinic.invitations.filter(email="new.person@example.org").exists()
     if role in CLINIC_ADMINS:
         assert response.status_code == 302
-        assert tenant_a.clinic.memberships.filter(user__email="new.person@example.org").exists()
+        assert invited
     else:
         assert response.status_code == 403
-        assert not tenant_a.clinic.memberships.filter(user__email="new.person@example.org").exists()
+        assert not invited
 
 
 @pytest.mark.django_db

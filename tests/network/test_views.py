@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from network import services
-from network.models import Membership, Role, User
+from network.models import Invitation, Membership, Role, User
 from tests.factories import UserFactory, organization_make
 
 
@@ -75,14 +75,16 @@ def test_admin_adds_new_person_who_gets_an_invitation(
     assert response.status_code == 302
     user = User.objects.get(email__iexact="ana.lopez@example.org")
     assert not user.has_usable_password()
-    assert Membership.objects.get(user=user).role == Role.CLINIC_STAFF
+    assert not Membership.objects.filter(user=user).exists()  # not before they accept
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [user.email]
     assert tenant_a.clinic.name in message.subject
     link = re.search(r"http://testserver(/accounts/password-reset/\S+)", message.body)
     assert link, message.body
+    assert "http://testserver" + reverse("network:invitation_list") in message.body
     # The link lets the person choose a password and sign in.
+    client.logout()
     page = client.get(link.group(1), follow=True)
     assert page.context["validlink"]
     client.post(
@@ -91,6 +93,14 @@ def test_admin_adds_new_person_who_gets_an_invitation(
     )
     user.refresh_from_db()
     assert user.check_password("a-long-Passphrase-42")
+    # Signed in, the workspace sends them to their invitation; accepting makes them a member.
+    client.force_login(user)
+    assert client.get(reverse("network:workspace"))["Location"] == reverse(
+        "network:invitation_list"
+    )
+    invitation = user.invitations.get()
+    client.post(reverse("network:invitation_accept", args=[invitation.pk]))
+    assert Membership.objects.get(user=user).role == Role.CLINIC_STAFF
 
 
 @pytest.mark.django_db
@@ -102,7 +112,8 @@ def test_admin_adds_existing_person_by_email(client, tenant_a, django_capture_on
             reverse("network:member_add", args=[tenant_a.agency.slug]),
             {"email": "SAM@example.org", "role": Role.AGENCY_STAFF},
         )
-    assert Membership.objects.get(user=person).organization == tenant_a.agency
+    assert not Membership.objects.filter(user=person).exists()
+    assert person.invitations.get().organization == tenant_a.agency
     assert "password-reset" not in mail.outbox[0].body
     assert User.objects.filter(email__iexact="sam@example.org").count() == 1
 
@@ -124,6 +135,7 @@ def test_member_add_bad_input_is_explained_and_writes_nothing(client, tenant_a, 
     assert response.status_code == 400
     assert message in response.content.decode()
     assert (User.objects.count(), Membership.objects.count()) == (users, memberships)
+    assert not Invitation.objects.exists()
 
 
 @pytest.mark.django_db
@@ -176,6 +188,9 @@ def _grow(tenant, n: int) -> None:
         )
         services.membership_grant(
             user=UserFactory(), role=Role.CLINIC_STAFF, organization=tenant.clinic, notify=False
+        )
+        services.invitation_create(
+            organization=tenant.clinic, email=UserFactory().email, role=Role.CLINIC_STAFF, by=None
         )
 
 
