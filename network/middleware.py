@@ -96,7 +96,7 @@ class TwoFactorMiddleware:
             user.is_authenticated
             and not self._is_open(request.path_info)
             # The memberships TenantMiddleware loaded: no query for people who need no code.
-            and two_factor.two_factor_required(user=user, memberships=tenant_request.memberships)
+            and two_factor.two_factor_due(request=request, memberships=tenant_request.memberships)
             and not user.is_verified()  # type: ignore[attr-defined]
         ):
             name = (

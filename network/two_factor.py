@@ -27,6 +27,8 @@ from .models import Membership, Role, User
 TWO_FACTOR_ROLES: frozenset[str] = frozenset(
     {Role.NETWORK_ADMIN, Role.CLINIC_ADMIN, Role.AGENCY_ADMIN}
 )
+# Set at sign-in: whether the person had enrolled (then they verify too, whatever their role).
+ENROLLED_SESSION_KEY = "handoff_two_factor_enrolled"
 AUTHENTICATOR_NAME = "Authenticator app"
 RECOVERY_NAME = "Recovery codes"
 
@@ -46,6 +48,22 @@ def two_factor_required(*, user: User, memberships: list[Membership] | None = No
     if memberships is not None:
         return any(m.role in TWO_FACTOR_ROLES for m in memberships)
     return Membership.objects.filter(user=user, role__in=TWO_FACTOR_ROLES).exists()
+
+
+def two_factor_due(*, request: HttpRequest, memberships: list[Membership] | None) -> bool:
+    """Whether this signed-in session must be verified before it opens anything: the person's
+    role requires it, or they enrolled (anyone may, and then a password alone is not enough)."""
+    user: User = request.user  # type: ignore[assignment]
+    return bool(request.session.get(ENROLLED_SESSION_KEY)) or two_factor_required(
+        user=user, memberships=memberships
+    )
+
+
+def enrolment_note_at_sign_in(sender: object, request: HttpRequest, user: User, **_: object) -> None:
+    """Remembers in the new session whether ``user`` enrolled (one query at sign-in, none per
+    page)."""
+    if hasattr(request, "session"):
+        request.session[ENROLLED_SESSION_KEY] = two_factor_enrolled(user=user)
 
 
 def authenticator_for(*, user: User) -> TOTPDevice | None:
@@ -78,18 +96,20 @@ def authenticator_pending(*, user: User, device_id: int | None) -> TOTPDevice | 
     return TOTPDevice.objects.filter(user=user, pk=device_id, confirmed=False).first()
 
 
-@transaction.atomic
 def authenticator_confirm(*, request: HttpRequest, device: TOTPDevice, code: str) -> list[str]:
     """Confirm ``device`` with a code it generated: it replaces the user's earlier authenticator,
     the session counts as verified, and a fresh set of recovery codes is issued and returned
-    (shown once). Raises ``CodeInvalid`` when the code is wrong."""
+    (shown once). Raises ``CodeInvalid`` when the code is wrong (the failure is counted)."""
+    # Not inside the transaction below: a wrong code's throttling count must be kept.
     if not device.verify_token(code_normalize(code)):
         raise CodeInvalid
-    TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    django_otp.login(request, device)
-    return recovery_codes_issue(user=device.user)
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        django_otp.login(request, device)
+        request.session[ENROLLED_SESSION_KEY] = True
+        return recovery_codes_issue(user=device.user)
 
 
 @transaction.atomic
@@ -111,7 +131,6 @@ def code_normalize(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()[:32]
 
 
-@transaction.atomic
 def two_factor_verify(*, request: HttpRequest, code: str) -> Device:
     """Mark this session verified with an authenticator code or an unused recovery code (which
     is then spent). Raises ``CodeInvalid`` otherwise; repeated failures slow the device down
@@ -119,14 +138,17 @@ def two_factor_verify(*, request: HttpRequest, code: str) -> Device:
     user: User = request.user  # type: ignore[assignment]
     token = code_normalize(code)
     if token:
-        devices: list[Device] = [
-            *TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True),
-            *StaticDevice.objects.select_for_update().filter(user=user, confirmed=True),
-        ]
-        for device in devices:
-            if device.verify_token(token):
-                django_otp.login(request, device)
-                return device
+        # Locked rows: two requests cannot spend one code twice. The failures' counts are
+        # committed with the transaction (the exception is raised after it).
+        with transaction.atomic():
+            devices: list[Device] = [
+                *TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True),
+                *StaticDevice.objects.select_for_update().filter(user=user, confirmed=True),
+            ]
+            verified = next((device for device in devices if device.verify_token(token)), None)
+        if verified is not None:
+            django_otp.login(request, verified)
+            return verified
     raise CodeInvalid
 
 
