@@ -119,7 +119,9 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
     ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if not report_only and request.path_info.startswith(settings.HANDOFF_CSP_ADMIN_PREFIX):
-            update = {key: list(values) for key, values in settings.HANDOFF_CSP_ADMIN_UPDATE.items()}
+            update = {
+                key: list(values) for key, values in settings.HANDOFF_CSP_ADMIN_UPDATE.items()
+            }
             for key, values in (parts.update or {}).items():
                 extra = [values] if isinstance(values, str) else list(values or [])
                 update[key] = [*update.get(key, []), *extra]

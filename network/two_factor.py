@@ -59,7 +59,9 @@ def two_factor_due(*, request: HttpRequest, memberships: list[Membership] | None
     )
 
 
-def enrolment_note_at_sign_in(sender: object, request: HttpRequest, user: User, **_: object) -> None:
+def enrolment_note_at_sign_in(
+    sender: object, request: HttpRequest, user: User, **_: object
+) -> None:
     """Remembers in the new session whether ``user`` enrolled (one query at sign-in, none per
     page)."""
     if hasattr(request, "session"):

@@ -8,8 +8,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from network import services
-from network.two_factor import two_factor_required
 from network.models import Network, Organization, Role, User
+from network.two_factor import two_factor_required
 from tests.factories import UserFactory, network_make, organization_make
 
 

@@ -151,7 +151,9 @@ def test_enrolment_shows_a_qr_code_and_the_key_then_recovery_codes_once(client, 
     assert done.status_code == 200
     codes = re.findall(r"<li><code>([a-z2-7]+)</code></li>", done.content.decode())
     assert len(codes) == 10
-    assert set(codes) == set(StaticToken.objects.filter(device__user=user).values_list("token", flat=True))
+    assert set(codes) == set(
+        StaticToken.objects.filter(device__user=user).values_list("token", flat=True)
+    )
     device.refresh_from_db()
     assert device.confirmed
     assert client.get("/workspace/").status_code == 200  # this session is verified
