@@ -63,9 +63,7 @@ class IdleTimeoutMiddleware:
                 _("You were signed out after %(minutes)d minutes without activity.")
                 % {"minutes": minutes},
             )
-            return redirect_to_login(  # type: ignore[return-value]
-                request.get_full_path(), sign_in_url_for(request.path_info)
-            )
+            return redirect_to_login(request.get_full_path(), sign_in_url_for(request.path_info))
         if not isinstance(last, int) or now - last >= ACTIVITY_RESOLUTION_SECONDS:
             request.session[LAST_ACTIVITY_SESSION_KEY] = now
         return self.get_response(request)
