@@ -230,3 +230,20 @@ def test_production_cannot_turn_two_factor_sign_in_off():
     refused = _run(["shell", "-c", show], HANDOFF_TWO_FACTOR_REQUIRED="false", **env)
     assert refused.returncode != 0
     assert "HANDOFF_TWO_FACTOR_REQUIRED cannot be turned off in production" in refused.stderr
+
+
+def test_no_template_of_ours_has_inline_script_or_handlers():
+    """Every template of the project's apps: scripts come from static files, no on…= handler."""
+    templates = [
+        path
+        for app in ("cms", "network", "directory", "consent", "search")
+        for path in (ROOT / app).rglob("templates/**/*.html")
+    ]
+    assert len(templates) > 40
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in templates
+        for pattern in (INLINE_SCRIPT, INLINE_HANDLER)
+        for match in pattern.finditer(path.read_text())
+    ]
+    assert found == []
