@@ -257,6 +257,6 @@ def test_the_footer_language_switcher_turns_the_page_into_spanish(page, site, ca
     footer = page.get_by_role("contentinfo")
     footer.get_by_label("Language").select_option("es")
     footer.get_by_role("button").click()
-    page.wait_for_function("document.documentElement.lang === 'es'")
+    page.wait_for_selector("html[lang='es']", state="attached")
     assert page.url.endswith("/accounts/login/")  # back on the same page
     screenshot(page, "login-in-spanish")
