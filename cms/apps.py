@@ -11,7 +11,10 @@ class CmsConfig(AppConfig):
     verbose_name = "Site"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
         from .append_only import append_only_reinstall, sqlite_function_register
+        from .middleware import activity_record_at_sign_in
         from .storage import documents_private
 
         documents_private()
@@ -20,6 +23,7 @@ class CmsConfig(AppConfig):
         # Sent once per migrate for this app, after every app's migrations ran.
         post_migrate.connect(append_only_reinstall, sender=self, dispatch_uid="handoff_append_only")
         register(trusted_proxies_check)
+        user_logged_in.connect(activity_record_at_sign_in, dispatch_uid="cms-idle-timeout")
 
 
 def trusted_proxies_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:

@@ -32,6 +32,7 @@ accounts = [
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include(accounts)),
+    path("accounts/two-factor/", include("network.urls_two_factor")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("network.urls")),
     path("files/", include("consent.urls")),  # private files: checked, logged downloads

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
 
+from . import two_factor
 from .models import Membership, Network, Organization, User
 from .permissions import ObjectPermissionChecker, checker_for
 from .selectors import memberships_for_user
@@ -85,3 +89,41 @@ class TenantMiddleware:
         # the network whose site answers this host: the public pages of that network.
         tenant_request.network = membership.network if membership else site_network(request)
         return self.get_response(request)
+
+
+# Paths an unverified admin may still open: signing in and out, the two-factor pages, static
+# files and the language switch.
+TWO_FACTOR_OPEN_PREFIXES = ("/accounts/", "/i18n/", "/admin/login/", "/admin/logout/")
+
+
+class TwoFactorMiddleware:
+    """Sends a signed-in person who must use two-factor sign-in (``two_factor_required``) to
+    verify a code, or to enrol first, before any page of the workspace, the Wagtail admin or
+    anything else: a password alone opens nothing but the sign-in pages."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant_request: TenantRequest = request  # type: ignore[assignment]
+        user = tenant_request.user
+        if (
+            user.is_authenticated
+            and not self._is_open(request.path_info)
+            # The memberships TenantMiddleware loaded: no query for people who need no code.
+            and two_factor.two_factor_due(request=request, memberships=tenant_request.memberships)
+            and not user.is_verified()  # type: ignore[attr-defined]
+        ):
+            name = (
+                "two_factor:verify"
+                if two_factor.two_factor_enrolled(user=user)
+                else "two_factor:setup"
+            )
+            query = urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(f"{reverse(name)}?{query}")
+        return self.get_response(request)
+
+    @staticmethod
+    def _is_open(path: str) -> bool:
+        static = settings.STATIC_URL or "/static/"
+        return path.startswith((*TWO_FACTOR_OPEN_PREFIXES, static))

@@ -3,9 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from django.test import Client as HttpClient
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from network import services
 from network.models import Network, Organization, Role, User
+from network.two_factor import two_factor_required
 from tests.factories import UserFactory, network_make, organization_make
 
 
@@ -49,6 +53,30 @@ def cache_empty() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+# The test client's own force_login: signs in with the password step only.
+force_login_unverified = HttpClient.force_login
+
+
+def login_verified(http: HttpClient, user: User, backend: str | None = None) -> None:
+    """Sign in as ``user`` as after both steps: someone who must use two-factor sign-in gets an
+    authenticator (made here if they have none) and a session verified with it."""
+    force_login_unverified(http, user, backend)
+    if two_factor_required(user=user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = http.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+@pytest.fixture(autouse=True)
+def force_login_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's ``client.force_login`` passes two-factor sign-in (the requirement stays on);
+    the tests of two-factor sign-in call ``force_login_unverified``."""
+    monkeypatch.setattr(HttpClient, "force_login", login_verified)
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ database search and the offline geocoder, so that one command runs the demo anyw
 import importlib.util
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -98,21 +100,34 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # trigram lookups and full-text search (inert on SQLite)
     "django_htmx",
+    # Sign-in (issue 13 §5): lockout, two-factor, CSP.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "cms.middleware.NulCharacterMiddleware",
+    "cms.nul.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "network.middleware.TenantMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cms.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    "network.middleware.TwoFactorMiddleware",
+    "cms.middleware.PasswordResetThrottleMiddleware",
+    "cms.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cms.urls"
@@ -148,6 +163,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "network.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins (see below)
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -312,6 +328,66 @@ WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 HSDS_IMPORT_MAX_MEMBERS = env_int("HSDS_IMPORT_MAX_MEMBERS", 64)
 HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES", 50 * 1024 * 1024)
 HSDS_IMPORT_STALE_MINUTES = env_int("HSDS_IMPORT_STALE_MINUTES", 120)
+# --- Sign-in fit for health data (issue 13 §5) -------------------------------------------------
+# Lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429) for the cool-off, even with the right password. Every
+# sign-in form goes through django.contrib.auth.authenticate, so this covers the workspace's and
+# the Wagtail admin's.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The same address the access log records: REMOTE_ADDR, or the client behind a trusted proxy.
+AXES_CLIENT_IP_CALLABLE = env_str("AXES_CLIENT_IP_CALLABLE") or "cms.client_address.client_ip"
+AXES_ENABLE_ADMIN = False  # the Django admin is not routed by default
+# Password-reset forms (workspace and Wagtail admin): at most this many requests per client
+# address and per e-mail address within the window; beyond, 429 and no e-mail.
+HANDOFF_PASSWORD_RESET_LIMIT = env_int("HANDOFF_PASSWORD_RESET_LIMIT", 5)
+HANDOFF_PASSWORD_RESET_WINDOW_SECONDS = env_int("HANDOFF_PASSWORD_RESET_WINDOW_SECONDS", 60 * 60)
+
+# Two-factor sign-in (django-otp: TOTP and one-time recovery codes). Required for superusers,
+# network admins and organization admins; anyone may enrol. Production forces it on.
+HANDOFF_TWO_FACTOR_REQUIRED = env_bool("HANDOFF_TWO_FACTOR_REQUIRED", True)
+OTP_TOTP_ISSUER = "Handoff"
+HANDOFF_RECOVERY_CODE_COUNT = 10
+
+# Idle timeout: a session unused for this long is signed out, besides SESSION_COOKIE_AGE
+# (the absolute lifetime).
+HANDOFF_IDLE_TIMEOUT_SECONDS = env_int("HANDOFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
+
+# Content-Security-Policy (django-csp 4): no inline script or event handler anywhere outside the
+# Wagtail admin; the map's tile host is allowed for images when set. The Wagtail admin (8.0)
+# still writes inline scripts (date pickers, inline panels) and inline styles, so /admin/ adds
+# 'unsafe-inline' for those two only (cms.middleware.ContentSecurityPolicyMiddleware).
+_csp_images = ["'self'", "data:"]
+if SEARCH_MAP_TILE_URL:
+    # https://{s}.tile.example.org/{z}/{x}/{y}.png → https://*.tile.example.org
+    _tiles = urlsplit(SEARCH_MAP_TILE_URL)
+    _csp_images.append(f"{_tiles.scheme}://{_tiles.netloc.replace('{s}', '*')}")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": _csp_images,
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'self'"],
+    },
+}
+HANDOFF_CSP_ADMIN_PREFIX = "/admin/"
+HANDOFF_CSP_ADMIN_UPDATE = {
+    "script-src": ["'unsafe-inline'"],
+    "style-src": ["'unsafe-inline'"],
+    "img-src": ["blob:"],
+}
+# No third-party requests: Wagtail would send staff e-mail hashes to gravatar.com.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
+# --- end sign-in -----------------------------------------------------------------------------
 
 # The Django admin is not routed unless DJANGO_ADMIN_PATH names a (private) prefix.
 DJANGO_ADMIN_PATH = env_str("DJANGO_ADMIN_PATH")

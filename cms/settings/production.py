@@ -60,3 +60,13 @@ ADMINS: list[tuple[str, str]] = []
 
 # WhiteNoise serves the collected static files from the web processes (right after security).
 MIDDLEWARE = [*MIDDLEWARE[:1], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[1:]]  # noqa: F405
+
+# --- Sign-in fit for health data (issue 13 §5) -------------------------------------------------
+# Two-factor sign-in for admins and superusers cannot be switched off in production.
+if not env_bool("HANDOFF_TWO_FACTOR_REQUIRED", True):
+    raise ImproperlyConfigured(
+        "HANDOFF_TWO_FACTOR_REQUIRED cannot be turned off in production: admins and superusers "
+        "reach health information and must sign in with a second factor."
+    )
+HANDOFF_TWO_FACTOR_REQUIRED = True
+# --- end sign-in -----------------------------------------------------------------------------

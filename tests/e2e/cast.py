@@ -4,10 +4,15 @@ client who has not yet consented to anything."""
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import services as consent_services
 from consent.models import ClientField
@@ -18,6 +23,8 @@ from tests.conftest import Tenant
 from tests.loop.conftest import loop_directory
 
 PASSWORD = "pw"  # as tests.factories.UserFactory sets it
+# The network admin's authenticator app (they must use two-factor sign-in).
+AUTHENTICATOR_KEY = b"e2e-authenticator-01".hex()
 # What both agreements let the agencies see: no date of birth, no address, no email.
 AGREED_FIELDS = [
     ClientField.NAME,
@@ -62,6 +69,7 @@ def cast_make(tenant: Tenant) -> Cast:
     food_agency = food.get_parent().specific.organization
     housing_agency = housing.get_parent().specific.organization
     admin = tenant.users[Role.NETWORK_ADMIN]
+    two_factor_enrol(admin)
     staff = {}
     for name, agency in (("food", food_agency), ("housing", housing_agency)):
         # One membership each: they land in their agency without switching.
@@ -105,12 +113,35 @@ def cast_make(tenant: Tenant) -> Cast:
     )
 
 
+def two_factor_enrol(user: User) -> None:
+    """Give ``user`` the authenticator app (``AUTHENTICATOR_KEY``) and a few recovery codes."""
+    TOTPDevice.objects.create(user=user, name="phone", key=AUTHENTICATOR_KEY, confirmed=True)
+    codes = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    for n in range(5):
+        StaticToken.objects.create(device=codes, token=f"recovery{n}")
+
+
+def two_factor_code(user: User) -> str:
+    """What the person types after the password: the app's code, the next period's code when
+    this period's was already used (a code is accepted once), else a recovery code."""
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    period = int(time.time() - device.t0) // device.step
+    for ahead in (0, 1):  # django-otp accepts one period of drift
+        if device.last_t < period + ahead:
+            return f"{totp(device.bin_key, step=device.step, t0=device.t0, drift=ahead):06d}"
+    return str(StaticToken.objects.filter(device__user=user).values_list("token", flat=True)[0])
+
+
 def log_in(page, site: str, user: User) -> None:  # type: ignore[no-untyped-def]
-    """Through the sign-in form, as a person would."""
+    """Through the sign-in form (and the code form after it, for admins), as a person would."""
     page.goto(f"{site}/accounts/login/")
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/workspace/$|/two-factor/verify/"))
+    if "/two-factor/verify/" in page.url:
+        page.get_by_label("Code").fill(two_factor_code(user))
+        page.get_by_role("button", name="Verify").click()
     page.wait_for_url("**/workspace/")
 
 

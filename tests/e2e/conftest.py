@@ -12,6 +12,27 @@ import pytest
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Every page reports its Content-Security-Policy violations to the console, where the browser
+# also writes its own "Refused to …" errors; any of them fails the test (csp_clean).
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || location.href}:${event.lineNumber}`);
+});
+"""
+CSP_VIOLATIONS: list[str] = []
+
+
+def csp_watch(context) -> None:  # type: ignore[no-untyped-def]
+    """Collect the CSP violations of every page of ``context`` into CSP_VIOLATIONS."""
+
+    def note(message) -> None:  # type: ignore[no-untyped-def]
+        text = message.text
+        if "CSP violation" in text or "Content Security Policy" in text:
+            CSP_VIOLATIONS.append(f"{message.page.url if message.page else '?'}: {text}")
+
+    context.add_init_script(CSP_WATCH)
+    context.on("console", note)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +49,30 @@ def browser() -> Iterator[object]:
     try:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            new_context = chromium.new_context
+
+            def watched_context(*args, **kwargs):  # type: ignore[no-untyped-def]
+                context = new_context(*args, **kwargs)
+                csp_watch(context)
+                return context
+
+            # Every context a test opens (its own or the page fixture's) is watched.
+            chromium.new_context = watched_context  # type: ignore[method-assign]
             yield chromium
             chromium.close()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture(autouse=True)
+def csp_clean() -> Iterator[None]:
+    """Fails the browser test if any page broke the Content-Security-Policy."""
+    CSP_VIOLATIONS.clear()
+    yield
+    violations = list(CSP_VIOLATIONS)
+    CSP_VIOLATIONS.clear()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
 @pytest.fixture

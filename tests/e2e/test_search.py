@@ -3,6 +3,8 @@ the hits, autocomplete offers names, and it still works on a phone-sized screen.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import screenshot
@@ -24,7 +26,7 @@ def test_search_updates_in_place_with_a_shareable_url_and_a_map(page, site):
     page.fill("#search-q", "pantry")
     page.fill("#search-near", "95501")
     page.press("#search-near", "Enter")
-    page.wait_for_function("location.search.includes('near=95501')")
+    page.wait_for_url(re.compile(r"near=95501"))
     page.wait_for_selector(".hit-address")
     assert page.evaluate("window.__stayed") is True
     assert page.url.endswith("/search/?q=pantry&near=95501")  # the canonical, shareable URL
@@ -33,12 +35,12 @@ def test_search_updates_in_place_with_a_shareable_url_and_a_map(page, site):
     # The counts beside the filters follow the results without a reload.
     assert page.inner_text("#count-category-food-insecurity") == "(1)"
     assert page.inner_text("#count-category-homelessness") == "(0)"
-    page.wait_for_function("document.getElementById('search-map').dataset.markers > 0")
+    page.wait_for_selector("#search-map[data-markers]:not([data-markers='0'])", state="attached")
     assert page.locator("#search-map .leaflet-interactive").count() >= 1
     screenshot(page, "search-results")
 
     page.check("input[name=category][value=food-insecurity]")
-    page.wait_for_function("location.search.includes('category=food-insecurity')")
+    page.wait_for_url(re.compile(r"category=food-insecurity"))
     assert page.evaluate("window.__stayed") is True
 
     # The URL is the search: opening it fresh shows the same results.
@@ -52,7 +54,7 @@ def test_search_updates_in_place_with_a_shareable_url_and_a_map(page, site):
 def test_autocomplete_offers_service_names(page, site):
     page.goto(f"{site}/search/")
     page.type("#search-q", "shel", delay=30)
-    page.wait_for_function("document.querySelectorAll('#search-suggestions option').length >= 2")
+    page.wait_for_selector("#search-suggestions option >> nth=1", state="attached")
     options = page.eval_on_selector_all(
         "#search-suggestions option", "els => els.map(e => e.value)"
     )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django_otp.oath import totp
 from wagtail.models import Page
 
 from consent.models import AgreementStatus, DataSharingAgreement
 from network.demo import del_norte, humboldt
+from network.management.commands.seed_demo import DEMO_TOTP_KEY
 from network.models import Client, Membership, Network, Organization, Referral, Role, User
+from network.two_factor import TWO_FACTOR_ROLES
 
 
 def _snapshot() -> tuple:
@@ -51,14 +55,28 @@ def test_seed_demo_builds_both_networks_and_is_idempotent(client):
     assert Referral.objects.filter(network=humboldt_net, status="requested").count() == 1
 
     first = _snapshot()
-    call_command("seed_demo", stdout=StringIO())
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
     assert _snapshot() == first
+    # The printed code is the demo authenticator's, whose key is printed too.
+    secret = out.getvalue().split("holding this key:")[1].split()[:8]
+    key = base64.b32decode("".join(secret))
+    assert key.hex() == DEMO_TOTP_KEY
+    code = f"{totp(key):06d}"
 
-    # One login per role in each network, each landing in its own network.
+    # One login per role in each network (through the sign-in form, admins with the demo's
+    # authenticator code), each landing in its own network.
     for prefix, network in (("hum", "humboldt"), ("dn", "del-norte")):
         for role in Role:
             username = f"{prefix}-{role.value.replace('_', '-')}"
-            assert client.login(username=username, password="handoff-demo"), username
+            response = client.post(
+                reverse("login"), {"username": username, "password": "handoff-demo"}
+            )
+            assert response.status_code == 302, username
+            if role in TWO_FACTOR_ROLES:
+                assert client.get(reverse("network:workspace")).status_code == 302
+                verified = client.post(reverse("two_factor:verify"), {"code": code})
+                assert verified.status_code == 302, username
             response = client.get(reverse("network:workspace"))
             assert response.status_code == 200
             assert response.context["current_network"].slug == network

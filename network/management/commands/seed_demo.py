@@ -10,16 +10,21 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from wagtail.models import Page, Site
 
 from directory.services import ImportReport, directory_import
-from network import services
+from network import services, two_factor
 from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
 from network.models import Client, Network, Organization, Role, User
 from search.services import search_index_rebuild
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
+# The demo's admins share one authenticator secret (hex, as django-otp stores it), so one entry
+# in an authenticator app signs in as any of them. Demo-only, like the password.
+DEMO_TOTP_KEY = b"handoff-demo-2fa-key".hex()
 
 # (demo module, host name, username prefix)
 DEMO_NETWORKS: list[tuple[ModuleType, str, str]] = [
@@ -55,12 +60,24 @@ class Command(BaseCommand):
                 logins += _people(network, organizations, module, prefix, password)
                 _referral_loop(network, organizations, module, prefix)
             logins.append(_operator(password))
+            demo_authenticator = _two_factor_enrol()
         for name, report in reports:
             self.stdout.write(f"{name}: {report.summary() if report.changed else 'up to date'}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {password})"))
         for username, role, where in logins:
             self.stdout.write(f"  {username:<24} {role:<16} {where}")
+        self.stdout.write("")
+        self.stdout.write(
+            self.style.SUCCESS("Two-factor sign-in (network, clinic and agency admins, operator)")
+        )
+        self.stdout.write(
+            "  After the password, type the code of an authenticator app holding this key:\n"
+            f"    {two_factor.authenticator_secret(device=demo_authenticator)}\n"
+            f"  or this code, valid for about 30 seconds: {_current_code(demo_authenticator)}\n"
+            "  (codes change every 30 seconds; any TOTP app or tool takes the key, e.g.\n"
+            "  oathtool --totp --base32 'KEY')"
+        )
 
 
 def _remove_wagtail_placeholder_site() -> None:
@@ -177,6 +194,28 @@ def _operator(password: str) -> tuple[str, str, str]:
     if not user.is_superuser:
         User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
     return ("operator", "superuser", "all networks")
+
+
+def _two_factor_enrol() -> TOTPDevice:
+    """Every demo account that must use two-factor sign-in gets the demo authenticator; returns
+    one of them (they share the key)."""
+    device = None
+    for user in User.objects.all():
+        if not two_factor.two_factor_required(user=user):
+            continue
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=user,
+            name="Demo authenticator",
+            defaults={"key": DEMO_TOTP_KEY, "confirmed": True},
+        )
+    if device is None:
+        raise CommandError("No demo account needs two-factor sign-in.")
+    return device
+
+
+def _current_code(device: TOTPDevice) -> str:
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    return f"{code:0{device.digits}d}"
 
 
 DEMO_AGREED_FIELDS = ["name", "phone", "preferred_language", "contact_preferences", "note"]

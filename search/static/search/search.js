@@ -35,6 +35,16 @@
     else { map.setView([39.5, -98.35], 3); }
   }
 
+  // A changed filter searches again ("filterschange" in the form's hx-trigger); the "Select for
+  // referral" boxes of the results belong to another form (form= attribute) and do not. Not an
+  // hx-trigger filter: htmx evaluates those as code, which the Content-Security-Policy refuses.
+  document.addEventListener("change", function (event) {
+    var form = document.getElementById("search-form");
+    if (form && event.target.form === form) {
+      form.dispatchEvent(new CustomEvent("filterschange"));
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", draw);
   document.body.addEventListener("htmx:afterSettle", draw);
 })();
