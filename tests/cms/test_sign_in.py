@@ -222,6 +222,7 @@ def test_production_cannot_turn_two_factor_sign_in_off():
         "SECRET_KEY": STRONG_KEY,
         "ALLOWED_HOSTS": "x.org",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "WAGTAILADMIN_BASE_URL": "https://x.org",
     }
     show = "from django.conf import settings; print(settings.HANDOFF_TWO_FACTOR_REQUIRED)"
     default = _run(["shell", "-c", show], **env)

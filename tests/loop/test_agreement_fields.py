@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField
+from consent.selectors import disclosures_for_client
 from network import services
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
 from network.models import Membership, Notification, Referral, Role
@@ -279,7 +280,7 @@ def test_agency_gets_exactly_its_agreement_fields_everywhere(client, loop, field
         assert traces(f"{note.subject} {note.body}", set(ClientField.values)) == {}
 
 
-def test_sender_sees_every_field_and_is_not_logged(client, loop):
+def test_sender_sees_every_field_and_it_is_its_own_read_not_a_disclosure(client, loop):
     rich = rich_referral(loop, [F.NAME])
     act_as(client, loop.clinic_staff, loop.clinic)
     page = text(client.get(reverse("network:referral_detail", args=[rich.referral.pk])))
@@ -287,7 +288,14 @@ def test_sender_sees_every_field_and_is_not_logged(client, loop):
     assert missing(page, set(ClientField.values), "html") == {}
     assert missing(text(api), set(ClientField.values), "json") == {}
     assert api.json()["disclosed_fields"] == sorted(ClientField.values)
-    assert not AccessLog.objects.exists()
+    # Logged as the clinic's own read of its client (page and API), never as a disclosure.
+    reads = AccessLog.objects.filter(referral=rich.referral)
+    assert set(reads.values_list("organization_id", flat=True)) == {loop.clinic.pk}
+    assert reads.count() == 2
+    accounting = disclosures_for_client(
+        client=rich.referral.client, user=loop.clinic_staff, organization=loop.clinic
+    )
+    assert not accounting.exists()
 
 
 def test_a_screening_positive_for_a_sensitive_need_is_not_passed_on(client, loop):

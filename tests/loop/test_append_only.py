@@ -104,7 +104,7 @@ def test_migrate_puts_back_triggers_a_rebuilt_table_lost(logged):
     assert set(AccessLog.objects.values_list("purpose", flat=True)) == {"x"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_flush_still_empties_the_tables(loop):
     """Test teardown flushes (TRUNCATE on PostgreSQL, DELETE on SQLite): it must keep working."""
     referral = loop.send()

@@ -147,7 +147,7 @@ def test_filters(client, loop: Loop, logged):
         ({"organization": "abc"}, "Select a valid choice."),
         ({"organization": "99999999999999999999999"}, "Select a valid choice."),
         ({"purpose": "gossip"}, "Select a valid choice."),
-        ({"person": "a\x00b"}, "Null characters are not allowed."),
+        ({"person": "a\x00b"}, "cannot contain null characters."),
         ({"client": "x" * 201}, "at most 200 characters"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

@@ -298,10 +298,18 @@ def test_the_clinic_reads_the_agencys_words_and_each_display_is_logged(client, c
     }
     assert found(bodies[f"api {conversation.done.pk}"]) == {"agency outcome"}
     assert found(bodies[f"page {conversation.cancelled.pk}"]) == {"clinic reason"}
-    assert logged_fields(conversation.open, loop.clinic.pk) == [["messages", "status_reason"]] * 2
-    assert logged_fields(conversation.done, loop.clinic.pk) == [["outcome_note"]] * 2
-    # Its own words are not a disclosure to it.
-    assert logged_fields(conversation.cancelled, loop.clinic.pk) == []
+    # Each display is the clinic's own read of its client (every field), naming the agency's
+    # words it read; its own words are not named.
+    client_fields = sorted(ClientField.values)
+    assert (
+        logged_fields(conversation.open, loop.clinic.pk)
+        == [sorted([*client_fields, "messages", "status_reason"])] * 2
+    )
+    assert (
+        logged_fields(conversation.done, loop.clinic.pk)
+        == [sorted([*client_fields, "outcome_note"])] * 2
+    )
+    assert logged_fields(conversation.cancelled, loop.clinic.pk) == [client_fields] * 2
 
 
 def test_another_agency_the_client_was_referred_to_never_reads_them(client, conversation):
