@@ -1,4 +1,5 @@
-"""Private file storage: files that hold client data (signed consent forms, signed agreements).
+"""Private file storage: files that hold client data (signed consent forms, signed agreements)
+or a network's unpublished data (directory import packages, Wagtail uploads in progress).
 
 They live in the ``private`` storage of ``STORAGES`` (a directory outside ``MEDIA_ROOT`` by
 default, object storage later), under random names, and have no public URL: only views that check
@@ -36,7 +37,8 @@ def random_name(*, folder: str, extension: str) -> str:
 
 
 class DocumentFile(FieldFile):
-    """Wagtail documents' files: always in the private storage, saved under a random name."""
+    """Wagtail documents' (and uploads in progress) files: always in the private storage, saved
+    under a random name."""
 
     @property
     def storage(self) -> Storage:
@@ -58,8 +60,13 @@ def documents_private() -> None:
     Wagtail 8 has no setting for the documents' storage, and a custom document model would move
     every document row and permission; the field's file class (``FileField.attr_class``) is
     swapped instead, which leaves the field, and so the migrations of ``wagtaildocs``, unchanged.
+
+    Wagtail's uploads in progress (``UploadedFile``: a multiple upload waiting for its form to be
+    completed) are made private the same way: they are only ever opened, never linked to.
     """
     from wagtail.documents.models import Document
+    from wagtail.models import UploadedFile
 
-    field: Any = Document._meta.get_field("file")
-    field.attr_class = DocumentFile
+    for model in (Document, UploadedFile):
+        field: Any = model._meta.get_field("file")
+        field.attr_class = DocumentFile

@@ -18,8 +18,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from wagtail.models import Collection
+from wagtail.models import UploadedFile as WagtailUpload
 
 from cms.storage import private_storage
+from directory.models import DirectoryImport
 from network.models import Client, Network, Organization, User
 from network.permissions import (
     NetworkPerm,
@@ -327,8 +329,9 @@ class FilesMoved:
 
 
 def private_files_move(*, dry_run: bool = False) -> FilesMoved:
-    """Move signed consent forms and Wagtail documents (signed agreements) still in the public
-    media storage into the private storage under random names.
+    """Move signed consent forms, Wagtail documents (signed agreements), Wagtail uploads in
+    progress and directory import packages still in the public media storage into the private
+    storage under random names.
 
     Each file is copied, its row updated in a transaction, and only then the public copy is
     deleted: an interrupted run loses nothing and a second run finishes the job. A file found in
@@ -367,15 +370,26 @@ def private_files_move(*, dry_run: bool = False) -> FilesMoved:
 
         move(name, signed_form_upload_to(consent, f"form.{extension}"), update_consent)
 
-    Document = get_document_model()
-    for document in Document.objects.exclude(file="").order_by("pk"):
-        name = document.file.name or ""
-        extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
+    # Signed agreements, Wagtail uploads in progress and directory import packages.
+    for model, field_name, folder in (
+        (get_document_model(), "file", "documents"),
+        (WagtailUpload, "file", "wagtail_uploads"),
+        (DirectoryImport, "upload", "directory-imports"),
+    ):
+        for row in model.objects.exclude(**{field_name: ""}).order_by("pk"):
+            name = getattr(row, field_name).name or ""
+            extension = os.path.splitext(name)[1].lstrip(".").lower() or "bin"
 
-        def update_document(stored: str, document: Any = document, name: str = name) -> None:
-            Document.objects.filter(pk=document.pk, file=name).update(file=stored)
+            def update_row(
+                stored: str,
+                model: Any = model,
+                field_name: str = field_name,
+                row: Any = row,
+                name: str = name,
+            ) -> None:
+                model.objects.filter(pk=row.pk, **{field_name: name}).update(**{field_name: stored})
 
-        move(name, f"documents/{uuid.uuid4().hex}.{extension}", update_document)
+            move(name, f"{folder}/{uuid.uuid4().hex}.{extension}", update_row)
     return report
 
 

@@ -230,12 +230,13 @@ def agreement_log_actions(actions: Any) -> None:
     )
 
 
-@hooks.register("before_serve_document", order=100)
+@hooks.register("before_serve_document", order=-100)
 def document_serve_check(document: Any, request: HttpRequest) -> HttpResponse | None:
-    """Every document (signed agreements above all) is private: Wagtail's serve view goes on,
-    after its own collection restrictions, only for whom ``document_readable`` allows; anyone
-    else gets 404 (the sign-in page when not signed in). A signed agreement's download is
-    written to the agreement's history. (``consent.views.document_download`` serves it.)"""
+    """Every document (signed agreements above all) is private. Checked before Wagtail's own
+    collection restrictions (so nobody else even sees their password form), the serving goes on
+    only for whom ``document_readable`` allows; anyone else gets 404 (the sign-in page when not
+    signed in). A signed agreement's download is written to the agreement's history.
+    (``consent.views.document_download`` serves it.)"""
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())

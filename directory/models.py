@@ -29,6 +29,8 @@ from wagtail.admin.panels import (
 from wagtail.models import Orderable, Page
 from wagtail.search import index
 
+from cms.storage import private_storage, random_name
+
 from .forms import AgencyPageForm, ServicePageForm
 
 if TYPE_CHECKING:
@@ -744,6 +746,11 @@ class DirectoryImportStatus(models.TextChoices):
     FAILED = "failed", _("Refused: nothing imported")
 
 
+def import_upload_to(instance: DirectoryImport, filename: str) -> str:
+    """A random name: the package is the network's unpublished data, not a public file."""
+    return random_name(folder="directory-imports", extension=filename.rsplit(".", 1)[-1])
+
+
 class DirectoryImport(models.Model):
     """An HSDS file a network admin uploaded, and what importing it did."""
 
@@ -753,7 +760,8 @@ class DirectoryImport(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    upload = models.FileField(upload_to="directory-imports/%Y/%m/")
+    # Private storage, read by the import task only (the admin shows the original name).
+    upload = models.FileField(upload_to=import_upload_to, storage=private_storage, max_length=255)
     original_name = models.CharField(max_length=255)
     status = models.CharField(
         max_length=10, choices=DirectoryImportStatus.choices, default=DirectoryImportStatus.QUEUED

@@ -326,6 +326,14 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
         service.title = f"{service.title} {mark('draft')}"
         service.save_revision(user=admin)
         workflow.start(service, admin)
+    # A pending invitation to the clinic, for an account created with it (a marked name).
+    services.invitation_create(
+        organization=tenant.clinic,
+        email="bravo-invitee@example.org",
+        role=Role.CLINIC_STAFF,
+        by=tenant.users[Role.CLINIC_ADMIN],
+        first_name=mark("invitation"),
+    )
     token = directory_services.verification_token_make(
         page=agency_page, user=tenant.users[Role.AGENCY_ADMIN]
     )
