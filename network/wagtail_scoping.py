@@ -21,14 +21,16 @@ from django import forms
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Model, Q, QuerySet
+from django.db.models import IntegerField, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.utils.translation import gettext_lazy as _
 from django.views.defaults import page_not_found
 from wagtail.admin.api.views import PagesAdminAPIViewSet
 from wagtail.admin.filters import MultipleUserFilter
+from wagtail.admin.forms.choosers import ExternalLinkChooserForm, URLOrAbsolutePathField
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.views.chooser import ExternalLinkView
 from wagtail.admin.views.generic.chooser import (
     BaseChooseView,
     ChosenMultipleViewMixin,
@@ -42,6 +44,7 @@ from wagtail.admin.views.pages.listing import (
     SiteFilter,
 )
 from wagtail.admin.viewsets.pages import PageViewSet
+from wagtail.admin.widgets.chooser import BaseChooser
 from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
 from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
 from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
@@ -70,10 +73,27 @@ def snippets_visible(*, user: Actor, model: type[Model]) -> QuerySet[Any]:
     return cast(QuerySet[Any], policy.instances_user_has_any_permission_for(user, VISIBLE_ACTIONS))
 
 
+# The largest key a 64-bit integer column holds (SQLite's INTEGER, PostgreSQL's bigint).
+MAX_INTEGER_KEY = 2**63 - 1
+
+
+def _is_key(model: type[Model], key: Any) -> bool:
+    """Whether ``key`` can name an instance of ``model``: for an integer key, a positive integer
+    a database column holds (a larger one makes SQLite raise OverflowError)."""
+    field = model._meta.pk
+    try:
+        value = field.to_python(key)
+    except (ValueError, TypeError, ValidationError):
+        return False
+    if isinstance(field, IntegerField):
+        return isinstance(value, int) and 0 < value <= MAX_INTEGER_KEY
+    return value is not None
+
+
 def _is_visible(queryset: QuerySet[Any], pk: Any) -> bool:
     try:
         return queryset.filter(pk=pk).exists()
-    except (ValueError, TypeError, ValidationError):  # not even a valid key for this model
+    except (ValueError, TypeError, ValidationError, OverflowError):  # not a key for this model
         return False
 
 
@@ -128,11 +148,11 @@ class ScopedChosenMultipleMixin(ScopedObjectMixin):
     request: HttpRequest
 
     def get_objects(self, pks: Sequence[str]) -> QuerySet[Any]:
-        visible = snippets_visible(user=self.request.user, model=self._scoped_model())
-        try:
-            return visible.filter(pk__in=list(pks))
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise Http404 from exc
+        model = self._scoped_model()
+        if not all(_is_key(model, pk) for pk in pks):  # not even a key: nothing to choose
+            raise Http404
+        visible = snippets_visible(user=self.request.user, model=model)
+        return visible.filter(pk__in=list(pks))
 
 
 class NoChooserCreationMixin(ScopedObjectMixin):
@@ -171,10 +191,58 @@ class ScopedSnippetChooserViewSet(SnippetChooserViewSet):
         )
 
 
+class ChooserValuesCheckedFormMixin:
+    """A form shown again with errors does not hand its chooser widgets a value outside the
+    field's choices: Wagtail's chooser looks the submitted key up itself, unchecked (a key that
+    is not a number fails with ValueError; another network's key would show that object's
+    title). Such a value is shown blank, under the field's own "not one of the available
+    choices" error."""
+
+    fields: dict[str, forms.Field]
+    data: Any
+    files: Any
+    is_bound: bool
+    _errors: Any
+    add_prefix: Callable[[str], str]
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        if not self.is_bound or not self._errors:
+            return
+        outside = []
+        for name, field in self.fields.items():
+            if field.disabled or not isinstance(field, forms.ModelChoiceField):
+                continue
+            if not isinstance(field.widget, BaseChooser):
+                continue
+            key = self.add_prefix(name)
+            raw = field.widget.value_from_datadict(self.data, self.files, key)
+            if raw in field.empty_values:
+                continue
+            try:
+                field.to_python(raw)  # looked up in the field's own (scoped) queryset
+            except ValidationError:
+                outside.append(key)
+        if outside:
+            data = self.data.copy()
+            for key in outside:
+                data[key] = ""
+            self.data = data
+
+
+def form_class_scoped(form_class: type[forms.BaseForm]) -> type[forms.BaseForm]:
+    """``form_class`` whose chooser widgets never look up a value outside the field's choices
+    (idempotent)."""
+    if issubclass(form_class, ChooserValuesCheckedFormMixin):
+        return form_class
+    return type(form_class.__name__, (ChooserValuesCheckedFormMixin, form_class), {})
+
+
 class NetworkScopedSnippetViewSet(SnippetViewSet):
     """Base of every snippet viewset: each view it builds (index, inspect, edit, delete, copy,
     history, usage, revisions, export…) and its chooser only reach the instances the model's
-    permission policy grants the user; any other instance is not found."""
+    permission policy grants the user; any other instance is not found. Its forms shown again
+    with errors keep chooser values to the fields' choices."""
 
     chooser_viewset_class = ScopedSnippetChooserViewSet
 
@@ -183,6 +251,9 @@ class NetworkScopedSnippetViewSet(SnippetViewSet):
             Callable[..., HttpResponse],
             super().construct_view(scoped_view_class(view_class), **kwargs),
         )
+
+    def get_form_class(self, for_update: bool = False) -> type[forms.BaseForm]:
+        return form_class_scoped(super().get_form_class(for_update=for_update))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return snippets_visible(user=request.user, model=self.model)
@@ -303,15 +374,30 @@ IMAGE_URLS = {
 }
 PAGE_PK_URLS = frozenset({"wagtailadmin_pages:revisions_compare"})
 # Wagtail reports over the whole deployment: their rows or filters name every network's pages,
-# people, workflows and sites. Only superusers (operators) see them.
+# people, workflows and sites (site history: every network's log entries and their authors).
+# Only superusers (operators) see them.
 DEPLOYMENT_WIDE_REPORTS = frozenset(
     f"wagtailadmin_reports:{name}{suffix}"
-    for name in ("locked_pages", "workflow", "workflow_tasks", "page_types_usage")
+    for name in (
+        "locked_pages",
+        "workflow",
+        "workflow_tasks",
+        "page_types_usage",
+        "site_history",
+    )
     for suffix in ("", "_results")
 )
 DEPLOYMENT_WIDE_REPORT_MENU_ITEMS = frozenset(
-    {"locked-pages", "workflows", "workflow-tasks", "page-types-usage"}
+    {"locked-pages", "workflows", "workflow-tasks", "page-types-usage", "site-history"}
 )
+# Whole admin sections over the deployment, for superusers only:
+# - workflows and tasks: each network's listing review is created by the directory service
+#   (``directory_workflow_ensure``), not managed by network admins, who hold no workflow or
+#   task permission; the task chooser checks no permission at all and lists every network's
+#   tasks;
+# - form submissions: this project has no form pages, and the listing's filters name every
+#   network's sites and people.
+DEPLOYMENT_WIDE_NAMESPACES = frozenset({"wagtailadmin_workflows", "wagtailforms"})
 BULK_ACTION_URL = "wagtail_bulk_action"
 
 
@@ -319,9 +405,9 @@ def _out_of_reach(request: HttpRequest, view_name: str, kwargs: dict[str, Any]) 
     """Whether the admin URL names a page, document, image or bulk-action object the user
     may not reach."""
     user = request.user
-    if view_name in DEPLOYMENT_WIDE_REPORTS:
-        return not user.is_superuser
     namespace = view_name.rpartition(":")[0]
+    if view_name in DEPLOYMENT_WIDE_REPORTS or namespace in DEPLOYMENT_WIDE_NAMESPACES:
+        return not user.is_superuser
     page_keys = [kwargs[k] for k in PAGE_KWARGS if k in kwargs]
     if view_name in PAGE_PK_URLS:
         page_keys.append(kwargs["pk"])
@@ -341,7 +427,7 @@ def _all_visible(queryset: QuerySet[Any], keys: Iterable[Any]) -> bool:
     wanted = {unquote(str(key)) for key in keys}
     try:
         found = {str(pk) for pk in queryset.filter(pk__in=wanted).values_list("pk", flat=True)}
-    except (ValueError, TypeError, ValidationError):
+    except (ValueError, TypeError, ValidationError, OverflowError):
         return False
     return found == wanted
 
@@ -397,10 +483,56 @@ def admin_view_scoped(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
     return wrapper
 
 
+class ExternalLinkURLField(URLOrAbsolutePathField):
+    """Wagtail's URL field, for which a missing value is an empty one (Wagtail's fails with
+    AttributeError on ``None``)."""
+
+    def to_python(self, value: Any) -> Any:
+        return super().to_python(value or "")
+
+
+class ScopedExternalLinkChooserForm(ExternalLinkChooserForm):
+    url = ExternalLinkURLField(required=True, label=_("URL"))
+
+
+class ScopedExternalLinkView(ExternalLinkView):
+    """The rich-text editor's "external link" step. A URL of one of the user's sites becomes a
+    link to the page it names; a URL of another network's site stays an external link (Wagtail
+    matches every site and answers with that page's draft title, id and edit URL). A post
+    without a URL is a form error, not a server error."""
+
+    form_class = ScopedExternalLinkChooserForm
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        reachable = set(_sites_reachable(request).values_list("pk", flat=True))
+        # The cache Wagtail's view reads the sites from (and page URLs are computed with).
+        request._wagtail_cached_site_root_paths = [  # type: ignore[attr-defined]
+            root for root in Site.get_site_root_paths() if root.site_id in reachable
+        ]
+        return cast(HttpResponse, super().post(request))
+
+
+EXTERNAL_LINK_URL = "wagtailadmin_choose_page_external_link"
+
+
+def _external_link_view_scoped(urlpatterns: list[URLPattern | URLResolver]) -> None:
+    """Serve Wagtail's external link step with ``ScopedExternalLinkView``, behind the same
+    decorators Wagtail's admin URLs have (admin access, its 404 page, no caching)."""
+    from django.views.decorators.cache import never_cache
+    from wagtail.admin.auth import require_admin_access
+    from wagtail.admin.urls import display_custom_404
+
+    for pattern in urlpatterns:
+        if isinstance(pattern, URLPattern) and pattern.name == EXTERNAL_LINK_URL:
+            view = ScopedExternalLinkView.as_view()
+            pattern.callback = never_cache(display_custom_404(require_admin_access(view)))
+
+
 def admin_urls_scoped(
     urlpatterns: list[URLPattern | URLResolver],
 ) -> list[URLPattern | URLResolver]:
     """Wagtail's admin URL patterns, each view behind ``admin_view_scoped``."""
+    _external_link_view_scoped(urlpatterns)
     return cast(
         list[URLPattern | URLResolver], decorate_urlpatterns(urlpatterns, admin_view_scoped)
     )

@@ -3,11 +3,11 @@ the code asked after the password, and new recovery codes (shown once)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -33,10 +33,17 @@ def _with_next(name: str, target: str) -> str:
 
 
 def _next_url(request: HttpRequest) -> str:
-    """Where to go after verifying: ``next`` when it is a page of this site, else the default."""
+    """Where to go after verifying: ``next`` when it is a page of this site, else the default.
+
+    Only a path from the root (or a URL of this host) is taken: a bare word such as ``abc`` is
+    neither resolved as a view name nor followed relative to this page."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        target
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and urlsplit(target).path.startswith("/")
     ):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
@@ -113,7 +120,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     if not two_factor.two_factor_enrolled(user=user):
         return redirect(_with_next("two_factor:setup", _next_url(request)))
     if _verified(request):
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     error = ""
     status = 200
     if request.method == "POST":
@@ -125,7 +132,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             )
             status = 400
         else:
-            return redirect(_next_url(request))
+            return HttpResponseRedirect(_next_url(request))
     return render(
         request,
         "network/two_factor/verify.html",

@@ -499,3 +499,162 @@ def test_existing_networks_get_their_collection_linked(db):
     assert GroupCollectionPermission.objects.filter(
         collection=renamed.collection, group=renamed.admin_group
     ).count() == len(migration.COLLECTION_PERMISSIONS)
+
+
+# --- deployment-wide sections, choosers' form values, the external link step -------------------
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_workflows_and_the_task_chooser_are_for_superusers(client, places, superuser, role):
+    """The task chooser checks no permission and lists every network's review tasks; network
+    admins manage no workflows (the directory service makes each network's)."""
+    from wagtail.models import Task
+
+    mine, theirs = places
+    task = Task.objects.get(name__contains=theirs.marker)
+    urls = [
+        reverse("wagtailadmin_workflows:task_chooser"),
+        reverse("wagtailadmin_workflows:task_chooser_results"),
+        reverse("wagtailadmin_workflows:task_chosen", args=[task.pk]),
+        reverse("wagtailadmin_workflows:index"),
+        reverse("wagtailadmin_workflows:task_index"),
+    ]
+    client.force_login(mine.tenant.users[role])
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert theirs.marker not in response.content.decode(), url
+    client.force_login(superuser)
+    chooser = client.get(reverse("wagtailadmin_workflows:task_chooser"))
+    assert chooser.status_code == 200
+    assert theirs.marker in chooser.content.decode()
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_site_history_is_for_superusers(client, places, superuser, role):
+    """Site history lists every network's log entries and the people who made them."""
+    mine, theirs = places
+    names = ["site_history", "site_history_results"]
+    client.force_login(mine.tenant.users[role])
+    for name in names:
+        response = client.get(reverse(f"wagtailadmin_reports:{name}"))
+        assert response.status_code == 404, name
+        assert theirs.marker not in response.content.decode()
+    home = client.get(reverse("wagtailadmin_home")).content.decode()
+    assert reverse("wagtailadmin_reports:site_history") not in home
+    client.force_login(superuser)
+    response = client.get(reverse("wagtailadmin_reports:site_history"))
+    assert response.status_code == 200
+    assert theirs.marker in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_form_submissions_are_for_superusers(client, places, superuser, role):
+    """The form pages listing's filters name every network's sites and people."""
+    mine, theirs = places
+    client.force_login(mine.tenant.users[role])
+    for name in ("index", "index_results"):
+        response = client.get(reverse(f"wagtailforms:{name}"))
+        assert response.status_code == 404, name
+        assert theirs.marker not in response.content.decode()
+    client.force_login(superuser)
+    assert client.get(reverse("wagtailforms:index")).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["abc", "1e309", "theirs"])
+def test_a_chooser_value_outside_the_choices_is_a_field_error(client, places, value):
+    """Shown again with errors, the form hands its chooser widgets no value outside the field's
+    choices: not a number answered 500; another network's term showed its name."""
+    mine, theirs = places
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    key = str(theirs.term.pk) if value == "theirs" else value
+    before = TaxonomyTerm.objects.count()
+    viewset = TaxonomyTerm.snippet_viewset
+    for url in (
+        reverse(viewset.get_url_name("add")),
+        reverse(viewset.get_url_name("edit"), args=[mine.term.pk]),
+        reverse(viewset.get_url_name("copy"), args=[mine.term.pk]),
+    ):
+        response = client.post(
+            url,
+            {
+                "network": mine.tenant.network.pk,
+                "name": "New term",
+                "code": "new",
+                "parent": key,
+                "taxonomy": "",
+            },
+        )
+        assert response.status_code == 200, url
+        body = response.content.decode()
+        assert "Select a valid choice" in body, url
+        assert theirs.marker not in body, url
+    assert TaxonomyTerm.objects.count() == before
+    mine.term.refresh_from_db()
+    assert mine.term.parent is None
+
+
+def test_a_valid_chooser_value_is_kept_when_another_field_has_an_error(client, places):
+    mine, _ = places
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    sibling = TaxonomyTerm.objects.create(
+        network=mine.tenant.network, code="sib", name=f"{mine.marker} sibling term"
+    )
+    response = client.post(
+        reverse(TaxonomyTerm.snippet_viewset.get_url_name("add")),
+        {"network": mine.tenant.network.pk, "name": "", "code": "new", "parent": sibling.pk},
+    )
+    assert response.status_code == 200
+    assert f"{mine.marker} sibling term" in response.content.decode()
+
+
+@pytest.mark.parametrize("key", ["99999999999999999999", "-1", "0", "abc", "1e309"])
+def test_choosing_several_with_a_key_that_is_not_a_key_is_not_found(client, places, key):
+    mine, _ = places
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    for model in get_snippet_models():
+        chooser = model.snippet_viewset.get_chooser_admin_url_namespace()
+        url = reverse(f"{chooser}:chosen_multiple")
+        response = client.get(url + f"?id={mine.snippet(model).pk}&id={key}")
+        assert response.status_code == 404, (model, key)
+
+
+EXTERNAL_LINK_FIELD = "external-link-chooser-url"
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_the_external_link_step_matches_only_the_users_sites(client, places, role):
+    """Another network's page URL stays an external link: Wagtail matched every site and
+    answered with that page's draft title, id and edit URL."""
+    mine, theirs = places
+    client.force_login(mine.tenant.users[role])
+    url = reverse("wagtailadmin_choose_page_external_link")
+    submitted = theirs.listing.get_full_url()
+    response = client.post(url, {EXTERNAL_LINK_FIELD: submitted})
+    assert response.status_code == 200
+    assert theirs.marker not in response.content.decode()
+    data = response.json()
+    assert data["step"] == "external_link_chosen"
+    assert data["result"]["url"] == submitted
+    assert "id" not in data["result"]
+
+
+def test_the_external_link_step_still_links_the_users_own_pages(client, places):
+    mine, _ = places
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    response = client.post(
+        reverse("wagtailadmin_choose_page_external_link"),
+        {EXTERNAL_LINK_FIELD: mine.listing.get_full_url()},
+    )
+    assert response.status_code == 200
+    assert response.json()["result"]["id"] == mine.listing.pk
+
+
+@pytest.mark.parametrize("role", ADMIN_ROLES)
+def test_the_external_link_step_without_a_url_is_a_form_error(client, places, role):
+    mine, _ = places
+    client.force_login(mine.tenant.users[role])
+    response = client.post(reverse("wagtailadmin_choose_page_external_link"))
+    assert response.status_code == 200
+    assert response.json()["step"] == "external_link"
+    assert "This field is required" in response.json()["html"]
