@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -243,18 +244,19 @@ def test_a_task_delivered_twice_runs_once(tenant_a, tmp_path):
     again.assert_not_called()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="row locks need PostgreSQL; run with DATABASE_URL=postgres://…",
+)
+# Serialized: its teardown must leave the migrated rows for the tests that restore them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_uploads_at_the_same_moment_start_one_import(tmp_path):
     """The network row is locked while the check runs: of two simultaneous uploads into one
     network, one starts and the other is refused (PostgreSQL: SQLite has one writer anyway)."""
     import threading
 
-    from django.db import connection
-
     from tests.conftest import tenant_make
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL; run with DATABASE_URL=postgres://…")
     tenant = tenant_make("Race")
     admin = tenant.users[Role.NETWORK_ADMIN]
     package = _package_zip(_write(tmp_path / "p", _minimal()))
