@@ -39,6 +39,7 @@ the start), the dashboard's snapshots are kept in Redis, as in production.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import random
 import statistics
 import time
@@ -123,6 +124,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="a PostgreSQL server URL (default: SQLite)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="also write cProfile statistics of each page's measured requests into DIR "
+        "(<page>.prof, read with python -m pstats); the figures then include the profiler's cost",
+    )
     args = parser.parse_args(argv)
     if min(args.referrals, args.agencies, args.clients, args.requests) < 1:
         parser.error("--referrals, --agencies, --clients and --requests must be at least 1")
@@ -323,7 +331,13 @@ class PageResult:
 
 
 def page_measure(
-    label: str, url_name: str, url_args: Sequence[Any], query: str, client: Any, requests: int
+    label: str,
+    url_name: str,
+    url_args: Sequence[Any],
+    query: str,
+    client: Any,
+    requests: int,
+    profile: Path | None = None,
 ) -> PageResult:
     from django.db import connection
     from django.urls import NoReverseMatch, reverse
@@ -346,12 +360,20 @@ def page_measure(
         if response.status_code != 200:
             return PageResult(label, f"HTTP {response.status_code} at {url}", [])
         ms = []
+        profiler = cProfile.Profile() if profile else None
         for _ in range(requests):
             t0 = time.perf_counter()
+            if profiler:
+                profiler.enable()
             response = client.get(url)
+            if profiler:
+                profiler.disable()
             ms.append((time.perf_counter() - t0) * 1000)
             if response.status_code != 200:
                 return PageResult(label, f"HTTP {response.status_code} at {url}", ms)
+        if profiler and profile:
+            profile.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(profile / f"{label.strip().replace(' ', '-')}.prof")
     except Exception as exc:  # a page still being built elsewhere: report, measure the rest
         return PageResult(label, f"failed: {type(exc).__name__}: {exc}"[:200], [])
     return PageResult(label, "ok", ms, queries)
@@ -412,7 +434,11 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
         client = Client()
         act_as(client, *signed_in[who])
         arguments = [big.pk if arg == "big" else arg for arg in url_args]
-        results.append(page_measure(label, url_name, arguments, query, client, args.requests))
+        results.append(
+            page_measure(
+                label, url_name, arguments, query, client, args.requests, profile=args.profile
+            )
+        )
 
     out("")
     out(f"{'page':<18} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")

@@ -3,6 +3,10 @@
 For network admins (and superusers), their own networks only: another network's log is not
 found (404), and anyone who administers no network is refused (403). Filters that cannot be
 read answer 400 with what is wrong; the CSV carries the same rows as the filtered page.
+
+Filters are posted, never put in the address: a client's name or number in a URL would end up
+in server and proxy logs, the browser's history and Referer headers. Paging and the CSV of a
+filtered log post the filters again; the unfiltered log pages by plain links.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
 
 from network.admin_views import _chosen_network, csv_cell
 from network.models import Network, Organization, User
@@ -126,15 +131,33 @@ def _day_start(day: date | None, zone: ZoneInfo) -> datetime | None:
     return None if day is None else datetime.combine(day, time(), tzinfo=zone)
 
 
+@require_http_methods(["GET", "POST"])
 def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """The network's access log, 50 rows a page, newest first, or as CSV (``format=csv``)."""
+    """The network's access log, 50 rows a page, newest first, or as CSV (``format=csv``):
+    filtered when posted, whole on GET."""
     user: User = request.user  # type: ignore[assignment]
     networks = list(administered_networks(user))
     if not networks:
         raise PermissionDenied
-    network = _chosen_network(request, networks)
-    form = AuditFilterForm(request.GET or None, network=network)
-    wants_csv = request.GET.get("format") == "csv"
+    posted = request.method == "POST"
+    data = request.POST if posted else request.GET
+    network = _chosen_network(request, networks, data)
+    wants_csv = data.get("format") == "csv"
+    if not posted and set(request.GET) & set(AuditFilterForm.base_fields):
+        message = _(
+            "Filters are sent with the form on this page, not in the address: a client's name "
+            "in an address ends up in logs and browser history."
+        )
+        if wants_csv:
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        context = {
+            "form": AuditFilterForm(network=network),
+            "network": network,
+            "networks": networks,
+            "problems": [message],
+        }
+        return render(request, "consent/admin/access_log.html", context, status=400)
+    form = AuditFilterForm(request.POST if posted else None, network=network)
     if form.is_bound and not form.is_valid():
         problems = [str(e) for errors in form.errors.values() for e in errors]
         if wants_csv:
@@ -147,7 +170,7 @@ def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
     rows = access_log_for_network(network=network, user=user, **selection)
     if wants_csv:
         return _csv(network, rows)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, PAGE_SIZE).get_page(data.get("page"))
     labels = dict(ClientField.choices)
     purposes = dict(AccessPurpose.choices)
     return render(
@@ -166,16 +189,8 @@ def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
                 )
                 for entry in page.object_list
             ],
-            "csv_query": _csv_query(request),
         },
     )
-
-
-def _csv_query(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    query["format"] = "csv"
-    return query.urlencode()
 
 
 class _Echo:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -140,10 +140,12 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _chosen_network(request: HttpRequest, networks: list[Network]) -> Network:
-    """The network asked for (404 if the user does not administer it), else the one the user is
-    acting in, else the first."""
-    wanted = request.GET.get("network")
+def _chosen_network(
+    request: HttpRequest, networks: list[Network], data: QueryDict | None = None
+) -> Network:
+    """The network asked for in ``data`` (the query string by default; 404 if the user does not
+    administer it), else the one the user is acting in, else the first."""
+    wanted = (request.GET if data is None else data).get("network")
     if wanted:
         for network in networks:
             if str(network.pk) == wanted:

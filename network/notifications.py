@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import Channel, Invitation, InvitationStatus, Membership, Notification
+from .models import Channel, Invitation, InvitationStatus, Membership, Notification, User
 
 logger = logging.getLogger(__name__)
 
@@ -35,26 +35,12 @@ def membership_granted_send(*, membership_id: int) -> bool:
     )
     if membership is None or not membership.user.email:
         return False
-    user = membership.user
     base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
-    context = {
-        "user": user,
-        "membership": membership,
-        "login_url": base + reverse("login"),
-        "set_password_url": None,
-    }
-    if not user.has_usable_password():
-        context["set_password_url"] = base + reverse(
-            "password_reset_confirm",
-            kwargs={
-                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-                "token": default_token_generator.make_token(user),
-            },
-        )
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        subject = render_to_string("network/email/membership_granted_subject.txt", context)
-        body = render_to_string("network/email/membership_granted.txt", context)
-    send_mail(" ".join(subject.split()), body, None, [user.email])
+    _account_mail_send(
+        membership.user,
+        "network/email/membership_granted",
+        {"membership": membership, "login_url": base + reverse("login")},
+    )
     return True
 
 
@@ -68,17 +54,25 @@ def invitation_send(*, invitation_id: int) -> bool:
     )
     if invitation is None or not invitation.user.email or not invitation.user.is_active:
         return False
-    user = invitation.user
     base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
-    context = {
-        "user": user,
-        "invitation": invitation,
-        "inviter": invitation.invited_by,
-        "invitations_url": base + reverse("network:invitation_list"),
-        "set_password_url": None,
-    }
+    _account_mail_send(
+        invitation.user,
+        "network/email/invitation",
+        {
+            "invitation": invitation,
+            "inviter": invitation.invited_by,
+            "invitations_url": base + reverse("network:invitation_list"),
+        },
+    )
+    return True
+
+
+def _account_mail_send(user: User, template: str, context: dict[str, object]) -> None:
+    """Send ``template`` (``<template>_subject.txt`` and ``<template>.txt``) to ``user`` in their
+    language; an account without a password also gets the link to choose one."""
+    context = {**context, "user": user, "set_password_url": None}
     if not user.has_usable_password():
-        context["set_password_url"] = base + reverse(
+        context["set_password_url"] = settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse(
             "password_reset_confirm",
             kwargs={
                 "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
@@ -86,10 +80,9 @@ def invitation_send(*, invitation_id: int) -> bool:
             },
         )
     with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        subject = render_to_string("network/email/invitation_subject.txt", context)
-        body = render_to_string("network/email/invitation.txt", context)
+        subject = render_to_string(f"{template}_subject.txt", context)
+        body = render_to_string(f"{template}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [user.email])
-    return True
 
 
 # --- the referral outbox ---------------------------------------------------------------------

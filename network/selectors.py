@@ -656,25 +656,21 @@ def referral_inbox_languages(
     ``consent.disclosure.fields_disclosed`` decides, for the whole page in constant queries.
     """
     from consent.disclosure import fields_disclosed
-    from consent.models import AccessLog, ClientField
+    from consent.models import ClientField
+    from consent.services import access_log_write
 
     field = ClientField.PREFERRED_LANGUAGE
     disclosed = fields_disclosed(referrals, organization, at=at)
     allowed = [referral for referral in referrals if field in disclosed[referral.pk]]
-    AccessLog.objects.bulk_create(
-        AccessLog(
-            at=at,
-            network_id=referral.network_id,
-            user=user,
-            organization=organization,
-            client_id=referral.client_id,
-            referral=referral,
-            fields=[field],
-            purpose="inbox",
-            ip_address=ip_address,
-            user_agent=user_agent[:300],
-        )
-        for referral in allowed
+    access_log_write(
+        user=user,
+        organization=organization,
+        purpose="inbox",
+        fields=[field],
+        seen=[(referral.client_id, referral.pk) for referral in allowed],
+        ip_address=ip_address,
+        user_agent=user_agent,
+        at=at,
     )
     return {referral.pk: getattr(referral, "client_language", "") for referral in allowed}
 
