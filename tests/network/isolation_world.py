@@ -91,13 +91,19 @@ class Owner:
     def objects(self, model: type[models.Model]) -> list[models.Model]:
         return list(model._default_manager.filter(pk__in=self.pks(model)).order_by("pk"))
 
-    def fingerprint(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every stored value of the owner's rows: equal before and after means untouched."""
+    def labels(self, tables: set[str]) -> set[str]:
+        """The labels of this owner's models stored in ``tables``."""
+        return {model._meta.label for model in self.rows if model._meta.db_table in tables}
+
+    def fingerprint(self, tables: set[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+        """Every stored value of the owner's rows (of the models stored in ``tables`` only, when
+        given): equal before and after means untouched."""
         return {
             model._meta.label: list(
                 model._default_manager.filter(pk__in=pks).order_by("pk").values_list()
             )
             for model, pks in self.rows.items()
+            if tables is None or model._meta.db_table in tables
         }
 
 

@@ -403,29 +403,53 @@ def _urls(route: str, objects: dict[str, int], slug: str) -> list[str]:
 
 
 def _requests(http: Any, url: str) -> list[tuple[str, str, Any]]:
-    """Send the bad requests; (method, value, response or the exception raised)."""
+    """Send the bad requests; (method, value, response or the exception raised).
+
+    A method the view refuses without reading anything (405), or a redirect to sign in before
+    any view code, is not sent the bad values: no parameter of it is read."""
     answers: list[tuple[str, str, Any]] = []
 
-    def send(method: str, value: str, call: Any) -> None:
+    def send(method: str, value: str, call: Any) -> Any:
         try:
-            answers.append((method, value, call()))
+            answer = call()
         except Exception as exc:
-            answers.append((method, value, exc))
+            answer = exc
+        answers.append((method, value, answer))
+        return answer
 
-    send("GET", "", lambda: http.get(url))
+    plain_get = send("GET", "", lambda: http.get(url))
     if HUGE_ID in url or url.endswith("/abc/"):
         return answers
+    plain_post = send("POST", "", lambda: http.post(url))
+    if _to_sign_in(plain_get) and _to_sign_in(plain_post):
+        return answers
+    gets, posts = _reads(plain_get), _reads(plain_post)
     for value in BAD_VALUES:
         params = dict.fromkeys(PARAMETERS, value)
-        send("GET", value[:20], lambda p=params: http.get(url, p))
-        send("POST", value[:20], lambda p=params: http.post(url, p))
-    for body in BAD_JSON:
+        if gets:
+            send("GET", value[:20], lambda p=params: http.get(url, p))
+        if posts:
+            send("POST", value[:20], lambda p=params: http.post(url, p))
+    for body in BAD_JSON if posts else []:
         send(
             "POST json",
             json.dumps(body)[:40],
             lambda b=body: http.post(url, data=json.dumps(b), content_type="application/json"),
         )
     return answers
+
+
+def _reads(answer: Any) -> bool:
+    """Whether the view ran for this method (a 405 is answered before it reads anything)."""
+    return isinstance(answer, Exception) or answer.status_code != 405
+
+
+def _to_sign_in(answer: Any) -> bool:
+    """A redirect to a sign-in page (what the login checks answer before any view code)."""
+    if isinstance(answer, Exception) or answer.status_code != 302:
+        return False
+    location = str(answer.headers.get("Location", ""))
+    return location.split("?")[0] in {reverse("login"), reverse("wagtailadmin_login")}
 
 
 def _server_errors(
