@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -29,12 +30,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from cms.client_address import client_ip, client_user_agent
 from network.admin_views import _chosen_network, csv_cell
 from network.models import Network, Organization, User
 from network.permissions import administered_networks
 
-from .models import AccessPurpose, ClientField
+from .models import AccessLog, AccessPurpose, ClientField
 from .selectors import access_log_for_network
+from .services import access_log_write
 
 PAGE_SIZE = 50
 # Days whose midnight exists in every time zone and in UTC (9999-12-31 in Los Angeles is year
@@ -169,27 +172,41 @@ def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
     selection = form.selection() if form.is_bound else {}
     rows = access_log_for_network(network=network, user=user, **selection)
     if wants_csv:
+        # The rows as they stand before this download's own read is logged.
+        rows = rows.filter(pk__lte=AccessLog.objects.aggregate(last=Max("pk"))["last"] or 0)
+        _seen(request, network, rows.order_by().values_list("client_id", flat=True).distinct())
         return _csv(network, rows)
     page = Paginator(rows, PAGE_SIZE).get_page(data.get("page"))
     labels = dict(ClientField.choices)
     purposes = dict(AccessPurpose.choices)
+    shown = [
+        (
+            entry,
+            [str(labels.get(code, code)) for code in entry.fields],
+            str(purposes.get(entry.purpose, entry.purpose)),
+        )
+        for entry in page.object_list
+    ]
+    _seen(request, network, dict.fromkeys(entry.client_id for entry, _f, _p in shown))
     return render(
         request,
         "consent/admin/access_log.html",
-        {
-            "form": form,
-            "network": network,
-            "networks": networks,
-            "page": page,
-            "rows": [
-                (
-                    entry,
-                    [str(labels.get(code, code)) for code in entry.fields],
-                    str(purposes.get(entry.purpose, entry.purpose)),
-                )
-                for entry in page.object_list
-            ],
-        },
+        {"form": form, "network": network, "networks": networks, "page": page, "rows": shown},
+    )
+
+
+def _seen(request: HttpRequest, network: Network, client_ids: Iterable[int]) -> None:
+    """The access log is client data too (names): its readers are logged like any other, for
+    the network's administration (no organization), one row per client shown."""
+    access_log_write(
+        user=request.user,  # type: ignore[arg-type]
+        organization=None,
+        network=network,
+        purpose=AccessPurpose.AUDIT,
+        fields=[ClientField.NAME],
+        seen=[(client_id, None) for client_id in client_ids],
+        ip_address=client_ip(request),
+        user_agent=client_user_agent(request),
     )
 
 
@@ -219,6 +236,8 @@ def _csv(network: Network, rows: Any) -> StreamingHttpResponse:
         _("Browser"),
     ]
 
+    administration = _("Network administration")
+
     def lines() -> Iterator[str]:
         yield writer.writerow([csv_cell(str(h)) for h in header])
         for entry in rows.iterator(chunk_size=2000):
@@ -230,7 +249,7 @@ def _csv(network: Network, rows: Any) -> StreamingHttpResponse:
                         timezone.localtime(entry.at, zone).isoformat(timespec="seconds"),
                         person.get_full_name() if person else "",
                         person.username if person else "",
-                        entry.organization.name,
+                        entry.organization.name if entry.organization else administration,
                         entry.client_id,
                         entry.client.full_name,
                         entry.referral_id or "",

@@ -316,6 +316,7 @@ class AccessPurpose(models.TextChoices):
     CONSENT = "consent", _("Consent form")
     TRACKER = "tracker", _("Referral tracker")
     DISCLOSURES = "disclosures", _("Accounting of disclosures")
+    AUDIT = "audit", _("Access log")
 
 
 class AccessLog(AppendOnlyModel):
@@ -323,7 +324,8 @@ class AccessLog(AppendOnlyModel):
 
     Rows of another organization than the client's clinic are disclosures: the clinic prints
     them as the client's accounting of disclosures. The clinic's own reads are logged too (for
-    the network's audit page). Append-only, in the database too (``cms.append_only``).
+    the network's audit page), and so are the network admins' reads of that page (no
+    organization). Append-only, in the database too (``cms.append_only``).
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -331,8 +333,9 @@ class AccessLog(AppendOnlyModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
+    # None: the network's administration (its admins reading the access log itself).
     organization = models.ForeignKey(
-        "network.Organization", on_delete=models.PROTECT, related_name="+"
+        "network.Organization", on_delete=models.PROTECT, null=True, related_name="+"
     )
     client = models.ForeignKey(
         "network.Client", on_delete=models.PROTECT, related_name="access_log"

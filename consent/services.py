@@ -406,17 +406,19 @@ ACCESS_LOG_INSERT = (
 def access_log_write(
     *,
     user: User,
-    organization: Organization,
+    organization: Organization | None,
     purpose: str,
     fields: Sequence[str],
     seen: Iterable[tuple[int, int | None]],
     ip_address: str | None,
     user_agent: str = "",
     at: datetime | None = None,
+    network: Network | None = None,
 ) -> int:
-    """Log that ``user``, acting for ``organization``, saw ``fields`` of each client in
-    ``seen`` ((client id, referral id or None) pairs, one row each), in one INSERT whatever
-    their number (a page of a list costs one query). Returns the number of rows written.
+    """Log that ``user``, acting for ``organization`` (None: for ``network``'s administration),
+    saw ``fields`` of each client in ``seen`` ((client id, referral id or None) pairs, one row
+    each), in one INSERT whatever their number (a page of a list costs one query). Returns the
+    number of rows written.
 
     Every page that shows client data calls this, so it is kept cheap: on PostgreSQL the rows
     go in as one ``INSERT … SELECT FROM unnest(…)`` with no model instances built (a tracker
@@ -424,6 +426,12 @@ def access_log_write(
     pairs = list(seen)
     if not pairs:
         return 0
+    if organization is not None:
+        network_id = organization.network_id
+    elif network is not None:
+        network_id = network.pk
+    else:
+        raise ValueError("access_log_write needs the organization or, for admins, the network")
     at = at or timezone.now()
     codes = sorted(set(fields))
     user_agent = user_agent[:300]
@@ -431,7 +439,7 @@ def access_log_write(
         AccessLog.objects.bulk_create(
             AccessLog(
                 at=at,
-                network_id=organization.network_id,
+                network_id=network_id,
                 user=user,
                 organization=organization,
                 client_id=client_id,
@@ -449,9 +457,9 @@ def access_log_write(
             ACCESS_LOG_INSERT,
             [
                 at,
-                organization.network_id,
+                network_id,
                 user.pk if user else None,
-                organization.pk,
+                organization.pk if organization else None,
                 json.dumps(codes),
                 purpose,
                 ip_address,

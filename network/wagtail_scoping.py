@@ -49,6 +49,7 @@ from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
 from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
 from wagtail.models import GroupPagePermission, Page, PageLogEntry, Site
 from wagtail.permissions import policy_registry
+from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.chooser import SnippetChooserViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet
 from wagtail.utils.urlpatterns import decorate_urlpatterns
@@ -528,11 +529,38 @@ def _external_link_view_scoped(urlpatterns: list[URLPattern | URLResolver]) -> N
             pattern.callback = never_cache(display_custom_404(require_admin_access(view)))
 
 
+class ScopedSnippetIndexView(snippet_views.ModelIndexView):
+    """The snippets index: each kind of snippet with the number of them the user may see (not
+    every network's count)."""
+
+    def _get_snippet_types(self) -> list[dict[str, Any]]:
+        types = super()._get_snippet_types()
+        for kind in types:
+            kind["count"] = snippets_visible(user=self.request.user, model=kind["model"]).count()
+        return cast(list[dict[str, Any]], types)
+
+
+def _snippet_index_scoped(urlpatterns: list[URLPattern | URLResolver]) -> None:
+    """Serve the snippets index with ``ScopedSnippetIndexView``, decorated as Wagtail's."""
+    from django.views.decorators.cache import never_cache
+    from wagtail.admin.auth import require_admin_access
+    from wagtail.admin.urls import display_custom_404
+
+    for resolver in urlpatterns:
+        if not isinstance(resolver, URLResolver) or resolver.namespace != "wagtailsnippets":
+            continue
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLPattern) and pattern.name == "index":
+                view = ScopedSnippetIndexView.as_view()
+                pattern.callback = never_cache(display_custom_404(require_admin_access(view)))
+
+
 def admin_urls_scoped(
     urlpatterns: list[URLPattern | URLResolver],
 ) -> list[URLPattern | URLResolver]:
     """Wagtail's admin URL patterns, each view behind ``admin_view_scoped``."""
     _external_link_view_scoped(urlpatterns)
+    _snippet_index_scoped(urlpatterns)
     return cast(
         list[URLPattern | URLResolver], decorate_urlpatterns(urlpatterns, admin_view_scoped)
     )

@@ -54,7 +54,11 @@ def _seen(loop: Loop, client: Client, *, days_ago: int = 0, purpose: str = "clie
 
 def _listed(response) -> list[int]:  # type: ignore[no-untyped-def]
     assert response.status_code == 200, response.content.decode()[:500]
-    return [entry.pk for entry, _fields, _purpose in response.context["rows"]]
+    return [  # the page's own readers are logged too (see test_reading_the_log_is_logged)
+        entry.pk
+        for entry, _fields, _purpose in response.context["rows"]
+        if entry.purpose != "audit"
+    ]
 
 
 def _csv(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -210,6 +214,40 @@ def test_bad_filters_answer_400_with_what_is_wrong(client, loop: Loop, query, me
 
 
 @pytest.mark.django_db
+def test_reading_the_log_is_logged(client, loop: Loop, logged):
+    """The log shows clients' names: each read of it is a row for the network's
+    administration (no organization), one per client shown, page and CSV alike; the clinic
+    sees it in the client's accounting of disclosures."""
+    client.force_login(loop.admin)
+    before = set(AccessLog.objects.values_list("pk", flat=True))
+    client.post(URL, {"client": "Quill"}, REMOTE_ADDR="192.0.2.7", HTTP_USER_AGENT="Audit/1")
+    read = AccessLog.objects.exclude(pk__in=before)
+    ada = Client.objects.get(first_name="Ada")
+    assert [(row.client_id, row.referral_id) for row in read] == [(ada.pk, None)]
+    row = read.get()
+    assert row.user == loop.admin
+    assert row.organization is None
+    assert row.network == loop.tenant.network
+    assert row.purpose == "audit"
+    assert row.fields == [ClientField.NAME]
+    assert (row.ip_address, row.user_agent) == ("192.0.2.7", "Audit/1")
+
+    before = set(AccessLog.objects.values_list("pk", flat=True))
+    download = client.get(URL, {"format": "csv"})
+    b"".join(download.streaming_content)
+    clients = {logged[k].client_id for k in ("ada", "bo", "agency")}
+    read = AccessLog.objects.exclude(pk__in=before)
+    assert sorted(row.client_id for row in read) == sorted(clients)
+    assert {row.purpose for row in read} == {"audit"}
+    assert "Network administration" in client.get(URL).content.decode()
+
+    client.force_login(loop.clinic_staff)
+    page = client.get(reverse("network:client_disclosures", args=[ada.pk]))
+    assert page.status_code == 200
+    assert "Network administration" in page.content.decode()
+
+
+@pytest.mark.django_db
 def test_an_organization_of_another_network_is_not_a_choice(client, loop: Loop, other_loop):
     client.force_login(loop.admin)
     response = client.post(URL, {"organization": other_loop.clinic.pk})
@@ -310,7 +348,7 @@ def test_the_page_posts_its_filters_and_pages_and_downloads_by_post(client, loop
     body = client.get(URL).content.decode()
     assert 'method="post" action="/admin/access-log/"' in body
     assert 'method="get"' not in body
-    filtered = client.post(URL, {"client": "Quill", "page": "2"})
+    filtered = client.post(URL, {"client": "Quill", "purpose": "client", "page": "2"})
     assert len(filtered.context["rows"]) == 11  # 61 views of Ada: page 2 holds the last 11
     body = filtered.content.decode()
     assert '<input type="hidden" name="client" value="Quill">' in body
@@ -318,7 +356,7 @@ def test_the_page_posts_its_filters_and_pages_and_downloads_by_post(client, loop
     assert 'name="format" value="csv"' in body
     assert "?client=" not in body
     assert "client=Quill" not in body
-    download = client.post(URL, {"client": "Quill", "format": "csv"})
+    download = client.post(URL, {"client": "Quill", "purpose": "client", "format": "csv"})
     assert len(_csv(download)) == 1 + 61
 
 
@@ -343,8 +381,10 @@ def test_pages_of_50_and_queries_that_do_not_grow(client, loop: Loop):
     assert (queries({}), queries({"format": "csv"}), queries({"client": "Quill"}, "post")) == few
     first = client.get(URL)
     assert len(first.context["rows"]) == 50
-    assert len(client.get(URL, {"page": 2}).context["rows"]) == 11
-    assert len(_csv(client.get(URL, {"format": "csv"}))) == 1 + 61
+    total = AccessLog.objects.count()  # the 61 views, and the first page's read of them
+    assert len(client.get(URL, {"page": 2}).context["rows"]) == total - 50
+    total = AccessLog.objects.count()
+    assert len(_csv(client.get(URL, {"format": "csv"}))) == 1 + total
 
 
 @pytest.mark.django_db

@@ -193,6 +193,40 @@ def test_other_networks_snippets_are_not_found_anywhere(client, places, role):
     assert leaks == []
 
 
+def test_the_snippets_index_counts_only_what_the_user_may_see(client, places, superuser, settings):
+    """Wagtail's index of snippet kinds says how many of each the whole deployment holds.
+    Every kind here has its own menu item, so the index lists none (and refuses); with
+    WAGTAILSNIPPETS_MENU_SHOW_ALL, or a kind added without a menu item, it lists them with
+    the counts of what the user may see."""
+    mine, _theirs = places
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    assert client.get(reverse("wagtailsnippets:index")).status_code == 302  # nothing to list
+    settings.WAGTAILSNIPPETS_MENU_SHOW_ALL = True
+
+    def counts() -> dict[str, int]:
+        response = client.get(reverse("wagtailsnippets:index"))
+        assert response.status_code == 200
+        return {kind["model"]: kind["count"] for kind in response.context["object_list"]}
+
+    client.force_login(mine.tenant.users[Role.NETWORK_ADMIN])
+    seen = counts()
+    network = mine.tenant.network
+    agreements = type(mine.agreement)
+    expected = {
+        Network: 1,
+        Organization: Organization.objects.filter(network=network).count(),
+        TaxonomyTerm: TaxonomyTerm.objects.filter(network=network).count(),
+        agreements: agreements.objects.filter(agency__network=network).count(),
+        ListingSuggestion: ListingSuggestion.objects.filter(network=network).count(),
+    }
+    assert {Organization, TaxonomyTerm, agreements} <= set(seen)
+    assert seen == {model: expected[model] for model in seen}
+    client.force_login(superuser)
+    everything = counts()
+    assert everything[Network] == Network.objects.count() >= 2
+    assert everything[Organization] == Organization.objects.count() > seen[Organization]
+
+
 def test_network_admin_uses_every_view_of_own_snippets(client, places):
     """History and usage answered 500 for everyone; inspect, chooser and chosen list only
     the network's own objects."""
