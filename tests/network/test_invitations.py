@@ -24,6 +24,17 @@ def _invite(client: Client, tenant, email: str, role: str = Role.CLINIC_STAFF):
     )
 
 
+def _invitation(tenant, email: str, **kwargs):  # type: ignore[no-untyped-def]
+    """The clinic admin of ``tenant`` invites ``email`` to the clinic as staff."""
+    return services.invitation_create(
+        organization=tenant.clinic,
+        email=email,
+        role=Role.CLINIC_STAFF,
+        by=tenant.users[Role.CLINIC_ADMIN],
+        **kwargs,
+    )
+
+
 @pytest.mark.django_db
 def test_another_networks_admin_cannot_add_a_person_without_their_yes(
     client, tenant_a, tenant_b, django_capture_on_commit_callbacks
@@ -134,12 +145,7 @@ def test_accepting_creates_the_membership_and_declining_does_not(client, tenant_
 @pytest.mark.django_db
 def test_nobody_can_answer_someone_elses_invitation(client, tenant_a, tenant_b):
     person = UserFactory()
-    invitation = services.invitation_create(
-        organization=tenant_a.clinic,
-        email=person.email,
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
-    )
+    invitation = _invitation(tenant_a, person.email)
     for intruder in (tenant_b.users[Role.CLINIC_ADMIN], tenant_a.users[Role.CLINIC_STAFF]):
         client.force_login(intruder)
         for name in ("network:invitation_accept", "network:invitation_decline"):
@@ -160,12 +166,7 @@ def test_nobody_can_answer_someone_elses_invitation(client, tenant_a, tenant_b):
 @pytest.mark.django_db
 def test_invitation_answers_need_post_and_sign_in(client, tenant_a):
     person = UserFactory()
-    invitation = services.invitation_create(
-        organization=tenant_a.clinic,
-        email=person.email,
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
-    )
+    invitation = _invitation(tenant_a, person.email)
     url = reverse("network:invitation_accept", args=[invitation.pk])
     assert client.post(url)["Location"].startswith(reverse("login"))
     client.force_login(person)
@@ -176,11 +177,9 @@ def test_invitation_answers_need_post_and_sign_in(client, tenant_a):
 @pytest.mark.django_db
 def test_an_expired_invitation_cannot_be_accepted(client, tenant_a):
     person = UserFactory()
-    invitation = services.invitation_create(
-        organization=tenant_a.clinic,
-        email=person.email,
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
+    invitation = _invitation(
+        tenant_a,
+        person.email,
         now=timezone.now() - timedelta(days=services.INVITATION_DAYS, seconds=1),
     )
     client.force_login(person)
@@ -216,12 +215,7 @@ def test_an_invitation_from_someone_no_longer_admin_cannot_be_accepted(client, t
 @pytest.mark.django_db
 def test_admins_withdraw_an_invitation_and_nobody_else_can(client, tenant_a, tenant_b):
     person = UserFactory()
-    invitation = services.invitation_create(
-        organization=tenant_a.clinic,
-        email=person.email,
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
-    )
+    invitation = _invitation(tenant_a, person.email)
     url = reverse("network:invitation_withdraw", args=[tenant_a.clinic.slug, invitation.pk])
     client.force_login(tenant_a.users[Role.CLINIC_STAFF])
     assert client.post(url).status_code == 403
@@ -247,12 +241,7 @@ def test_admins_withdraw_an_invitation_and_nobody_else_can(client, tenant_a, ten
 
 @pytest.mark.django_db
 def test_staff_cannot_invite_and_do_not_see_pending_invitations(client, tenant_a):
-    services.invitation_create(
-        organization=tenant_a.clinic,
-        email="pending.person@example.org",
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
-    )
+    _invitation(tenant_a, "pending.person@example.org")
     client.force_login(tenant_a.users[Role.CLINIC_STAFF])
     members = client.get(reverse("network:organization_members", args=[tenant_a.clinic.slug]))
     assert members.status_code == 403
@@ -266,12 +255,7 @@ def test_staff_cannot_invite_and_do_not_see_pending_invitations(client, tenant_a
 def test_a_sign_in_acts_where_the_person_last_chose_not_the_first_by_name(tenant_a, tenant_b):
     # "Bravo" sorts after "Alpha": the old default (first by network name) would pick Alpha.
     person = tenant_b.users[Role.CLINIC_STAFF]
-    invitation = services.invitation_create(
-        organization=tenant_a.clinic,
-        email=person.email,
-        role=Role.CLINIC_STAFF,
-        by=tenant_a.users[Role.CLINIC_ADMIN],
-    )
+    invitation = _invitation(tenant_a, person.email)
     alpha = services.invitation_accept(invitation=invitation, by=person)
     bravo = Membership.objects.get(user=person, organization=tenant_b.clinic)
 
