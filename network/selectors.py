@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
-    """The user's memberships with their network and organization, in switcher order."""
+    """The user's memberships with their network and organization (and the organization's
+    network, which the pages read through it), in switcher order."""
     if not user.is_active:
         return Membership.objects.none()
     return (
         Membership.objects.filter(user=user)
-        .select_related("network", "organization")
+        .select_related("network", "organization__network")
         .order_by("network__name", "organization__name", "role")
     )
 
