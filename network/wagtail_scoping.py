@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import IntegerField, Model, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views.defaults import page_not_found
 from wagtail.admin.api.views import PagesAdminAPIViewSet
@@ -92,10 +93,7 @@ def _is_key(model: type[Model], key: Any) -> bool:
 
 
 def _is_visible(queryset: QuerySet[Any], pk: Any) -> bool:
-    try:
-        return queryset.filter(pk=pk).exists()
-    except (ValueError, TypeError, ValidationError, OverflowError):  # not a key for this model
-        return False
+    return _is_key(queryset.model, pk) and queryset.filter(pk=pk).exists()
 
 
 class ScopedObjectMixin:
@@ -426,10 +424,9 @@ def _out_of_reach(request: HttpRequest, view_name: str, kwargs: dict[str, Any]) 
 
 def _all_visible(queryset: QuerySet[Any], keys: Iterable[Any]) -> bool:
     wanted = {unquote(str(key)) for key in keys}
-    try:
-        found = {str(pk) for pk in queryset.filter(pk__in=wanted).values_list("pk", flat=True)}
-    except (ValueError, TypeError, ValidationError, OverflowError):
+    if not all(_is_key(queryset.model, key) for key in wanted):
         return False
+    found = {str(pk) for pk in queryset.filter(pk__in=wanted).values_list("pk", flat=True)}
     return found == wanted
 
 
@@ -516,16 +513,19 @@ class ScopedExternalLinkView(ExternalLinkView):
 EXTERNAL_LINK_URL = "wagtailadmin_choose_page_external_link"
 
 
-def _external_link_view_scoped(urlpatterns: list[URLPattern | URLResolver]) -> None:
-    """Serve Wagtail's external link step with ``ScopedExternalLinkView``, behind the same
-    decorators Wagtail's admin URLs have (admin access, its 404 page, no caching)."""
+def _view_replace(
+    urlpatterns: list[URLPattern | URLResolver], namespace: str, name: str, view: Callable[..., Any]
+) -> None:
+    """Serve the admin URL ``namespace:name`` (no namespace: ``name``) with ``view``, behind the
+    decorators Wagtail gives its admin URLs (admin access, its 404 page, no caching)."""
     from django.views.decorators.cache import never_cache
     from wagtail.admin.auth import require_admin_access
     from wagtail.admin.urls import display_custom_404
 
     for pattern in urlpatterns:
-        if isinstance(pattern, URLPattern) and pattern.name == EXTERNAL_LINK_URL:
-            view = ScopedExternalLinkView.as_view()
+        if isinstance(pattern, URLResolver) and pattern.namespace == namespace:
+            _view_replace(pattern.url_patterns, "", name, view)
+        elif isinstance(pattern, URLPattern) and not namespace and pattern.name == name:
             pattern.callback = never_cache(display_custom_404(require_admin_access(view)))
 
 
@@ -534,33 +534,24 @@ class ScopedSnippetIndexView(snippet_views.ModelIndexView):
     every network's count)."""
 
     def _get_snippet_types(self) -> list[dict[str, Any]]:
-        types = super()._get_snippet_types()
-        for kind in types:
-            kind["count"] = snippets_visible(user=self.request.user, model=kind["model"]).count()
-        return cast(list[dict[str, Any]], types)
-
-
-def _snippet_index_scoped(urlpatterns: list[URLPattern | URLResolver]) -> None:
-    """Serve the snippets index with ``ScopedSnippetIndexView``, decorated as Wagtail's."""
-    from django.views.decorators.cache import never_cache
-    from wagtail.admin.auth import require_admin_access
-    from wagtail.admin.urls import display_custom_404
-
-    for resolver in urlpatterns:
-        if not isinstance(resolver, URLResolver) or resolver.namespace != "wagtailsnippets":
-            continue
-        for pattern in resolver.url_patterns:
-            if isinstance(pattern, URLPattern) and pattern.name == "index":
-                view = ScopedSnippetIndexView.as_view()
-                pattern.callback = never_cache(display_custom_404(require_admin_access(view)))
+        return [
+            {
+                "name": capfirst(model._meta.verbose_name_plural),
+                "count": snippets_visible(user=self.request.user, model=model).count(),
+                "model": model,
+                "url": url,
+            }
+            for model in snippet_views.get_snippet_models_for_index_view()
+            if (url := self.get_list_url(model))
+        ]
 
 
 def admin_urls_scoped(
     urlpatterns: list[URLPattern | URLResolver],
 ) -> list[URLPattern | URLResolver]:
     """Wagtail's admin URL patterns, each view behind ``admin_view_scoped``."""
-    _external_link_view_scoped(urlpatterns)
-    _snippet_index_scoped(urlpatterns)
+    _view_replace(urlpatterns, "", EXTERNAL_LINK_URL, ScopedExternalLinkView.as_view())
+    _view_replace(urlpatterns, "wagtailsnippets", "index", ScopedSnippetIndexView.as_view())
     return cast(
         list[URLPattern | URLResolver], decorate_urlpatterns(urlpatterns, admin_view_scoped)
     )
