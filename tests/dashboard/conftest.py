@@ -139,5 +139,7 @@ def ledger(loop: Loop) -> Ledger:  # noqa: F811
 
 @pytest.fixture
 def ledger_today(loop: Loop) -> Ledger:  # noqa: F811
-    """The same ledger ending now, for pages that compute their figures at the wall clock."""
+    """The same ledger ending at the test's "now", for pages that compute their figures at the
+    current time. That clock is set an hour before NOW (``clock_before_sent_at``), whatever the
+    real date, so the figures are the same on any day."""
     return ledger_make(loop, timezone.now())

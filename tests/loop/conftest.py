@@ -147,7 +147,9 @@ def loop_make(tenant: Tenant) -> Loop:
         method="verbal",
         attestation="I read the standard consent script.",
         whole_network=True,
-        # In force both at SENT_AT (tests with fixed times) and now (the clock an hour before).
+        # In force both at SENT_AT (tests with fixed times) and at "now": in these tests the
+        # clock is an hour before SENT_AT; the isolation walk builds this cast on the real clock,
+        # whatever the date, hence min/max rather than SENT_AT alone.
         granted_at=min(SENT_AT, timezone.now()) - timedelta(days=30),
         expires_at=max(SENT_AT, timezone.now()) + timedelta(days=365),
     )
