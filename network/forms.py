@@ -8,6 +8,7 @@ from django.core.validators import FileExtensionValidator, MaxValueValidator, Mi
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from cms.widgets import ListSelect
 from consent.files import signed_form_type
 from consent.models import ConsentMethod
 from directory.categories import SDOH_CATEGORIES
@@ -34,6 +35,8 @@ class PeriodDateField(forms.DateField):
 class ObjectChoiceField(forms.ModelChoiceField):
     """A choice among objects whose id too large for the database is simply not a choice
     (SQLite raises OverflowError on it, which Django's field does not catch)."""
+
+    widget = ListSelect
 
     def to_python(self, value: Any) -> Any:
         try:
@@ -182,6 +185,7 @@ class ReferralTrackerForm(forms.Form):
         label=_("Need"),
         choices=[("", _("Any need")), *SDOH_CATEGORIES],
         required=False,
+        widget=ListSelect,
         error_messages={"invalid_choice": _("“%(value)s” is not a need.")},
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)

@@ -541,6 +541,20 @@ class Referral(models.Model):
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Referrals are never deleted; cancel or mark entered-in-error.")
 
+    # For lists: Django's get_FOO_display() hashes every choice's translated label on each call
+    # (ten translations per row of a list); these look the label up.
+    @property
+    def status_label(self) -> str:
+        return str(_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def urgency_label(self) -> str:
+        return str(_URGENCY_LABELS.get(self.urgency, self.urgency))
+
+
+_STATUS_LABELS = dict(ReferralStatus.choices)
+_URGENCY_LABELS = dict(Urgency.choices)
+
 
 class EventKind(models.TextChoices):
     CREATED = "created", _("Sent")
