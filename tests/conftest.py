@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import copy
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -11,6 +16,9 @@ from network import services
 from network.models import Network, Organization, Role, User
 from network.two_factor import two_factor_required
 from tests.factories import UserFactory, network_make, organization_make
+
+if TYPE_CHECKING:
+    from tests.loop.conftest import Loop
 
 
 @dataclass
@@ -46,6 +54,60 @@ def tenant_make(label: str) -> Tenant:
     return tenant
 
 
+T = TypeVar("T")
+
+
+def module_world(request: pytest.FixtureRequest, build: Callable[[], T]) -> Iterator[T]:
+    """Build once what every test of a module starts from, for a module-scoped fixture.
+
+    The rows are written in a transaction that stays open until the module's last test has run,
+    then rolled back; each test's own transaction is a savepoint inside it, rolled back after
+    the test, so every test finds the world as built. Hand each test a copy of the objects
+    (``world_copy``): a test that changes an instance must not change the next test's. A module
+    with a transactional test cannot keep such a world (that test would commit inside it and
+    then empty the database): build per test there."""
+    transactional = [
+        item.name
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+        and (marker := item.get_closest_marker("django_db")) is not None
+        and marker.kwargs.get("transaction")
+    ]
+    if transactional:
+        raise pytest.UsageError(
+            f"{request.module.__name__} has transactional tests ({', '.join(transactional)}): "
+            "a world kept for the module cannot be used there; build it in each test."
+        )
+    request.getfixturevalue("django_db_setup")
+    blocker = request.getfixturevalue("django_db_blocker")
+    if any(getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
+        # Asked for with getfixturevalue() once a test had started: built inside that test's
+        # transaction, it would be rolled back under the module's feet.
+        raise pytest.UsageError(
+            f"{request.fixturename} is kept for the module: name it among the arguments of the "
+            "test or of a fixture, so that it is built before the test's transaction."
+        )
+    with blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            world = build()
+        except BaseException:
+            atomic.__exit__(*sys.exc_info())
+            raise
+    try:
+        yield world
+    finally:
+        with blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def world_copy(world: T) -> T:
+    """A test's own copy of a kept world's objects (the same rows, fresh instances)."""
+    return copy.deepcopy(world)
+
+
 @pytest.fixture(autouse=True)
 def cache_empty() -> None:
     """Each test starts with an empty cache (dashboard snapshots, rate limits…): the database
@@ -79,8 +141,44 @@ def force_login_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HttpClient, "force_login", login_verified)
 
 
+# --- the referral loop's cast (tests/loop/conftest.py), kept for each module -----------------
+
+
+def _loop_build(label: str) -> Loop:
+    from tests.loop.conftest import loop_make_clocked
+
+    return loop_make_clocked(label)
+
+
+@pytest.fixture(scope="module")
+def loop_world(request: pytest.FixtureRequest) -> Iterator[Loop]:
+    yield from module_world(request, lambda: _loop_build("Alpha"))
+
+
+@pytest.fixture(scope="module")
+def other_loop_world(request: pytest.FixtureRequest) -> Iterator[Loop]:
+    yield from module_world(request, lambda: _loop_build("Other"))
+
+
 @pytest.fixture
-def tenant_a(db) -> Tenant:
+def loop(loop_world: Loop, db: None) -> Loop:
+    """The referral loop's cast in network A (a clinic, two agencies with agreements, their
+    staff, a consented client), built once for the module; this test's own copy."""
+    return world_copy(loop_world)
+
+
+@pytest.fixture
+def other_loop(other_loop_world: Loop, db: None) -> Loop:
+    """The same cast in another network."""
+    return world_copy(other_loop_world)
+
+
+@pytest.fixture
+def tenant_a(request: pytest.FixtureRequest, db: None) -> Tenant:
+    """Network A with one user per role: in a test of the loop, the loop's own (user names are
+    unique); elsewhere a tenant of its own."""
+    if "loop" in request.fixturenames:
+        return cast("Loop", request.getfixturevalue("loop")).tenant
     return tenant_make("Alpha")
 
 

@@ -10,7 +10,7 @@ from network import services
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
 from network.models import Membership, Organization, Role, User
 from tests.factories import UserFactory, organization_make
-from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
+from tests.loop.conftest import Loop
 
 
 def act_as(http: HttpClient, user: User, organization: Organization | None) -> HttpClient:
@@ -25,13 +25,13 @@ def act_as(http: HttpClient, user: User, organization: Organization | None) -> H
 
 
 @pytest.fixture
-def staff(client: HttpClient, loop: Loop) -> HttpClient:  # noqa: F811
+def staff(client: HttpClient, loop: Loop) -> HttpClient:
     """The test client signed in as the loop clinic's staff."""
     return act_as(client, loop.clinic_staff, loop.clinic)
 
 
 @pytest.fixture
-def second_clinic_staff(loop: Loop) -> User:  # noqa: F811
+def second_clinic_staff(loop: Loop) -> User:
     """Staff of another clinic in the same network."""
     clinic = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
     user = UserFactory(username="second-clinic-staff")
@@ -43,7 +43,12 @@ INTRUDERS = ["agency_staff", "network_admin", "other_clinic_staff", "other_netwo
 
 
 @pytest.fixture(params=INTRUDERS)
-def intruder(request: pytest.FixtureRequest, client: HttpClient, loop: Loop) -> HttpClient:  # noqa: F811
+def intruder(
+    request: pytest.FixtureRequest,
+    client: HttpClient,
+    loop: Loop,
+    other_loop: Loop,
+) -> HttpClient:
     """The test client signed in as someone who must not see the loop clinic's clients."""
     if request.param == "agency_staff":
         return act_as(client, loop.agency_staff, loop.food_agency)
@@ -52,5 +57,4 @@ def intruder(request: pytest.FixtureRequest, client: HttpClient, loop: Loop) -> 
     if request.param == "other_clinic_staff":
         user = request.getfixturevalue("second_clinic_staff")
         return act_as(client, user, Membership.objects.get(user=user).organization)
-    other = request.getfixturevalue("other_loop")
-    return act_as(client, other.clinic_staff, other.clinic)
+    return act_as(client, other_loop.clinic_staff, other_loop.clinic)

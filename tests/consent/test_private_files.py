@@ -21,7 +21,7 @@ from consent import services as consent_services
 from consent.models import AccessLog, Consent
 from network.forms_clinic import consent_script
 from tests.clinic.conftest import act_as, second_clinic_staff  # noqa: F401  (fixture)
-from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
+from tests.loop.conftest import Loop
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\nsigned by the client Zed Marker\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
@@ -51,7 +51,7 @@ def _upload_form(http: HttpClient, cast: Loop, name: str, content: bytes, mime: 
 
 
 @pytest.fixture
-def signed(loop: Loop) -> Consent:  # noqa: F811
+def signed(loop: Loop) -> Consent:
     """A consent recorded with a signed PDF form named after the client."""
     return consent_services.consent_record(
         client=loop.client,
@@ -72,7 +72,7 @@ def _download_url(consent: Consent) -> str:
 
 
 @pytest.mark.django_db
-def test_an_uploaded_form_is_private_under_a_random_name(client, loop):  # noqa: F811
+def test_an_uploaded_form_is_private_under_a_random_name(client, loop):
     http = act_as(client, loop.clinic_staff, loop.clinic)
     response = _upload_form(http, loop, "Zed Marker consent.pdf", PDF, "application/pdf")
     assert response.status_code == 302
@@ -100,7 +100,7 @@ def test_an_uploaded_form_is_private_under_a_random_name(client, loop):  # noqa:
         ("empty.pdf", b"", "The submitted file is empty."),
     ],
 )
-def test_a_form_is_checked_by_content_not_by_name(client, loop, name, content, error):  # noqa: F811
+def test_a_form_is_checked_by_content_not_by_name(client, loop, name, content, error):
     http = act_as(client, loop.clinic_staff, loop.clinic)
     response = _upload_form(http, loop, name, content, "application/pdf")
     assert response.status_code == 400
@@ -109,7 +109,7 @@ def test_a_form_is_checked_by_content_not_by_name(client, loop, name, content, e
 
 
 @pytest.mark.django_db
-def test_an_oversize_form_is_refused(client, loop, settings):  # noqa: F811
+def test_an_oversize_form_is_refused(client, loop, settings):
     settings.HANDOFF_PRIVATE_UPLOAD_MAX_BYTES = 1024
     http = act_as(client, loop.clinic_staff, loop.clinic)
     response = _upload_form(http, loop, "big.pdf", PDF + b"0" * 2000, "application/pdf")
@@ -119,7 +119,7 @@ def test_an_oversize_form_is_refused(client, loop, settings):  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_a_photo_is_accepted_and_named_by_its_content(client, loop):  # noqa: F811
+def test_a_photo_is_accepted_and_named_by_its_content(client, loop):
     http = act_as(client, loop.clinic_staff, loop.clinic)
     # A PNG uploaded under a .jpg name is stored as what it is.
     assert _upload_form(http, loop, "scan.jpg", PNG, "image/jpeg").status_code == 302
@@ -128,7 +128,7 @@ def test_a_photo_is_accepted_and_named_by_its_content(client, loop):  # noqa: F8
 
 
 @pytest.mark.django_db
-def test_the_service_refuses_a_disguised_file_too(loop):  # noqa: F811
+def test_the_service_refuses_a_disguised_file_too(loop):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as refused:
@@ -151,7 +151,7 @@ def test_the_service_refuses_a_disguised_file_too(loop):  # noqa: F811
 @pytest.mark.django_db
 def test_the_clients_clinic_downloads_the_form_as_an_attachment_and_it_is_logged(
     client,
-    loop,  # noqa: F811
+    loop,
     signed,
 ):
     http = act_as(client, loop.clinic_staff, loop.clinic)
@@ -186,7 +186,7 @@ def test_the_clients_clinic_downloads_the_form_as_an_attachment_and_it_is_logged
 @pytest.mark.parametrize(
     "who", ["agency_staff", "network_admin", "other_clinic_staff", "other_network_clinic_staff"]
 )
-def test_anyone_else_gets_404_and_no_bytes(client, loop, signed, who, request):  # noqa: F811
+def test_anyone_else_gets_404_and_no_bytes(client, loop, other_loop, signed, who, request):
     if who == "agency_staff":
         act_as(client, loop.agency_staff, loop.food_agency)
     elif who == "network_admin":
@@ -195,8 +195,7 @@ def test_anyone_else_gets_404_and_no_bytes(client, loop, signed, who, request): 
         user = request.getfixturevalue("second_clinic_staff")
         act_as(client, user, user.memberships.get().organization)
     else:
-        other = request.getfixturevalue("other_loop")
-        act_as(client, other.clinic_staff, other.clinic)
+        act_as(client, other_loop.clinic_staff, other_loop.clinic)
     before = AccessLog.objects.count()
     response = client.get(_download_url(signed))
     assert response.status_code == 404
@@ -213,7 +212,7 @@ def test_anonymous_is_sent_to_sign_in(client, signed):
 
 
 @pytest.mark.django_db
-def test_the_media_url_serves_nothing_of_an_upload(client, loop, settings, tmp_path, monkeypatch):  # noqa: F811
+def test_the_media_url_serves_nothing_of_an_upload(client, loop, settings, tmp_path, monkeypatch):
     """With the storages of a deployment (directories on disk): the form is under the private
     root, nothing is under MEDIA_ROOT, so neither Django's media view (what DEBUG routes at
     /media/) nor a web server serving MEDIA_ROOT has anything to give."""
@@ -265,7 +264,7 @@ def _collection(cast: Loop) -> Collection:
 
 
 @pytest.fixture
-def agreement_document(loop):  # type: ignore[no-untyped-def]  # noqa: F811
+def agreement_document(loop):  # type: ignore[no-untyped-def]
     """The food agency's agreement with its signed document attached by the network admin."""
     agreement = loop.agreements["food"]
     document = _document(_collection(loop))
@@ -275,7 +274,7 @@ def agreement_document(loop):  # type: ignore[no-untyped-def]  # noqa: F811
 
 
 @pytest.mark.django_db
-def test_a_document_is_stored_privately_under_a_random_name(loop):  # noqa: F811
+def test_a_document_is_stored_privately_under_a_random_name(loop):
     document = _document(_collection(loop))
     assert document.file.name.startswith("documents/")
     assert "Zed" not in document.file.name
@@ -285,7 +284,7 @@ def test_a_document_is_stored_privately_under_a_random_name(loop):  # noqa: F811
 
 @pytest.mark.django_db
 def test_attaching_moves_the_document_into_the_networks_private_collection(
-    loop,  # noqa: F811
+    loop,
     agreement_document,
 ):
     document = agreement_document.document
@@ -301,7 +300,7 @@ def _document_url(document) -> str:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("who", ["network_admin", "agency_admin", "agency_staff"])
 def test_the_network_admins_and_the_agency_download_the_agreement(
     client,
-    loop,  # noqa: F811
+    loop,
     agreement_document,
     who,
 ):
@@ -323,7 +322,7 @@ def test_the_network_admins_and_the_agency_download_the_agreement(
 @pytest.mark.parametrize(
     "who", ["clinic_staff", "other_agency_staff", "other_network_admin", "other_network_agency"]
 )
-def test_anyone_else_gets_no_agreement(client, loop, other_loop, agreement_document, who):  # noqa: F811
+def test_anyone_else_gets_no_agreement(client, loop, other_loop, agreement_document, who):
     users = {
         "clinic_staff": loop.clinic_staff,  # the agreement is the agency's, network-wide
         "other_agency_staff": loop.users["housing_staff"],
@@ -344,7 +343,7 @@ def test_anonymous_gets_the_sign_in_page_not_the_agreement(client, agreement_doc
 
 
 @pytest.mark.django_db
-def test_a_network_admin_cannot_attach_another_networks_document(client, loop, other_loop):  # noqa: F811
+def test_a_network_admin_cannot_attach_another_networks_document(client, loop, other_loop):
     from django.core.exceptions import ValidationError
 
     theirs = _document(_collection(other_loop), title="Bravo agreement")
@@ -369,7 +368,7 @@ def test_a_network_admin_cannot_attach_another_networks_document(client, loop, o
 
 
 @pytest.mark.django_db
-def test_a_network_admin_attaches_their_own_document_in_the_admin(client, loop):  # noqa: F811
+def test_a_network_admin_attaches_their_own_document_in_the_admin(client, loop):
     mine = _document(_collection(loop), title="Alpha signed")
     agreement = loop.agreements["food"]
     client.force_login(loop.admin)
@@ -405,7 +404,7 @@ def _admin_form(agency, *, document) -> dict:  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_the_move_command_moves_every_file_and_loses_nothing(
-    loop,  # noqa: F811
+    loop,
     django_capture_on_commit_callbacks,
 ):
     # Rows as they were before private storage: files in the public media storage.
@@ -472,7 +471,7 @@ def test_the_move_command_moves_every_file_and_loses_nothing(
         ("agreement.pdf", PDF, True),
     ],
 )
-def test_a_document_upload_is_checked_by_content(client, loop, name, content, accepted):  # noqa: F811
+def test_a_document_upload_is_checked_by_content(client, loop, name, content, accepted):
     client.force_login(loop.admin)
     response = client.post(
         reverse("wagtaildocs:add"),

@@ -17,12 +17,7 @@ from django.utils import timezone
 from consent import services as consent_services
 from network import services
 from network.models import Referral
-from tests.loop.conftest import (  # noqa: F401  (fixtures; the clock is set before NOW)
-    Loop,
-    clock_before_sent_at,
-    loop,
-    other_loop,
-)
+from tests.loop.conftest import Loop, clock_before_sent_at  # noqa: F401  (fixture: the clock is set before NOW)
 
 # A Tuesday, 10:00 in the network's time zone (America/Los_Angeles, UTC-8 in November).
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
@@ -132,13 +127,13 @@ def ledger_make(cast: Loop, now: datetime) -> Ledger:
 
 
 @pytest.fixture
-def ledger(loop: Loop) -> Ledger:  # noqa: F811
+def ledger(loop: Loop) -> Ledger:
     """The ledger at a fixed instant, for figures that depend on weeks and days."""
     return ledger_make(loop, NOW)
 
 
 @pytest.fixture
-def ledger_today(loop: Loop) -> Ledger:  # noqa: F811
+def ledger_today(loop: Loop) -> Ledger:
     """The same ledger ending at the test's "now", for pages that compute their figures at the
     current time. That clock is set an hour before NOW (``clock_before_sent_at``), whatever the
     real date, so the figures are the same on any day."""

@@ -166,11 +166,8 @@ def loop_make(tenant: Tenant) -> Loop:
     )
 
 
-@pytest.fixture
-def loop(tenant_a: Tenant) -> Loop:
-    return loop_make(tenant_a)
-
-
-@pytest.fixture
-def other_loop(db) -> Loop:
-    return loop_make(tenant_make("Other"))
+def loop_make_clocked(label: str) -> Loop:
+    """A tenant and its loop, built before the loop tests' clock (two hours before SENT_AT, an
+    hour before each test's "now"): what a test changes is always newer than the cast."""
+    with time_machine.travel(SENT_AT - timedelta(hours=2), tick=True):
+        return loop_make(tenant_make(label))

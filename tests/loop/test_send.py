@@ -659,7 +659,7 @@ def test_a_similar_name_with_the_same_birth_date_is_a_possible_duplicate(loop, f
         )
 
     assert found.value.candidates == [loop.client]
-    assert Client.objects.count() == 1
+    assert Client.objects.filter(organization=loop.clinic).count() == 1
 
 
 def test_the_same_name_with_another_birth_date_is_a_new_client(loop):
@@ -672,7 +672,7 @@ def test_the_same_name_with_another_birth_date_is_a_new_client(loop):
     )
 
     assert created.pk != loop.client.pk
-    assert Client.objects.count() == 2
+    assert Client.objects.filter(organization=loop.clinic).count() == 2
 
 
 def test_staff_may_confirm_a_new_client_despite_a_similar_one(loop):
@@ -687,7 +687,7 @@ def test_staff_may_confirm_a_new_client_despite_a_similar_one(loop):
 
     assert created.pk != loop.client.pk
     assert (created.first_name, created.last_name) == ("Maria", "López")
-    assert Client.objects.count() == 2
+    assert Client.objects.filter(organization=loop.clinic).count() == 2
 
 
 def test_another_clinics_clients_are_not_revealed_as_duplicates(loop):
@@ -718,7 +718,7 @@ def test_only_clinic_staff_create_clients(loop):
                 last_name="Reyes",
                 date_of_birth=date(1990, 1, 2),
             )
-    assert Client.objects.count() == 1
+    assert Client.objects.filter(organization=loop.clinic).count() == 1
 
 
 def test_screening_record_stores_the_score(loop):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from consent.models import AccessLog, DataSharingAgreement
 from network.models import Client, Notification, Referral, ReferralEvent
 from tests.clinic.conftest import act_as
-from tests.loop.conftest import Loop, loop, other_loop  # noqa: F401  (fixtures)
+from tests.loop.conftest import Loop
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def written() -> dict[str, int]:
     }
 
 
-def _api_send(http: Any, loop: Loop, **body: Any) -> Any:  # noqa: F811
+def _api_send(http: Any, loop: Loop, **body: Any) -> Any:
     payload = {
         "client": loop.client.pk,
         "targets": [{"service": loop.food.pk}],
@@ -50,14 +50,14 @@ def _api_send(http: Any, loop: Loop, **body: Any) -> Any:  # noqa: F811
 # --- NUL characters ----------------------------------------------------------------------------
 
 
-def test_nul_in_the_client_search_is_refused_with_a_message(client, loop):  # noqa: F811
+def test_nul_in_the_client_search_is_refused_with_a_message(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.post(reverse("network:client_list"), {"q": f"Lop{NUL}ez"})
     assert response.status_code == 400
     assert "cannot contain null characters" in response.content.decode()
 
 
-def test_nul_in_a_query_parameter_is_refused_everywhere(client, loop):  # noqa: F811
+def test_nul_in_a_query_parameter_is_refused_everywhere(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     for url in (reverse("network:client_list"), reverse("network:search"), "/search/"):
         response = client.get(url, {"q": f"food{NUL}"})
@@ -65,7 +65,7 @@ def test_nul_in_a_query_parameter_is_refused_everywhere(client, loop):  # noqa: 
         assert "cannot contain null characters" in response.content.decode()
 
 
-def test_nul_in_a_form_field_names_the_field_and_writes_nothing(client, loop):  # noqa: F811
+def test_nul_in_a_form_field_names_the_field_and_writes_nothing(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     before = written()
     response = client.post(
@@ -83,14 +83,14 @@ def test_nul_in_a_form_field_names_the_field_and_writes_nothing(client, loop):  
     assert written() == before
 
 
-def test_nul_in_the_api_status_filter_is_refused(client, loop):  # noqa: F811
+def test_nul_in_the_api_status_filter_is_refused(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.get(API, {"status": NUL})
     assert response.status_code == 400
     assert "null characters" in response.json()["message"]
 
 
-def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):  # noqa: F811
+def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     before = written()
     response = _api_send(client, loop, note=f"call{NUL}after 5")
@@ -123,7 +123,7 @@ def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
         ({"client": True}, "client"),
     ],
 )
-def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body, field):  # noqa: F811
+def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body, field):
     act_as(client, loop.clinic_staff, loop.clinic)
     before = written()
     for target in body.get("targets") or []:
@@ -135,7 +135,7 @@ def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body
     assert written() == before
 
 
-def test_api_service_given_as_an_object_names_the_field(client, loop):  # noqa: F811
+def test_api_service_given_as_an_object_names_the_field(client, loop):
     """The finding as reported: ``{"service": {"a": 1}}`` at the top of a target."""
     act_as(client, loop.clinic_staff, loop.clinic)
     response = _api_send(client, loop, targets=[{"service": {"a": 1}}])
@@ -154,7 +154,7 @@ def test_api_service_given_as_an_object_names_the_field(client, loop):  # noqa: 
         {"version": 1, "to": "completed", "outcome_note": {"a": 1}},
     ],
 )
-def test_api_transition_with_wrong_json_types_answers_400(client, loop, body):  # noqa: F811
+def test_api_transition_with_wrong_json_types_answers_400(client, loop, body):
     referral = loop.send()
     act_as(client, loop.agency_staff, loop.food_agency)
     events = ReferralEvent.objects.count()
@@ -182,7 +182,7 @@ def test_api_transition_with_wrong_json_types_answers_400(client, loop, body):  
         "start=9999-12-25",
     ],
 )
-def test_dashboard_dates_at_the_ends_of_the_calendar_are_explained(client, loop, query):  # noqa: F811
+def test_dashboard_dates_at_the_ends_of_the_calendar_are_explained(client, loop, query):
     client.force_login(loop.admin)
     response = client.get(f"{reverse('network_dashboard')}?{query}")
     assert response.status_code == 400
@@ -196,7 +196,7 @@ def test_dashboard_dates_at_the_ends_of_the_calendar_are_explained(client, loop,
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_the_agreement_chooser_offers_no_creation(client, loop, method):  # noqa: F811
+def test_the_agreement_chooser_offers_no_creation(client, loop, method):
     """Agreements are created only through their own form (versioning, the admin's networks):
     the chooser's create URL does not exist, and nothing is written."""
     client.force_login(loop.admin)
@@ -335,7 +335,7 @@ def _routes() -> list[tuple[str, str]]:
     return sorted(found, key=lambda r: ("delete" in r[0] or "remove" in r[0], r[0]))
 
 
-def _objects(loop: Loop) -> dict[str, int]:  # noqa: F811
+def _objects(loop: Loop) -> dict[str, int]:
     """Ids of one object of each kind the URLs name, all belonging to ``loop``'s actors."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -487,7 +487,7 @@ def _ours_to_check(route: str) -> bool:
 
 
 @pytest.mark.parametrize("actor", ["clinic_staff", "agency_staff", "network_admin", "anonymous"])
-def test_no_url_answers_500_to_bad_input(client, loop, actor):  # noqa: F811
+def test_no_url_answers_500_to_bad_input(client, loop, actor):
     objects = _objects(loop)
     routes = [r for r in _routes() if _ours_to_check(r[0])]
     if actor == "clinic_staff":
@@ -502,7 +502,7 @@ def test_no_url_answers_500_to_bad_input(client, loop, actor):  # noqa: F811
     assert not errors, "\n".join(errors)
 
 
-def test_no_snippet_view_answers_500_to_bad_input(client, loop):  # noqa: F811
+def test_no_snippet_view_answers_500_to_bad_input(client, loop):
     objects = _objects(loop)
     routes = [r for r in _routes() if not _ours_to_check(r[0])]
     client.force_login(loop.admin)

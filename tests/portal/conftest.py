@@ -10,7 +10,6 @@ from django.test.utils import CaptureQueriesContext
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
 from network.models import Membership, Organization, Referral, User
 from network.services import referral_transition
-from tests.loop.conftest import loop, other_loop  # noqa: F401  (fixtures for this package)
 
 
 def act_as(client: Any, user: User, organization: Organization | None = None) -> None:

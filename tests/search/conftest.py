@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,6 +25,7 @@ from directory.models import (
 )
 from network.models import Network
 from search.services import search_index_rebuild
+from tests.conftest import Tenant, module_world, tenant_make, world_copy
 from tests.factories import organization_make
 
 # A Tuesday afternoon in Eureka (America/Los_Angeles): 2026-11-24 14:00 local.
@@ -192,18 +194,16 @@ def service_types_make(network: Network) -> None:
     TaxonomyTerm.objects.create(network=network, code="pantry", name="Food pantry", parent=food)
 
 
-@pytest.fixture
-def directory(tenant_a) -> dict[str, ServicePage]:
-    service_types_make(tenant_a.network)
-    return directory_build(tenant_a.network, STANDARD)
+def directory_make(tenant: Tenant) -> dict[str, ServicePage]:
+    service_types_make(tenant.network)
+    return directory_build(tenant.network, STANDARD)
 
 
-@pytest.fixture
-def other_directory(tenant_b) -> dict[str, ServicePage]:
+def other_directory_make(tenant: Tenant) -> dict[str, ServicePage]:
     """Tenant B lists services with the same names: none may ever reach tenant A's search."""
-    service_types_make(tenant_b.network)
+    service_types_make(tenant.network)
     return directory_build(
-        tenant_b.network,
+        tenant.network,
         [
             Spec("Weekly Food Pantry", "Bravo's own pantry.", categories=["food-insecurity"]),
             Spec(
@@ -213,3 +213,54 @@ def other_directory(tenant_b) -> dict[str, ServicePage]:
             ),
         ],
     )
+
+
+@dataclass
+class Directories:
+    """Networks A and B, each with its standard services."""
+
+    alpha: Tenant
+    bravo: Tenant
+    alpha_services: dict[str, ServicePage]
+    bravo_services: dict[str, ServicePage]
+
+
+def _directories_build() -> Directories:
+    alpha, bravo = tenant_make("Alpha"), tenant_make("Bravo")
+    return Directories(alpha, bravo, directory_make(alpha), other_directory_make(bravo))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def directories_kept(request: pytest.FixtureRequest) -> Iterator[Directories | None]:
+    """In a module marked ``kept_directories`` (tests that read the directories), both are
+    built once for the module (``module_world``) and ``tenant_a``, ``tenant_b``,
+    ``directory`` and ``other_directory`` are this test's copy of them."""
+    if request.node.get_closest_marker("kept_directories") is None:
+        yield None
+        return
+    yield from module_world(request, _directories_build)
+
+
+@pytest.fixture
+def directories(directories_kept: Directories | None, db: None) -> Directories | None:
+    return None if directories_kept is None else world_copy(directories_kept)
+
+
+@pytest.fixture
+def tenant_a(directories: Directories | None) -> Tenant:
+    return tenant_make("Alpha") if directories is None else directories.alpha
+
+
+@pytest.fixture
+def tenant_b(directories: Directories | None) -> Tenant:
+    return tenant_make("Bravo") if directories is None else directories.bravo
+
+
+@pytest.fixture
+def directory(directories: Directories | None, tenant_a: Tenant) -> dict[str, ServicePage]:
+    return directory_make(tenant_a) if directories is None else directories.alpha_services
+
+
+@pytest.fixture
+def other_directory(directories: Directories | None, tenant_b: Tenant) -> dict[str, ServicePage]:
+    return other_directory_make(tenant_b) if directories is None else directories.bravo_services

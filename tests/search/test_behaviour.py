@@ -25,6 +25,8 @@ from tests.search.conftest import ARCATA, CRESCENT_CITY, EUREKA, FORTUNA, NOW
 
 Search = Callable[..., SearchResults]
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
+# Searches only read: both networks' directories are built once for the module.
+pytestmark = pytest.mark.kept_directories
 
 
 def _backend(name: str) -> SearchBackend:
@@ -39,11 +41,9 @@ def _backend(name: str) -> SearchBackend:
 
 
 @pytest.fixture(params=["database", "elasticsearch"])
-def backend(request) -> SearchBackend:
+def backend(request, directory, other_directory) -> SearchBackend:
     if request.param == "elasticsearch" and not ELASTICSEARCH_URL:
         pytest.skip("ELASTICSEARCH_URL is not set: no Elasticsearch server to test against")
-    request.getfixturevalue("directory")
-    request.getfixturevalue("other_directory")
     return _backend(request.param)
 
 

@@ -17,6 +17,9 @@ from search.models import SearchDocument
 from tests.search.conftest import EUREKA, Spec, directory_build
 from tests.search.recording_backend import SearchBackend as Recording
 
+# The views only read: both networks' directories are built once for the module.
+pytestmark = pytest.mark.kept_directories
+
 PUBLIC = "/search/"
 STAFF = "/workspace/search/"
 
@@ -164,7 +167,10 @@ def test_staff_search_stays_in_the_staff_network_whatever_the_host(
 @pytest.mark.parametrize("url", [PUBLIC, STAFF])
 def test_query_count_does_not_grow_with_hits(client, tenant_a, url):
     client.force_login(tenant_a.users["clinic_staff"])
-    few = [Spec(f"Pantry {n}", "Food for all.", categories=["food-insecurity"]) for n in range(2)]
+    few = [
+        Spec(f"Pantry {n}", "Food for all.", categories=["food-insecurity"], agency="Few Pantries")
+        for n in range(2)
+    ]
     directory_build(tenant_a.network, few)
     params = {"q": "pantry", "near": "95501", "category": "food-insecurity", "page_size": "50"}
 
@@ -186,7 +192,7 @@ def test_query_count_does_not_grow_with_hits(client, tenant_a, url):
     ]
     directory_build(tenant_a.network, more)
     large, large_hits = count()
-    assert (small_hits, large_hits) == (2, 32)
+    assert large_hits == small_hits + 30  # the network's other pantries are found too
     assert large == small
 
 

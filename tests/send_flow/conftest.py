@@ -11,19 +11,8 @@ from consent import services as consent_services
 from directory.models import ServicePage
 from network import services
 from network.models import Client
-from tests.conftest import Tenant, tenant_make
-from tests.loop.conftest import AGREED_FIELDS, Loop, loop_make
+from tests.loop.conftest import AGREED_FIELDS, Loop
 from tests.search.conftest import EUREKA, Spec, directory_build
-
-
-@pytest.fixture
-def loop(tenant_a: Tenant) -> Loop:
-    return loop_make(tenant_a)
-
-
-@pytest.fixture
-def other_loop(db) -> Loop:  # type: ignore[no-untyped-def]
-    return loop_make(tenant_make("Other"))
 
 
 @pytest.fixture
