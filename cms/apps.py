@@ -16,8 +16,10 @@ class CmsConfig(AppConfig):
         from .append_only import append_only_reinstall, sqlite_function_register
         from .middleware import activity_record_at_sign_in
         from .storage import documents_private
+        from .wagtail_csp import install as admin_inline_scripts_replace
 
         documents_private()
+        admin_inline_scripts_replace()
 
         connection_created.connect(sqlite_function_register, dispatch_uid="handoff_append_only")
         # Sent once per migrate for this app, after every app's migrations ran.

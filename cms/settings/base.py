@@ -356,10 +356,11 @@ HANDOFF_RECOVERY_CODE_COUNT = 10
 # (the absolute lifetime).
 HANDOFF_IDLE_TIMEOUT_SECONDS = env_int("HANDOFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
 
-# Content-Security-Policy (django-csp 4): no inline script or event handler anywhere outside the
-# Wagtail admin; the map's tile host is allowed for images when set. The Wagtail admin (8.0)
-# still writes inline scripts (date pickers, inline panels) and inline styles, so /admin/ adds
-# 'unsafe-inline' for those two only (cms.middleware.ContentSecurityPolicyMiddleware).
+# Content-Security-Policy (django-csp 4): no inline script or event handler anywhere, the
+# Wagtail admin included (its inline scripts are replaced by markers: cms.wagtail_csp); the
+# map's tile host is allowed for images when set. The Wagtail admin (8.0) still writes inline
+# styles, so /admin/ adds 'unsafe-inline' to style-src only, and blob: images (previews of
+# uploads) (cms.middleware.ContentSecurityPolicyMiddleware).
 _csp_images = ["'self'", "data:"]
 if SEARCH_MAP_TILE_URL:
     # https://{s}.tile.example.org/{z}/{x}/{y}.png → https://*.tile.example.org
@@ -381,7 +382,6 @@ CONTENT_SECURITY_POLICY = {
 }
 HANDOFF_CSP_ADMIN_PREFIX = "/admin/"
 HANDOFF_CSP_ADMIN_UPDATE = {
-    "script-src": ["'unsafe-inline'"],
     "style-src": ["'unsafe-inline'"],
     "img-src": ["blob:"],
 }

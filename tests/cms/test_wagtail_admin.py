@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape as html_unescape
+
 import pytest
 from django.urls import reverse
 
@@ -180,3 +183,22 @@ def test_operator_sets_consent_length_and_sensitive_categories(client, tenant_a,
     assert (network.consent_days, network.sensitive_categories) == (180, ["incarceration-status"])
     assert "incarceration-status" in network.sensitive_category_codes()
     assert "intimate-partner-violence" in network.sensitive_category_codes()
+
+
+@pytest.mark.django_db
+def test_choosers_leave_a_marker_not_an_inline_script():
+    import json
+
+    from wagtail.admin.widgets.workflows import AdminTaskChooser
+    from wagtail.documents.widgets import AdminDocumentChooser
+
+    html = AdminDocumentChooser().render("document", None, {"id": "id_document"})
+    assert "<script" not in html
+    marker = re.search(r'<span hidden data-handoff-new="([^"]+)" data-handoff-id="([^"]+)"', html)
+    assert marker is not None
+    assert marker.groups() == ("DocumentChooser", "id_document")
+    options = re.search(r'data-handoff-options="([^"]*)"', html)
+    assert options is not None
+    assert isinstance(json.loads(html_unescape(options.group(1))), dict)
+    # A chooser Wagtail starts some other way keeps Wagtail's own rendering.
+    assert "createTaskChooser" in AdminTaskChooser().render("task", None, {"id": "id_task"})
