@@ -13,7 +13,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from network import services
-from network.models import Network, Organization, Role, User
+from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
+from network.models import Membership, Network, Organization, Role, User
 from network.two_factor import two_factor_required
 from tests.factories import UserFactory, network_make, organization_make
 
@@ -141,6 +142,18 @@ def force_login_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(HttpClient, "force_login", login_verified)
 
 
+def act_as(http: HttpClient, user: User, organization: Organization | None = None) -> HttpClient:
+    """Sign ``http`` in as ``user`` acting for ``organization`` (their membership there; None:
+    their network-admin membership), as after both sign-in steps. Returns ``http``."""
+    http.force_login(user)
+    session = http.session
+    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
+        user=user, organization=organization
+    ).pk
+    session.save()
+    return http
+
+
 # --- the referral loop's cast (tests/loop/conftest.py), kept for each module -----------------
 
 
@@ -198,7 +211,18 @@ def superuser(db) -> User:
     return UserFactory(username="root", is_superuser=True, is_staff=True)
 
 
+# The longest tests (the walks over every URL), started first so that the other worker is not
+# left waiting for them at the end of a parallel run.
+LONGEST = ("tests/network/test_isolation_walk.py", "tests/network/test_bad_input.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run last: their live-server flushes must not precede a test that restores
-    the database from its serialized copy (the Celery worker and gunicorn tests)."""
-    items.sort(key=lambda item: "tests/e2e/" in str(item.path))
+    the database from its serialized copy (the Celery worker and gunicorn tests). The longest
+    tests run first."""
+
+    def order(item: pytest.Item) -> tuple[bool, bool]:
+        path = str(item.path)
+        return "tests/e2e/" in path, not path.endswith(LONGEST)
+
+    items.sort(key=order)

@@ -7,21 +7,10 @@ import pytest
 from django.test import Client as HttpClient
 
 from network import services
-from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
-from network.models import Membership, Organization, Role, User
+from network.models import Membership, Role, User
+from tests.conftest import act_as
 from tests.factories import UserFactory, organization_make
 from tests.loop.conftest import Loop
-
-
-def act_as(http: HttpClient, user: User, organization: Organization | None) -> HttpClient:
-    """Sign in as ``user`` acting for ``organization`` (None: their network-admin membership)."""
-    http.force_login(user)
-    session = http.session
-    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
-        user=user, organization=organization
-    ).pk
-    session.save()
-    return http
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from network import services
 from network.models import Client, Membership
-
-from .conftest import act_as
+from tests.conftest import act_as
 
 LIST = reverse("network:client_list")
 NEW = reverse("network:client_new")

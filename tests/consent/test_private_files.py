@@ -20,7 +20,8 @@ from cms.storage import PrivateFileSystemStorage, private_storage
 from consent import services as consent_services
 from consent.models import AccessLog, Consent
 from network.forms_clinic import consent_script
-from tests.clinic.conftest import act_as, second_clinic_staff  # noqa: F401  (fixture)
+from tests.clinic.conftest import second_clinic_staff  # noqa: F401  (fixture)
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\nsigned by the client Zed Marker\n%%EOF\n"

@@ -16,8 +16,8 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from consent.selectors import disclosures_for_client
 from network import services
-from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
-from network.models import Membership, Notification, Referral, Role
+from network.models import Notification, Referral, Role
+from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 
 F = ClientField
@@ -88,16 +88,6 @@ def traces(body: str, fields: set[str]) -> dict[str, list[str]]:
 def missing(body: str, fields: set[str], kind: str) -> dict[str, list[str]]:
     found = {f: [s for s in SHOWN[f][kind] if s not in body] for f in sorted(fields)}
     return {f: ss for f, ss in found.items() if ss}
-
-
-def act_as(client, user, organization) -> None:  # type: ignore[no-untyped-def]
-    """Sign in as ``user`` acting for ``organization`` (their membership there)."""
-    client.force_login(user)
-    session = client.session
-    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
-        user=user, organization=organization
-    ).pk
-    session.save()
 
 
 @dataclass

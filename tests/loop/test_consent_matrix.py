@@ -19,9 +19,9 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent, DataSharingAgreement
 from consent.selectors import consent_covers, disclosures_for_client
 from network import services
-from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
-from network.models import Membership, Notification, Referral, ReferralEvent
+from network.models import Notification, Referral, ReferralEvent
 from network.selectors import referral_inbox
+from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 
 FOOD = "food-insecurity"
@@ -46,16 +46,6 @@ CASES = [
     "expired",
     "revoked",
 ]
-
-
-def act_as(client, user, organization) -> None:  # type: ignore[no-untyped-def]
-    """Sign in as ``user`` acting for ``organization`` (their membership there)."""
-    client.force_login(user)
-    session = client.session
-    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
-        user=user, organization=organization
-    ).pk
-    session.save()
 
 
 def leaked(body: str) -> list[str]:

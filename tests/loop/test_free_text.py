@@ -23,8 +23,9 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent
 from network import services
 from network.models import Notification, Referral
+from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
-from tests.portal.conftest import act_as, move, queries
+from tests.portal.conftest import move, queries
 
 # Each text names a birth date and a diagnosis, as the finding's message did; the pair is its
 # marker. Dates are decades away from any timestamp a response carries.

@@ -35,16 +35,15 @@ from network.lifecycle import (
     allowed_next,
     transition_refusal,
 )
-from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
 from network.models import (
     EventKind,
-    Membership,
     Notification,
     Referral,
     ReferralEvent,
     ReferralOutcome,
     ReferralStatus,
 )
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
 # --- the reference, written out -------------------------------------------------------------
@@ -605,15 +604,6 @@ def test_an_organization_off_the_referral_cannot_change_it(loop):
 
 
 # --- the same rules over HTTP ---------------------------------------------------------------
-
-
-def act_as(client, user, organization) -> None:  # type: ignore[no-untyped-def]
-    client.force_login(user)
-    session = client.session
-    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = Membership.objects.get(
-        user=user, organization=organization
-    ).pk
-    session.save()
 
 
 def test_api_answers_a_stale_version_with_409_and_the_current_state(client, loop):

@@ -8,8 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from network import services
-
-from .test_agreement_fields import act_as
+from tests.conftest import act_as
 
 LIST = reverse("network:api_referrals")
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from consent.models import AccessLog, DataSharingAgreement
 from network.models import Client, Notification, Referral, ReferralEvent
-from tests.clinic.conftest import act_as
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
 pytestmark = pytest.mark.django_db

@@ -7,23 +7,8 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
-from network.models import Membership, Organization, Referral, User
+from network.models import Organization, Referral, User
 from network.services import referral_transition
-
-
-def act_as(client: Any, user: User, organization: Organization | None = None) -> None:
-    """Sign in as ``user`` acting for ``organization`` (their membership there), or as a
-    network admin when ``organization`` is None."""
-    client.force_login(user)
-    session = client.session
-    memberships = Membership.objects.filter(user=user)
-    if organization is None:
-        membership = memberships.get(organization__isnull=True)
-    else:
-        membership = memberships.get(organization=organization)
-    session[ACTIVE_MEMBERSHIP_SESSION_KEY] = membership.pk
-    session.save()
 
 
 def move(referral: Referral, to: str, by: User, organization: Organization, **kwargs: Any) -> None:

@@ -16,9 +16,10 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from network import selectors
 from network.models import Referral, Role
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
-from .conftest import act_as, move, queries
+from .conftest import move, queries
 
 INBOX = reverse("network:referral_inbox")
 pytestmark = pytest.mark.django_db

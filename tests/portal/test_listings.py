@@ -14,9 +14,10 @@ from directory.models import (
     ServiceCapacity,
     ServicePage,
 )
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
-from .conftest import act_as, queries
+from .conftest import queries
 
 LISTINGS = reverse("network:agency_listings")
 CONFIRM = reverse("network:listing_confirm")

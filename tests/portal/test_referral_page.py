@@ -11,9 +11,10 @@ from django.urls import reverse
 from consent import services as consent_services
 from consent.models import ClientField
 from network.models import Referral, ReferralEvent
+from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
-from .conftest import act_as, move
+from .conftest import move
 
 pytestmark = pytest.mark.django_db
 
