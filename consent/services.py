@@ -44,6 +44,7 @@ from .models import (
     agreement_fields,
 )
 from .selectors import documents_of_network, network_collections
+from .signals import consent_revoked
 
 # How a signed form's download reads in the client's accounting of disclosures.
 SIGNED_FORM_FIELD = "signed_form"
@@ -179,9 +180,8 @@ def signed_form_download(
 @transaction.atomic
 def consent_revoke(*, consent: Consent, by: User, reason: str) -> Consent:
     """Revoke a consent now: every open referral that relied on it stops disclosing at once
-    (disclosure checks the consent on every view) and its timeline records the revocation."""
-    from network.services import referrals_consent_withdrawn
-
+    (disclosure checks the consent on every view) and its timeline records the revocation
+    (``consent_revoked``, handled by the referral loop)."""
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if not user_has_org_perm(by, OrgPerm.SEND_REFERRALS, consent.recorded_for):
         raise PermissionDenied(_("Only the client's clinic may revoke their consent."))
@@ -193,7 +193,7 @@ def consent_revoke(*, consent: Consent, by: User, reason: str) -> Consent:
     consent.revoked_by = by
     consent.revoked_reason = reason.strip()
     consent.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
-    referrals_consent_withdrawn(consent=consent, by=by, expired=False)
+    consent_revoked.send(sender=Consent, consent=consent, by=by)
     return consent
 
 

@@ -1029,6 +1029,11 @@ def referral_viewed(*, referral: Referral, by: User, organization: Organization)
     return True
 
 
+def referrals_consent_revoked(*, consent: Any, by: User, **kwargs: Any) -> None:
+    """Receiver of ``consent.signals.consent_revoked``: the revocation reaches the referrals."""
+    referrals_consent_withdrawn(consent=consent, by=by, expired=False)
+
+
 def referrals_consent_withdrawn(*, consent: Any, by: User | None, expired: bool) -> int:
     """Put the consent's end on the timeline of every open referral it covered and tell the
     agency to stop using the client's data; how many referrals."""
