@@ -157,20 +157,28 @@ def act_as(http: HttpClient, user: User, organization: Organization | None = Non
 # --- the referral loop's cast (tests/loop/conftest.py), kept for each module -----------------
 
 
-def _loop_build(label: str) -> Loop:
+def _loop_build(request: pytest.FixtureRequest, label: str) -> Loop:
+    """The cast on the clock the module's tests run on: the loop's fixed clock where they use
+    ``clock_before_sent_at``, else the real one (a cast built on the fixed clock would be a
+    year old, its consent expired, for a test on the real clock a year from now)."""
     from tests.loop.conftest import loop_make_clocked
 
-    return loop_make_clocked(label)
+    clocked = any(
+        "clock_before_sent_at" in getattr(item, "fixturenames", ())
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+    )
+    return loop_make_clocked(label, clocked=clocked)
 
 
 @pytest.fixture(scope="module")
 def loop_world(request: pytest.FixtureRequest) -> Iterator[Loop]:
-    yield from module_world(request, lambda: _loop_build("Alpha"))
+    yield from module_world(request, lambda: _loop_build(request, "Alpha"))
 
 
 @pytest.fixture(scope="module")
 def other_loop_world(request: pytest.FixtureRequest) -> Iterator[Loop]:
-    yield from module_world(request, lambda: _loop_build("Other"))
+    yield from module_world(request, lambda: _loop_build(request, "Other"))
 
 
 @pytest.fixture

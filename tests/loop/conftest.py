@@ -166,8 +166,11 @@ def loop_make(tenant: Tenant) -> Loop:
     )
 
 
-def loop_make_clocked(label: str) -> Loop:
-    """A tenant and its loop, built before the loop tests' clock (two hours before SENT_AT, an
-    hour before each test's "now"): what a test changes is always newer than the cast."""
+def loop_make_clocked(label: str, *, clocked: bool) -> Loop:
+    """A tenant and its loop, for tests on the loop's clock (``clocked``: built two hours before
+    SENT_AT, an hour before each test's "now", so that what a test changes is always newer than
+    the cast) or on the real clock (built now, as those tests' "now" follows)."""
+    if not clocked:
+        return loop_make(tenant_make(label))
     with time_machine.travel(SENT_AT - timedelta(hours=2), tick=True):
         return loop_make(tenant_make(label))

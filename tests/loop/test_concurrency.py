@@ -18,8 +18,9 @@ from django.urls import reverse
 from consent.models import Consent
 from network import services
 from network.models import EventKind, Notification, Referral, ReferralEvent, Role, User
+from tests.conftest import tenant_make
 from tests.factories import UserFactory
-from tests.loop.conftest import SENT_AT, Loop
+from tests.loop.conftest import SENT_AT, Loop, loop_make
 
 pytestmark = [
     pytest.mark.skipif(
@@ -37,8 +38,10 @@ ROUNDS = 5
 
 
 @pytest.fixture
-def loop(loop: Loop) -> Loop:
-    """The shared cast with two intake workers at the food agency, the people who race."""
+def loop(transactional_db: None) -> Loop:
+    """The shared cast, built in each test (these tests commit, so no cast is kept for the
+    module), with two intake workers at the food agency, the people who race."""
+    loop = loop_make(tenant_make("Alpha"))
     for name in ("intake-a", "intake-b"):
         user = UserFactory(username=f"{loop.tenant.network.slug}-{name}")
         services.membership_grant(
