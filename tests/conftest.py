@@ -58,6 +58,13 @@ def tenant_make(label: str) -> Tenant:
 T = TypeVar("T")
 
 
+def module_items(request: pytest.FixtureRequest) -> list[pytest.Item]:
+    """The tests collected in the module of a module-scoped fixture's ``request``."""
+    return [
+        item for item in request.session.items if getattr(item, "module", None) is request.module
+    ]
+
+
 def module_world(request: pytest.FixtureRequest, build: Callable[[], T]) -> Iterator[T]:
     """Build once what every test of a module starts from, for a module-scoped fixture.
 
@@ -69,9 +76,8 @@ def module_world(request: pytest.FixtureRequest, build: Callable[[], T]) -> Iter
     then empty the database): build per test there."""
     transactional = [
         item.name
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module
-        and (marker := item.get_closest_marker("django_db")) is not None
+        for item in module_items(request)
+        if (marker := item.get_closest_marker("django_db")) is not None
         and marker.kwargs.get("transaction")
     ]
     if transactional:
@@ -165,8 +171,7 @@ def _loop_build(request: pytest.FixtureRequest, label: str) -> Loop:
 
     clocked = any(
         "clock_before_sent_at" in getattr(item, "fixturenames", ())
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module
+        for item in module_items(request)
     )
     return loop_make_clocked(label, clocked=clocked)
 

@@ -4,6 +4,7 @@ agreements, their staff, and a consented client."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -170,7 +171,8 @@ def loop_make_clocked(label: str, *, clocked: bool) -> Loop:
     """A tenant and its loop, for tests on the loop's clock (``clocked``: built two hours before
     SENT_AT, an hour before each test's "now", so that what a test changes is always newer than
     the cast) or on the real clock (built now, as those tests' "now" follows)."""
-    if not clocked:
-        return loop_make(tenant_make(label))
-    with time_machine.travel(SENT_AT - timedelta(hours=2), tick=True):
+    clock = (
+        time_machine.travel(SENT_AT - timedelta(hours=2), tick=True) if clocked else nullcontext()
+    )
+    with clock:
         return loop_make(tenant_make(label))
