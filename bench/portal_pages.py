@@ -207,7 +207,7 @@ def referrals_write(args: argparse.Namespace, cast: dict[str, Any]) -> dict[str,
 
     from consent.models import Consent, DataSharingAgreement
     from network.lifecycle import REASON_REQUIRED
-    from network.models import EventKind, Referral, ReferralEvent
+    from referrals.models import EventKind, Referral, ReferralEvent
 
     rng = random.Random(args.seed)  # noqa: S311 - synthetic data, reproducible on purpose
     now = timezone.now()
@@ -387,7 +387,8 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from django.db import connection
     from django.test import Client
 
-    from network.models import Referral, ReferralEvent, Role
+    from network.models import Role
+    from referrals.models import Referral, ReferralEvent
 
     bench_start("portal pages", database, workdir)
     from django.conf import settings

@@ -215,7 +215,7 @@ def _change_share(part: tuple[int, list[int]]) -> tuple[dict[str, list[float]], 
     from django.db import connections
 
     from network import services
-    from network.models import Referral
+    from referrals.models import Referral
 
     position, ids = part
     queued: list[int] = []
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from django.db import connection, connections
 
     from network import notifications
-    from network.models import Notification, Referral, ReferralEvent
+    from referrals.models import Notification, Referral, ReferralEvent
 
     bench_start("referral loop", database, workdir)
     live = not args.quiet

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from network.lifecycle import OUTCOME_REQUIRED
-from network.models import EventKind, ReferralEvent
+from referrals.models import EventKind, ReferralEvent
 
 from .models import AccessLog, ClientField, DataSharingAgreement
 from .selectors import agreement_for, agreements_in_effect, consent_covers
 
 if TYPE_CHECKING:
-    from network.models import Organization, Referral, User
+    from network.models import Organization, User
+    from referrals.models import Referral
 
 # Free text on a referral, by the name the access log gives it (the note is the registry's own).
 FREE_TEXT_NOTE = ClientField.NOTE.value  # the clinic's note to the agency

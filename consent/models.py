@@ -50,7 +50,9 @@ class Consent(models.Model):
     """
 
     network = models.ForeignKey("network.Network", on_delete=models.PROTECT, related_name="+")
-    client = models.ForeignKey("network.Client", on_delete=models.PROTECT, related_name="consents")
+    client = models.ForeignKey(
+        "referrals.Client", on_delete=models.PROTECT, related_name="consents"
+    )
     whole_network = models.BooleanField(
         _("any organization in the network"),
         default=False,
@@ -338,10 +340,10 @@ class AccessLog(AppendOnlyModel):
         "network.Organization", on_delete=models.PROTECT, null=True, related_name="+"
     )
     client = models.ForeignKey(
-        "network.Client", on_delete=models.PROTECT, related_name="access_log"
+        "referrals.Client", on_delete=models.PROTECT, related_name="access_log"
     )
     referral = models.ForeignKey(
-        "network.Referral", on_delete=models.PROTECT, null=True, related_name="access_log"
+        "referrals.Referral", on_delete=models.PROTECT, null=True, related_name="access_log"
     )
     fields = models.JSONField(default=list)
     purpose = models.CharField(max_length=40)

@@ -12,7 +12,7 @@ from wagtail.documents import get_document_model
 from wagtail.models import Collection
 from wagtail.permissions import policy_registry
 
-from network.models import Client, Network, Organization, User
+from network.models import Network, Organization, User
 from network.permissions import (
     NetworkPerm,
     OrgPerm,
@@ -20,6 +20,7 @@ from network.permissions import (
     organizations_with_perm,
 )
 from network.selectors import clients_visible
+from referrals.models import Client
 
 from .models import AccessLog, AgreementStatus, Consent, DataSharingAgreement
 

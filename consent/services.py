@@ -23,13 +23,14 @@ from wagtail.models import UploadedFile as WagtailUpload
 
 from cms.storage import private_storage
 from directory.models import DirectoryImport
-from network.models import Client, Network, Organization, User
+from network.models import Network, Organization, User
 from network.permissions import (
     NetworkPerm,
     OrgPerm,
     user_has_network_perm,
     user_has_org_perm,
 )
+from referrals.models import Client
 
 from .files import signed_form_type, signed_form_upload_to
 from .models import (

@@ -25,10 +25,12 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from referrals.models import ReferralOutcome
+
 from . import dashboard
 from .dashboard import Dashboard, Period
 from .forms import PeriodDateField
-from .models import Network, Organization, ReferralOutcome, User
+from .models import Network, Organization, User
 from .permissions import administered_networks
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart

@@ -15,10 +15,10 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consent.disclosure import disclosure_for
+from referrals.models import Referral, ReferralStatus
 
 from . import selectors, services
 from .middleware import TenantRequest
-from .models import Referral, ReferralStatus
 from .views import member_required
 from .views.referrals import acting_organization, client_ip, visible_referral
 

@@ -55,16 +55,11 @@ from django.utils.translation import get_language
 
 from consent.models import DataSharingAgreement
 from directory.categories import SDOH_CATEGORIES
+from referrals.models import Referral, ReferralOutcome
+from referrals.models import ReferralStatus as S
 
 from .lifecycle import OUTCOME_REQUIRED
-from .models import (
-    Network,
-    Organization,
-    OrganizationKind,
-    Referral,
-    ReferralOutcome,
-)
-from .models import ReferralStatus as S
+from .models import Network, Organization, OrganizationKind
 from .selectors import referrals_overdue_condition
 
 # Statuses a sent referral can have, less the one that means "this never happened".

@@ -12,8 +12,9 @@ from cms.widgets import ListSelect
 from consent.files import signed_form_type
 from consent.models import ConsentMethod
 from directory.categories import SDOH_CATEGORIES
+from referrals.models import Client, ReferralStatus, Urgency
 
-from .models import Client, Membership, Organization, ReferralStatus, Role, Urgency
+from .models import Membership, Organization, Role
 
 # The dates a period filter accepts: the calendar's ends cannot be added to or counted back from.
 EARLIEST_DATE = date(1900, 1, 1)

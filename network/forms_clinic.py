@@ -19,9 +19,10 @@ from consent.files import signed_form_type
 from consent.models import ConsentMethod, ConsentPolicy
 from consent.wording import verbal_consent_script
 from directory.categories import SDOH_CATEGORIES
+from referrals.models import Client
 
 from .forms import ObjectMultipleChoiceField
-from .models import Client, Organization
+from .models import Organization
 from .screening import NONE_OF_THE_ABOVE, QUESTIONS
 
 CATEGORY_NAMES: Mapping[str, str] = dict(SDOH_CATEGORIES)

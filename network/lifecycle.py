@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .models import ReferralStatus as S
+from referrals.models import ReferralStatus as S
 
 
 class Side(enum.StrEnum):

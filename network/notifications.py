@@ -18,7 +18,9 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import Channel, Invitation, InvitationStatus, Membership, Notification, User
+from referrals.models import Channel, Notification
+
+from .models import Invitation, InvitationStatus, Membership, User
 
 logger = logging.getLogger(__name__)
 

@@ -10,18 +10,10 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Count, F, Q, QuerySet
 
+from referrals.models import Client, Referral, ReferralEvent
+
 from .lifecycle import TERMINAL
-from .models import (
-    Client,
-    Invitation,
-    InvitationStatus,
-    Membership,
-    Network,
-    Organization,
-    Referral,
-    ReferralEvent,
-    Role,
-)
+from .models import Invitation, InvitationStatus, Membership, Network, Organization, Role
 from .permissions import NetworkPerm, OrgPerm, user_has_network_perm, user_has_org_perm
 
 if TYPE_CHECKING:
@@ -233,8 +225,7 @@ def referral_timeline(*, referral: Referral) -> QuerySet[ReferralEvent]:
 
 if TYPE_CHECKING:
     from consent.models import Consent
-
-    from .models import Screening
+    from referrals.models import Screening
 
 
 def clients_find(*, user: User, organization: Organization, text: str = "") -> QuerySet[Client]:
@@ -244,7 +235,7 @@ def clients_find(*, user: User, organization: Organization, text: str = "") -> Q
     from django.db.models import IntegerField, OuterRef, Subquery
     from django.db.models.functions import Coalesce
 
-    from .models import Screening
+    from referrals.models import Screening
 
     qs = clients_visible(user=user, organization=organization)
     for word in text.split()[:8]:
@@ -583,8 +574,9 @@ INBOX_TABS: tuple[str, ...] = ("new", "overdue", "in_progress", "waiting")
 def inbox_tab_conditions(*, now: datetime) -> dict[str, Q]:
     """What puts a received referral on each inbox tab at ``now``. Overdue overlaps the others:
     a late referral is also new, in progress or waiting."""
+    from referrals.models import ReferralStatus
+
     from .lifecycle import OUTCOME_OWED
-    from .models import ReferralStatus
 
     return {
         "new": Q(status=ReferralStatus.REQUESTED),
@@ -622,7 +614,7 @@ def referral_inbox_tab(
     through ``referral_inbox_languages``) and what deciding that needs."""
     from django.db.models import Case, F, When
 
-    from .models import ReferralStatus
+    from referrals.models import ReferralStatus
 
     conditions = inbox_tab_conditions(now=now)
     if tab not in conditions:

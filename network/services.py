@@ -21,29 +21,31 @@ from django.utils.translation import gettext as _
 from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page, Site
 
 from cms.models import HomePage
+from referrals.models import (
+    Channel,
+    Client,
+    EventKind,
+    Notification,
+    Referral,
+    ReferralEvent,
+    ReferralOutcome,
+    ReferralStatus,
+    Screening,
+    Urgency,
+)
 
 from . import tasks
 from .dashboard import dashboard_changed
 from .deadlines import business_hours_after
 from .lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, TERMINAL, Refusal, Side, transition_refusal
 from .models import (
-    Channel,
-    Client,
-    EventKind,
     Invitation,
     InvitationStatus,
     Membership,
     Network,
-    Notification,
     Organization,
     OrganizationKind,
-    Referral,
-    ReferralEvent,
-    ReferralOutcome,
-    ReferralStatus,
     Role,
-    Screening,
-    Urgency,
     User,
 )
 from .permissions import (

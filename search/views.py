@@ -21,9 +21,10 @@ from django.views.decorators.http import require_GET
 
 from directory.models import CapacityStatus, TaxonomyTerm
 from network.middleware import TenantRequest
-from network.models import Client, Network
+from network.models import Network
 from network.permissions import OrgPerm, user_has_org_perm
 from network.views import member_required
+from referrals.models import Client
 
 from .query import DEFAULT_RADIUS_MILES, parse_search
 from .results import CATEGORY_NAMES

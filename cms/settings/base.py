@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "directory",
     "consent",
     "search.apps.SearchConfig",
+    "referrals",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cms.client_address import client_ip, client_user_agent
 from consent import services as consent_services
 from consent.models import AccessPurpose, ClientField, Consent, ConsentMethod
+from referrals.models import Client, Referral, Screening
 
 from .. import selectors, services
 from ..forms_clinic import (
@@ -37,7 +38,7 @@ from ..forms_clinic import (
     question_field_name,
 )
 from ..middleware import TenantRequest
-from ..models import Client, Organization, Referral, Screening
+from ..models import Organization
 from ..permissions import OrgPerm, user_has_org_perm
 from ..screening import QUESTIONS, Domain, InvalidScreening, score_ahc_hrsn
 from . import member_required

@@ -7,8 +7,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from referrals.models import Channel, Notification
+
 from ..middleware import TenantRequest
-from ..models import Channel, Notification
 from . import member_required
 
 PAGE = 50

@@ -23,11 +23,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from directory import services as directory_services
 from directory.models import CapacityStatus, ServicePage
+from referrals.models import Referral
 
 from .. import selectors
 from ..forms import ListingSuggestionForm
 from ..middleware import TenantRequest
-from ..models import Organization, Referral
+from ..models import Organization
 from ..permissions import OrgPerm, user_has_org_perm
 from . import member_required
 from .referrals import client_ip, language_name

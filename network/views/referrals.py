@@ -18,11 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 from cms.client_address import client_ip
 from consent.disclosure import disclosure_for, fields_disclosed
 from consent.models import ClientField
+from referrals.models import Referral, ReferralOutcome, ReferralStatus
 
 from .. import selectors, services
 from ..lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, REASON_REQUIRED, Side, allowed_next
 from ..middleware import TenantRequest
-from ..models import Organization, Referral, ReferralOutcome, ReferralStatus
+from ..models import Organization
 from . import member_required
 
 S = ReferralStatus

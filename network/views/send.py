@@ -28,11 +28,12 @@ from consent import services as consent_services
 from consent.models import Consent, ConsentMethod
 from consent.wording import verbal_consent_script
 from directory.categories import SDOH_CATEGORIES
+from referrals.models import Client, Referral, Urgency
 
 from .. import selectors, services
 from ..forms import ReferralSendForm
 from ..middleware import TenantRequest
-from ..models import Client, Organization, Referral, Urgency
+from ..models import Organization
 from ..permissions import OrgPerm, user_has_org_perm
 from . import member_required
 from .referrals import acting_organization

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from network import services
-from network.models import Client, Membership
+from network.models import Membership
+from referrals.models import Client
 from tests.conftest import act_as
 
 LIST = reverse("network:client_list")

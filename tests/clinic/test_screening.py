@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from network.forms_clinic import question_field_name
-from network.models import Screening
 from network.screening import QUESTIONS
+from referrals.models import Screening
 
 
 def _url(loop) -> str:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import translation
 
 from cms.widgets import ListSelect
-from network.models import Referral, ReferralStatus, Urgency
+from referrals.models import Referral, ReferralStatus, Urgency
 
 CHOICES = [
     ("", "Any"),

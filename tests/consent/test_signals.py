@@ -8,7 +8,7 @@ import pytest
 from consent import services as consent_services
 from consent.models import Consent
 from consent.signals import consent_revoked
-from network.models import EventKind, ReferralEvent
+from referrals.models import EventKind, ReferralEvent
 from tests.loop.conftest import Loop
 
 

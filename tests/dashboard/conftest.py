@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from network import services
-from network.models import Referral
+from referrals.models import Referral
 from tests.loop.conftest import Loop, clock_before_sent_at  # noqa: F401  (fixture: the clock is set before NOW)
 
 # A Tuesday, 10:00 in the network's time zone (America/Los_Angeles, UTC-8 in November).

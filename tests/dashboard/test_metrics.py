@@ -27,7 +27,7 @@ import pytest
 
 from network import dashboard
 from network.dashboard import Period
-from network.models import EventKind
+from referrals.models import EventKind
 
 from .conftest import DAY, NOW, Ledger
 

@@ -18,7 +18,8 @@ from consent import services as consent_services
 from consent.models import ClientField
 from directory.models import ServicePage
 from network import services
-from network.models import Client, Organization, Role, User
+from network.models import Organization, Role, User
+from referrals.models import Client
 from tests.conftest import Tenant
 from tests.loop.conftest import loop_directory
 

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from network import services
-from network.models import Referral, User
+from network.models import User
+from referrals.models import Referral
 from tests.e2e.cast import Cast, log_in
 from tests.e2e.conftest import screenshot
 

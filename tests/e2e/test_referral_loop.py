@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import F
 
-from network.models import Referral
+from referrals.models import Referral
 from tests.e2e.cast import (
     CLIENT_STREET,
     OUTCOME_DAYS,

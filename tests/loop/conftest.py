@@ -16,7 +16,8 @@ from consent import services as consent_services
 from consent.models import ClientField, Consent, DataSharingAgreement
 from directory.models import ServicePage
 from network import services
-from network.models import Client, Network, Organization, Role, User
+from network.models import Network, Organization, Role, User
+from referrals.models import Client
 from tests.conftest import Tenant, tenant_make
 from tests.factories import UserFactory
 from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build

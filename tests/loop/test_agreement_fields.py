@@ -16,7 +16,8 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from consent.selectors import disclosures_for_client
 from network import services
-from network.models import Notification, Referral, Role
+from network.models import Role
+from referrals.models import Notification, Referral
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 

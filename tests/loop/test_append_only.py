@@ -14,7 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from cms.append_only import SQLITE_FUNCTION, append_only_uninstall
 from consent.disclosure import disclosure_for
 from consent.models import AccessLog
-from network.models import ReferralEvent
+from referrals.models import ReferralEvent
 
 TABLES = {"access log": AccessLog, "referral timeline": ReferralEvent}
 on_postgresql = pytest.mark.skipif(

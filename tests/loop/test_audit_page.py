@@ -19,7 +19,8 @@ from consent import services as consent_services
 from consent.disclosure import disclosure_for
 from consent.models import AccessLog, ClientField
 from network import services
-from network.models import Client, Role
+from network.models import Role
+from referrals.models import Client
 
 from .conftest import Loop
 

@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from consent.models import Consent
 from network import services
-from network.models import EventKind, Notification, Referral, ReferralEvent, Role, User
+from network.models import Role, User
+from referrals.models import EventKind, Notification, Referral, ReferralEvent
 from tests.conftest import tenant_make
 from tests.factories import UserFactory
 from tests.loop.conftest import SENT_AT, Loop, loop_make

@@ -19,8 +19,8 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent, DataSharingAgreement
 from consent.selectors import consent_covers, disclosures_for_client
 from network import services
-from network.models import Notification, Referral, ReferralEvent
 from network.selectors import referral_inbox
+from referrals.models import Notification, Referral, ReferralEvent
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent
 from network import services
-from network.models import Notification, Referral
+from referrals.models import Notification, Referral
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 from tests.portal.conftest import move, queries

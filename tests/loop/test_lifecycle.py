@@ -35,7 +35,7 @@ from network.lifecycle import (
     allowed_next,
     transition_refusal,
 )
-from network.models import (
+from referrals.models import (
     EventKind,
     Notification,
     Referral,

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from network import services
-from network.models import Channel, Notification
+from referrals.models import Channel, Notification
 
 LIST = reverse("network:notification_list")
 

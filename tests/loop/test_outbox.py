@@ -14,7 +14,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from network import notifications, services, tasks
-from network.models import Channel, Notification, Referral, Role
+from network.models import Role
+from referrals.models import Channel, Notification, Referral
 from tests.loop.conftest import SENT_AT, Loop
 
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"

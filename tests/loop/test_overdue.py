@@ -15,7 +15,8 @@ from consent import services as consent_services
 from consent.models import Consent
 from directory.models import CapacityStatus, Location
 from network import services, tasks
-from network.models import Channel, EventKind, Notification, Referral, Role, User
+from network.models import Role, User
+from referrals.models import Channel, EventKind, Notification, Referral
 from tests.loop.conftest import SENT_AT, Loop
 from tests.search.conftest import CRESCENT_CITY, EUREKA, Spec, directory_build
 

@@ -7,8 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from network import services
-from network.models import Role, Screening
+from network.models import Role
 from network.screening import InvalidScreening
+from referrals.models import Screening
 
 POSITIVE_FOOD_AND_HOUSING = {
     "71802-3": "LA31994-9",  # worried about losing housing

@@ -20,7 +20,9 @@ from consent.models import AccessLog
 from directory.models import Location, ServicePage
 from network import services
 from network.deadlines import business_hours_after
-from network.models import (
+from network.models import Role, User
+from network.screening import InvalidScreening, score_ahc_hrsn
+from referrals.models import (
     Channel,
     Client,
     EventKind,
@@ -28,11 +30,8 @@ from network.models import (
     Referral,
     ReferralEvent,
     ReferralStatus,
-    Role,
     Screening,
-    User,
 )
-from network.screening import InvalidScreening, score_ahc_hrsn
 from tests.factories import UserFactory, organization_make
 from tests.loop.conftest import SENT_AT, Loop
 from tests.network.test_screening import (

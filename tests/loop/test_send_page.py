@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from consent import services as consent_services
-from network.models import Notification, Referral, Role
+from network.models import Role
+from referrals.models import Notification, Referral
 
 NEW = reverse("network:referral_new")
 STAFF_SEARCH = reverse("network:search")

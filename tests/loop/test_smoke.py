@@ -1,5 +1,5 @@
 from network import services
-from network.models import ReferralStatus
+from referrals.models import ReferralStatus
 
 
 def test_send_accept_complete(loop):

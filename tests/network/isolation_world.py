@@ -48,7 +48,8 @@ from directory.models import (
     TaxonomyTerm,
 )
 from network import services
-from network.models import Client, Network, Organization, Role, User
+from network.models import Network, Organization, Role, User
+from referrals.models import Client
 from tests.conftest import Tenant, tenant_make
 from tests.factories import UserFactory, organization_make
 from tests.loop.conftest import Loop, loop_make
@@ -366,11 +367,11 @@ def alpha_second_build(tenant: Tenant, loop: Loop) -> None:
 # Rows of the second clinic that are theirs alone: its client data. Its organization and
 # membership are visible to A's network admin by design, and are not walked.
 CLIENT_DATA_LABELS = {
-    "network.client",
-    "network.screening",
-    "network.referral",
-    "network.referralevent",
-    "network.notification",
+    "referrals.client",
+    "referrals.screening",
+    "referrals.referral",
+    "referrals.referralevent",
+    "referrals.notification",
     "consent.consent",
     "consent.accesslog",
 }

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from consent.models import AccessLog, DataSharingAgreement
-from network.models import Client, Notification, Referral, ReferralEvent
+from referrals.models import Client, Notification, Referral, ReferralEvent
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 

@@ -70,16 +70,9 @@ from wagtail.workflows import get_task_types
 
 from consent.models import Consent
 from directory.models import DirectoryImport
-from network.models import Client as ClientRecord
-from network.models import (
-    Invitation,
-    Membership,
-    Organization,
-    Referral,
-    Role,
-    Screening,
-    User,
-)
+from network.models import Invitation, Membership, Organization, Role, User
+from referrals.models import Client as ClientRecord
+from referrals.models import Referral, Screening
 from tests.network.isolation_world import Owner, World, file_names, world_build
 
 pytestmark = pytest.mark.urls("tests.network.isolation_urls")

@@ -15,8 +15,9 @@ from wagtail.models import Page
 from consent.models import AgreementStatus, DataSharingAgreement
 from network.demo import del_norte, humboldt
 from network.management.commands.seed_demo import DEMO_TOTP_KEY
-from network.models import Client, Membership, Network, Organization, Referral, Role, User
+from network.models import Membership, Network, Organization, Role, User
 from network.two_factor import TWO_FACTOR_ROLES
+from referrals.models import Client, Referral
 
 
 def _snapshot() -> tuple:

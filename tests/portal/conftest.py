@@ -7,8 +7,9 @@ from typing import Any
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from network.models import Organization, Referral, User
+from network.models import Organization, User
 from network.services import referral_transition
+from referrals.models import Referral
 
 
 def move(referral: Referral, to: str, by: User, organization: Organization, **kwargs: Any) -> None:

@@ -15,7 +15,8 @@ from django.utils import timezone
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from network import selectors
-from network.models import Referral, Role
+from network.models import Role
+from referrals.models import Referral
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from consent import services as consent_services
 from consent.models import ClientField
-from network.models import Referral, ReferralEvent
+from referrals.models import Referral, ReferralEvent
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 

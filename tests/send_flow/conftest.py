@@ -10,7 +10,7 @@ import pytest
 from consent import services as consent_services
 from directory.models import ServicePage
 from network import services
-from network.models import Client
+from referrals.models import Client
 from tests.loop.conftest import AGREED_FIELDS, Loop
 from tests.search.conftest import EUREKA, Spec, directory_build
 

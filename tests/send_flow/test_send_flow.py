@@ -15,7 +15,8 @@ from django.urls import reverse
 from consent import services as consent_services
 from consent.models import Consent
 from consent.wording import verbal_consent_script
-from network.models import Notification, Referral, Role
+from network.models import Role
+from referrals.models import Notification, Referral
 
 from .conftest import more_services
 

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from network.models import Referral, Role
+from network.models import Role
+from referrals.models import Referral
 
 TRACKER = reverse("network:referral_tracker")
 

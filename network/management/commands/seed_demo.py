@@ -18,7 +18,8 @@ from directory.services import ImportReport, directory_import
 from network import services, two_factor
 from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
-from network.models import Client, Network, Organization, Role, User
+from network.models import Network, Organization, Role, User
+from referrals.models import Client
 from search.services import search_index_rebuild
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test

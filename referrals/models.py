@@ -1,0 +1,341 @@
+"""The referral loop's data: clients, their screenings, referrals with their append-only
+timeline, and the notifications outbox.
+
+A Client belongs to the clinic that created it; a Referral hands one client's need to an agency
+under a consent and a data-sharing agreement (``consent``) and is never deleted.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from cms.models import AppendOnlyModel
+from network.models import Network, Organization, User
+
+# --- clients and screening -------------------------------------------------------------------
+
+
+class ContactPreference(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    TEXT = "text", _("Text message")
+    EMAIL = "email", _("Email")
+    MAIL = "mail", _("Mail")
+    ANY = "any", _("Any")
+
+
+class Client(models.Model):
+    """A person a clinic helps. Owned by the clinic that created it; other organizations see
+    it only through a referral their consent and agreement allow."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="clients", verbose_name=_("clinic")
+    )
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    date_of_birth = models.DateField(_("date of birth"))
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    address_1 = models.CharField(_("street address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=2, blank=True)
+    postal_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, blank=True, help_text=_("ISO 639 code.")
+    )
+    external_id = models.CharField(
+        _("medical record number"), max_length=64, blank=True, help_text=_("The clinic's own id.")
+    )
+    contact_preference = models.CharField(
+        _("best way to reach"),
+        max_length=8,
+        choices=ContactPreference.choices,
+        default=ContactPreference.ANY,
+    )
+    contact_notes = models.CharField(
+        _("contact notes"), max_length=300, blank=True, help_text=_("E.g. best time to call.")
+    )
+    do_not_contact = models.BooleanField(
+        _("do not contact"),
+        default=False,
+        help_text=_("Agencies must not reach out; the clinic relays everything."),
+    )
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [models.Index(fields=["network", "date_of_birth"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~Q(external_id=""),
+                name="client_external_id_per_clinic",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def address(self) -> str:
+        place = " ".join(p for p in (self.state, self.postal_code) if p)
+        return ", ".join(p for p in (self.address_1, self.city, place) if p)
+
+
+class Screening(models.Model):
+    """One AHC HRSN screening of a client, with its score (``referrals.screening``)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="screenings")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    performed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    performed_at = models.DateTimeField()
+    answers = models.JSONField(help_text=_("Question LOINC code → answer LOINC code(s)."))
+    positive_categories = models.JSONField(default=list)
+    safety_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    incomplete = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-performed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Screening #{self.pk} of client {self.client_id}"
+
+    def search_url(self) -> str:
+        """The staff directory search with the positive domains' categories ticked."""
+        query = urlencode([("category", code) for code in self.positive_categories])
+        return reverse("network:search") + (f"?{query}" if query else "")
+
+
+# --- referrals -------------------------------------------------------------------------------
+
+
+class ReferralStatus(models.TextChoices):
+    """FHIR Task.status codes as the SDOH Clinical Care guide profiles them for referrals."""
+
+    DRAFT = "draft", _("Draft")
+    REQUESTED = "requested", _("Requested")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Declined")
+    IN_PROGRESS = "in-progress", _("In progress")
+    ON_HOLD = "on-hold", _("On hold")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Could not be delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+    ENTERED_IN_ERROR = "entered-in-error", _("Entered in error")
+
+
+class ReferralOutcome(models.TextChoices):
+    SERVICE_PROVIDED = "service-provided", _("Service provided")
+    PARTIALLY_PROVIDED = "service-provided-partially", _("Service partly provided")
+    CLIENT_UNREACHABLE = "client-unreachable", _("Client could not be reached")
+    CLIENT_DECLINED = "client-declined", _("Client declined")
+    NOT_ELIGIBLE = "not-eligible", _("Not eligible")
+    NO_CAPACITY = "no-capacity", _("No capacity")
+    REFERRED_ELSEWHERE = "referred-elsewhere", _("Referred elsewhere")
+
+
+class Urgency(models.TextChoices):
+    ROUTINE = "routine", _("Routine")
+    URGENT = "urgent", _("Urgent")
+
+
+class Referral(models.Model):
+    """A consent-gated handoff of one client's need from a clinic to an agency. Never deleted."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="referrals")
+    sender = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="referrals_sent"
+    )
+    sent_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    agency = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="referrals_received"
+    )
+    service = models.ForeignKey(
+        "directory.ServicePage", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    location = models.ForeignKey(
+        "directory.Location", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service_name = models.CharField(_("service"), max_length=255)
+    categories = models.JSONField(_("needs"), default=list)
+    urgency = models.CharField(
+        _("urgency"), max_length=8, choices=Urgency.choices, default=Urgency.ROUTINE
+    )
+    note = models.TextField(_("note to the agency"), blank=True)
+    consent = models.ForeignKey(
+        "consent.Consent", on_delete=models.PROTECT, related_name="referrals"
+    )
+    agreement = models.ForeignKey(
+        "consent.DataSharingAgreement", on_delete=models.PROTECT, related_name="referrals"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=ReferralStatus.choices, db_index=True
+    )
+    status_reason = models.TextField(_("reason"), blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=32, choices=ReferralOutcome.choices, blank=True
+    )
+    outcome_note = models.TextField(_("outcome note"), blank=True)
+    response_due_at = models.DateTimeField(_("answer due"), null=True, blank=True)
+    outcome_due_at = models.DateTimeField(_("outcome due"), null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Overdue handling: when each step was taken, so the scheduled sweep never repeats one.
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    due_reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    outcome_reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["agency", "status", "response_due_at"]),
+            models.Index(fields=["sender", "status", "created_at"]),
+            models.Index(fields=["client", "created_at"]),
+            # The clinic's tracker, newest first.
+            models.Index(fields=["sender", "sent_at", "id"]),
+            # The network dashboard: a period's referrals with every column its figures read
+            # (``id`` too, for COUNT), so PostgreSQL answers from the index alone.
+            models.Index(
+                fields=["network", "sent_at"],
+                include=[
+                    "id",
+                    "status",
+                    "agency",
+                    "agreement",
+                    "responded_at",
+                    "closed_at",
+                    "response_due_at",
+                    "outcome_due_at",
+                    "outcome",
+                    "categories",
+                ],
+                name="referral_network_period",
+            ),
+            # The dashboard's snapshot stamp: the network's latest referral change.
+            models.Index(fields=["network", "updated_at"], name="referral_network_changed"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "idempotency_key"], name="referral_idempotency_key_per_sender"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="referral_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral #{self.pk} to {self.service_name}"
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Referrals are never deleted; cancel or mark entered-in-error.")
+
+    # For lists: Django's get_FOO_display() hashes every choice's translated label on each call
+    # (ten translations per row of a list); these look the label up.
+    @property
+    def status_label(self) -> str:
+        return str(_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def urgency_label(self) -> str:
+        return str(_URGENCY_LABELS.get(self.urgency, self.urgency))
+
+
+_STATUS_LABELS = dict(ReferralStatus.choices)
+_URGENCY_LABELS = dict(Urgency.choices)
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Sent")
+    VIEWED = "viewed", _("Opened by the agency")
+    STATUS = "status", _("Status changed")
+    MESSAGE = "message", _("Message")
+    REMINDER = "reminder", _("Reminder")
+    ESCALATION = "escalation", _("Escalated")
+    CONSENT_REVOKED = "consent_revoked", _("Consent revoked")
+    CONSENT_EXPIRED = "consent_expired", _("Consent expired")
+
+
+class ReferralEvent(AppendOnlyModel):
+    """The append-only timeline of a referral: who did what, when."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["referral", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on referral {self.referral_id}"
+
+
+# --- notifications (outbox) ------------------------------------------------------------------
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    IN_APP = "in_app", _("In the app")
+
+
+class Notification(models.Model):
+    """Outbox: written in the transaction of the change it announces, delivered by a task.
+
+    An undelivered row is retried with backoff (at most every six hours, never given up); a sweep
+    delivers rows a lost task left behind, so an outage of the broker or the mail server delays,
+    never loses.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    referral = models.ForeignKey(
+        Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(delivered_at__isnull=True),
+                name="notification_undelivered",
+            ),
+            models.Index(fields=["user", "channel", "read_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.user_id}: {self.subject}"
