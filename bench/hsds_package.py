@@ -31,7 +31,7 @@ from typing import Any
 
 import zipcodes
 
-from directory.categories import SDOH_CATEGORIES
+from cms.categories import SDOH_CATEGORIES
 from directory.hsds.records import NAMESPACE, handoff_taxonomies, well_known_term_id
 
 # --- the tables: column -> Table Schema type ----------------------------------------------------

@@ -19,11 +19,11 @@ Then, signed in with ``django.test.Client`` (the whole request in process: middl
 templates, no network), each page is requested once unmeasured (counting its SQL queries), then
 ``--requests`` times (default 30) measured:
 
-* the agency inbox (``network:referral_inbox``) as staff of the agency with the most referrals;
-* the clinic tracker (``network:referral_tracker``) as the clinic's staff (it sent them all);
+* the agency inbox (``referrals:referral_inbox``) as staff of the agency with the most referrals;
+* the clinic tracker (``referrals:referral_tracker``) as the clinic's staff (it sent them all);
 * the network dashboard (``network_dashboard``, default period: 90 days) as the network admin,
   as it is served (the snapshot computed by the unmeasured request, checked against the
-  network's changes on every request: ``network.dashboard.dashboard_snapshot``);
+  network's changes on every request: ``referrals.dashboard.dashboard_snapshot``);
 * "computed": the same page with ``?refresh=1``, computed again on every request (what the
   first visitor after a change, or of a new period, waits for when the warmer has not run);
 * the overdue list of the busiest agency (``network_dashboard_overdue``), first page.
@@ -100,8 +100,8 @@ OUTCOMES = {
 SECOND_NEEDS = ("housing-instability", "transportation-insecurity", "utility-insecurity")
 # (label, URL name, arguments, query string, who asks). "big" stands for the busiest agency.
 PAGES: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
-    ("agency inbox", "network:referral_inbox", (), "", "agency"),
-    ("clinic tracker", "network:referral_tracker", (), "", "clinic"),
+    ("agency inbox", "referrals:referral_inbox", (), "", "agency"),
+    ("clinic tracker", "referrals:referral_tracker", (), "", "clinic"),
     ("network dashboard", "network_dashboard", (), "", "admin"),
     ("  computed", "network_dashboard", (), "?refresh=1", "admin"),
     ("overdue list", "network_dashboard_overdue", ("big",), "", "admin"),
@@ -206,7 +206,7 @@ def referrals_write(args: argparse.Namespace, cast: dict[str, Any]) -> dict[str,
     from django.utils import timezone
 
     from consent.models import Consent, DataSharingAgreement
-    from network.lifecycle import REASON_REQUIRED
+    from referrals.lifecycle import REASON_REQUIRED
     from referrals.models import EventKind, Referral, ReferralEvent
 
     rng = random.Random(args.seed)  # noqa: S311 - synthetic data, reproducible on purpose

@@ -44,6 +44,10 @@ from bench.import_directory import (
     note,
     out,
 )
+from referrals.outbox import notifications_deliver
+from referrals.services.clients import client_create
+from referrals.services.sending import referral_send
+from referrals.services.transitions import referral_transition
 
 TARGET_SENDS_PER_SECOND = 200.0
 PATHS: tuple[tuple[tuple[str, dict[str, Any]], ...], ...] = (
@@ -146,7 +150,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         agency_staff[agency.pk] = people[0]
     clients = []
     for n in range(args.clients):
-        client = services.client_create(
+        client = client_create(
             organization=clinic,
             by=staff[n % len(staff)],
             first_name=f"Client{n}",
@@ -194,7 +198,7 @@ def _send_share(share: tuple[int, int, int]) -> tuple[list[float], list[int], li
     ms, ids = [], []
     for i in range(first, sends, step):
         t0 = time.perf_counter()
-        referral = services.referral_send(
+        referral = referral_send(
             client=clients[i % len(clients)],
             by=staff[i % len(staff)],
             sender=clinic,
@@ -227,7 +231,7 @@ def _change_share(part: tuple[int, list[int]]) -> tuple[dict[str, list[float]], 
         to, extra = PATHS[pk % len(PATHS)][position]
         user = _CAST["agency_staff"][referral.agency_id]
         t0 = time.perf_counter()
-        services.referral_transition(
+        referral_transition(
             referral=referral,
             to=to,
             by=user,
@@ -248,7 +252,6 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from django.core import mail
     from django.db import connection, connections
 
-    from network import notifications
     from referrals.models import Notification, Referral, ReferralEvent
 
     bench_start("referral loop", database, workdir)
@@ -296,7 +299,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
 
     mail.outbox = []
     wall = time.perf_counter()
-    delivered = notifications.notifications_deliver(ids=queued)
+    delivered = notifications_deliver(ids=queued)
     deliver_wall = time.perf_counter() - wall
 
     # --- check and report ------------------------------------------------------------------

@@ -35,8 +35,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/two-factor/", include("network.urls_two_factor")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("workspace/", include("network.urls")),
+    path("workspace/", include("referrals.urls")),
     path("files/", include("consent.urls")),  # private files: checked, logged downloads
-    path("listings/", include("directory.urls")),
+    path("", include("directory.urls")),  # /listings/… and the portal's /workspace/listings/…
     path("search/", include("search.urls")),
     # Every admin URL naming a page, document or image checks the tenant first.
     path("admin/", include(admin_urls_scoped(wagtailadmin_urls.urlpatterns))),

@@ -31,7 +31,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from cms.client_address import client_ip, client_user_agent
-from network.admin_views import _chosen_network, csv_cell
+from cms.downloads import csv_cell
+from network.middleware import chosen_network
 from network.models import Network, Organization, User
 from network.permissions import administered_networks
 
@@ -144,7 +145,7 @@ def access_log_page(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
         raise PermissionDenied
     posted = request.method == "POST"
     data = request.POST if posted else request.GET
-    network = _chosen_network(request, networks, data)
+    network = chosen_network(request, networks, data)
     wants_csv = data.get("format") == "csv"
     if not posted and set(request.GET) & set(AuditFilterForm.base_fields):
         message = _(

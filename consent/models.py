@@ -24,9 +24,9 @@ from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
+from cms.categories import SDOH_CATEGORIES
 from cms.models import AppendOnlyModel
 from cms.storage import private_storage
-from directory.categories import SDOH_CATEGORIES
 
 from .files import signed_form_upload_to
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -16,13 +16,17 @@ from network.models import Network, Organization, User
 from network.permissions import (
     NetworkPerm,
     OrgPerm,
+    administered_network_ids,
     networks_with_perm,
     organizations_with_perm,
+    user_has_org_perm,
 )
-from network.selectors import clients_visible
-from referrals.models import Client
 
 from .models import AccessLog, AgreementStatus, Consent, DataSharingAgreement
+
+if TYPE_CHECKING:
+    # Types only: consent sits below the referral loop and never imports it at run time.
+    from referrals.models import Client
 
 
 def consent_covers(
@@ -148,8 +152,6 @@ def disclosures_for_client(
 ) -> QuerySet[AccessLog]:
     """The client's accounting of disclosures, newest first: every time another organization
     saw their data. Only for staff of the client's own clinic; empty for anyone else."""
-    from network.permissions import OrgPerm, user_has_org_perm
-
     if client.organization_id != organization.pk or not user_has_org_perm(
         user, OrgPerm.SEND_REFERRALS, organization
     ):
@@ -167,13 +169,16 @@ def disclosures_for_client(
 
 def signed_forms_visible(*, user: User, organization: Organization | None) -> QuerySet[Consent]:
     """Consents with a signed form that ``user`` may download acting for ``organization``: those
-    of the clients of their clinic (``network.selectors.clients_visible``); none for anyone else
-    (agencies, network admins, other clinics and networks)."""
-    if organization is None:
+    of the clients of their clinic, for its clinic staff (the clients they see, as
+    ``referrals.selectors.clients.clients_visible`` says); none for anyone else (agencies,
+    network admins, other clinics and networks)."""
+    if (
+        organization is None
+        or not organization.sends_referrals
+        or not user_has_org_perm(user, OrgPerm.SEND_REFERRALS, organization)
+    ):
         return Consent.objects.none()
-    return Consent.objects.filter(
-        client__in=clients_visible(user=user, organization=organization)
-    ).exclude(signed_form="")
+    return Consent.objects.filter(client__organization=organization).exclude(signed_form="")
 
 
 def agreements_readable(*, user: User) -> QuerySet[DataSharingAgreement]:
@@ -254,8 +259,6 @@ def access_log_for_network(
     organization they acted for, the client (its id, or words of its name), the time
     (``since`` included, ``until`` excluded) and the purpose. Rows carry the person, the
     organization, the client and the referral."""
-    from network.permissions import administered_network_ids
-
     if not (user.is_active and user.is_superuser) and network.pk not in administered_network_ids(
         user
     ):

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
@@ -30,7 +30,6 @@ from network.permissions import (
     user_has_network_perm,
     user_has_org_perm,
 )
-from referrals.models import Client
 
 from .files import signed_form_type, signed_form_upload_to
 from .models import (
@@ -44,6 +43,11 @@ from .models import (
     DataSharingAgreement,
     agreement_fields,
 )
+
+if TYPE_CHECKING:
+    # Types only: consent sits below the referral loop and never imports it at run time.
+    from referrals.models import Client
+
 from .selectors import documents_of_network, network_collections
 from .signals import consent_revoked
 

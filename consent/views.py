@@ -12,9 +12,9 @@ from wagtail import hooks
 from wagtail.documents import get_document_model
 from wagtail.documents.models import document_served
 
+from cms.client_address import client_ip
 from cms.downloads import private_file_response
 from network.middleware import TenantRequest
-from network.views.referrals import client_ip
 
 from . import services
 from .files import content_type_for

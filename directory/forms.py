@@ -50,7 +50,7 @@ class AgencyPageForm(WagtailAdminPageForm):
             else:
                 organizations = organizations.filter(listing__isnull=True)
         self.fields["organization"].queryset = organizations
-        from .models import Location
+        from directory.models import Location
 
         locations = (
             Location.objects.filter(page=self.instance)
@@ -64,7 +64,7 @@ class AgencyPageForm(WagtailAdminPageForm):
 class ServicePageForm(WagtailAdminPageForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from .models import Location, TaxonomyTerm
+        from directory.models import Location, TaxonomyTerm
 
         agency = self.instance.get_parent() if self.instance.pk else self.parent_page
         locations = (

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from wagtail.models import Page
 from wagtail.query import PageQuerySet
 
-from network.models import Network
+from directory.models import AgencyPage, DirectoryIndexPage, Location, LocationPoint, ServicePage
+from network.models import Network, Organization
+from network.permissions import OrgPerm, user_has_org_perm
 
 from .hours import Closure, OpenStatus, WeeklyHours, open_status
-from .models import DirectoryIndexPage, Location, LocationPoint, ServicePage
+
+if TYPE_CHECKING:
+    from network.models import User
 
 
 def page_network(*, page: Page) -> Network | None:
@@ -77,4 +82,30 @@ def locations_unplaced(*, network: Network) -> QuerySet[LocationPoint]:
         )
         .select_related("location", "location__page")
         .order_by("location__page__title", "location__name")
+    )
+
+
+def agency_listing(*, user: User, organization: Organization) -> AgencyPage | None:
+    """The organization's directory listing, for its staff who keep it current (those who
+    update capacity); None for anyone else or when it has no listing."""
+
+    if not organization.receives_referrals or not user_has_org_perm(
+        user, OrgPerm.UPDATE_CAPACITY, organization
+    ):
+        return None
+    return (
+        AgencyPage.objects.filter(organization=organization)
+        .select_related("verification__verified_by")
+        .first()
+    )
+
+
+def agency_listing_services(*, listing: AgencyPage) -> QuerySet[ServicePage]:
+    """The services under a listing ``agency_listing`` returned, by title, each with its
+    capacity."""
+
+    return (
+        ServicePage.objects.child_of(listing)
+        .select_related("capacity__updated_by")
+        .order_by("title", "pk")
     )

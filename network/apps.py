@@ -8,10 +8,6 @@ class NetworkConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from consent.signals import consent_revoked
-
-        from .services import referrals_consent_revoked
         from .two_factor import enrolment_note_at_sign_in
 
         user_logged_in.connect(enrolment_note_at_sign_in, dispatch_uid="network-two-factor")
-        consent_revoked.connect(referrals_consent_revoked, dispatch_uid="network-consent-revoked")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
@@ -28,6 +28,11 @@ class TenantRequest(HttpRequest):
     membership: Membership | None
     memberships: list[Membership]
     permission_checker: ObjectPermissionChecker
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx sent the request (it then wants only the part of the page that changed)."""
+    return bool(getattr(request, "htmx", False))
 
 
 def site_network(request: HttpRequest) -> Network | None:
@@ -127,3 +132,21 @@ class TwoFactorMiddleware:
     def _is_open(path: str) -> bool:
         static = settings.STATIC_URL or "/static/"
         return path.startswith((*TWO_FACTOR_OPEN_PREFIXES, static))
+
+
+def chosen_network(
+    request: HttpRequest, networks: list[Network], data: QueryDict | None = None
+) -> Network:
+    """The network asked for in ``data`` (the query string by default; 404 if the user does not
+    administer it), else the one the user is acting in, else the first."""
+    wanted = (request.GET if data is None else data).get("network")
+    if wanted:
+        for network in networks:
+            if str(network.pk) == wanted:
+                return network
+        raise Http404
+    membership = getattr(request, "membership", None)
+    for network in networks:
+        if membership is not None and network.pk == membership.network_id:
+            return network
+    return networks[0]

@@ -110,7 +110,7 @@ class Network(models.Model):
         return self.site.root_page
 
     def sensitive_category_codes(self) -> frozenset[str]:
-        from directory.categories import SENSITIVE_CATEGORY_CODES
+        from cms.categories import SENSITIVE_CATEGORY_CODES
 
         return SENSITIVE_CATEGORY_CODES | frozenset(self.sensitive_categories or ())
 

@@ -1,24 +1,17 @@
-"""Emails to staff: about their own accounts, and the referral outbox (which names referrals
-and services, never clients)."""
+"""Emails to staff about their own accounts: access granted, invitations."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-
-from referrals.models import Channel, Notification
 
 from .models import Invitation, InvitationStatus, Membership, User
 
@@ -85,88 +78,3 @@ def _account_mail_send(user: User, template: str, context: dict[str, object]) ->
         subject = render_to_string(f"{template}_subject.txt", context)
         body = render_to_string(f"{template}.txt", context)
     send_mail(" ".join(subject.split()), body, None, [user.email])
-
-
-# --- the referral outbox ---------------------------------------------------------------------
-
-# After this many failures an error is logged for the operators; retries go on every
-# RETRY_MAX_SECONDS, because giving up would lose the message when the outage outlasts the backoff.
-MAX_ATTEMPTS = 10
-RETRY_BASE_SECONDS = 60  # 1, 2, 4 … minutes, capped at RETRY_MAX_SECONDS
-RETRY_MAX_SECONDS = 6 * 3600
-LOST_AFTER_SECONDS = 120  # a row with no attempt this long after it was written lost its task
-
-
-def retry_delay(attempts: int) -> timedelta:
-    doublings = min(max(attempts - 1, 0), 30)  # past the cap anyway; keeps the number small
-    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2**doublings, RETRY_MAX_SECONDS))
-
-
-def notifications_deliver(*, ids: Iterable[int], now: datetime | None = None) -> int:
-    """Deliver these outbox rows if still undelivered; a failure is recorded and retried later
-    with backoff. How many were delivered now."""
-    delivered = 0
-    for notification_id in ids:
-        delivered += notification_deliver(notification_id=notification_id, now=now)
-    return delivered
-
-
-def notification_deliver(*, notification_id: int, now: datetime | None = None) -> bool:
-    """One row, under a row lock so that a task and the sweep never both send it."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update(skip_locked=True)
-            .select_related("user")
-            .filter(pk=notification_id, delivered_at__isnull=True)
-            .first()
-        )
-        if notification is None:
-            return False
-        try:
-            if notification.channel == Channel.EMAIL:
-                _email(notification)
-        except Exception as exc:
-            notification.attempts += 1
-            notification.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            notification.next_attempt_at = now + retry_delay(notification.attempts)
-            notification.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-            if notification.attempts == MAX_ATTEMPTS:
-                logger.error(
-                    "notification %s still undelivered after %s attempts (%s); retrying every %s s",
-                    notification.pk,
-                    notification.attempts,
-                    notification.last_error,
-                    RETRY_MAX_SECONDS,
-                )
-            return False
-        notification.attempts += 1
-        notification.delivered_at = now
-        notification.next_attempt_at = None
-        notification.save(update_fields=["attempts", "delivered_at", "next_attempt_at"])
-        return True
-
-
-def notifications_due(*, now: datetime) -> list[int]:
-    """Undelivered rows whose retry time has come, or whose delivery task was lost."""
-    lost_before = now - timedelta(seconds=LOST_AFTER_SECONDS)
-    return list(
-        Notification.objects.filter(delivered_at__isnull=True)
-        .filter(
-            Q(next_attempt_at__lte=now)
-            | Q(attempts=0, next_attempt_at__isnull=True, created_at__lte=lost_before)
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:1000]
-    )
-
-
-def _email(notification: Notification) -> None:
-    user = notification.user
-    if not user.email or not user.is_active:
-        return  # nobody to email any more: the in-app copy stays
-    base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
-    context = {"notification": notification, "user": user, "url": base + notification.link}
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
-        body = render_to_string("network/email/referral_notification.txt", context)
-    send_mail(notification.subject, body, None, [user.email])

@@ -1,9 +1,9 @@
+"""The staff workspace's tenancy pages: home, switching organization, organizations, members,
+invitations and the network overview (``/workspace/``)."""
+
 from django.urls import path
 
-from search import views as search_views
-
-from . import api, views
-from .views import clients, clinic, inbox, portal, referrals, send, tracker
+from .views import organizations as views
 
 app_name = "network"
 
@@ -32,25 +32,4 @@ urlpatterns = [
         name="invitation_withdraw",
     ),
     path("network/", views.network_overview, name="network_overview"),
-    path("search/", search_views.staff_search, name="search"),
-    path("clients/<int:pk>/disclosures/", clients.client_disclosures, name="client_disclosures"),
-    path("notifications/", inbox.notification_list, name="notification_list"),
-    path("notifications/read/", inbox.notifications_read, name="notifications_read"),
-    path("referrals/new/", send.referral_new, name="referral_new"),
-    path("referrals/<int:pk>/", referrals.referral_detail, name="referral_detail"),
-    path(
-        "referrals/<int:pk>/transition/",
-        referrals.referral_transition,
-        name="referral_transition",
-    ),
-    path("referrals/<int:pk>/message/", referrals.referral_message, name="referral_message"),
-    path("api/referrals/", api.referrals, name="api_referrals"),
-    path("api/referrals/<int:pk>/", api.referral, name="api_referral"),
-    path(
-        "api/referrals/<int:pk>/transition/",
-        api.referral_transition,
-        name="api_referral_transition",
-    ),
 ]
-# The clinic workspace and the agency portal declare their own routes.
-urlpatterns += clinic.urlpatterns + portal.urlpatterns + tracker.urlpatterns

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import URLPattern, path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -20,9 +20,9 @@ from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 
-from directory.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
+from cms.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
 
-from . import admin_views, services
+from . import services
 from .models import Network, Organization, User
 from .permissions import (
     NetworkPerm,
@@ -31,7 +31,6 @@ from .permissions import (
     user_has_network_perm,
 )
 from .wagtail_scoping import (
-    NetworkAdminsMenuItem,
     NetworkScopedSnippetViewSet,
     ScopedPageViewSet,
     admin_api_scoped,
@@ -208,25 +207,6 @@ class NetworkAdminMenuItem(MenuItem):
 def members_menu_item() -> MenuItem:
     return NetworkAdminMenuItem(
         _("Members and roles"), reverse("network:network_overview"), icon_name="user", order=220
-    )
-
-
-@hooks.register("register_admin_urls")
-def dashboard_admin_urls() -> list[URLPattern]:
-    return [
-        path("dashboard/", admin_views.network_dashboard, name="network_dashboard"),
-        path(
-            "dashboard/overdue/<int:agency_id>/",
-            admin_views.network_dashboard_overdue,
-            name="network_dashboard_overdue",
-        ),
-    ]
-
-
-@hooks.register("register_admin_menu_item")
-def dashboard_menu_item() -> MenuItem:
-    return NetworkAdminsMenuItem(
-        _("Network dashboard"), reverse("network_dashboard"), icon_name="table", order=215
     )
 
 

@@ -113,7 +113,7 @@ class Screening(models.Model):
     def search_url(self) -> str:
         """The staff directory search with the positive domains' categories ticked."""
         query = urlencode([("category", code) for code in self.positive_categories])
-        return reverse("network:search") + (f"?{query}" if query else "")
+        return reverse("referrals:search") + (f"?{query}" if query else "")
 
 
 # --- referrals -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext as _
 
-from directory.categories import SDOH_CATEGORIES
+from cms.categories import SDOH_CATEGORIES
 from directory.geocoding import GeocodeResult, GeocodingError, geocode, parse_lat_lng
 
 Sort = Literal["relevance", "distance"]

@@ -10,7 +10,7 @@ from django.conf.locale import LANG_INFO
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from directory.categories import SDOH_CATEGORIES
+from cms.categories import SDOH_CATEGORIES
 from directory.hours import Closure, OpenStatus, WeeklyHours, open_status
 from directory.models import CapacityStatus, FeeType, ReferralMethod
 

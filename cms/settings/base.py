@@ -252,15 +252,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=16, minute=0),  # 08:00 on the US west coast
     },
     "notifications-sweep": {
-        "task": "network.tasks.notifications_sweep",
+        "task": "referrals.tasks.notifications_sweep",
         "schedule": crontab(minute="*"),
     },
     "network-dashboards-warm": {
-        "task": "network.tasks.network_dashboards_warm",
+        "task": "referrals.tasks.network_dashboards_warm",
         "schedule": crontab(minute="*"),
     },
     "referrals-overdue-sweep": {
-        "task": "network.tasks.referrals_overdue_sweep",
+        "task": "referrals.tasks.referrals_overdue_sweep",
         "schedule": crontab(minute="*/15"),
     },
 }

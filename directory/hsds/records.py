@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 
-from directory.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM
+from cms.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM
 
 from .reading import Dataset, Problem
 

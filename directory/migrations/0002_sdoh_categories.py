@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from directory.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM, SENSITIVE_CATEGORY_CODES
+from cms.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM, SENSITIVE_CATEGORY_CODES
 
 
 def load(apps, schema_editor):

@@ -57,7 +57,7 @@ from elasticsearch_dsl import (
 )
 from elasticsearch_dsl.query import Query
 
-from directory.categories import SDOH_CATEGORIES
+from cms.categories import SDOH_CATEGORIES
 from directory.geocoding import distance_miles
 from directory.models import CapacityStatus, FeeType, ServiceStatus, TaxonomyTerm
 from network.models import Network

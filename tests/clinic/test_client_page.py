@@ -13,15 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent import services as consent_services
-from network import services
+from referrals.services.clients import screening_record
 
 
 def _page(loop) -> str:  # type: ignore[no-untyped-def]
-    return reverse("network:client_detail", args=[loop.client.pk])
+    return reverse("referrals:client_detail", args=[loop.client.pk])
 
 
 def _screen(loop, answers=None):  # type: ignore[no-untyped-def]
-    return services.screening_record(
+    return screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -39,37 +39,37 @@ def test_client_page_shows_everything_about_the_client(staff, loop):
     assert "707-555-0100" in body
     assert "1980-05-17" in body
     # Screenings, newest first, with positive domains, needs and a search link for this client.
-    newer_link = reverse("network:screening_detail", args=[loop.client.pk, newer.pk])
-    older_link = reverse("network:screening_detail", args=[loop.client.pk, older.pk])
+    newer_link = reverse("referrals:screening_detail", args=[loop.client.pk, newer.pk])
+    older_link = reverse("referrals:screening_detail", args=[loop.client.pk, older.pk])
     assert body.index(newer_link) < body.index(older_link)
     assert "Food, Transportation" in body
     assert "Food Insecurity" in body
     assert "Transportation Insecurity" in body
-    search = reverse("network:search")
+    search = reverse("referrals:search")
     assert (
         f"{search}?category=food-insecurity&amp;category=transportation-insecurity"
         f"&amp;client={loop.client.pk}"
     ) in body
     # The consent, active, with its revoke form.
     assert "Active" in body
-    assert reverse("network:consent_revoke", args=[loop.client.pk, loop.consent.pk]) in body
-    assert reverse("network:consent_new", args=[loop.client.pk]) in body
+    assert reverse("referrals:consent_revoke", args=[loop.client.pk, loop.consent.pk]) in body
+    assert reverse("referrals:consent_new", args=[loop.client.pk]) in body
     # The referral with its agency and status, and the other pages.
-    assert reverse("network:referral_detail", args=[referral.pk]) in body
+    assert reverse("referrals:referral_detail", args=[referral.pk]) in body
     assert "Harbor Food Bank" in body
     assert "Requested" in body
-    assert reverse("network:client_disclosures", args=[loop.client.pk]) in body
-    assert reverse("network:screening_new", args=[loop.client.pk]) in body
+    assert reverse("referrals:client_disclosures", args=[loop.client.pk]) in body
+    assert reverse("referrals:screening_new", args=[loop.client.pk]) in body
 
 
 @pytest.mark.django_db
 def test_search_and_refer_carries_the_client_and_the_latest_needs(staff, loop):
     body = staff.get(_page(loop)).content.decode()
-    assert f'href="{reverse("network:search")}?client={loop.client.pk}"' in body
+    assert f'href="{reverse("referrals:search")}?client={loop.client.pk}"' in body
     _screen(loop)
     body = staff.get(_page(loop)).content.decode()
     assert (
-        f'href="{reverse("network:search")}?category=food-insecurity'
+        f'href="{reverse("referrals:search")}?category=food-insecurity'
         f'&amp;category=transportation-insecurity&amp;client={loop.client.pk}"'
     ) in body
 
@@ -104,9 +104,9 @@ def test_consent_states_active_expired_revoked(staff, loop):
     assert "Moved away" in body
     assert "Bay Housing" in body  # the named recipient
     # Only the consent still in force can be revoked.
-    assert reverse("network:consent_revoke", args=[loop.client.pk, loop.consent.pk]) in body
+    assert reverse("referrals:consent_revoke", args=[loop.client.pk, loop.consent.pk]) in body
     for done in (expired, revoked):
-        assert reverse("network:consent_revoke", args=[loop.client.pk, done.pk]) not in body
+        assert reverse("referrals:consent_revoke", args=[loop.client.pk, done.pk]) not in body
 
 
 @pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_client_page_queries_do_not_grow_with_its_rows(staff, loop):
 
 @pytest.mark.django_db
 def test_disclosures_page_prints(staff, loop):
-    body = staff.get(reverse("network:client_disclosures", args=[loop.client.pk])).content
+    body = staff.get(reverse("referrals:client_disclosures", args=[loop.client.pk])).content
     # The button's script is a static file (the Content-Security-Policy refuses inline handlers).
     assert b"data-print" in body
     assert b"js/print.js" in body
@@ -158,5 +158,6 @@ def test_wrong_roles_get_no_client_page(intruder, loop):
 @pytest.mark.django_db
 def test_a_client_that_does_not_exist_is_not_found(staff, loop):
     assert (
-        staff.get(reverse("network:client_detail", args=[loop.client.pk + 999])).status_code == 404
+        staff.get(reverse("referrals:client_detail", args=[loop.client.pk + 999])).status_code
+        == 404
     )

@@ -10,18 +10,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from network import services
 from network.models import Membership
 from referrals.models import Client
+from referrals.services.clients import client_create, screening_record
 from tests.conftest import act_as
 
-LIST = reverse("network:client_list")
-NEW = reverse("network:client_new")
+LIST = reverse("referrals:client_list")
+NEW = reverse("referrals:client_new")
 
 
 def _add_clients(loop, count: int, prefix: str = "Person") -> None:  # type: ignore[no-untyped-def]
     for n in range(count):
-        services.client_create(
+        client_create(
             organization=loop.clinic,
             by=loop.clinic_staff,
             first_name=f"{prefix}{n:02d}",
@@ -56,7 +56,7 @@ def test_list_shows_the_clinics_clients_with_links(staff, loop):
     assert response.status_code == 200
     body = response.content.decode()
     assert "Lopez, Maria" in body
-    assert reverse("network:client_detail", args=[loop.client.pk]) in body
+    assert reverse("referrals:client_detail", args=[loop.client.pk]) in body
     assert 'for="client-q"' in body  # the search box has a label
 
 
@@ -130,7 +130,7 @@ def test_list_queries_do_not_grow_with_clients(staff, loop):
 @pytest.mark.django_db
 def test_list_shows_open_referrals_and_last_screening(staff, loop):
     loop.send(key="one")
-    services.screening_record(
+    screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -149,7 +149,7 @@ def test_add_a_client(staff, loop):
     response = staff.post(NEW, _new_client_form())
     client = Client.objects.get(last_name="Reyes")
     assert response.status_code == 302
-    assert response["Location"] == reverse("network:client_detail", args=[client.pk])
+    assert response["Location"] == reverse("referrals:client_detail", args=[client.pk])
     assert (client.organization, client.created_by, client.external_id, client.phone) == (
         loop.clinic,
         loop.clinic_staff,
@@ -204,7 +204,7 @@ def test_possible_duplicate_shows_the_matches_then_confirm_adds(staff, loop):
     assert response.status_code == 409
     body = response.content.decode()
     assert "This may be a client you already have" in body
-    assert reverse("network:client_detail", args=[loop.client.pk]) in body
+    assert reverse("referrals:client_detail", args=[loop.client.pk]) in body
     assert 'name="confirm_new"' in body
     assert Client.objects.count() == 1
     confirmed = staff.post(NEW, {**form, "confirm_new": "on"})
@@ -218,7 +218,7 @@ def test_possible_duplicate_shows_the_matches_then_confirm_adds(staff, loop):
 @pytest.mark.django_db
 def test_wrong_roles_see_no_clients_and_add_none(intruder, loop):
     # The other network has a Maria Lopez of its own: look for this one's page instead.
-    page = reverse("network:client_detail", args=[loop.client.pk])
+    page = reverse("referrals:client_detail", args=[loop.client.pk])
     listed = intruder.get(LIST)
     if listed.status_code == 200:  # clinic staff elsewhere: their own clients only
         assert page not in listed.content.decode()

@@ -11,15 +11,16 @@ from django.urls import reverse
 
 from consent.models import Consent
 from consent.wording import verbal_consent_script
-from network.forms_clinic import consent_script
+from referrals.forms import consent_script
+from referrals.services.clients import client_create
 
 
 def _url(loop) -> str:  # type: ignore[no-untyped-def]
-    return reverse("network:consent_new", args=[loop.client.pk])
+    return reverse("referrals:consent_new", args=[loop.client.pk])
 
 
 def _revoke_url(loop, consent=None) -> str:  # type: ignore[no-untyped-def]
-    return reverse("network:consent_revoke", args=[loop.client.pk, (consent or loop.consent).pk])
+    return reverse("referrals:consent_revoke", args=[loop.client.pk, (consent or loop.consent).pk])
 
 
 def _verbal(loop, **overrides):  # type: ignore[no-untyped-def]
@@ -60,7 +61,7 @@ def test_the_form_shows_the_exact_wording_and_labels_every_choice(staff, loop):
 def test_verbal_consent_stores_the_wording_that_was_read(staff, loop):
     response = staff.post(_url(loop), _verbal(loop))
     assert response.status_code == 302
-    assert response["Location"] == reverse("network:client_detail", args=[loop.client.pk])
+    assert response["Location"] == reverse("referrals:client_detail", args=[loop.client.pk])
     consent = _new_consents(loop).get()
     assert consent.method == "verbal"
     assert consent.whole_network
@@ -237,16 +238,15 @@ def test_wrong_roles_cannot_record_or_revoke(intruder, loop):
 
 @pytest.mark.django_db
 def test_a_consent_of_another_client_cannot_be_revoked_here(staff, loop):
-    from network import services
 
-    other = services.client_create(
+    other = client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Ana",
         last_name="Reyes",
         date_of_birth=loop.client.date_of_birth,
     )
-    url = reverse("network:consent_revoke", args=[other.pk, loop.consent.pk])
+    url = reverse("referrals:consent_revoke", args=[other.pk, loop.consent.pk])
     assert staff.post(url, {"reason": "x"}).status_code == 404
     loop.consent.refresh_from_db()
     assert loop.consent.revoked_at is None

@@ -14,9 +14,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from consent.disclosure import disclosure_for
 from consent.models import AccessLog, ClientField
-from network import services
+from referrals.disclosure import disclosure_for
+from referrals.services.clients import client_create, screening_record
 
 F = ClientField
 CLIENT_PAGE_FIELDS = sorted(
@@ -37,7 +37,7 @@ def _rows(**filters: object) -> list[tuple[object, ...]]:
 
 def _add_clients(loop, count: int) -> list[int]:  # type: ignore[no-untyped-def]
     return [
-        services.client_create(
+        client_create(
             organization=loop.clinic,
             by=loop.clinic_staff,
             first_name=f"Listed{n:02d}",
@@ -50,7 +50,7 @@ def _add_clients(loop, count: int) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 def _screened(loop):  # type: ignore[no-untyped-def]
-    return services.screening_record(
+    return screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -61,7 +61,7 @@ def _screened(loop):  # type: ignore[no-untyped-def]
 @pytest.mark.django_db
 def test_client_list_logs_one_row_per_client_shown(staff, loop):
     ids = _add_clients(loop, 3)
-    response = staff.get(reverse("network:client_list"), REMOTE_ADDR="198.51.100.7")
+    response = staff.get(reverse("referrals:client_list"), REMOTE_ADDR="198.51.100.7")
     assert response.status_code == 200
     rows = AccessLog.objects.filter(purpose="client_list")
     assert sorted(rows.values_list("client_id", flat=True)) == sorted([loop.client.pk, *ids])
@@ -77,7 +77,7 @@ def test_client_list_logs_one_row_per_client_shown(staff, loop):
 @pytest.mark.django_db
 def test_a_search_logs_only_the_clients_it_found(staff, loop):
     _add_clients(loop, 3)
-    staff.post(reverse("network:client_list"), {"q": loop.client.last_name})
+    staff.post(reverse("referrals:client_list"), {"q": loop.client.last_name})
     assert _rows(purpose="client_list") == [
         (loop.clinic_staff.username, loop.clinic.pk, loop.client.pk, None, "client_list")
     ]
@@ -85,7 +85,7 @@ def test_a_search_logs_only_the_clients_it_found(staff, loop):
 
 @pytest.mark.django_db
 def test_the_list_writes_one_query_of_rows_whatever_their_number(staff, loop):
-    url = reverse("network:client_list")
+    url = reverse("referrals:client_list")
     with CaptureQueriesContext(connection) as few:
         staff.get(url)
     _add_clients(loop, 24)
@@ -102,15 +102,15 @@ def test_client_page_screening_and_consent_pages_are_logged(staff, loop):
     client = loop.client
     screening = _screened(loop)
     pages = [
-        (reverse("network:client_detail", args=[client.pk]), "client", CLIENT_PAGE_FIELDS),
-        (reverse("network:screening_new", args=[client.pk]), "screening", [F.NAME]),
+        (reverse("referrals:client_detail", args=[client.pk]), "client", CLIENT_PAGE_FIELDS),
+        (reverse("referrals:screening_new", args=[client.pk]), "screening", [F.NAME]),
         (
-            reverse("network:screening_detail", args=[client.pk, screening.pk]),
+            reverse("referrals:screening_detail", args=[client.pk, screening.pk]),
             "screening",
             sorted([F.NAME, F.SCREENING]),
         ),
-        (reverse("network:consent_new", args=[client.pk]), "consent", [F.NAME]),
-        (reverse("network:client_disclosures", args=[client.pk]), "disclosures", [F.NAME]),
+        (reverse("referrals:consent_new", args=[client.pk]), "consent", [F.NAME]),
+        (reverse("referrals:client_disclosures", args=[client.pk]), "disclosures", [F.NAME]),
     ]
     for url, purpose, fields in pages:
         before = AccessLog.objects.count()
@@ -129,7 +129,7 @@ def test_client_page_screening_and_consent_pages_are_logged(staff, loop):
 def test_tracker_logs_one_row_per_referral_shown(staff, loop):
     first = loop.send(key="one")
     second = loop.send(key="two", service=loop.housing)
-    assert staff.get(reverse("network:referral_tracker")).status_code == 200
+    assert staff.get(reverse("referrals:referral_tracker")).status_code == 200
     assert sorted(_rows(purpose="tracker")) == sorted(
         (loop.clinic_staff.username, loop.clinic.pk, loop.client.pk, referral.pk, "tracker")
         for referral in (first, second)
@@ -141,8 +141,8 @@ def test_tracker_logs_one_row_per_referral_shown(staff, loop):
 @pytest.mark.django_db
 def test_the_sending_clinic_reading_its_referral_is_logged(staff, loop):
     referral = loop.send()
-    assert staff.get(reverse("network:referral_detail", args=[referral.pk])).status_code == 200
-    api = staff.get(reverse("network:api_referral", args=[referral.pk]))
+    assert staff.get(reverse("referrals:referral_detail", args=[referral.pk])).status_code == 200
+    api = staff.get(reverse("referrals:api_referral", args=[referral.pk]))
     assert api.status_code == 200
     assert _rows(referral=referral) == [
         (loop.clinic_staff.username, loop.clinic.pk, loop.client.pk, referral.pk, "view"),
@@ -153,9 +153,9 @@ def test_the_sending_clinic_reading_its_referral_is_logged(staff, loop):
 @pytest.mark.django_db
 def test_the_accounting_of_disclosures_lists_other_organizations_only(staff, loop):
     referral = loop.send()
-    staff.get(reverse("network:client_detail", args=[loop.client.pk]))
+    staff.get(reverse("referrals:client_detail", args=[loop.client.pk]))
     disclosure_for(referral, loop.food_agency, user=loop.agency_staff)
-    response = staff.get(reverse("network:client_disclosures", args=[loop.client.pk]))
+    response = staff.get(reverse("referrals:client_disclosures", args=[loop.client.pk]))
     rows = response.context["rows"]
     assert [entry.organization for entry, _fields in rows] == [loop.food_agency]
 
@@ -165,16 +165,16 @@ def test_wrong_roles_log_nothing_and_see_nothing(intruder, loop):
     loop.send()
     screening = _screened(loop)
     urls = [
-        reverse("network:client_detail", args=[loop.client.pk]),
-        reverse("network:screening_new", args=[loop.client.pk]),
-        reverse("network:screening_detail", args=[loop.client.pk, screening.pk]),
-        reverse("network:consent_new", args=[loop.client.pk]),
-        reverse("network:client_disclosures", args=[loop.client.pk]),
+        reverse("referrals:client_detail", args=[loop.client.pk]),
+        reverse("referrals:screening_new", args=[loop.client.pk]),
+        reverse("referrals:screening_detail", args=[loop.client.pk, screening.pk]),
+        reverse("referrals:consent_new", args=[loop.client.pk]),
+        reverse("referrals:client_disclosures", args=[loop.client.pk]),
     ]
     for url in urls:
         assert intruder.get(url).status_code in (403, 404), url
-    page = reverse("network:client_detail", args=[loop.client.pk])
-    for url in (reverse("network:client_list"), reverse("network:referral_tracker")):
+    page = reverse("referrals:client_detail", args=[loop.client.pk])
+    for url in (reverse("referrals:client_list"), reverse("referrals:referral_tracker")):
         response = intruder.get(url)
         assert response.status_code in (200, 403), url  # 200: another clinic's own list
         assert page not in response.content.decode()
@@ -184,7 +184,7 @@ def test_wrong_roles_log_nothing_and_see_nothing(intruder, loop):
 @pytest.mark.django_db
 @override_settings(HANDOFF_TRUSTED_PROXIES=["10.0.0.0/8"])
 def test_the_logged_address_is_the_one_the_trusted_proxy_saw(staff, loop):
-    url = reverse("network:client_detail", args=[loop.client.pk])
+    url = reverse("referrals:client_detail", args=[loop.client.pk])
     staff.get(url, REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.9")
     # Sent straight to the application server: a header anyone can write proves nothing.
     staff.get(url, REMOTE_ADDR="192.0.2.66", HTTP_X_FORWARDED_FOR="203.0.113.9")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from network.forms_clinic import question_field_name
-from network.screening import QUESTIONS
+from referrals.forms import question_field_name
 from referrals.models import Screening
+from referrals.screening import QUESTIONS
+from referrals.services.clients import screening_record
 
 
 def _url(loop) -> str:  # type: ignore[no-untyped-def]
-    return reverse("network:screening_new", args=[loop.client.pk])
+    return reverse("referrals:screening_new", args=[loop.client.pk])
 
 
 def _answers(**by_code: object) -> dict[str, object]:
@@ -48,7 +49,7 @@ def test_screening_is_recorded_and_its_result_shown(staff, loop):
     }
     response = staff.post(_url(loop), data)
     screening = Screening.objects.get()
-    result_url = reverse("network:screening_detail", args=[loop.client.pk, screening.pk])
+    result_url = reverse("referrals:screening_detail", args=[loop.client.pk, screening.pk])
     assert response.status_code == 302
     assert response["Location"] == result_url
     assert (screening.performed_by, screening.organization) == (loop.clinic_staff, loop.clinic)
@@ -65,7 +66,7 @@ def test_screening_is_recorded_and_its_result_shown(staff, loop):
     assert "Interpersonal safety" in body  # not scored: unanswered
     search = screening.search_url().replace("&", "&amp;")
     assert f"{search}&amp;client={loop.client.pk}" in body
-    consent = reverse("network:consent_new", args=[loop.client.pk])
+    consent = reverse("referrals:consent_new", args=[loop.client.pk])
     assert f"{consent}?categories=food-insecurity" in body
 
 
@@ -94,9 +95,8 @@ def test_bad_answers_are_refused_and_nothing_written(staff, loop, data, error):
 
 @pytest.mark.django_db
 def test_wrong_roles_cannot_screen_or_see_a_result(intruder, loop):
-    from network import services
 
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -106,6 +106,8 @@ def test_wrong_roles_cannot_screen_or_see_a_result(intruder, loop):
     posted = intruder.post(_url(loop), _answers(**{"88122-7": "LA28397-0"}))
     assert posted.status_code in (403, 404)
     assert Screening.objects.count() == 1
-    result = intruder.get(reverse("network:screening_detail", args=[loop.client.pk, screening.pk]))
+    result = intruder.get(
+        reverse("referrals:screening_detail", args=[loop.client.pk, screening.pk])
+    )
     assert result.status_code in (403, 404)
     assert "Food Insecurity" not in result.content.decode()

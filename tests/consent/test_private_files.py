@@ -19,7 +19,7 @@ from wagtail.models import Collection, ModelLogEntry
 from cms.storage import PrivateFileSystemStorage, private_storage
 from consent import services as consent_services
 from consent.models import AccessLog, Consent
-from network.forms_clinic import consent_script
+from referrals.forms import consent_script
 from tests.clinic.conftest import second_clinic_staff  # noqa: F401  (fixture)
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
@@ -47,7 +47,7 @@ def _consent_data(cast: Loop, upload: SimpleUploadedFile) -> dict:
 def _upload_form(http: HttpClient, cast: Loop, name: str, content: bytes, mime: str):  # type: ignore[no-untyped-def]
     upload = SimpleUploadedFile(name, content, content_type=mime)
     return http.post(
-        reverse("network:consent_new", args=[cast.client.pk]), _consent_data(cast, upload)
+        reverse("referrals:consent_new", args=[cast.client.pk]), _consent_data(cast, upload)
     )
 
 
@@ -156,7 +156,7 @@ def test_the_clients_clinic_downloads_the_form_as_an_attachment_and_it_is_logged
     signed,
 ):
     http = act_as(client, loop.clinic_staff, loop.clinic)
-    page = http.get(reverse("network:client_detail", args=[loop.client.pk]))
+    page = http.get(reverse("referrals:client_detail", args=[loop.client.pk]))
     assert _download_url(signed) in page.content.decode()  # linked from the client page
     before = AccessLog.objects.filter(client=loop.client).count()
     for expected in (1, 2):

@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from consent import services as consent_services
-from network import services
 from referrals.models import Referral
+from referrals.services.transitions import referral_transition
 from tests.loop.conftest import Loop, clock_before_sent_at  # noqa: F401  (fixture: the clock is set before NOW)
 
 # A Tuesday, 10:00 in the network's time zone (America/Los_Angeles, UTC-8 in November).
@@ -76,7 +76,7 @@ class Steps:
         else:
             by, organization = cast.users["housing_staff"], cast.housing_agency
         assert referral.sent_at is not None
-        services.referral_transition(
+        referral_transition(
             referral=referral,
             to=to,
             by=by,

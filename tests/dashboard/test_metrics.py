@@ -25,8 +25,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from network import dashboard
-from network.dashboard import Period
+from referrals import dashboard
+from referrals.dashboard import Period
 from referrals.models import EventKind
 
 from .conftest import DAY, NOW, Ledger

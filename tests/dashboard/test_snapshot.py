@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from network import dashboard
-from network.admin_views import OVERDUE_PAGE_SIZE
 from network.models import Role
+from referrals import dashboard
+from referrals.admin_views import OVERDUE_PAGE_SIZE
 from tests.factories import organization_make
 
 from .conftest import DAY, HOUR, NOW, Ledger, Steps
@@ -141,7 +141,7 @@ def test_warmer_runs_every_minute():
     (entry,) = [
         e
         for e in settings.CELERY_BEAT_SCHEDULE.values()
-        if e["task"] == "network.tasks.network_dashboards_warm"
+        if e["task"] == "referrals.tasks.network_dashboards_warm"
     ]
     assert str(entry["schedule"].minute) == str(set(range(60)))
 
@@ -192,7 +192,7 @@ def test_overdue_list_anonymous_is_sent_to_log_in(client, ledger_today: Ledger):
 
 @pytest.mark.django_db
 def test_overdue_list_pages(client, ledger_today: Ledger, monkeypatch):
-    monkeypatch.setattr("network.admin_views.OVERDUE_PAGE_SIZE", 1)
+    monkeypatch.setattr("referrals.admin_views.OVERDUE_PAGE_SIZE", 1)
     client.force_login(ledger_today.loop.admin)
     f4, f5 = ledger_today.referrals["F4"], ledger_today.referrals["F5"]
     first = client.get(_overdue_url(ledger_today)).content.decode()

@@ -20,6 +20,7 @@ from directory.models import ServicePage
 from network import services
 from network.models import Organization, Role, User
 from referrals.models import Client
+from referrals.services.clients import client_create
 from tests.conftest import Tenant
 from tests.loop.conftest import loop_directory
 
@@ -88,7 +89,7 @@ def cast_make(tenant: Tenant) -> Cast:
             outcome_days=OUTCOME_DAYS,
         )
         consent_services.agreement_activate(agreement=agreement, by=admin)
-    client = services.client_create(
+    client = client_create(
         organization=tenant.clinic,
         by=tenant.users[Role.CLINIC_STAFF],
         first_name="Maria",

@@ -18,9 +18,10 @@ import pytest
 from django.utils import timezone
 
 from consent import services as consent_services
-from network import services
 from network.models import User
 from referrals.models import Referral
+from referrals.services.clients import screening_record
+from referrals.services.sending import referral_send
 from tests.e2e.cast import Cast, log_in
 from tests.e2e.conftest import screenshot
 
@@ -40,7 +41,7 @@ def sent(cast: Cast) -> dict[str, Referral]:
     """The client was screened, consented and was referred to both agencies (so every page has
     something to show: the screening result, the tracker, the inbox, both sides of a referral)."""
     now = timezone.now()
-    services.screening_record(
+    screening_record(
         client=cast.client,
         by=cast.clinic_staff,
         organization=cast.clinic,
@@ -58,7 +59,7 @@ def sent(cast: Cast) -> dict[str, Referral]:
         expires_at=now + timedelta(days=365),
     )
     sent = {
-        name: services.referral_send(
+        name: referral_send(
             client=cast.client,
             by=cast.clinic_staff,
             sender=cast.clinic,

@@ -18,6 +18,8 @@ from directory.models import ServicePage
 from network import services
 from network.models import Network, Organization, Role, User
 from referrals.models import Client
+from referrals.services.clients import client_create
+from referrals.services.sending import referral_send
 from tests.conftest import Tenant, tenant_make
 from tests.factories import UserFactory
 from tests.search.conftest import ARCATA, EUREKA, Spec, directory_build
@@ -75,7 +77,7 @@ class Loop:
             "categories",
             ["food-insecurity"] if service.pk == self.food.pk else ["housing-instability"],
         )
-        return services.referral_send(
+        return referral_send(
             client=self.client,
             by=self.clinic_staff,
             sender=self.clinic,
@@ -131,7 +133,7 @@ def loop_make(tenant: Tenant) -> Loop:
         )
         agreements[name] = consent_services.agreement_activate(agreement=agreement, by=admin)
     staff = tenant.users[Role.CLINIC_STAFF]
-    client = services.client_create(
+    client = client_create(
         organization=tenant.clinic,
         by=staff,
         first_name="Maria",

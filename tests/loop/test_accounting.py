@@ -7,12 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from consent.disclosure import disclosure_for
 from network.models import Role
+from referrals.disclosure import disclosure_for
 
 
 def _url(loop) -> str:
-    return reverse("network:client_disclosures", args=[loop.client.pk])
+    return reverse("referrals:client_disclosures", args=[loop.client.pk])
 
 
 def _view_as_agency(loop, referral, times: int) -> None:

@@ -15,9 +15,10 @@ from django.urls import reverse
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from consent.selectors import disclosures_for_client
-from network import services
 from network.models import Role
 from referrals.models import Notification, Referral
+from referrals.services.clients import client_create, screening_record
+from referrals.services.sending import referral_send
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 
@@ -101,7 +102,7 @@ class Rich:
 
 def rich_referral(loop: Loop, fields: list[str], key: str = "rich") -> Rich:
     staff, clinic = loop.clinic_staff, loop.clinic
-    person = services.client_create(
+    person = client_create(
         organization=clinic,
         by=staff,
         first_name="Zephyrine",
@@ -119,7 +120,7 @@ def rich_referral(loop: Loop, fields: list[str], key: str = "rich") -> Rich:
         contact_notes="Evenings only, via cousin Ildefonso",
         do_not_contact=True,
     )
-    services.screening_record(
+    screening_record(
         client=person,
         by=staff,
         organization=clinic,
@@ -139,7 +140,7 @@ def rich_referral(loop: Loop, fields: list[str], key: str = "rich") -> Rich:
         by=loop.admin, agency=loop.food_agency, fields=fields, effective_from=date(2026, 1, 1)
     )
     consent_services.agreement_activate(agreement=agreement, by=loop.admin)
-    referral = services.referral_send(
+    referral = referral_send(
         client=person,
         by=staff,
         sender=clinic,
@@ -157,10 +158,10 @@ def agency_responses(client, rich: Rich) -> dict[str, tuple[str, str]]:  # type:
     name → (kind, body), walking it from requested to accepted to in progress."""
     loop, pk = rich.loop, rich.referral.pk
     act_as(client, loop.agency_staff, loop.food_agency)
-    page_url = reverse("network:referral_detail", args=[pk])
-    api_url = reverse("network:api_referral", args=[pk])
-    api_move = reverse("network:api_referral_transition", args=[pk])
-    html_move = reverse("network:referral_transition", args=[pk])
+    page_url = reverse("referrals:referral_detail", args=[pk])
+    api_url = reverse("referrals:api_referral", args=[pk])
+    api_move = reverse("referrals:api_referral_transition", args=[pk])
+    html_move = reverse("referrals:referral_transition", args=[pk])
     out: dict[str, tuple[str, str]] = {}
 
     def keep(name: str, kind: str, response, status: int = 200) -> None:  # type: ignore[no-untyped-def]
@@ -169,11 +170,11 @@ def agency_responses(client, rich: Rich) -> dict[str, tuple[str, str]]:  # type:
 
     keep("page", "html", client.get(page_url))
     keep("api detail", "json", client.get(api_url))
-    keep("api list", "json", client.get(reverse("network:api_referrals")))
+    keep("api list", "json", client.get(reverse("referrals:api_referrals")))
     keep(
         "api list filtered",
         "json",
-        client.get(reverse("network:api_referrals"), {"status": "requested"}),
+        client.get(reverse("referrals:api_referrals"), {"status": "requested"}),
     )
     keep(
         "api accept",
@@ -217,7 +218,7 @@ def agency_responses(client, rich: Rich) -> dict[str, tuple[str, str]]:  # type:
         "page message",
         "html",
         client.post(
-            reverse("network:referral_message", args=[pk]),
+            reverse("referrals:referral_message", args=[pk]),
             {"text": "We called twice."},
             follow=True,
         ),
@@ -252,7 +253,7 @@ def test_agency_gets_exactly_its_agreement_fields_everywhere(client, loop, field
         else:  # lists and status answers carry no client data at all
             assert traces(body, set(ClientField.values)) == {}, name
 
-    detail = client.get(reverse("network:api_referral", args=[rich.referral.pk])).json()
+    detail = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
     assert detail["disclosed_fields"] == sorted(allowed)
     assert set(detail["client"]) == allowed
     assert detail["withdrawn"] is False
@@ -274,8 +275,8 @@ def test_agency_gets_exactly_its_agreement_fields_everywhere(client, loop, field
 def test_sender_sees_every_field_and_it_is_its_own_read_not_a_disclosure(client, loop):
     rich = rich_referral(loop, [F.NAME])
     act_as(client, loop.clinic_staff, loop.clinic)
-    page = text(client.get(reverse("network:referral_detail", args=[rich.referral.pk])))
-    api = client.get(reverse("network:api_referral", args=[rich.referral.pk]))
+    page = text(client.get(reverse("referrals:referral_detail", args=[rich.referral.pk])))
+    api = client.get(reverse("referrals:api_referral", args=[rich.referral.pk]))
     assert missing(page, set(ClientField.values), "html") == {}
     assert missing(text(api), set(ClientField.values), "json") == {}
     assert api.json()["disclosed_fields"] == sorted(ClientField.values)
@@ -293,7 +294,7 @@ def test_a_screening_positive_for_a_sensitive_need_is_not_passed_on(client, loop
     """The screening field carries positive categories; a sensitive one reaches only an agency
     the consent names for it."""
     rich = rich_referral(loop, [F.SCREENING])
-    services.screening_record(
+    screening_record(
         client=rich.referral.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -306,7 +307,7 @@ def test_a_screening_positive_for_a_sensitive_need_is_not_passed_on(client, loop
         },
     )
     act_as(client, loop.agency_staff, loop.food_agency)
-    body = client.get(reverse("network:api_referral", args=[rich.referral.pk])).json()
+    body = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
     assert body["client"]["screening"]["positive_categories"] == ["transportation-insecurity"]
     assert "intimate-partner-violence" not in str(body["client"])
 
@@ -314,12 +315,12 @@ def test_a_screening_positive_for_a_sensitive_need_is_not_passed_on(client, loop
 def _responses_off_the_referral(client, referral: Referral) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
     pk = referral.pk
     return [
-        ("page", client.get(reverse("network:referral_detail", args=[pk]))),
-        ("api detail", client.get(reverse("network:api_referral", args=[pk]))),
+        ("page", client.get(reverse("referrals:referral_detail", args=[pk]))),
+        ("api detail", client.get(reverse("referrals:api_referral", args=[pk]))),
         (
             "api move",
             client.post(
-                reverse("network:api_referral_transition", args=[pk]),
+                reverse("referrals:api_referral_transition", args=[pk]),
                 {"to": "accepted", "version": 1},
                 content_type="application/json",
             ),
@@ -327,12 +328,13 @@ def _responses_off_the_referral(client, referral: Referral) -> list[tuple[str, o
         (
             "page move",
             client.post(
-                reverse("network:referral_transition", args=[pk]), {"to": "accepted", "version": 1}
+                reverse("referrals:referral_transition", args=[pk]),
+                {"to": "accepted", "version": 1},
             ),
         ),
         (
             "message",
-            client.post(reverse("network:referral_message", args=[pk]), {"text": "Hello?"}),
+            client.post(reverse("referrals:referral_message", args=[pk]), {"text": "Hello?"}),
         ),
     ]
 
@@ -358,7 +360,7 @@ def test_organizations_off_the_referral_get_404_and_nothing_else(client, loop, o
     for name, response in _responses_off_the_referral(client, rich.referral):
         assert response.status_code == 404, name
         assert traces(text(response), set(ClientField.values)) == {}, name
-    listing = client.get(reverse("network:api_referrals"))
+    listing = client.get(reverse("referrals:api_referrals"))
     assert rich.referral.pk not in [row["id"] for row in listing.json()["results"]]
     rich.referral.refresh_from_db()
     assert (rich.referral.status, rich.referral.version) == ("requested", 1)
@@ -378,7 +380,7 @@ def test_people_without_a_membership_get_nothing(client, loop, outsider):
 def test_other_roles_of_the_agency_see_the_same_fields(client, loop):
     rich = rich_referral(loop, [F.NAME])
     act_as(client, loop.tenant.users[Role.AGENCY_ADMIN], loop.food_agency)
-    body = client.get(reverse("network:api_referral", args=[rich.referral.pk])).json()
+    body = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
     assert body["client"] == {"name": "Zephyrine Quillfeather"}
 
 
@@ -395,7 +397,7 @@ def test_sharing_a_way_to_reach_the_client_shares_do_not_contact(loop, contact):
 def test_a_terminated_or_narrowed_agreement_applies_to_open_referrals(client, loop):
     rich = rich_referral(loop, [ClientField.NAME, ClientField.EMAIL])
     act_as(client, loop.agency_staff, loop.food_agency)
-    url = reverse("network:api_referral", args=[rich.referral.pk])
+    url = reverse("referrals:api_referral", args=[rich.referral.pk])
     assert "zephyrine.q@example.net" in client.get(url).content.decode()
     narrower = consent_services.agreement_create(
         by=loop.admin, agency=loop.food_agency, fields=["name"], effective_from=date(2026, 1, 1)

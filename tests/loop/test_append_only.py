@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from cms.append_only import SQLITE_FUNCTION, append_only_uninstall
-from consent.disclosure import disclosure_for
 from consent.models import AccessLog
+from referrals.disclosure import disclosure_for
 from referrals.models import ReferralEvent
 
 TABLES = {"access log": AccessLog, "referral timeline": ReferralEvent}

@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent import services as consent_services
-from consent.disclosure import disclosure_for
 from consent.models import AccessLog, ClientField
-from network import services
 from network.models import Role
+from referrals.disclosure import disclosure_for
 from referrals.models import Client
+from referrals.services.clients import client_create
 
 from .conftest import Loop
 
@@ -28,7 +28,7 @@ URL = reverse("access_log")
 
 
 def _client(loop: Loop, first: str, last: str) -> Client:
-    return services.client_create(
+    return client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name=first,
@@ -243,7 +243,7 @@ def test_reading_the_log_is_logged(client, loop: Loop, logged):
     assert "Network administration" in client.get(URL).content.decode()
 
     client.force_login(loop.clinic_staff)
-    page = client.get(reverse("network:client_disclosures", args=[ada.pk]))
+    page = client.get(reverse("referrals:client_disclosures", args=[ada.pk]))
     assert page.status_code == 200
     assert "Network administration" in page.content.decode()
 

@@ -18,7 +18,10 @@ from django.urls import reverse
 from consent.models import Consent
 from network import services
 from network.models import Role, User
+from referrals.errors import StaleVersion, TransitionNotAllowed
 from referrals.models import EventKind, Notification, Referral, ReferralEvent
+from referrals.services.overdue import referrals_overdue_process
+from referrals.services.transitions import referral_transition
 from tests.conftest import tenant_make
 from tests.factories import UserFactory
 from tests.loop.conftest import SENT_AT, Loop, loop_make
@@ -84,7 +87,7 @@ def transition_after_reading(
     def act(barrier: threading.Barrier) -> Referral:
         seen = Referral.objects.get(pk=pk)
         barrier.wait(timeout=30)  # both have read the same version
-        return services.referral_transition(
+        return referral_transition(
             referral=seen,
             to=to,
             by=user,
@@ -109,7 +112,7 @@ def test_two_agency_users_update_one_referral_exactly_one_wins(loop):
         )
 
         won = [r for r in results if isinstance(r, Referral)]
-        lost = [r for r in results if isinstance(r, services.StaleVersion)]
+        lost = [r for r in results if isinstance(r, StaleVersion)]
         assert (len(won), len(lost)) == (1, 1), results
         (winner,) = won
         (stale,) = lost
@@ -137,12 +140,12 @@ def test_the_loser_retrying_on_the_current_version_is_judged_on_the_current_stat
         transition_after_reading(loop, referral.pk, intake_a, "accepted"),
         transition_after_reading(loop, referral.pk, intake_b, "rejected", reason="Full"),
     )
-    (stale,) = [r for r in results if isinstance(r, services.StaleVersion)]
+    (stale,) = [r for r in results if isinstance(r, StaleVersion)]
     loser = intake_b if stale.current.status == "accepted" else intake_a
     retry = "rejected" if loser == intake_b else "accepted"
 
-    with pytest.raises(services.TransitionNotAllowed):
-        services.referral_transition(
+    with pytest.raises(TransitionNotAllowed):
+        referral_transition(
             referral=stale.current,
             to=retry,
             by=loser,
@@ -165,12 +168,12 @@ def api_transition_after_reading(
     http: HttpClient, pk: int, body: dict[str, Any]
 ) -> Callable[[threading.Barrier], Any]:
     def act(barrier: threading.Barrier) -> Any:
-        listed = http.get(reverse("network:api_referrals"))
+        listed = http.get(reverse("referrals:api_referrals"))
         assert listed.status_code == 200
         (row,) = [r for r in listed.json()["results"] if r["id"] == pk]
         barrier.wait(timeout=30)
         return http.post(
-            reverse("network:api_referral_transition", args=[pk]),
+            reverse("referrals:api_referral_transition", args=[pk]),
             data=json.dumps({**body, "version": row["version"]}),
             content_type="application/json",
         )
@@ -244,7 +247,7 @@ def test_the_same_key_posted_twice_at_once_makes_one_referral(loop):
         def act(barrier: threading.Barrier) -> Any:
             barrier.wait(timeout=30)
             return http.post(
-                reverse("network:api_referrals"),
+                reverse("referrals:api_referrals"),
                 data=json.dumps(
                     {
                         "client": loop.client.pk,
@@ -275,7 +278,7 @@ def test_two_overlapping_overdue_sweeps_take_each_step_once(loop):
     Consent.objects.filter(pk=loop.consent.pk).update(expires_at=expires)
     waiting = [loop.send(key=f"waiting-{n}", now=SENT_AT) for n in range(4)]
     accepted = loop.send(service=loop.housing, key="accepted", now=SENT_AT)
-    services.referral_transition(
+    referral_transition(
         referral=accepted,
         to="accepted",
         by=loop.users["housing_staff"],
@@ -287,7 +290,7 @@ def test_two_overlapping_overdue_sweeps_take_each_step_once(loop):
 
     def sweep(barrier: threading.Barrier) -> dict[str, int]:
         barrier.wait(timeout=30)
-        return services.referrals_overdue_process(now=now)
+        return referrals_overdue_process(now=now)
 
     results = race(sweep, sweep)
 
@@ -302,4 +305,4 @@ def test_two_overlapping_overdue_sweeps_take_each_step_once(loop):
             assert kinds.count(EventKind.ESCALATION) == 1
         else:
             assert kinds.count(EventKind.REMINDER) == 1  # the outcome reminder
-    assert services.referrals_overdue_process(now=now) == dict.fromkeys(total, 0)
+    assert referrals_overdue_process(now=now) == dict.fromkeys(total, 0)

@@ -18,9 +18,9 @@ from django.utils import timezone
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent, DataSharingAgreement
 from consent.selectors import consent_covers, disclosures_for_client
-from network import services
-from network.selectors import referral_inbox
+from referrals.errors import ConsentRequired
 from referrals.models import Notification, Referral, ReferralEvent
+from referrals.selectors.referrals import referral_inbox
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 
@@ -112,7 +112,7 @@ def consent_lacking_before_send(loop: Loop, case: str) -> list[str]:
 def test_send_is_refused_and_writes_nothing(loop, case):
     categories = consent_lacking_before_send(loop, case)
     before = writes(loop)
-    with pytest.raises(services.ConsentRequired) as caught:
+    with pytest.raises(ConsentRequired) as caught:
         loop.send(categories=categories, note=NOTE)
     assert caught.value.code == "consent_required"
     assert "consent" in str(caught.value)
@@ -127,7 +127,7 @@ def test_send_over_the_api_is_refused_and_writes_nothing(client, loop, case):
     before = writes(loop)
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.post(
-        reverse("network:api_referrals"),
+        reverse("referrals:api_referrals"),
         {
             "client": loop.client.pk,
             "targets": [{"service": loop.food.pk}],
@@ -150,7 +150,7 @@ def test_sending_to_several_agencies_is_all_or_nothing(client, loop):
     before = writes(loop)
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.post(
-        reverse("network:api_referrals"),
+        reverse("referrals:api_referrals"),
         {
             "client": loop.client.pk,
             "targets": [{"service": loop.food.pk}, {"service": loop.housing.pk}],
@@ -262,16 +262,16 @@ def agency_sees(client, loop: Loop, referral: Referral, surface: str) -> str:  #
     """What the food agency's staff get on ``surface``, checked for the referral's presence."""
     act_as(client, loop.agency_staff, loop.food_agency)
     if surface == "page":
-        response = client.get(reverse("network:referral_detail", args=[referral.pk]))
+        response = client.get(reverse("referrals:referral_detail", args=[referral.pk]))
         assert response.status_code == 200
         return response.content.decode()
     if surface == "api-detail":
-        response = client.get(reverse("network:api_referral", args=[referral.pk]))
+        response = client.get(reverse("referrals:api_referral", args=[referral.pk]))
         assert response.status_code == 200
         assert response.json()["id"] == referral.pk
         return response.content.decode()
     if surface == "api-list":
-        response = client.get(reverse("network:api_referrals"))
+        response = client.get(reverse("referrals:api_referrals"))
         assert response.status_code == 200
         assert referral.pk in [row["id"] for row in response.json()["results"]]
         return response.content.decode()
@@ -298,7 +298,7 @@ def test_agency_sees_nothing_and_nothing_is_logged(client, loop, every_field, ca
         assert 'data-testid="withdrawn"' in body
         assert 'data-testid="disclosed"' not in body
     if surface == "api-detail":
-        detail = client.get(reverse("network:api_referral", args=[referral.pk])).json()
+        detail = client.get(reverse("referrals:api_referral", args=[referral.pk])).json()
         assert detail["withdrawn"] is True
         assert detail["client"] == {}
         assert detail["disclosed_fields"] == []
@@ -323,7 +323,7 @@ def test_control_with_good_consent_every_value_shows(client, loop, every_field, 
 
 def test_revoking_stops_disclosure_at_once(client, loop, every_field):
     referral = sent_under_good_consent(loop)
-    url = reverse("network:referral_detail", args=[referral.pk])
+    url = reverse("referrals:referral_detail", args=[referral.pk])
     act_as(client, loop.agency_staff, loop.food_agency)
     assert "Maria Lopez" in client.get(url).content.decode()
     assert AccessLog.objects.count() == 1
@@ -340,7 +340,7 @@ def test_revoking_stops_disclosure_at_once(client, loop, every_field):
 
 def test_agency_page_shows_exactly_the_agreed_fields_and_logs_each_view(client, loop):
     referral = loop.send(categories=[FOOD], note=NOTE)
-    url = reverse("network:referral_detail", args=[referral.pk])
+    url = reverse("referrals:referral_detail", args=[referral.pk])
     act_as(client, loop.agency_staff, loop.food_agency)
     response = client.get(url, headers={"User-Agent": "MatrixBrowser/1.0"})
     body = response.content.decode()
@@ -372,7 +372,7 @@ def test_agency_page_shows_exactly_the_agreed_fields_and_logs_each_view(client, 
 def test_agency_api_detail_shows_exactly_the_agreed_fields_and_logs_it(client, loop):
     referral = loop.send(categories=[FOOD], note=NOTE)
     act_as(client, loop.agency_staff, loop.food_agency)
-    body = client.get(reverse("network:api_referral", args=[referral.pk])).json()
+    body = client.get(reverse("referrals:api_referral", args=[referral.pk])).json()
     assert body["withdrawn"] is False
     assert body["disclosed_fields"] == sorted(AGREED_FIELDS)
     assert body["client"] == {
@@ -395,7 +395,7 @@ def test_agency_api_detail_shows_exactly_the_agreed_fields_and_logs_it(client, l
 def test_sender_views_are_not_disclosures(client, loop):
     referral = loop.send(categories=[FOOD], note=NOTE)
     act_as(client, loop.clinic_staff, loop.clinic)
-    body = client.get(reverse("network:referral_detail", args=[referral.pk])).content.decode()
+    body = client.get(reverse("referrals:referral_detail", args=[referral.pk])).content.decode()
     assert "Maria Lopez" in body
     assert "maria@example.org" in body
     # The clinic's own read is logged (for the network's audit page), not as a disclosure.

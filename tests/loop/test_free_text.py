@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField, Consent
-from network import services
 from referrals.models import Notification, Referral
+from referrals.services.overdue import referrals_overdue_process
+from referrals.services.transitions import referral_message
 from tests.conftest import act_as
 from tests.loop.conftest import AGREED_FIELDS, Loop
 from tests.portal.conftest import move, queries
@@ -75,9 +76,9 @@ def converse(loop: Loop) -> Conversation:
     clinic = {"by": loop.clinic_staff, "organization": loop.clinic}
     agency = {"by": loop.agency_staff, "organization": loop.food_agency}
     first = loop.send(key="open", note=TEXTS["note"])
-    services.referral_message(referral=first, text=TEXTS["clinic message"], **clinic)
+    referral_message(referral=first, text=TEXTS["clinic message"], **clinic)
     move(first, "accepted", **agency)
-    services.referral_message(referral=first, text=TEXTS["agency message"], **agency)
+    referral_message(referral=first, text=TEXTS["agency message"], **agency)
     move(first, "on-hold", reason=TEXTS["agency reason"], **agency)
     done = loop.send(key="done")
     move(done, "accepted", **agency)
@@ -106,9 +107,9 @@ def surfaces(client, conversation: Conversation) -> dict[str, str]:  # type: ign
     out: dict[str, str] = {}
     for referral in conversation.referrals:
         pk = referral.pk
-        out[f"page {pk}"] = body_of(client.get(reverse("network:referral_detail", args=[pk])))
-        out[f"api {pk}"] = body_of(client.get(reverse("network:api_referral", args=[pk])))
-    out["api list"] = body_of(client.get(reverse("network:api_referrals")))
+        out[f"page {pk}"] = body_of(client.get(reverse("referrals:referral_detail", args=[pk])))
+        out[f"api {pk}"] = body_of(client.get(reverse("referrals:api_referral", args=[pk])))
+    out["api list"] = body_of(client.get(reverse("referrals:api_referrals")))
     return out
 
 
@@ -117,8 +118,8 @@ def agency_surfaces(client, conversation: Conversation) -> dict[str, str]:  # ty
     act_as(client, loop.agency_staff, loop.food_agency)
     out = surfaces(client, conversation)
     for tab in ("new", "overdue", "in_progress", "waiting"):
-        out[f"inbox {tab}"] = body_of(client.get(reverse("network:referral_inbox"), {"tab": tab}))
-    out["notifications"] = body_of(client.get(reverse("network:notification_list")))
+        out[f"inbox {tab}"] = body_of(client.get(reverse("referrals:referral_inbox"), {"tab": tab}))
+    out["notifications"] = body_of(client.get(reverse("referrals:notification_list")))
     return out
 
 
@@ -154,14 +155,14 @@ def test_the_agency_reads_every_word_while_consented_and_each_display_is_logged(
         conversation.cancelled: {"clinic reason"},
     }
     for referral, names in by_referral.items():
-        page = body_of(client.get(reverse("network:referral_detail", args=[referral.pk])))
-        api = client.get(reverse("network:api_referral", args=[referral.pk]))
+        page = body_of(client.get(reverse("referrals:referral_detail", args=[referral.pk])))
+        api = client.get(reverse("referrals:api_referral", args=[referral.pk]))
         assert found(page) == names, referral
         assert found(body_of(api)) == names, referral
         assert api.json()["text_withheld"] is False
     assert api.json()["status_reason"] == TEXTS["clinic reason"]
     act_as(client, loop.clinic_staff, loop.clinic)
-    page = body_of(client.get(reverse("network:referral_detail", args=[conversation.open.pk])))
+    page = body_of(client.get(reverse("referrals:referral_detail", args=[conversation.open.pk])))
     assert 'data-testid="agency-cannot-read"' not in page
     # Each display is one row naming the client fields and the clinic's words it showed; the
     # agency's own words are not a disclosure to it.
@@ -183,7 +184,7 @@ def test_lists_inbox_notifications_and_emails_never_carry_the_words(client, conv
         assert found(bodies[name]) == set(), name
     assert "Referral #" in bodies["notifications"]  # the in-app list did have rows
     act_as(client, conversation.loop.clinic_staff, conversation.loop.clinic)
-    assert found(body_of(client.get(reverse("network:api_referrals")))) == set()
+    assert found(body_of(client.get(reverse("referrals:api_referrals")))) == set()
     sent = messages_out()
     assert any(name.startswith("email") for name in sent)  # the e-mails did go out
     for name, text in sent.items():
@@ -204,7 +205,7 @@ def _revoked(loop: Loop) -> None:
 def _expired(loop: Loop) -> None:
     now = timezone.now()
     Consent.objects.filter(pk=loop.consent.pk).update(expires_at=now - timedelta(minutes=1))
-    services.referrals_overdue_process(now=now)  # the sweep tells both sides
+    referrals_overdue_process(now=now)  # the sweep tells both sides
 
 
 def _agreement_terminated(loop: Loop) -> None:
@@ -233,7 +234,7 @@ def test_every_word_is_withdrawn_with_the_details(
     page = bodies[f"page {conversation.open.pk}"]
     assert 'data-testid="withdrawn"' in page
     assert 'data-testid="text-withheld"' in page
-    detail = client.get(reverse("network:api_referral", args=[conversation.open.pk])).json()
+    detail = client.get(reverse("referrals:api_referral", args=[conversation.open.pk])).json()
     assert (detail["withdrawn"], detail["text_withheld"]) == (True, True)
     assert (detail["status_reason"], detail["outcome_note"]) == ("", "")
     assert any(event["text_withheld"] for event in detail["timeline"])
@@ -270,7 +271,7 @@ def test_an_agreement_without_the_note_keeps_the_clinics_words_from_the_agency(
     assert found(bodies[f"api {conversation.done.pk}"]) == {"agency outcome"}
     assert "Maria Lopez" in bodies[f"page {conversation.open.pk}"]
     assert 'data-testid="text-withheld"' in bodies[f"page {conversation.open.pk}"]
-    cancelled = client.get(reverse("network:api_referral", args=[conversation.cancelled.pk]))
+    cancelled = client.get(reverse("referrals:api_referral", args=[conversation.cancelled.pk]))
     assert cancelled.json()["status_reason"] == ""
     assert cancelled.json()["text_withheld"] is True
     shown = sorted(f for f in AGREED_FIELDS if f != ClientField.NOTE)
@@ -280,7 +281,7 @@ def test_an_agreement_without_the_note_keeps_the_clinics_words_from_the_agency(
         assert all(row == shown for row in rows), referral
     # The clinic is told before it writes that the agency will not read it.
     act_as(client, loop.clinic_staff, loop.clinic)
-    page = body_of(client.get(reverse("network:referral_detail", args=[conversation.open.pk])))
+    page = body_of(client.get(reverse("referrals:referral_detail", args=[conversation.open.pk])))
     assert 'data-testid="agency-cannot-read"' in page
 
 
@@ -317,30 +318,30 @@ def test_another_agency_the_client_was_referred_to_never_reads_them(client, conv
     loop = conversation.loop
     housing = loop.send(loop.housing, key="housing")
     staff = loop.users["housing_staff"]
-    services.referral_message(
+    referral_message(
         referral=housing, by=staff, organization=loop.housing_agency, text=TEXTS["housing message"]
     )
     act_as(client, staff, loop.housing_agency)
     for referral in conversation.referrals:
         for url in (
-            reverse("network:referral_detail", args=[referral.pk]),
-            reverse("network:api_referral", args=[referral.pk]),
+            reverse("referrals:referral_detail", args=[referral.pk]),
+            reverse("referrals:api_referral", args=[referral.pk]),
         ):
             response = client.get(url)
             assert response.status_code == 404, url
             assert found(response.content.decode()) == set(), url
     own = [
-        client.get(reverse("network:referral_detail", args=[housing.pk])),
-        client.get(reverse("network:api_referral", args=[housing.pk])),
-        client.get(reverse("network:api_referrals")),
-        client.get(reverse("network:referral_inbox")),
+        client.get(reverse("referrals:referral_detail", args=[housing.pk])),
+        client.get(reverse("referrals:api_referral", args=[housing.pk])),
+        client.get(reverse("referrals:api_referrals")),
+        client.get(reverse("referrals:referral_inbox")),
     ]
     for response in own:
         assert found(body_of(response), CLINIC_WORDS | AGENCY_WORDS) == set()
     assert found(body_of(own[0])) == {"housing message"}
     # Nor does the food agency read the housing agency's words.
     act_as(client, loop.agency_staff, loop.food_agency)
-    assert client.get(reverse("network:api_referral", args=[housing.pk])).status_code == 404
+    assert client.get(reverse("referrals:api_referral", args=[housing.pk])).status_code == 404
     assert not AccessLog.objects.filter(
         referral__in=conversation.referrals, organization=loop.housing_agency
     ).exists()
@@ -357,14 +358,14 @@ def test_the_page_and_api_cost_the_same_queries_for_any_number_of_words(client, 
     def talk(times: int) -> None:
         for n in range(times):
             for speaker in speakers:
-                services.referral_message(referral=referral, text=f"Message {n}", **speaker)
+                referral_message(referral=referral, text=f"Message {n}", **speaker)
 
     talk(1)  # both sides' words already there: the first display logs them
     reader = speakers[0] if side == "clinic" else speakers[1]
     act_as(client, reader["by"], reader["organization"])
     urls = [
-        reverse("network:referral_detail", args=[referral.pk]),
-        reverse("network:api_referral", args=[referral.pk]),
+        reverse("referrals:referral_detail", args=[referral.pk]),
+        reverse("referrals:api_referral", args=[referral.pk]),
     ]
     client.get(urls[0])  # the agency's first visit writes its "opened" event once
     few = [queries(client, url) for url in urls]

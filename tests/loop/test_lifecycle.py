@@ -1,5 +1,5 @@
 """The referral lifecycle: the transition table against the reference, and every status change
-through ``services.referral_transition`` (property-based with hypothesis, and by example).
+through ``referral_transition`` (property-based with hypothesis, and by example).
 
 The expectations are written out again here from ``reference/referral-lifecycle.md`` so that the
 table is checked against the document, not against itself.
@@ -24,8 +24,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from network import services
-from network.lifecycle import (
+from referrals.errors import StaleVersion, TransitionNotAllowed
+from referrals.lifecycle import (
     OUTCOME_REQUIRED,
     REASON_REQUIRED,
     SET_BY,
@@ -43,6 +43,7 @@ from referrals.models import (
     ReferralOutcome,
     ReferralStatus,
 )
+from referrals.services.transitions import referral_transition
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
@@ -289,7 +290,7 @@ class ReferralLifecycle(RuleBasedStateMachine):
         who = actor(self.loop, side)
 
         def call() -> None:
-            services.referral_transition(
+            referral_transition(
                 referral=self.referral,
                 to=to,
                 version=self.version,
@@ -300,7 +301,7 @@ class ReferralLifecycle(RuleBasedStateMachine):
             )
 
         if broken:
-            with pytest.raises(services.TransitionNotAllowed) as caught:
+            with pytest.raises(TransitionNotAllowed) as caught:
                 call()
             assert caught.value.code in broken
             if self.status in DOC_TERMINAL and to in STATUSES:
@@ -360,8 +361,8 @@ class ReferralLifecycle(RuleBasedStateMachine):
     @rule(side=sides, to=targets, offset=st.sampled_from([-1, 1, 2, 40]))
     def stale(self, side: Side, to: str, offset: int) -> None:
         before = snapshot(self.referral)
-        with pytest.raises(services.StaleVersion) as caught:
-            services.referral_transition(
+        with pytest.raises(StaleVersion) as caught:
+            referral_transition(
                 referral=self.referral,
                 to=to,
                 version=self.version + offset,
@@ -422,12 +423,12 @@ def test_calls_through_the_service_follow_the_table(loop):
 
 def transition(loop: Loop, referral: Referral, to: str, side: Side, **kwargs: Any) -> Referral:
     kwargs.setdefault("version", referral.version)
-    return services.referral_transition(referral=referral, to=to, **actor(loop, side), **kwargs)
+    return referral_transition(referral=referral, to=to, **actor(loop, side), **kwargs)
 
 
 def refused(loop: Loop, referral: Referral, to: str, side: Side, **kwargs: Any) -> str:
     before = snapshot(referral)
-    with pytest.raises(services.TransitionNotAllowed) as caught:
+    with pytest.raises(TransitionNotAllowed) as caught:
         transition(loop, referral, to, side, **kwargs)
     assert_unchanged(referral, before)
     return caught.value.code
@@ -569,14 +570,14 @@ def test_stale_version_carries_the_current_state_and_changes_nothing(loop):
     second_read = Referral.objects.get(pk=referral.pk)
     transition(loop, first_read, "accepted", Side.RECIPIENT)
     before = snapshot(referral)
-    with pytest.raises(services.StaleVersion) as caught:
+    with pytest.raises(StaleVersion) as caught:
         transition(loop, second_read, "rejected", Side.RECIPIENT, reason="Full")
     assert caught.value.current.status == "accepted"
     assert caught.value.current.version == 2
     assert "Accepted" in str(caught.value)
     assert_unchanged(referral, before)
     # A version from the future is as stale as one from the past.
-    with pytest.raises(services.StaleVersion):
+    with pytest.raises(StaleVersion):
         transition(loop, second_read, "in-progress", Side.RECIPIENT, version=3)
     assert_unchanged(referral, before)
 
@@ -585,7 +586,7 @@ def test_an_organization_off_the_referral_cannot_change_it(loop):
     referral = loop.send()
     before = snapshot(referral)
     with pytest.raises(PermissionDenied):
-        services.referral_transition(
+        referral_transition(
             referral=referral,
             to="accepted",
             by=loop.users["housing_staff"],
@@ -593,7 +594,7 @@ def test_an_organization_off_the_referral_cannot_change_it(loop):
             version=1,
         )
     with pytest.raises(PermissionDenied):  # the right person acting for the wrong organization
-        services.referral_transition(
+        referral_transition(
             referral=referral,
             to="accepted",
             by=loop.agency_staff,
@@ -610,7 +611,7 @@ def test_api_answers_a_stale_version_with_409_and_the_current_state(client, loop
     referral = loop.send()
     transition(loop, referral, "accepted", Side.RECIPIENT)
     act_as(client, loop.agency_staff, loop.food_agency)
-    url = reverse("network:api_referral_transition", args=[referral.pk])
+    url = reverse("referrals:api_referral_transition", args=[referral.pk])
     response = client.post(
         url, {"to": "rejected", "reason": "Full", "version": 1}, content_type="application/json"
     )
@@ -630,10 +631,10 @@ def test_referral_page_answers_a_stale_change_with_409_and_the_current_state(cli
     referral = loop.send()
     transition(loop, referral, "accepted", Side.RECIPIENT)
     act_as(client, loop.agency_staff, loop.food_agency)
-    client.get(reverse("network:referral_detail", args=[referral.pk]))  # opened once: on record
+    client.get(reverse("referrals:referral_detail", args=[referral.pk]))  # opened once: on record
     before = snapshot(referral)
     response = client.post(
-        reverse("network:referral_transition", args=[referral.pk]),
+        reverse("referrals:referral_transition", args=[referral.pk]),
         {"to": "rejected", "reason": "Full", "version": 1},
     )
     assert response.status_code == 409
@@ -654,11 +655,11 @@ def test_referral_page_offers_only_changes_the_service_accepts(client, loop):
         ],
     )
     act_as(client, loop.clinic_staff, loop.clinic)
-    page = client.get(reverse("network:referral_detail", args=[referral.pk]))
+    page = client.get(reverse("referrals:referral_detail", args=[referral.pk]))
     assert page.status_code == 200
     assert page.context["next_statuses"] == []
     assert 'name="to"' not in page.content.decode()
     # And on an open referral the sender is offered exactly cancel and entered-in-error.
     open_referral = loop.send(key="k2")
-    page = client.get(reverse("network:referral_detail", args=[open_referral.pk]))
+    page = client.get(reverse("referrals:referral_detail", args=[open_referral.pk]))
     assert [row[0] for row in page.context["next_statuses"]] == ["cancelled", ERROR]

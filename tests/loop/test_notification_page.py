@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from network import services
 from referrals.models import Channel, Notification
+from referrals.services.transitions import referral_message
 
-LIST = reverse("network:notification_list")
+LIST = reverse("referrals:notification_list")
 
 
 @pytest.mark.django_db
@@ -19,9 +19,9 @@ def test_agency_staff_see_and_clear_their_notifications(client, loop):
     client.force_login(loop.agency_staff)
     body = client.get(LIST).content.decode()
     assert f"New referral #{referral.pk}" in body
-    assert reverse("network:referral_detail", args=[referral.pk]) in body
+    assert reverse("referrals:referral_detail", args=[referral.pk]) in body
     assert loop.client.last_name not in body  # notifications never carry client details
-    client.post(reverse("network:notifications_read"))
+    client.post(reverse("referrals:notifications_read"))
     assert not Notification.objects.filter(
         user=loop.agency_staff, channel=Channel.IN_APP, read_at__isnull=True
     ).exists()
@@ -42,7 +42,7 @@ def test_list_query_count_is_constant(client, loop):
         client.get(LIST)
     for n in range(12):
         referral = loop.send(key=f"more-{n}")
-        services.referral_message(
+        referral_message(
             referral=referral, by=loop.clinic_staff, organization=loop.clinic, text="Update"
         )
     with CaptureQueriesContext(connection) as many:

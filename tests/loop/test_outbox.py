@@ -13,9 +13,11 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from network import notifications, services, tasks
+from network import services
 from network.models import Role
+from referrals import outbox, tasks
 from referrals.models import Channel, Notification, Referral
+from referrals.services.transitions import referral_message, referral_transition
 from tests.loop.conftest import SENT_AT, Loop
 
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
@@ -41,7 +43,7 @@ def committed(django_capture_on_commit_callbacks):
 
 
 def agency_says(loop: Loop, referral: Referral, to: str, **kwargs) -> Referral:
-    return services.referral_transition(
+    return referral_transition(
         referral=referral,
         to=to,
         by=loop.agency_staff,
@@ -56,14 +58,14 @@ def the_whole_loop(loop: Loop, committed) -> Referral:
     referral = committed(loop.send, now=SENT_AT)
     referral = committed(agency_says, loop, referral, "accepted")
     committed(
-        services.referral_message,
+        referral_message,
         referral=referral,
         by=loop.clinic_staff,
         organization=loop.clinic,
         text="She can come in on Thursday.",
     )
     committed(
-        services.referral_message,
+        referral_message,
         referral=referral,
         by=loop.agency_staff,
         organization=loop.food_agency,
@@ -117,13 +119,13 @@ def test_a_mail_outage_delays_every_email_and_loses_none(loop, settings, committ
 
     # Still down at the first retry: the wait doubles.
     first_retry = max(email.values_list("next_attempt_at", flat=True))
-    due = notifications.notifications_due(now=first_retry)
+    due = outbox.notifications_due(now=first_retry)
     assert sorted(due) == sorted(email.values_list("pk", flat=True))
-    assert notifications.notifications_deliver(ids=due, now=first_retry) == 0
+    assert outbox.notifications_deliver(ids=due, now=first_retry) == 0
     assert set(email.values_list("attempts", "next_attempt_at")) == {
         (2, first_retry + timedelta(minutes=2))
     }
-    assert notifications.notifications_due(now=first_retry + timedelta(seconds=119)) == []
+    assert outbox.notifications_due(now=first_retry + timedelta(seconds=119)) == []
     second_retry = first_retry + timedelta(minutes=2)
     assert sweep_at(monkeypatch, second_retry) == 0
     assert set(email.values_list("attempts", "next_attempt_at")) == {
@@ -157,23 +159,23 @@ def test_a_weekend_long_mail_outage_still_loses_nothing(loop, settings, committe
     at = max(email.values_list("next_attempt_at", flat=True))
     end = at + timedelta(hours=62)
     while at < end:
-        due = notifications.notifications_due(now=at)
+        due = outbox.notifications_due(now=at)
         assert sorted(due) == sorted(email.values_list("pk", flat=True))
-        assert notifications.notifications_deliver(ids=due, now=at) == 0
+        assert outbox.notifications_deliver(ids=due, now=at) == 0
         waits = {row.next_attempt_at - at for row in email.all()}
         assert len(waits) == 1
         (wait,) = waits
         assert timedelta(minutes=1) <= wait <= timedelta(hours=6)
         at += wait
-    assert min(email.values_list("attempts", flat=True)) > notifications.MAX_ATTEMPTS
+    assert min(email.values_list("attempts", flat=True)) > outbox.MAX_ATTEMPTS
     # The operators were told once per row that the mail server has been failing for long.
     alarms = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(alarms) == 2
     assert all("still undelivered" in r.getMessage() for r in alarms)
 
     settings.EMAIL_BACKEND = LOCMEM
-    due = notifications.notifications_due(now=at)
-    assert notifications.notifications_deliver(ids=due, now=at) == 2
+    due = outbox.notifications_due(now=at)
+    assert outbox.notifications_deliver(ids=due, now=at) == 2
     assert emails_sent() == emails_expected()
 
 
@@ -197,8 +199,8 @@ def test_a_broker_outage_delays_delivery_and_loses_nothing(loop, committed, monk
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.notifications_deliver, "delay", broker_down)
-    with caplog.at_level(logging.WARNING, logger="network.services"):
+    monkeypatch.setattr(outbox.notifications_deliver_task, "delay", broker_down)
+    with caplog.at_level(logging.WARNING, logger="referrals.outbox"):
         referral = committed(loop.send, now=SENT_AT)
         referral = committed(agency_says, loop, referral, "accepted")
 
@@ -213,11 +215,9 @@ def test_a_broker_outage_delays_delivery_and_loses_nothing(loop, committed, monk
 
     # Not lost yet: a task might still be on its way.
     written = max(rows.values_list("created_at", flat=True))
-    assert notifications.notifications_due(now=written) == []
-    lost = written + timedelta(seconds=notifications.LOST_AFTER_SECONDS)
-    assert sorted(notifications.notifications_due(now=lost)) == sorted(
-        rows.values_list("pk", flat=True)
-    )
+    assert outbox.notifications_due(now=written) == []
+    lost = written + timedelta(seconds=outbox.LOST_AFTER_SECONDS)
+    assert sorted(outbox.notifications_due(now=lost)) == sorted(rows.values_list("pk", flat=True))
 
     # The sweep delivers every row once, and only once.
     assert sweep_at(monkeypatch, lost) == 6
@@ -236,7 +236,7 @@ def test_a_row_delivered_by_its_task_is_not_sent_again_by_the_sweep(loop, commit
     assert sweep_at(monkeypatch, written + timedelta(hours=1)) == 0
     # Delivering the same ids again (a duplicated task) sends nothing either.
     ids = list(Notification.objects.values_list("pk", flat=True))
-    assert tasks.notifications_deliver.delay(ids).get() == 0
+    assert outbox.notifications_deliver_task.delay(ids).get() == 0
     assert len(mail.outbox) == 2
 
 
@@ -319,7 +319,7 @@ def test_the_agency_hears_when_the_clinic_cancels(loop, committed):
     referral = committed(loop.send, now=SENT_AT)
 
     committed(
-        services.referral_transition,
+        referral_transition,
         referral=referral,
         to="cancelled",
         by=loop.clinic_staff,
@@ -359,7 +359,7 @@ def test_emails_carry_no_client_data(loop, committed):
     referral = committed(loop.send, now=SENT_AT, note="Call her after five: Maria Lopez")
     referral = committed(agency_says, loop, referral, "accepted")
     committed(
-        services.referral_message,
+        referral_message,
         referral=referral,
         by=loop.agency_staff,
         organization=loop.food_agency,

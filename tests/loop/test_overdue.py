@@ -14,9 +14,11 @@ from django.utils import timezone
 from consent import services as consent_services
 from consent.models import Consent
 from directory.models import CapacityStatus, Location
-from network import services, tasks
 from network.models import Role, User
 from referrals.models import Channel, EventKind, Notification, Referral
+from referrals.services.overdue import referral_alternatives, referrals_overdue_process
+from referrals.services.transitions import referral_transition
+from referrals.tasks import referrals_overdue_sweep
 from tests.loop.conftest import SENT_AT, Loop
 from tests.search.conftest import CRESCENT_CITY, EUREKA, Spec, directory_build
 
@@ -61,7 +63,7 @@ def alternatives(loop: Loop) -> None:
 
 
 def sweep(now: datetime) -> dict[str, int]:
-    return services.referrals_overdue_process(now=now)
+    return referrals_overdue_process(now=now)
 
 
 def timeline(referral: Referral) -> list[tuple[str, str]]:
@@ -84,7 +86,7 @@ def agency_staff(loop: Loop) -> tuple[User, User]:
 
 
 def answer(loop: Loop, referral: Referral, to: str, at: datetime, **kwargs: Any) -> Referral:
-    return services.referral_transition(
+    return referral_transition(
         referral=referral,
         to=to,
         by=loop.agency_staff,
@@ -150,7 +152,7 @@ def test_reminders_then_escalation_each_once(loop, alternatives, monkeypatch):
 def test_alternatives_without_a_chosen_location_are_near_the_services_place(loop, alternatives):
     referral = loop.send(now=SENT_AT)
 
-    hits = services.referral_alternatives(referral=referral, now=DUE)
+    hits = referral_alternatives(referral=referral, now=DUE)
 
     assert [hit.service_name for hit in hits] == ["Eastside Groceries"]
 
@@ -176,7 +178,7 @@ def test_alternatives_for_a_service_without_places_come_from_the_whole_network(l
     consent_services.agreement_activate(agreement=agreement, by=loop.admin)
     referral = loop.send(service=by_phone, categories=["food-insecurity"], now=SENT_AT)
 
-    hits = services.referral_alternatives(referral=referral, now=DUE)
+    hits = referral_alternatives(referral=referral, now=DUE)
 
     assert sorted(hit.service_name for hit in hits) == [
         "Del Norte Food Share",
@@ -224,7 +226,7 @@ def test_the_scheduled_task_does_each_step_once(loop, monkeypatch):
     def run_task_at(when: datetime) -> dict[str, int]:
         with monkeypatch.context() as patch:
             patch.setattr(timezone, "now", lambda: when)
-            return tasks.referrals_overdue_sweep.delay().get()
+            return referrals_overdue_sweep.delay().get()
 
     assert run_task_at(ESCALATE) == {**NOTHING, "due": 1, "escalated": 1}
     assert run_task_at(ESCALATE) == NOTHING
@@ -306,7 +308,7 @@ def test_consent_expiry_is_recorded_once_on_each_open_referral(loop):
     open_one = loop.send(now=SENT_AT, key="open")
     answer(loop, open_one, "accepted", SENT_AT + timedelta(hours=1))
     closed = loop.send(service=loop.housing, key="closed", now=SENT_AT)
-    services.referral_transition(
+    referral_transition(
         referral=closed,
         to="rejected",
         by=loop.users["housing_staff"],
@@ -375,7 +377,7 @@ def test_escalation_goes_out_when_the_directory_search_fails(loop, monkeypatch):
     def search_down(**kwargs):
         raise ConnectionError("search cluster unreachable")
 
-    monkeypatch.setattr("search.selectors.service_search", search_down)
+    monkeypatch.setattr("referrals.services.overdue.service_search", search_down)
     assert sweep(ESCALATE)["escalated"] == 1
 
     (escalation,) = [t for k, t in timeline(referral) if k == EventKind.ESCALATION]

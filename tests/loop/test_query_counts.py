@@ -7,10 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from network import services
+from referrals.services.transitions import referral_message
 from tests.conftest import act_as
 
-LIST = reverse("network:api_referrals")
+LIST = reverse("referrals:api_referrals")
 
 
 def _queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
@@ -40,10 +40,10 @@ def test_referral_list_api_does_not_grow_with_referrals(client, loop, side):
 def test_referral_page_does_not_grow_with_its_timeline(client, loop):
     referral = loop.send()
     act_as(client, loop.clinic_staff, loop.clinic)
-    url = reverse("network:referral_detail", args=[referral.pk])
+    url = reverse("referrals:referral_detail", args=[referral.pk])
     few = _queries(client, url)
     for n in range(10):
-        services.referral_message(
+        referral_message(
             referral=referral, by=loop.clinic_staff, organization=loop.clinic, text=f"Note {n}"
         )
     assert _queries(client, url) == few

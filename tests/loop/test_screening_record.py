@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from network import services
 from network.models import Role
-from network.screening import InvalidScreening
 from referrals.models import Screening
+from referrals.screening import InvalidScreening
+from referrals.services.clients import screening_record
 
 POSITIVE_FOOD_AND_HOUSING = {
     "71802-3": "LA31994-9",  # worried about losing housing
@@ -20,7 +20,7 @@ POSITIVE_FOOD_AND_HOUSING = {
 
 @pytest.mark.django_db
 def test_recorded_screening_is_scored_and_suggests_a_search(client, loop):
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -31,7 +31,7 @@ def test_recorded_screening_is_scored_and_suggests_a_search(client, loop):
     assert "safety" in screening.incomplete
     url = screening.search_url()
     assert url == (
-        reverse("network:search") + "?category=food-insecurity&category=housing-instability"
+        reverse("referrals:search") + "?category=food-insecurity&category=housing-instability"
     )
     client.force_login(loop.clinic_staff)
     page = client.get(url)
@@ -42,7 +42,7 @@ def test_recorded_screening_is_scored_and_suggests_a_search(client, loop):
 @pytest.mark.django_db
 def test_bad_answers_are_refused_and_nothing_is_stored(loop):
     with pytest.raises(InvalidScreening) as info:
-        services.screening_record(
+        screening_record(
             client=loop.client,
             by=loop.clinic_staff,
             organization=loop.clinic,
@@ -56,7 +56,7 @@ def test_bad_answers_are_refused_and_nothing_is_stored(loop):
 @pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.NETWORK_ADMIN])
 def test_only_the_clients_clinic_screens(loop, role):
     with pytest.raises(PermissionDenied):
-        services.screening_record(
+        screening_record(
             client=loop.client,
             by=loop.tenant.users[role],
             organization=loop.clinic,

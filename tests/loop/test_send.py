@@ -19,9 +19,14 @@ from consent import services as consent_services
 from consent.models import AccessLog
 from directory.models import Location, ServicePage
 from network import services
-from network.deadlines import business_hours_after
 from network.models import Role, User
-from network.screening import InvalidScreening, score_ahc_hrsn
+from referrals.deadlines import business_hours_after
+from referrals.errors import (
+    AgreementMissing,
+    ConsentRequired,
+    IdempotencyConflict,
+    PossibleDuplicate,
+)
 from referrals.models import (
     Channel,
     Client,
@@ -32,6 +37,10 @@ from referrals.models import (
     ReferralStatus,
     Screening,
 )
+from referrals.screening import InvalidScreening, score_ahc_hrsn
+from referrals.services.clients import client_create, screening_record
+from referrals.services.sending import Target, referral_send, referrals_send
+from referrals.services.transitions import referral_transition
 from tests.factories import UserFactory, organization_make
 from tests.loop.conftest import SENT_AT, Loop
 from tests.network.test_screening import (
@@ -67,7 +76,7 @@ def send_as(
 ) -> Referral:
     kwargs.setdefault("categories", ["food-insecurity"])
     kwargs.setdefault("now", SENT_AT)
-    return services.referral_send(
+    return referral_send(
         client=loop.client,
         by=by,
         sender=sender,
@@ -128,7 +137,7 @@ def test_send_writes_the_referral_its_created_event_and_the_agency_outbox(
         for channel in (Channel.IN_APP, Channel.EMAIL)
     )
     assert {(n.referral_id, n.kind) for n in rows} == {(referral.pk, "referral_received")}
-    assert {n.link for n in rows} == {reverse("network:referral_detail", args=[referral.pk])}
+    assert {n.link for n in rows} == {reverse("referrals:referral_detail", args=[referral.pk])}
     # Delivered after commit: both in-app rows and one email per receiving staff member.
     assert all(n.delivered_at is not None for n in rows)
     assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in receiving_staff(loop))
@@ -151,7 +160,7 @@ def test_due_date_follows_the_agreement_in_force(loop):
     assert referral.agreement == quicker
     # Tuesday 10:00 + 4 business hours = Tuesday 14:00 Pacific.
     assert referral.response_due_at == datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
-    accepted = services.referral_transition(
+    accepted = referral_transition(
         referral=referral,
         to="accepted",
         by=loop.agency_staff,
@@ -178,7 +187,7 @@ def test_ten_retries_with_one_key_make_one_referral_and_one_set_of_notifications
 
 def test_the_same_key_for_another_client_or_service_is_a_conflict(loop):
     loop.send(key="k1", now=SENT_AT)
-    other = services.client_create(
+    other = client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Ana",
@@ -187,8 +196,8 @@ def test_the_same_key_for_another_client_or_service_is_a_conflict(loop):
     )
     before = written()
 
-    with pytest.raises(services.IdempotencyConflict):
-        services.referral_send(
+    with pytest.raises(IdempotencyConflict):
+        referral_send(
             client=other,
             by=loop.clinic_staff,
             sender=loop.clinic,
@@ -197,7 +206,7 @@ def test_the_same_key_for_another_client_or_service_is_a_conflict(loop):
             idempotency_key="k1",
             now=SENT_AT,
         )
-    with pytest.raises(services.IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict):
         loop.send(service=loop.housing, key="k1", now=SENT_AT)
 
     assert written() == before
@@ -227,7 +236,7 @@ def api_send(http, loop: Loop, key: str | None, client: Client | None = None, **
     }
     headers = {"Idempotency-Key": key} if key is not None else {}
     return http.post(
-        reverse("network:api_referrals"),
+        reverse("referrals:api_referrals"),
         data=json.dumps(payload),
         content_type="application/json",
         headers=headers,
@@ -252,7 +261,7 @@ def test_ten_retried_posts_with_one_idempotency_key_make_one_referral(
 
 def test_the_api_answers_409_for_a_key_used_for_another_client(loop, client):
     client.force_login(loop.clinic_staff)
-    other = services.client_create(
+    other = client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Ana",
@@ -284,11 +293,11 @@ def test_the_api_refuses_a_send_without_an_idempotency_key(loop, client, key):
 
 
 def test_one_need_sent_to_two_agencies_at_once(loop, django_capture_on_commit_callbacks):
-    targets = [services.Target(service=loop.food), services.Target(service=loop.housing)]
+    targets = [Target(service=loop.food), Target(service=loop.housing)]
     housing_staff = loop.users["housing_staff"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        sent = services.referrals_send(
+        sent = referrals_send(
             client=loop.client,
             by=loop.clinic_staff,
             sender=loop.clinic,
@@ -297,7 +306,7 @@ def test_one_need_sent_to_two_agencies_at_once(loop, django_capture_on_commit_ca
             idempotency_key="both",
             now=SENT_AT,
         )
-        again = services.referrals_send(
+        again = referrals_send(
             client=loop.client,
             by=loop.clinic_staff,
             sender=loop.clinic,
@@ -323,7 +332,7 @@ def test_one_need_sent_to_two_agencies_at_once(loop, django_capture_on_commit_ca
 def test_several_agencies_all_or_none(loop, django_capture_on_commit_callbacks, refuse_second):
     if refuse_second == "no_agreement":
         consent_services.agreement_terminate(agreement=loop.agreements["housing"], by=loop.admin)
-        expected: type[Exception] = services.AgreementMissing
+        expected: type[Exception] = AgreementMissing
     elif refuse_second == "no_consent":
         consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="x")
         consent_services.consent_record(
@@ -336,15 +345,15 @@ def test_several_agencies_all_or_none(loop, django_capture_on_commit_callbacks, 
             recipients=[loop.food_agency],
             granted_at=SENT_AT - timedelta(days=1),
         )
-        expected = services.ConsentRequired
+        expected = ConsentRequired
     else:
         loop.housing.unpublish()
         expected = ValidationError
     before = written()
 
-    targets = [services.Target(service=loop.food), services.Target(service=loop.housing)]
+    targets = [Target(service=loop.food), Target(service=loop.housing)]
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(expected):
-        services.referrals_send(
+        referrals_send(
             client=loop.client,
             by=loop.clinic_staff,
             sender=loop.clinic,
@@ -477,20 +486,20 @@ def _agency_inactive(loop: Loop) -> dict[str, Any]:
 
 
 REFUSALS: dict[str, tuple[Callable[[Loop], dict[str, Any]], type[Exception]]] = {
-    "consent revoked": (_revoked, services.ConsentRequired),
-    "consent expired": (_expired, services.ConsentRequired),
-    "consent not yet given": (_not_yet_granted, services.ConsentRequired),
-    "need not covered": (_need_not_covered, services.ConsentRequired),
-    "consent names another agency": (_other_recipient_named, services.ConsentRequired),
-    "sensitive need, agency not named": (_sensitive_not_named, services.ConsentRequired),
-    "agreement terminated": (_terminated, services.AgreementMissing),
-    "only a draft agreement": (_draft_only, services.AgreementMissing),
-    "only a superseded agreement": (_superseded_only, services.AgreementMissing),
-    "agreement ended (effective_to)": (_ended, services.AgreementMissing),
-    "agreement not yet effective": (_not_yet_effective, services.AgreementMissing),
-    "agreement for another clinic only": (_for_another_clinic_only, services.AgreementMissing),
-    "service takes no electronic referrals": (_contact_directly, services.AgreementMissing),
-    "agency inactive": (_agency_inactive, services.AgreementMissing),
+    "consent revoked": (_revoked, ConsentRequired),
+    "consent expired": (_expired, ConsentRequired),
+    "consent not yet given": (_not_yet_granted, ConsentRequired),
+    "need not covered": (_need_not_covered, ConsentRequired),
+    "consent names another agency": (_other_recipient_named, ConsentRequired),
+    "sensitive need, agency not named": (_sensitive_not_named, ConsentRequired),
+    "agreement terminated": (_terminated, AgreementMissing),
+    "only a draft agreement": (_draft_only, AgreementMissing),
+    "only a superseded agreement": (_superseded_only, AgreementMissing),
+    "agreement ended (effective_to)": (_ended, AgreementMissing),
+    "agreement not yet effective": (_not_yet_effective, AgreementMissing),
+    "agreement for another clinic only": (_for_another_clinic_only, AgreementMissing),
+    "service takes no electronic referrals": (_contact_directly, AgreementMissing),
+    "agency inactive": (_agency_inactive, AgreementMissing),
 }
 
 
@@ -648,8 +657,8 @@ def test_a_retried_key_does_not_let_the_wrong_role_see_the_referral(loop):
     ],
 )
 def test_a_similar_name_with_the_same_birth_date_is_a_possible_duplicate(loop, first, last):
-    with pytest.raises(services.PossibleDuplicate) as found:
-        services.client_create(
+    with pytest.raises(PossibleDuplicate) as found:
+        client_create(
             organization=loop.clinic,
             by=loop.clinic_staff,
             first_name=first,
@@ -662,7 +671,7 @@ def test_a_similar_name_with_the_same_birth_date_is_a_possible_duplicate(loop, f
 
 
 def test_the_same_name_with_another_birth_date_is_a_new_client(loop):
-    created = services.client_create(
+    created = client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Maria",
@@ -675,7 +684,7 @@ def test_the_same_name_with_another_birth_date_is_a_new_client(loop):
 
 
 def test_staff_may_confirm_a_new_client_despite_a_similar_one(loop):
-    created = services.client_create(
+    created = client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Maria",
@@ -696,7 +705,7 @@ def test_another_clinics_clients_are_not_revealed_as_duplicates(loop):
         user=staff2, role=Role.CLINIC_STAFF, organization=clinic2, notify=False
     )
 
-    created = services.client_create(
+    created = client_create(
         organization=clinic2,
         by=staff2,
         first_name="Maria",
@@ -710,7 +719,7 @@ def test_another_clinics_clients_are_not_revealed_as_duplicates(loop):
 def test_only_clinic_staff_create_clients(loop):
     for user in (loop.agency_staff, loop.admin):
         with pytest.raises(PermissionDenied):
-            services.client_create(
+            client_create(
                 organization=loop.clinic,
                 by=user,
                 first_name="Ana",
@@ -724,7 +733,7 @@ def test_screening_record_stores_the_score(loop):
     answers = {**all_negative(), FOOD_WORRIED: OFTEN, TRANSPORT: YES}
     expected = score_ahc_hrsn(answers)
 
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client,
         by=loop.clinic_staff,
         organization=loop.clinic,
@@ -744,7 +753,7 @@ def test_screening_record_stores_the_score(loop):
 def test_screening_record_marks_missing_domains_incomplete(loop):
     answers = {k: v for k, v in all_negative().items() if k not in SAFETY_ITEMS}
 
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client, by=loop.clinic_staff, organization=loop.clinic, answers=answers
     )
 
@@ -755,14 +764,14 @@ def test_screening_record_marks_missing_domains_incomplete(loop):
 
 def test_screening_record_refuses_bad_answers_and_wrong_roles(loop):
     with pytest.raises(InvalidScreening):
-        services.screening_record(
+        screening_record(
             client=loop.client,
             by=loop.clinic_staff,
             organization=loop.clinic,
             answers={FOOD_WORRIED: "LA-not-an-answer"},
         )
     with pytest.raises(PermissionDenied):
-        services.screening_record(
+        screening_record(
             client=loop.client,
             by=loop.agency_staff,
             organization=loop.clinic,

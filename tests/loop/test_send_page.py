@@ -9,8 +9,8 @@ from consent import services as consent_services
 from network.models import Role
 from referrals.models import Notification, Referral
 
-NEW = reverse("network:referral_new")
-STAFF_SEARCH = reverse("network:search")
+NEW = reverse("referrals:referral_new")
+STAFF_SEARCH = reverse("referrals:search")
 
 
 def _post(http, loop, **overrides):
@@ -47,7 +47,7 @@ def test_send_from_the_form_then_retry_returns_the_same_referral(client, loop):
     first = _post(client, loop)
     assert first.status_code == 302
     referral = Referral.objects.get()
-    assert first["Location"] == reverse("network:referral_detail", args=[referral.pk])
+    assert first["Location"] == reverse("referrals:referral_detail", args=[referral.pk])
     assert (referral.urgency, referral.note, referral.agency) == (
         "urgent",
         "Call after 5 pm.",

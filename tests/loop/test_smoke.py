@@ -1,18 +1,18 @@
-from network import services
 from referrals.models import ReferralStatus
+from referrals.services.transitions import referral_transition
 
 
 def test_send_accept_complete(loop):
     referral = loop.send()
     assert referral.status == ReferralStatus.REQUESTED
-    referral = services.referral_transition(
+    referral = referral_transition(
         referral=referral,
         to="accepted",
         by=loop.agency_staff,
         organization=loop.food_agency,
         version=referral.version,
     )
-    referral = services.referral_transition(
+    referral = referral_transition(
         referral=referral,
         to="completed",
         by=loop.agency_staff,

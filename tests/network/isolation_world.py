@@ -50,6 +50,9 @@ from directory.models import (
 from network import services
 from network.models import Network, Organization, Role, User
 from referrals.models import Client
+from referrals.services.clients import client_create, screening_record
+from referrals.services.sending import referral_send
+from referrals.services.transitions import referral_message, referral_transition
 from tests.conftest import Tenant, tenant_make
 from tests.factories import UserFactory, organization_make
 from tests.loop.conftest import Loop, loop_make
@@ -163,7 +166,7 @@ def client_data_build(
 ) -> None:
     """A client with a screening, two consents (one with a signed form), a referral with a note,
     messages both ways and an acceptance with a reason: everything a clinic holds about someone."""
-    client = services.client_create(
+    client = client_create(
         organization=clinic,
         by=staff,
         first_name=mark("client"),
@@ -175,7 +178,7 @@ def client_data_build(
         city="Eureka",
         confirm_new=True,
     )
-    services.screening_record(client=client, by=staff, organization=clinic, answers={})
+    screening_record(client=client, by=staff, organization=clinic, answers={})
     now = timezone.now()
     consent = consent_services.consent_record(
         client=client,
@@ -202,7 +205,7 @@ def client_data_build(
         expires_at=now + timedelta(days=365),
     )
     assert consent.signed_form
-    referral = services.referral_send(
+    referral = referral_send(
         client=client,
         by=staff,
         sender=clinic,
@@ -211,14 +214,12 @@ def client_data_build(
         idempotency_key=mark("key"),
         note=mark("referral-note"),
     )
-    services.referral_message(
-        referral=referral, by=staff, organization=clinic, text=mark("clinic-message")
-    )
-    services.referral_message(
+    referral_message(referral=referral, by=staff, organization=clinic, text=mark("clinic-message"))
+    referral_message(
         referral=referral, by=agency_user, organization=agency, text=mark("agency-message")
     )
     referral.refresh_from_db()
-    services.referral_transition(
+    referral_transition(
         referral=referral,
         to="accepted",
         by=agency_user,

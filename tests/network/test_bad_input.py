@@ -15,12 +15,13 @@ from django.urls import reverse
 
 from consent.models import AccessLog, DataSharingAgreement
 from referrals.models import Client, Notification, Referral, ReferralEvent
+from referrals.services.clients import screening_record
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
 pytestmark = pytest.mark.django_db
 
-API = reverse("network:api_referrals")
+API = reverse("referrals:api_referrals")
 NUL = "\x00"
 
 
@@ -52,14 +53,14 @@ def _api_send(http: Any, loop: Loop, **body: Any) -> Any:
 
 def test_nul_in_the_client_search_is_refused_with_a_message(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
-    response = client.post(reverse("network:client_list"), {"q": f"Lop{NUL}ez"})
+    response = client.post(reverse("referrals:client_list"), {"q": f"Lop{NUL}ez"})
     assert response.status_code == 400
     assert "cannot contain null characters" in response.content.decode()
 
 
 def test_nul_in_a_query_parameter_is_refused_everywhere(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
-    for url in (reverse("network:client_list"), reverse("network:search"), "/search/"):
+    for url in (reverse("referrals:client_list"), reverse("referrals:search"), "/search/"):
         response = client.get(url, {"q": f"food{NUL}"})
         assert response.status_code == 400, url
         assert "cannot contain null characters" in response.content.decode()
@@ -69,7 +70,7 @@ def test_nul_in_a_form_field_names_the_field_and_writes_nothing(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     before = written()
     response = client.post(
-        reverse("network:client_new"),
+        reverse("referrals:client_new"),
         {
             "first_name": f"A{NUL}na",
             "last_name": "Reyes",
@@ -159,7 +160,7 @@ def test_api_transition_with_wrong_json_types_answers_400(client, loop, body):
     act_as(client, loop.agency_staff, loop.food_agency)
     events = ReferralEvent.objects.count()
     response = client.post(
-        reverse("network:api_referral_transition", args=[referral.pk]),
+        reverse("referrals:api_referral_transition", args=[referral.pk]),
         data=json.dumps(body),
         content_type="application/json",
     )
@@ -211,7 +212,7 @@ def test_the_agreement_chooser_offers_no_creation(client, loop, method):
 
 # --- every URL, bad parameters -----------------------------------------------------------------
 
-OUR_APPS = ("cms", "network", "directory", "consent", "search")
+OUR_APPS = ("cms", "network", "directory", "consent", "search", "referrals")
 # One request sets every parameter below to the same bad value.
 BAD_VALUES = [
     "-1",
@@ -340,10 +341,9 @@ def _objects(loop: Loop) -> dict[str, int]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from directory.models import DirectoryImport, ListingSuggestion, TaxonomyTerm
-    from network import services
 
     referral = loop.send()
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client, by=loop.clinic_staff, organization=loop.clinic, answers={}
     )
     term = TaxonomyTerm.objects.filter(network=loop.tenant.network).first() or (

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from directory.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
-from network.screening import (
+from cms.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
+from referrals.screening import (
     QUESTIONS,
     Domain,
     InvalidScreening,

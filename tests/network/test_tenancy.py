@@ -6,6 +6,7 @@ import pytest
 from django.urls import URLPattern, get_resolver, reverse
 
 from network.models import Role
+from referrals.services.clients import screening_record
 from tests.loop.conftest import loop_make
 
 ROLES = sorted(r.value for r in Role)
@@ -16,6 +17,10 @@ USERS_OF = {
 }
 
 
+# The apps whose pages make up the staff workspace (``/workspace/…``).
+WORKSPACE_APPS = ("network", "referrals", "directory")
+
+
 def _object_urls(tenant, loop) -> list[str]:
     """Every workspace URL that names an object, filled in with one of ``tenant``'s objects.
 
@@ -23,20 +28,22 @@ def _object_urls(tenant, loop) -> list[str]:
     ``pk`` is the client's under clients/, the service's under listings/services/ and a
     referral's elsewhere.
     """
-    from network import services
 
     resolver = get_resolver().url_patterns
-    workspace = next(p for p in resolver if getattr(p, "namespace", None) == "network")
+    apps = [p for p in resolver if getattr(p, "namespace", None) in WORKSPACE_APPS]
     membership = tenant.clinic.memberships.first()
     referral = loop.send()
-    screening = services.screening_record(
+    screening = screening_record(
         client=loop.client, by=loop.clinic_staff, organization=tenant.clinic, answers={}
     )
     pks = {"clients/": loop.client.pk, "listings/services/": loop.food.pk}
     urls = []
-    for pattern in workspace.url_patterns:
+    for app, pattern in ((a, p) for a in apps for p in a.url_patterns):
         assert isinstance(pattern, URLPattern)
-        route = str(pattern.pattern)
+        route = str(app.pattern) + str(pattern.pattern)
+        if not route.startswith("workspace/"):
+            continue
+        route = route.removeprefix("workspace/")
         values = {
             "slug": tenant.clinic.slug,
             "membership_id": membership.pk,
@@ -46,7 +53,8 @@ def _object_urls(tenant, loop) -> list[str]:
         }
         params = set(pattern.pattern.converters)
         if params:
-            urls.append(reverse(f"network:{pattern.name}", kwargs={k: values[k] for k in params}))
+            name = f"{app.namespace}:{pattern.name}"
+            urls.append(reverse(name, kwargs={k: values[k] for k in params}))
     return urls
 
 

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from network.models import Organization, User
-from network.services import referral_transition
 from referrals.models import Referral
+from referrals.services.transitions import referral_transition
 
 
 def move(referral: Referral, to: str, by: User, organization: Organization, **kwargs: Any) -> None:

@@ -14,15 +14,15 @@ from django.utils import timezone
 
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField
-from network import selectors
 from network.models import Role
 from referrals.models import Referral
+from referrals.selectors.inbox import INBOX_TABS, referral_inbox_counts
 from tests.conftest import act_as
 from tests.loop.conftest import Loop
 
 from .conftest import move, queries
 
-INBOX = reverse("network:referral_inbox")
+INBOX = reverse("referrals:referral_inbox")
 pytestmark = pytest.mark.django_db
 
 
@@ -95,11 +95,11 @@ def test_tabs_hold_the_right_referrals_with_counts_from_one_query(client, loop):
             assert tab_count(response, other) == len(other_pks)
     # Closed referrals and another agency's are on no tab.
     with CaptureQueriesContext(connection) as captured:
-        counts = selectors.referral_inbox_counts(
+        counts = referral_inbox_counts(
             user=loop.agency_staff, organization=loop.food_agency, now=timezone.now()
         )
     assert counts == {tab: len(pks) for tab, pks in expected.items()}
-    on_referrals = [q for q in captured.captured_queries if "network_referral" in q["sql"]]
+    on_referrals = [q for q in captured.captured_queries if "referrals_referral" in q["sql"]]
     assert len(on_referrals) == 1
     assert "COUNT" in on_referrals[0]["sql"].upper()
 
@@ -136,7 +136,9 @@ def test_rows_show_what_a_row_needs(client, loop):
     referral = loop.send(key="a", urgency="urgent")
     act_as(client, loop.agency_staff, loop.food_agency)
     body = client.get(INBOX).content.decode()
-    assert f'href="{reverse("network:referral_detail", args=[referral.pk])}">#{referral.pk}' in body
+    assert (
+        f'href="{reverse("referrals:referral_detail", args=[referral.pk])}">#{referral.pk}' in body
+    )
     for shown in ("Harbor Food Pantry", loop.clinic.name, "Urgent", "Requested", " ago"):
         assert shown in body
     assert re.search(r'data-testid="language">Spanish[^<]*\(es\)</td>', body)
@@ -267,7 +269,7 @@ def test_another_networks_agency_staff_see_nothing_of_this_one(client, loop, oth
     response = client.get(INBOX)
     assert response.status_code == 200
     assert listed(response) == []
-    assert all(tab_count(response, tab) == 0 for tab in selectors.INBOX_TABS)
+    assert all(tab_count(response, tab) == 0 for tab in INBOX_TABS)
 
 
 def test_agency_staff_without_the_receive_permission_are_refused(client, loop):

@@ -19,14 +19,14 @@ from tests.loop.conftest import Loop
 
 from .conftest import queries
 
-LISTINGS = reverse("network:agency_listings")
-CONFIRM = reverse("network:listing_confirm")
-SUGGEST = reverse("network:listing_suggest")
+LISTINGS = reverse("directory:agency_listings")
+CONFIRM = reverse("directory:listing_confirm")
+SUGGEST = reverse("directory:listing_suggest")
 pytestmark = pytest.mark.django_db
 
 
 def capacity_url(service: ServicePage) -> str:
-    return reverse("network:capacity_update", args=[service.pk])
+    return reverse("directory:capacity_update", args=[service.pk])
 
 
 def capacity_of(service: ServicePage) -> str | None:

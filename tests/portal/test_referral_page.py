@@ -20,11 +20,11 @@ pytestmark = pytest.mark.django_db
 
 
 def page_url(referral: Referral) -> str:
-    return reverse("network:referral_detail", args=[referral.pk])
+    return reverse("referrals:referral_detail", args=[referral.pk])
 
 
 def move_url(referral: Referral) -> str:
-    return reverse("network:referral_transition", args=[referral.pk])
+    return reverse("referrals:referral_transition", args=[referral.pk])
 
 
 def state(referral: Referral) -> tuple[str, int, int]:
@@ -195,7 +195,7 @@ def test_messages_go_to_the_sender(client, loop):
     body = client.get(page_url(referral)).content.decode()
     assert f"Message to {loop.clinic.name}" in body
     response = client.post(
-        reverse("network:referral_message", args=[referral.pk]), {"text": "Call us back"}
+        reverse("referrals:referral_message", args=[referral.pk]), {"text": "Call us back"}
     )
     assert response.status_code == 302
     assert ReferralEvent.objects.filter(referral=referral, kind="message").count() == 1

@@ -9,8 +9,8 @@ import pytest
 
 from consent import services as consent_services
 from directory.models import ServicePage
-from network import services
 from referrals.models import Client
+from referrals.services.clients import client_create
 from tests.loop.conftest import AGREED_FIELDS, Loop
 from tests.search.conftest import EUREKA, Spec, directory_build
 
@@ -18,7 +18,7 @@ from tests.search.conftest import EUREKA, Spec, directory_build
 @pytest.fixture
 def fresh(loop: Loop) -> Client:
     """A client of the loop's clinic who has given no consent yet."""
-    return services.client_create(
+    return client_create(
         organization=loop.clinic,
         by=loop.clinic_staff,
         first_name="Ana",

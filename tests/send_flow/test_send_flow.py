@@ -3,6 +3,8 @@ recording the client's consent on the same page when none is on file: all or not
 
 from __future__ import annotations
 
+from referrals.services import sending
+
 import html
 import re
 
@@ -20,9 +22,9 @@ from referrals.models import Notification, Referral
 
 from .conftest import more_services
 
-NEW = reverse("network:referral_new")
-SEARCH = reverse("network:search")
-TRACKER = reverse("network:referral_tracker")
+NEW = reverse("referrals:referral_new")
+SEARCH = reverse("referrals:search")
+TRACKER = reverse("referrals:referral_tracker")
 NEEDS = ["food-insecurity", "housing-instability"]
 
 
@@ -200,7 +202,7 @@ def test_signed_form_uploaded_in_the_flow(client, loop, fresh):
     assert response.status_code == 302
     referral = Referral.objects.get(client=fresh)
     # Only one service: straight to its page.
-    assert response["Location"] == reverse("network:referral_detail", args=[referral.pk])
+    assert response["Location"] == reverse("referrals:referral_detail", args=[referral.pk])
     consent = Consent.objects.get(client=fresh)
     assert consent.method == "signed_form"
     assert consent.signed_form.name.endswith(".pdf")
@@ -289,9 +291,7 @@ def test_a_refusal_inside_the_send_rolls_back_the_consent_and_the_first_referral
 ):
     """The agreement ends between the page's check and the send of the second service: the
     consent recorded and the first referral written in the same transaction go too."""
-    import consent.selectors
-
-    real = consent.selectors.agreement_for_listing
+    real = sending.agreement_for_listing
     housing_listing = loop.housing.get_parent().path
 
     def ended_for_housing(*, listing_path, clinic, at=None):  # type: ignore[no-untyped-def]
@@ -301,7 +301,7 @@ def test_a_refusal_inside_the_send_rolls_back_the_consent_and_the_first_referral
 
     client.force_login(loop.clinic_staff)
     shown = _page(client, loop, fresh, categories=NEEDS)
-    monkeypatch.setattr(consent.selectors, "agreement_for_listing", ended_for_housing)
+    monkeypatch.setattr(sending, "agreement_for_listing", ended_for_housing)
     response = _post(
         client,
         loop,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from network.models import Role
 from referrals.models import Referral
 
-TRACKER = reverse("network:referral_tracker")
+TRACKER = reverse("referrals:referral_tracker")
 
 
 def _rows(response) -> list[int]:  # type: ignore[no-untyped-def]
@@ -54,7 +54,7 @@ def test_lists_every_referral_the_clinic_sent_newest_first(client, loop, sent):
     assert "Bay Housing" in page
     assert page.count('<tr class="overdue"') == 1
     assert "Overdue" in page
-    assert reverse("network:referral_detail", args=[sent["old"]]) in page
+    assert reverse("referrals:referral_detail", args=[sent["old"]]) in page
 
 
 @pytest.mark.django_db

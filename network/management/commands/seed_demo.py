@@ -20,6 +20,8 @@ from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
 from network.models import Network, Organization, Role, User
 from referrals.models import Client
+from referrals.services.clients import client_create, screening_record
+from referrals.services.sending import referral_send
 from search.services import search_index_rebuild
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test
@@ -245,7 +247,7 @@ def _referral_loop(
     staff = User.objects.get(username=f"{prefix}-clinic-staff")
     if Client.objects.filter(organization=clinic).exists():
         return
-    client = services.client_create(
+    client = client_create(
         organization=clinic,
         by=staff,
         first_name="Rosa",
@@ -255,7 +257,7 @@ def _referral_loop(
         preferred_language="es",
         confirm_new=True,
     )
-    services.screening_record(
+    screening_record(
         client=client,
         by=staff,
         organization=clinic,
@@ -277,7 +279,7 @@ def _referral_loop(
     service = ServicePage.objects.live().descendant_of(listing).first()
     if service is None or service.referral_method != "electronic":
         return
-    services.referral_send(
+    referral_send(
         client=client,
         by=staff,
         sender=clinic,

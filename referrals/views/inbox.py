@@ -1,0 +1,128 @@
+"""The agency portal's referral inbox: its tabs, and the referrals each lists.
+
+Every action is a plain form; htmx, where the page loads it, only swaps the part that changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from network.decorators import member_required
+from network.middleware import TenantRequest, is_htmx
+from network.models import Organization
+from network.permissions import OrgPerm, user_has_org_perm
+from referrals.models import Referral
+from referrals.selectors.inbox import (
+    INBOX_TABS,
+    referral_inbox_counts,
+    referral_inbox_languages,
+    referral_inbox_tab,
+)
+from referrals.views.referral import client_ip, language_name
+
+if TYPE_CHECKING:
+    pass
+
+INBOX_PAGE_SIZE = 25
+TAB_LABELS = {
+    "new": gettext_lazy("New"),
+    "overdue": gettext_lazy("Overdue"),
+    "in_progress": gettext_lazy("In progress"),
+    "waiting": gettext_lazy("Waiting on the client"),
+}
+
+# --- inbox -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """One referral as an inbox row: its due date, whether that has passed, and the client's
+    language when the disclosure shows it ("" otherwise)."""
+
+    referral: Referral
+    due_at: datetime | None
+    overdue: bool
+    language: str
+
+
+def receiving_organization(request: TenantRequest) -> Organization:
+    """The acting organization if the user works the referrals it receives; 403 otherwise."""
+    organization = request.organization
+    if (
+        organization is None
+        or not organization.receives_referrals
+        or not user_has_org_perm(
+            request.user,
+            OrgPerm.RECEIVE_REFERRALS,
+            organization,
+            checker=request.permission_checker,
+        )
+    ):
+        raise PermissionDenied(
+            _("The referral inbox is for an agency's staff; switch to your agency to see it.")
+        )
+    return organization
+
+
+@require_GET
+@member_required
+def referral_inbox(request: TenantRequest) -> HttpResponse:
+    organization = receiving_organization(request)
+    tab = request.GET.get("tab", "")
+    if tab not in INBOX_TABS:
+        tab = "new"
+    descending = request.GET.get("sort") == "-due"
+    now = timezone.now()
+    counts = referral_inbox_counts(user=request.user, organization=organization, now=now)
+    referrals = referral_inbox_tab(
+        user=request.user, organization=organization, tab=tab, now=now, descending=descending
+    )
+    page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    listed: list[Any] = list(page.object_list)
+    languages = referral_inbox_languages(
+        referrals=listed,
+        organization=organization,
+        user=request.user,
+        at=now,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    rows = [
+        InboxRow(
+            referral=referral,
+            due_at=referral.due_at,
+            overdue=referral.due_at is not None and referral.due_at < now,
+            language=language_name(languages[referral.pk]) if languages.get(referral.pk) else "",
+        )
+        for referral in listed
+    ]
+    sort = "-due" if descending else "due"
+    context = {
+        "tab": tab,
+        "tabs": [
+            (key, label, counts[key], "?" + urlencode({"tab": key, "sort": sort}))
+            for key, label in TAB_LABELS.items()
+        ],
+        "sort": sort,
+        "sort_toggle": "?" + urlencode({"tab": tab, "sort": "due" if descending else "-due"}),
+        "page": page,
+        "rows": rows,
+    }
+    if is_htmx(request):
+        return render(request, "referrals/portal/_inbox_list.html", context)
+    return render(request, "referrals/portal/inbox.html", context)
+
+
+# --- listings --------------------------------------------------------------------------------

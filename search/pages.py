@@ -1,0 +1,137 @@
+"""The directory search page, shared by the public search (``search.views``) and the clinic
+staff's search to refer a client (``referrals.views.search``): parse the URL into a query, call
+the selector, render. htmx requests get only the results fragment; without JavaScript the same
+form submits as a plain GET."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from consent.selectors import listings_taking_referrals
+from directory.models import CapacityStatus, TaxonomyTerm
+from network.middleware import TenantRequest
+from network.models import Network
+
+from .query import DEFAULT_RADIUS_MILES, parse_search
+from .results import CATEGORY_NAMES
+from .selectors import service_search
+
+RADIUS_CHOICES = (2, 5, 10, 25, 50, 100)
+
+
+def search_network(request: TenantRequest) -> Network:
+    if request.network is None:
+        raise Http404("No directory answers at this address.")
+    return request.network
+
+
+def search_response(
+    request: TenantRequest, *, staff: bool, referral_client: Any | None = None
+) -> HttpResponse:
+    """The search page (or, for htmx, its results) for the network whose site answers; for
+    ``staff``, with a refer action on each hit and ``referral_client`` (the client being
+    referred, if any) kept with the search."""
+    network = search_network(request)
+    now = timezone.now()
+    types = list(
+        TaxonomyTerm.objects.filter(network=network).order_by("name").values_list("code", "name")
+    )
+    parsed = parse_search(
+        request.GET,
+        now=now,
+        service_type_codes=[code for code, _ in types],
+        tz=ZoneInfo(network.time_zone),
+    )
+    query = parsed.query
+    results = None if query.is_empty else service_search(network=network, query=query, now=now)
+    params = query.to_params()
+    context: dict[str, Any] = {
+        "staff": staff,
+        "network": network,
+        "query": query,
+        "errors": parsed.errors,
+        "results": results,
+        "params": urlencode(params),
+        "page_url": _page_urls(query, results),
+        "categories": _choices(CATEGORY_NAMES.items(), query.categories, results, "category"),
+        "types": _choices(types, query.service_types, results, "type"),
+        "radius_choices": RADIUS_CHOICES,
+        "radius": int(query.radius_miles or DEFAULT_RADIUS_MILES),
+        "tile_url": settings.SEARCH_MAP_TILE_URL,
+        "tile_attribution": settings.SEARCH_MAP_ATTRIBUTION,
+        "map_points": _map_points(results),
+        "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
+        "form_action": request.path,
+        "referable": _referable_agencies(request, results) if staff else frozenset(),
+        "referral_client": referral_client if staff else None,
+    }
+    if context["referral_client"] is not None:
+        # The client being referred stays with the search (pages, links, the address bar).
+        params = [*params, ("client", str(context["referral_client"].pk))]
+        context["params"] = urlencode(params)
+        context["page_url"] = {
+            rel: f"{url}&{urlencode({'client': context['referral_client'].pk})}"
+            for rel, url in context["page_url"].items()
+        }
+    if not request.htmx:  # type: ignore[attr-defined]
+        return render(request, "search/search.html", context)
+    response = render(request, "search/_results.html", context)
+    # The address bar shows the search as a clean, shareable URL (no empty fields).
+    response["HX-Push-Url"] = request.path + (f"?{context['params']}" if params else "")
+    return response
+
+
+def _referable_agencies(request: TenantRequest, results: Any) -> frozenset[int]:
+    """Agency listings on this page that take electronic referrals from the acting clinic;
+    the others show "contact directly"."""
+    if results is None or request.organization is None or not results.hits:
+        return frozenset()
+    return listings_taking_referrals(
+        clinic=request.organization, listing_ids={hit.agency_id for hit in results.hits}
+    )
+
+
+def _choices(
+    options: Iterable[tuple[str, str]], chosen: tuple[str, ...], results: Any, facet: str
+) -> list[tuple[str, str, bool, int | None]]:
+    """Filter checkboxes: (value, label, checked, how many results have it, or None)."""
+    counts = {f.value: f.count for f in results.facets.get(facet, [])} if results else {}
+    return [
+        (code, str(name), code in chosen, counts.get(code, 0) if results else None)
+        for code, name in options
+    ]
+
+
+def _page_urls(query: Any, results: Any) -> dict[str, str]:
+    if results is None:
+        return {}
+    urls = {}
+    if results.has_previous:
+        urls["previous"] = "?" + urlencode(query.with_page(query.page - 1).to_params())
+    if results.has_next:
+        urls["next"] = "?" + urlencode(query.with_page(query.page + 1).to_params())
+    return urls
+
+
+def _map_points(results: Any) -> list[dict[str, Any]]:
+    if results is None:
+        return []
+    return [
+        {
+            "lat": hit.latitude,
+            "lng": hit.longitude,
+            "name": hit.service_name,
+            "agency": hit.agency_name,
+            "id": hit.dom_id,
+        }
+        for hit in results.hits
+        if hit.latitude is not None and hit.longitude is not None
+    ]
