@@ -27,6 +27,7 @@ from network.models import Network
 from search.services import search_index_rebuild
 from tests.conftest import Tenant, module_world, tenant_make, world_copy
 from tests.factories import organization_make
+from tests.search.elasticsearch_support import FakeCluster, fake_cluster
 
 # A Tuesday afternoon in Eureka (America/Los_Angeles): 2026-11-24 14:00 local.
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
@@ -264,3 +265,11 @@ def directory(directories: Directories | None, tenant_a: Tenant) -> dict[str, Se
 @pytest.fixture
 def other_directory(directories: Directories | None, tenant_b: Tenant) -> dict[str, ServicePage]:
     return other_directory_make(tenant_b) if directories is None else directories.bravo_services
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeCluster]:
+    """A fake Elasticsearch cluster over HTTP (``elasticsearch_support.fake_cluster``), for the
+    Elasticsearch backend's tests."""
+    with fake_cluster() as found:
+        yield found

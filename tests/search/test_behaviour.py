@@ -2,7 +2,8 @@
 
 The database backend always runs (on SQLite or PostgreSQL, whichever the suite runs on). The
 Elasticsearch backend runs when ELASTICSEARCH_URL points at a server; otherwise it is skipped
-with that reason (its query bodies and mappings are pinned in test_elasticsearch.py).
+with that reason (its query bodies and mappings are pinned in test_elasticsearch_query.py and
+test_elasticsearch_mapping.py).
 """
 
 from __future__ import annotations

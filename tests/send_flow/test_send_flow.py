@@ -3,8 +3,6 @@ recording the client's consent on the same page when none is on file: all or not
 
 from __future__ import annotations
 
-from referrals.services import sending
-
 import html
 import re
 
@@ -19,6 +17,7 @@ from consent.models import Consent
 from consent.wording import verbal_consent_script
 from network.models import Role
 from referrals.models import Notification, Referral
+from referrals.services import sending
 
 from .conftest import more_services
 
