@@ -37,12 +37,14 @@ test: venv
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## Lint, types, Django checks, migrations up to date, deploy checks on production settings,
+## Lint, types, the import contracts (pyproject [tool.importlinter]), Django checks, migrations
+## up to date, deploy checks on production settings,
 ## the Spanish catalogue up to date.
 check: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py check
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING

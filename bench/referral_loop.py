@@ -189,11 +189,11 @@ def _send_share(share: tuple[int, int, int]) -> tuple[list[float], list[int], li
     each call, referral ids, outbox ids)."""
     from django.db import connections
 
-    from network import services
+    from referrals.services import notifications
 
     first, sends, step = share
     queued: list[int] = []
-    services._enqueue_delivery = queued.extend  # type: ignore[assignment]
+    notifications.delivery_enqueue = queued.extend  # type: ignore[assignment]
     clinic, staff, clients, pages = (_CAST[k] for k in ("clinic", "staff", "clients", "pages"))
     ms, ids = [], []
     for i in range(first, sends, step):
@@ -218,12 +218,12 @@ def _change_share(part: tuple[int, list[int]]) -> tuple[dict[str, list[float]], 
     status, outbox ids)."""
     from django.db import connections
 
-    from network import services
     from referrals.models import Referral
+    from referrals.services import notifications
 
     position, ids = part
     queued: list[int] = []
-    services._enqueue_delivery = queued.extend  # type: ignore[assignment]
+    notifications.delivery_enqueue = queued.extend  # type: ignore[assignment]
     referrals = Referral.objects.select_related("agency").in_bulk(ids)
     timings: dict[str, list[float]] = {}
     for pk in ids:

@@ -481,3 +481,4 @@ class ReferralTrackerForm(forms.Form):
         start, end = data.get("sent_from"), data.get("sent_to")
         if start and end and start > end:
             self.add_error("sent_to", _("The end date must not be before the start date."))
+        return data

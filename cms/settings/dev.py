@@ -13,3 +13,4 @@ HANDOFF_ALLOW_DEMO_DATA = True
 WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL") or (
     f"http://{env_str('HANDOFF_HOST', '127.0.0.1')}:{env_int('PORT', 8000)}"
 )
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405 — the demo data and seed_demo

@@ -21,3 +21,4 @@ STORAGES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a separate Celery worker process can open the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405 — the demo data and seed_demo

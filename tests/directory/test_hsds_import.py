@@ -14,13 +14,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from wagtail.models import Page
 
+from demo.networks import directory_dataset
 from directory.hsds.reading import MAX_FILE_BYTES, ReadError, read
 from directory.hsds.records import well_known_term_id
 from directory.hsds.writing import directory_tables, write_json, write_package
 from directory.models import AgencyPage, Location, ServiceHours, ServicePage, TaxonomyTerm
 from directory.services import InvalidImport, directory_import
-from network.demo import del_norte
-from network.demo.hsds import demo_dataset
 from tests.factories import network_make
 
 ORG = "11111111-1111-4111-8111-111111111111"
@@ -180,7 +179,7 @@ def test_reimport_changes_nothing_and_updates_what_changed(network, tmp_path):
 @pytest.mark.django_db
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_round_trip_is_lossless(network, tmp_path, fmt):
-    directory_import(network=network, dataset=demo_dataset(del_norte))
+    directory_import(network=network, dataset=directory_dataset("del-norte"))
     first = directory_tables(network)
     if fmt == "csv":
         source = tmp_path / "export"
@@ -197,7 +196,7 @@ def test_round_trip_is_lossless(network, tmp_path, fmt):
             return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
         assert normal(first[table]) == normal(second[table]), table
-    assert len(first["services"]) == sum(len(a["services"]) for a in del_norte.AGENCIES)
+    assert len(first["services"]) == len(directory_dataset("del-norte").rows("services"))
 
 
 @pytest.mark.django_db
@@ -448,7 +447,7 @@ def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
     from directory.hsds.schema import errors_only, validate_service_object, validate_table_rows
     from directory.hsds.writing import nested_services
 
-    directory_import(network=network, dataset=demo_dataset(del_norte))
+    directory_import(network=network, dataset=directory_dataset("del-norte"))
     folder = tmp_path / "package"
     write_package(directory_tables(network), folder, name="check")
     checked = 0

@@ -11,6 +11,7 @@ from django.urls import reverse
 from wagtail.models import Page, WorkflowState
 
 from cms.models import HomePage
+from demo.networks import directory_dataset
 from directory import selectors, services
 from directory.models import (
     AgencyPage,
@@ -22,8 +23,6 @@ from directory.models import (
     ServiceHours,
     ServicePage,
 )
-from network.demo import del_norte
-from network.demo.hsds import demo_dataset
 from network.models import Role
 from tests.factories import UserFactory
 
@@ -238,12 +237,16 @@ def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, 
 
 @pytest.mark.django_db
 def test_demo_import_places_every_location_and_is_idempotent(tenant_a):
-    report = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    report = services.directory_import(
+        network=tenant_a.network, dataset=directory_dataset("del-norte")
+    )
     assert report.created["service"] == 17
     points = LocationPoint.objects.filter(location__page__organization__network=tenant_a.network)
     assert points.count() == 6
     assert set(points.values_list("status", flat=True)) == {GeocodeStatus.MANUAL}
-    again = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    again = services.directory_import(
+        network=tenant_a.network, dataset=directory_dataset("del-norte")
+    )
     assert not again.changed
 
 

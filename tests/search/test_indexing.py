@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from demo.networks import directory_dataset
 from directory import services as directory_services
 from directory.models import Location, ServiceAtLocation, ServicePage
 from network import services as network_services
@@ -164,12 +165,9 @@ def test_an_outage_of_another_backend_keeps_the_database_index_current(tenant_a,
 def test_import_indexes_the_directory_and_its_vocabulary(
     tenant_a, django_capture_on_commit_callbacks
 ):
-    from network.demo import del_norte
-    from network.demo.hsds import demo_dataset
-
     with django_capture_on_commit_callbacks(execute=True):
         directory_services.directory_import(
-            network=tenant_a.network, dataset=demo_dataset(del_norte)
+            network=tenant_a.network, dataset=directory_dataset("del-norte")
         )
     assert SearchDocument.objects.filter(network=tenant_a.network).count() == 17
     assert SearchTerm.objects.filter(network=tenant_a.network, word="pantry").exists()

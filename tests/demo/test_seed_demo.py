@@ -13,8 +13,8 @@ from django_otp.oath import totp
 from wagtail.models import Page
 
 from consent.models import AgreementStatus, DataSharingAgreement
-from network.demo import del_norte, humboldt
-from network.management.commands.seed_demo import DEMO_TOTP_KEY
+from demo.networks import demo_network, directory_dataset
+from demo.seeding import DEMO_TOTP_KEY
 from network.models import Membership, Network, Organization, Role, User
 from network.two_factor import TWO_FACTOR_ROLES
 from referrals.models import Client, Referral
@@ -40,9 +40,9 @@ def test_seed_demo_builds_both_networks_and_is_idempotent(client):
     orgs = Organization.objects.filter(network=humboldt_net)
     assert orgs.filter(kind="clinic").count() == 3
     assert orgs.filter(kind__in=["agency", "both"]).count() >= 40
-    assert sum(len(a["services"]) for a in humboldt.AGENCIES) >= 150
+    assert len(directory_dataset("humboldt").rows("services")) >= 150
     assert Organization.objects.filter(network__slug="del-norte").count() == 1 + len(
-        del_norte.AGENCIES
+        demo_network("del-norte").agencies
     )
     assert humboldt_net.site.is_default_site
     # Every agency can take electronic referrals, and the loop has a demo referral.
