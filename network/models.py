@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from wagtail.models import Page
 
+from cms.categories import SENSITIVE_CATEGORY_CODES
+
 
 class User(AbstractUser):
     """A person who signs in: clinic staff, agency staff or a network admin."""
@@ -110,8 +112,6 @@ class Network(models.Model):
         return self.site.root_page
 
     def sensitive_category_codes(self) -> frozenset[str]:
-        from cms.categories import SENSITIVE_CATEGORY_CODES
-
         return SENSITIVE_CATEGORY_CODES | frozenset(self.sensitive_categories or ())
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from directory.models import Location, ServicePage
 from network.decorators import member_required
 from network.middleware import TenantRequest
 from referrals.disclosure import disclosure_for
@@ -143,8 +144,6 @@ def referrals(request: TenantRequest) -> HttpResponse:
 
 
 def _send(request: TenantRequest) -> HttpResponse:
-    from directory.models import Location, ServicePage
-
     organization = acting_organization(request)
     key = request.headers.get("Idempotency-Key", "")
     try:
