@@ -45,6 +45,7 @@ from network.permissions import (
 
 from .changes import services_changed_send
 from .geocoding import geocode
+from .hsds.building import build
 from .hsds.reading import MAX_FILE_BYTES, Dataset, Problem, ReadError, read, zip_check
 from .hsds.records import (
     Directory,
@@ -54,7 +55,6 @@ from .hsds.records import (
     PhoneRecord,
     ServiceRecord,
     TermRecord,
-    build,
 )
 from .models import (
     AgencyPage,

@@ -445,7 +445,7 @@ def test_json_of_nested_services_imports(network, tmp_path):
 
 @pytest.mark.django_db
 def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
-    from directory.hsds.schema import errors_only, validate_service_object, validate_table_rows
+    from directory.hsds.validation import errors_only, validate_service_object, validate_table_rows
     from directory.hsds.writing import nested_services
 
     directory_import(network=network, dataset=demo_dataset(del_norte))
