@@ -83,7 +83,7 @@ from .models import (
     SuggestionStatus,
     TaxonomyTerm,
 )
-from .selectors import page_network
+from .tenancy import page_network
 
 Progress = Callable[[int, int], None]
 

@@ -22,6 +22,7 @@ from directory.models import (
     ServiceHours,
     ServicePage,
 )
+from directory.models.services import service_open_status
 from network.demo import del_norte
 from network.demo.hsds import demo_dataset
 from network.models import Role
@@ -228,7 +229,7 @@ def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, 
     network = tenant_a.network  # America/Los_Angeles
 
     def status(utc: datetime) -> bool:
-        return selectors.service_open_status(service=service, network=network, at=utc).is_open
+        return service_open_status(service=service, network=network, at=utc).is_open
 
     assert status(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))  # Fri 23:00 in Eureka
     assert status(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Sat 07:00, the overnight shift
