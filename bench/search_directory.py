@@ -199,7 +199,7 @@ def wagtail_index_complete(index: DirectoryIndexPage) -> tuple[int, float]:
     from django.contrib.contenttypes.models import ContentType
     from wagtail.search.models import IndexEntry
 
-    from directory import tasks
+    from directory import followup_tasks
     from directory.models import ServicePage
 
     content_type = ContentType.objects.get_for_model(ServicePage)
@@ -210,7 +210,7 @@ def wagtail_index_complete(index: DirectoryIndexPage) -> tuple[int, float]:
     missing = [pk for pk in pages if str(pk) not in indexed]
     started = time.perf_counter()
     if missing:
-        tasks.pages_search_index(missing)
+        followup_tasks.pages_search_index(missing)
     return (
         IndexEntry.objects.filter(content_type=content_type).count(),
         time.perf_counter() - started if missing else 0.0,

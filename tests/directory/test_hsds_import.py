@@ -14,11 +14,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from wagtail.models import Page
 
+from directory.hsds.importing import directory_import
 from directory.hsds.reading import MAX_FILE_BYTES, ReadError, read
-from directory.hsds.records import well_known_term_id
+from directory.hsds.records import InvalidImport, well_known_term_id
 from directory.hsds.writing import directory_tables, write_json, write_package
 from directory.models import AgencyPage, Location, ServiceHours, ServicePage, TaxonomyTerm
-from directory.services import InvalidImport, directory_import
 from network.demo import del_norte
 from network.demo.hsds import demo_dataset
 from tests.factories import network_make

@@ -12,6 +12,7 @@ from wagtail.models import Page, WorkflowState
 
 from cms.models import HomePage
 from directory import selectors, services
+from directory.hsds.importing import directory_import
 from directory.models import (
     AgencyPage,
     DirectoryIndexPage,
@@ -23,6 +24,7 @@ from directory.models import (
     ServicePage,
 )
 from directory.models.services import service_open_status
+from directory.verification_links import verification_token_make
 from network.demo import del_norte
 from network.demo.hsds import demo_dataset
 from network.models import Role
@@ -239,12 +241,12 @@ def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, 
 
 @pytest.mark.django_db
 def test_demo_import_places_every_location_and_is_idempotent(tenant_a):
-    report = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    report = directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
     assert report.created["service"] == 17
     points = LocationPoint.objects.filter(location__page__organization__network=tenant_a.network)
     assert points.count() == 6
     assert set(points.values_list("status", flat=True)) == {GeocodeStatus.MANUAL}
-    again = services.directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
+    again = directory_import(network=tenant_a.network, dataset=demo_dataset(del_norte))
     assert not again.changed
 
 
@@ -317,7 +319,7 @@ def test_a_verification_link_works_once(client, tenant_a, listed):
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     link = reverse(
         "directory:listing_verify_link",
-        args=[services.verification_token_make(page=agency, user=admin)],
+        args=[verification_token_make(page=agency, user=admin)],
     )
     host = _host(tenant_a)
     url = client.get(link, HTTP_HOST=host)["Location"]
@@ -342,7 +344,7 @@ def test_a_verification_link_answers_only_on_its_networks_site(client, tenant_a,
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     link = reverse(
         "directory:listing_verify_link",
-        args=[services.verification_token_make(page=agency, user=admin)],
+        args=[verification_token_make(page=agency, user=admin)],
     )
     elsewhere = client.get(link, HTTP_HOST=_host(tenant_b))
     assert elsewhere.status_code == 404
@@ -361,7 +363,7 @@ def test_a_verification_link_answers_only_on_its_networks_site(client, tenant_a,
 def test_the_verification_token_stays_out_of_every_later_request(client, tenant_a, listed):
     agency, _, _ = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
-    token = services.verification_token_make(page=agency, user=admin)
+    token = verification_token_make(page=agency, user=admin)
     host = _host(tenant_a)
     landing = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)
     assert landing.status_code == 302
@@ -386,7 +388,7 @@ def test_altered_expired_or_revoked_links_are_refused(client, tenant_a, listed):
     agency, _, _ = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     host = _host(tenant_a)
-    token = services.verification_token_make(page=agency, user=admin)
+    token = verification_token_make(page=agency, user=admin)
     link = reverse("directory:listing_verify_link", args=[token])
     altered = client.get(
         reverse("directory:listing_verify_link", args=[token[:-2] + "xx"]), HTTP_HOST=host
@@ -455,7 +457,7 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
     from directory.models import SdohCategory
 
     agency, _, _ = listed
-    token = services.verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
+    token = verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
     host = _host(tenant_a)
     url = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)[
         "Location"

@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from directory import services as directory_services
+from directory.hsds import importing as directory_importing
 from directory.models import Location, ServiceAtLocation, ServicePage
 from network import services as network_services
 from search.models import SearchDocument, SearchTag, SearchTerm
@@ -168,7 +169,7 @@ def test_import_indexes_the_directory_and_its_vocabulary(
     from network.demo.hsds import demo_dataset
 
     with django_capture_on_commit_callbacks(execute=True):
-        directory_services.directory_import(
+        directory_importing.directory_import(
             network=tenant_a.network, dataset=demo_dataset(del_norte)
         )
     assert SearchDocument.objects.filter(network=tenant_a.network).count() == 17

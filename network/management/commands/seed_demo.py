@@ -14,7 +14,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from wagtail.models import Page, Site
 
-from directory.services import ImportReport, directory_import
+from directory.hsds.import_writes import ImportReport
+from directory.hsds.importing import directory_import
 from network import services, two_factor
 from network.demo import del_norte, humboldt
 from network.demo.hsds import demo_dataset
