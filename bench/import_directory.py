@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from directory.services import ImportReport
+    from directory.hsds.import_writes import ImportReport
     from network.models import Network
 
 TARGET_SERVICES_PER_SECOND = 500
@@ -218,9 +218,9 @@ class Measured:
 def measured_import(
     network: Network, package: Path, *, label: str, trace: bool, live: bool
 ) -> Measured:
-    from directory import tasks
+    from directory import followup_tasks
+    from directory.hsds.importing import directory_import
     from directory.hsds.reading import read
-    from directory.services import directory_import
     from search import tasks as search_tasks
 
     # The import queues search indexing (Wagtail's, and the directory search index) for a
@@ -228,9 +228,9 @@ def measured_import(
     # another process.
     queued: list[list[int]] = []
     refreshes: list[list[int]] = []
-    real_delay = tasks.pages_search_index.delay
+    real_delay = followup_tasks.pages_search_index.delay
     real_refresh = search_tasks.search_documents_refresh.delay
-    tasks.pages_search_index.delay = queued.append  # type: ignore[method-assign,assignment]
+    followup_tasks.pages_search_index.delay = queued.append  # type: ignore[method-assign,assignment]
     search_tasks.search_documents_refresh.delay = refreshes.append  # type: ignore[method-assign,assignment]
     gc.collect()
     rss_before, max_rss_before = rss_bytes(), max_rss_bytes()
@@ -248,11 +248,11 @@ def measured_import(
             traced_peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
         del dataset
-    tasks.pages_search_index.delay = real_delay  # type: ignore[method-assign]
+    followup_tasks.pages_search_index.delay = real_delay  # type: ignore[method-assign]
     search_tasks.search_documents_refresh.delay = real_refresh  # type: ignore[method-assign]
     index_started = time.perf_counter()
     for ids in queued:
-        tasks.pages_search_index(ids)
+        followup_tasks.pages_search_index(ids)
     search_index_seconds = time.perf_counter() - index_started
     refresh_started = time.perf_counter()
     for ids in refreshes:

@@ -202,7 +202,7 @@ def wagtail_index_complete(index: DirectoryIndexPage) -> tuple[int, float]:
     from django.contrib.contenttypes.models import ContentType
     from wagtail.search.models import IndexEntry
 
-    from directory import tasks
+    from directory import followup_tasks as tasks
     from directory.models import ServicePage
 
     content_type = ContentType.objects.get_for_model(ServicePage)

@@ -180,7 +180,7 @@ def _python_filters(
     location, and the radius; ``categories`` too when the caller could not filter on them.
     """
     from directory.models import CapacityStatus
-    from directory.selectors import service_open_status
+    from directory.models.services import service_open_status
 
     near = query.near
     radius = query.radius_miles or 10.0

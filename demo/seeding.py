@@ -14,9 +14,10 @@ from wagtail.models import Page, Site
 
 from consent import services as consent_services
 from consent.models import DataSharingAgreement
+from directory.hsds.import_writes import ImportReport
+from directory.hsds.importing import directory_import
 from directory.hsds.reading import Dataset
 from directory.models import ServicePage
-from directory.services import ImportReport, directory_import
 from network import services, two_factor
 from network.models import Network, Organization, Role, User
 from referrals.models import Client

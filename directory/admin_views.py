@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from network.models import Network, User
 from network.permissions import administered_networks
 
-from . import selectors, services
+from . import selectors
+from .hsds import import_jobs, uploads
 from .models import DirectoryImport, DirectoryImportStatus
 
 
@@ -47,7 +48,7 @@ def import_index(request: HttpRequest) -> HttpResponse:
         form = ImportForm(request.POST, request.FILES, user=user)
         if form.is_valid():
             try:
-                job = services.directory_import_start(
+                job = uploads.directory_import_start(
                     network=form.cleaned_data["network"],
                     upload=form.cleaned_data["upload"],
                     by=user,
@@ -76,7 +77,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    progress = cache.get(services.import_progress_key(job.pk))
+    progress = cache.get(import_jobs.import_progress_key(job.pk))
     running = job.status in {DirectoryImportStatus.QUEUED, DirectoryImportStatus.RUNNING}
     return render(
         request,

@@ -13,7 +13,7 @@ from django.utils import translation
 from network.models import Network, User
 
 from .models import AgencyPage
-from .services import VERIFY_LINK_DAYS, verification_token_make
+from .verification_links import VERIFY_LINK_DAYS, verification_token_make
 
 
 def listing_verification_email(*, page_id: int, user_id: int) -> bool:

@@ -4,49 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from wagtail.models import Page
 from wagtail.query import PageQuerySet
 
-from directory.models import AgencyPage, DirectoryIndexPage, Location, LocationPoint, ServicePage
 from network.models import Network, Organization
 from network.permissions import OrgPerm, user_has_org_perm
 
-from .hours import Closure, OpenStatus, WeeklyHours, open_status
+from .models import AgencyPage, DirectoryIndexPage, LocationPoint, ServicePage
 
 if TYPE_CHECKING:
     from network.models import User
-
-
-def page_network(*, page: Page) -> Network | None:
-    """The network whose site tree holds a directory page (its tenant)."""
-    if not page.path:
-        return None
-    return Network.objects.filter(site__root_page__path=page.path[: Page.steplen * 2]).first()
 
 
 def network_roots() -> dict[str, tuple[Network, Page]]:
     """Every network with its site's root page, by the root page's tree path (one query)."""
     networks = Network.objects.select_related("site__root_page")
     return {n.site.root_page.path: (n, n.site.root_page) for n in networks}
-
-
-def service_open_status(
-    *, service: ServicePage, network: Network, at: datetime, location: Location | None = None
-) -> OpenStatus:
-    """Whether the service is open at ``at`` (at one location, or any), in the network's zone.
-
-    Uses ``service.hours`` and ``service.closures``; prefetch them when asking for many services.
-    """
-    hours = [
-        WeeklyHours(weekday=h.weekday, opens_at=h.opens_at, closes_at=h.closes_at)
-        for h in service.hours.all()
-        if location is None or h.location_id in (None, location.pk)
-    ]
-    closures = [Closure(start=c.start_date, end=c.end_date) for c in service.closures.all()]
-    return open_status(hours=hours, closures=closures, at=at, tz=ZoneInfo(network.time_zone))
 
 
 def directory_pages(*, network: Network) -> PageQuerySet:

@@ -14,14 +14,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from wagtail.models import Page
 
-from directory import services
+from directory import services, verification_links
 from directory.models import ServicePage
 from network.middleware import site_network
 
 SESSION_KEY = "directory_listing_verify"
 
 
-def _refused(request: HttpRequest, exc: services.VerificationLinkInvalid) -> HttpResponse:
+def _refused(request: HttpRequest, exc: verification_links.VerificationLinkInvalid) -> HttpResponse:
     response = render(
         request,
         "directory/listing_verify_invalid.html",
@@ -37,8 +37,8 @@ def listing_verify_link(request: HttpRequest, token: str) -> HttpResponse:
     """The emailed link: check it on this network's site, keep its token in the session, and move
     on to the token-free page."""
     try:
-        services.verification_token_read(token, network=site_network(request))
-    except services.VerificationLinkInvalid as exc:
+        verification_links.verification_token_read(token, network=site_network(request))
+    except verification_links.VerificationLinkInvalid as exc:
         return _refused(request, exc)
     request.session[SESSION_KEY] = token
     response = redirect("directory:listing_verify")
@@ -55,11 +55,11 @@ def listing_verify(request: HttpRequest) -> HttpResponse:
     if not isinstance(token, str):
         return _refused(
             request,
-            services.VerificationLinkInvalid(_("Open the link from your email again.")),
+            verification_links.VerificationLinkInvalid(_("Open the link from your email again.")),
         )
     try:
-        agency, _user = services.verification_token_read(token, network=network)
-    except services.VerificationLinkInvalid as exc:
+        agency, _user = verification_links.verification_token_read(token, network=network)
+    except verification_links.VerificationLinkInvalid as exc:
         request.session.pop(SESSION_KEY, None)
         return _refused(request, exc)
     if request.method == "POST":
@@ -67,7 +67,7 @@ def listing_verify(request: HttpRequest) -> HttpResponse:
         if action == "confirm":
             try:
                 agency = services.listing_confirm_by_link(token=token, network=network)
-            except services.VerificationLinkInvalid as exc:
+            except verification_links.VerificationLinkInvalid as exc:
                 return _refused(request, exc)
             finally:
                 request.session.pop(SESSION_KEY, None)

@@ -112,8 +112,8 @@ def test_other_roles_cannot_import_or_see_the_report(client, tenant_a, role):
 
 @pytest.mark.django_db
 def test_listings_report_shows_own_network_only(client, tenant_a, tenant_b, tmp_path):
+    from directory.hsds.importing import directory_import
     from directory.hsds.reading import read
-    from directory.services import directory_import
 
     directory_import(network=tenant_b.network, dataset=read(_write(tmp_path / "p", _minimal())))
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])

@@ -15,11 +15,11 @@ from django.core.management.base import CommandError
 from wagtail.models import Page
 
 from demo.networks import directory_dataset
+from directory.hsds.importing import directory_import
 from directory.hsds.reading import MAX_FILE_BYTES, ReadError, read
-from directory.hsds.records import well_known_term_id
+from directory.hsds.records import InvalidImport, well_known_term_id
 from directory.hsds.writing import directory_tables, write_json, write_package
 from directory.models import AgencyPage, Location, ServiceHours, ServicePage, TaxonomyTerm
-from directory.services import InvalidImport, directory_import
 from tests.factories import network_make
 
 ORG = "11111111-1111-4111-8111-111111111111"
@@ -444,7 +444,7 @@ def test_json_of_nested_services_imports(network, tmp_path):
 
 @pytest.mark.django_db
 def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
-    from directory.hsds.schema import errors_only, validate_service_object, validate_table_rows
+    from directory.hsds.validation import errors_only, validate_service_object, validate_table_rows
     from directory.hsds.writing import nested_services
 
     directory_import(network=network, dataset=directory_dataset("del-norte"))

@@ -17,8 +17,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from directory import services
+from directory.hsds import import_jobs
+from directory.hsds.import_jobs import directory_import_run
 from directory.hsds.reading import ReadError, read
+from directory.hsds.uploads import ImportRunning, directory_import_start
 from directory.models import DirectoryImport, DirectoryImportStatus, ServicePage
 from network.models import Role
 from tests.directory.test_hsds_import import _counts, _minimal, _write
@@ -220,7 +222,7 @@ def test_an_unexpected_error_in_the_task_releases_the_network(
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
     package = _package_zip(_write(tmp_path / "p", _minimal()))
     with (
-        mock.patch.object(services, "directory_import", side_effect=RuntimeError("boom")),
+        mock.patch.object(import_jobs, "directory_import", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
         django_capture_on_commit_callbacks(execute=True),
     ):
@@ -233,14 +235,14 @@ def test_an_unexpected_error_in_the_task_releases_the_network(
 
 def test_a_task_delivered_twice_runs_once(tenant_a, tmp_path):
     package = _package_zip(_write(tmp_path / "p", _minimal()))
-    job = services.directory_import_start(
+    job = directory_import_start(
         network=tenant_a.network,
         upload=SimpleUploadedFile("d.zip", package),
         by=tenant_a.users[Role.NETWORK_ADMIN],
     )
-    assert services.directory_import_run(import_id=job.pk).status == DirectoryImportStatus.DONE
-    with mock.patch.object(services, "directory_import") as again:
-        assert services.directory_import_run(import_id=job.pk).status == DirectoryImportStatus.DONE
+    assert directory_import_run(import_id=job.pk).status == DirectoryImportStatus.DONE
+    with mock.patch.object(import_jobs, "directory_import") as again:
+        assert directory_import_run(import_id=job.pk).status == DirectoryImportStatus.DONE
     again.assert_not_called()
 
 
@@ -266,11 +268,11 @@ def test_two_uploads_at_the_same_moment_start_one_import(tmp_path):
     def upload(name: str) -> None:
         try:
             barrier.wait(timeout=30)
-            services.directory_import_start(
+            directory_import_start(
                 network=tenant.network, upload=SimpleUploadedFile(name, package), by=admin
             )
             outcomes.append("started")
-        except services.ImportRunning:
+        except ImportRunning:
             outcomes.append("refused")
         finally:
             connection.close()

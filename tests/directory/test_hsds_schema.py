@@ -1,4 +1,5 @@
-"""The HSDS 3.0 facts in directory.hsds.schema, and its two validators."""
+"""The HSDS 3.0 facts in directory.hsds.schema, and the two validators in
+directory.hsds.validation."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ from typing import Any
 
 import pytest
 
-from directory.hsds.schema import (
+from directory.hsds.schema import REQUIRED_JSON, TABLE_OBJECT, TABLES, table_columns
+from directory.hsds.validation import (
     NOTE_PREFIX,
-    REQUIRED_JSON,
-    TABLE_OBJECT,
-    TABLES,
     errors_only,
     is_note,
-    table_columns,
     validate_service_object,
     validate_table_rows,
 )

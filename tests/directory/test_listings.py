@@ -13,6 +13,7 @@ from wagtail.models import Page, WorkflowState
 from cms.models import HomePage
 from demo.networks import directory_dataset
 from directory import selectors, services
+from directory.hsds.importing import directory_import
 from directory.models import (
     AgencyPage,
     DirectoryIndexPage,
@@ -23,6 +24,8 @@ from directory.models import (
     ServiceHours,
     ServicePage,
 )
+from directory.models.services import service_open_status
+from directory.verification_links import verification_token_make
 from network.models import Role
 from tests.factories import UserFactory
 
@@ -227,7 +230,7 @@ def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, 
     network = tenant_a.network  # America/Los_Angeles
 
     def status(utc: datetime) -> bool:
-        return selectors.service_open_status(service=service, network=network, at=utc).is_open
+        return service_open_status(service=service, network=network, at=utc).is_open
 
     assert status(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))  # Fri 23:00 in Eureka
     assert status(datetime(2026, 11, 28, 15, 0, tzinfo=UTC))  # Sat 07:00, the overnight shift
@@ -237,16 +240,12 @@ def test_open_now_uses_network_time_zone_overnight_hours_and_closures(tenant_a, 
 
 @pytest.mark.django_db
 def test_demo_import_places_every_location_and_is_idempotent(tenant_a):
-    report = services.directory_import(
-        network=tenant_a.network, dataset=directory_dataset("del-norte")
-    )
+    report = directory_import(network=tenant_a.network, dataset=directory_dataset("del-norte"))
     assert report.created["service"] == 17
     points = LocationPoint.objects.filter(location__page__organization__network=tenant_a.network)
     assert points.count() == 6
     assert set(points.values_list("status", flat=True)) == {GeocodeStatus.MANUAL}
-    again = services.directory_import(
-        network=tenant_a.network, dataset=directory_dataset("del-norte")
-    )
+    again = directory_import(network=tenant_a.network, dataset=directory_dataset("del-norte"))
     assert not again.changed
 
 
@@ -319,7 +318,7 @@ def test_a_verification_link_works_once(client, tenant_a, listed):
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     link = reverse(
         "directory:listing_verify_link",
-        args=[services.verification_token_make(page=agency, user=admin)],
+        args=[verification_token_make(page=agency, user=admin)],
     )
     host = _host(tenant_a)
     url = client.get(link, HTTP_HOST=host)["Location"]
@@ -344,7 +343,7 @@ def test_a_verification_link_answers_only_on_its_networks_site(client, tenant_a,
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     link = reverse(
         "directory:listing_verify_link",
-        args=[services.verification_token_make(page=agency, user=admin)],
+        args=[verification_token_make(page=agency, user=admin)],
     )
     elsewhere = client.get(link, HTTP_HOST=_host(tenant_b))
     assert elsewhere.status_code == 404
@@ -363,7 +362,7 @@ def test_a_verification_link_answers_only_on_its_networks_site(client, tenant_a,
 def test_the_verification_token_stays_out_of_every_later_request(client, tenant_a, listed):
     agency, _, _ = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
-    token = services.verification_token_make(page=agency, user=admin)
+    token = verification_token_make(page=agency, user=admin)
     host = _host(tenant_a)
     landing = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)
     assert landing.status_code == 302
@@ -388,7 +387,7 @@ def test_altered_expired_or_revoked_links_are_refused(client, tenant_a, listed):
     agency, _, _ = listed
     admin = tenant_a.users[Role.AGENCY_ADMIN]
     host = _host(tenant_a)
-    token = services.verification_token_make(page=agency, user=admin)
+    token = verification_token_make(page=agency, user=admin)
     link = reverse("directory:listing_verify_link", args=[token])
     altered = client.get(
         reverse("directory:listing_verify_link", args=[token[:-2] + "xx"]), HTTP_HOST=host
@@ -457,7 +456,7 @@ def test_verification_page_query_count_does_not_grow_with_services(client, tenan
     from directory.models import SdohCategory
 
     agency, _, _ = listed
-    token = services.verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
+    token = verification_token_make(page=agency, user=tenant_a.users[Role.AGENCY_ADMIN])
     host = _host(tenant_a)
     url = client.get(reverse("directory:listing_verify_link", args=[token]), HTTP_HOST=host)[
         "Location"

@@ -41,6 +41,7 @@ from wagtail.models import (
 from consent import services as consent_services
 from consent.models import ConsentMethod
 from directory import services as directory_services
+from directory import verification_links
 from directory.models import (
     AgencyPage,
     DirectoryImport,
@@ -342,7 +343,7 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
         by=tenant.users[Role.CLINIC_ADMIN],
         first_name=mark("invitation"),
     )
-    token = directory_services.verification_token_make(
+    token = verification_links.verification_token_make(
         page=agency_page, user=tenant.users[Role.AGENCY_ADMIN]
     )
     return {"token": [token]}

@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from demo.networks import directory_dataset
 from directory import services as directory_services
+from directory.hsds import importing as directory_importing
 from directory.models import Location, ServiceAtLocation, ServicePage
 from network import services as network_services
 from search.models import SearchDocument, SearchTag, SearchTerm
@@ -166,7 +167,7 @@ def test_import_indexes_the_directory_and_its_vocabulary(
     tenant_a, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        directory_services.directory_import(
+        directory_importing.directory_import(
             network=tenant_a.network, dataset=directory_dataset("del-norte")
         )
     assert SearchDocument.objects.filter(network=tenant_a.network).count() == 17

@@ -20,8 +20,9 @@ from demo.seeding import (
     remove_wagtail_placeholder_site,
     two_factor_enrol,
 )
+from directory.hsds.import_writes import ImportReport
 from directory.hsds.reading import ReadError
-from directory.services import ImportReport, InvalidImport
+from directory.hsds.records import InvalidImport
 from network import two_factor
 
 DEMO_PASSWORD_DEFAULT = "handoff-demo"  # noqa: S105 — demo-only, refused outside dev and test

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from directory.hsds.importing import directory_import
 from directory.hsds.reading import ReadError, read
-from directory.services import InvalidImport, directory_import
+from directory.hsds.records import InvalidImport
 from network.models import Network
 
 

@@ -1,4 +1,5 @@
-"""Page forms that offer only the choices of the page's own network and agency."""
+"""Page forms that offer only the choices of the page's own network and agency (the agency and
+service pages' ``base_form_class``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from wagtail.models import Page
 
 from network.models import Network, Organization, OrganizationKind
 
+from ..tenancy import page_network
+from .locations import Location
+from .taxonomy import TaxonomyTerm
+
 
 def _network_of(page: Page | None) -> Network | None:
-    from .selectors import page_network  # models import this module; selectors import models
-
     return page_network(page=page) if page is not None else None
 
 
@@ -50,8 +53,6 @@ class AgencyPageForm(WagtailAdminPageForm):
             else:
                 organizations = organizations.filter(listing__isnull=True)
         self.fields["organization"].queryset = organizations
-        from directory.models import Location
-
         locations = (
             Location.objects.filter(page=self.instance)
             if self.instance.pk
@@ -64,8 +65,6 @@ class AgencyPageForm(WagtailAdminPageForm):
 class ServicePageForm(WagtailAdminPageForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from directory.models import Location, TaxonomyTerm
-
         agency = self.instance.get_parent() if self.instance.pk else self.parent_page
         locations = (
             Location.objects.filter(page_id=agency.pk)

@@ -1,0 +1,55 @@
+"""The tasks the directory's writes queue once they commit: place a location from its address,
+email an editor the link to confirm a listing, add pages created in bulk to Wagtail's search index.
+
+They keep the names they had in ``directory.tasks`` (``name=``), so messages already queued and
+any routing by name still find them. ``directory.tasks``, the module Celery discovers, imports this
+one; its two tasks call the services that queue these.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from wagtail.models import Page
+from wagtail.search.backends import get_search_backends
+
+from . import map_points
+from .geocoding import GeocodingUnavailable
+from .notifications import listing_verification_email
+
+
+@shared_task(
+    name="directory.tasks.location_geocode",
+    autoretry_for=(GeocodingUnavailable,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 10},
+)
+def location_geocode(location_id: int) -> str | None:
+    """Place a location from its address; the status it ended in, or None if it was skipped."""
+    point = map_points.location_geocode(location_id=location_id)
+    return point.status if point else None
+
+
+@shared_task(
+    name="directory.tasks.listing_verification_send",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 8},
+)
+def listing_verification_send(page_id: int, user_id: int) -> bool:
+    """Email one editor the link to confirm or update their agency's listing."""
+    return listing_verification_email(page_id=page_id, user_id=user_id)
+
+
+@shared_task(name="directory.tasks.pages_search_index")
+def pages_search_index(page_ids: list[int]) -> int:
+    """Add pages created in bulk (which skipped per-save indexing) to Wagtail's search index."""
+    count = 0
+    for start in range(0, len(page_ids), 500):
+        by_model: dict[type, list[Page]] = {}
+        for page in Page.objects.filter(pk__in=page_ids[start : start + 500]).specific():
+            by_model.setdefault(type(page), []).append(page)
+        for model, pages in by_model.items():
+            for backend in get_search_backends():
+                backend.add_bulk(model, pages)
+            count += len(pages)
+    return count

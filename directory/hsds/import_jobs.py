@@ -1,0 +1,62 @@
+"""Running an uploaded HSDS file's import (the import task's work), with its progress in the
+cache for the admin page to show."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from ..models import DirectoryImport, DirectoryImportStatus
+from .importing import directory_import
+from .reading import ReadError, read
+from .records import InvalidImport
+
+
+def import_progress_key(import_id: int) -> str:
+    return f"handoff:directory-import:{import_id}:progress"
+
+
+def directory_import_run(*, import_id: int) -> DirectoryImport:
+    """Run a queued upload (the task's work): record the report, or every problem found."""
+    job = DirectoryImport.objects.select_related("network").get(pk=import_id)
+    claimed = DirectoryImport.objects.filter(pk=job.pk, status=DirectoryImportStatus.QUEUED).update(
+        status=DirectoryImportStatus.RUNNING
+    )
+    if not claimed:  # a task delivered twice: the first delivery runs (or ran) it
+        return job
+    key = import_progress_key(job.pk)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, (done, total), 3600)
+
+    suffix = Path(job.original_name).suffix.lower()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / f"upload{suffix}"
+            with job.upload.open("rb") as source, local.open("wb") as target:
+                shutil.copyfileobj(source, target)
+            report = directory_import(network=job.network, dataset=read(local), progress=progress)
+    except (ReadError, InvalidImport) as exc:
+        problems = [str(p) for p in exc.problems] if isinstance(exc, InvalidImport) else [str(exc)]
+        warnings = [str(w) for w in exc.warnings] if isinstance(exc, InvalidImport) else []
+        job.status, job.problems, job.warnings = DirectoryImportStatus.FAILED, problems, warnings
+        job.summary = f"{len(problems)} problem(s) found; nothing was imported."
+    except BaseException:
+        # Whatever stopped it, the job is over: the next upload into the network may run.
+        DirectoryImport.objects.filter(pk=job.pk).update(
+            status=DirectoryImportStatus.FAILED,
+            summary="The import stopped on an unexpected error; nothing was imported.",
+            finished_at=timezone.now(),
+        )
+        raise
+    else:
+        job.status = DirectoryImportStatus.DONE
+        job.summary = report.summary() if report.changed else "Nothing changed."
+        job.warnings = [str(w) for w in report.warnings]
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "summary", "problems", "warnings", "finished_at"])
+    return job
