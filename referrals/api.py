@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from consent.models import ConsentMethod
 from directory.models import Location, ServicePage
 from network.decorators import member_required
 from network.middleware import TenantRequest
@@ -23,7 +24,7 @@ from referrals.models import Referral, ReferralStatus
 from referrals.selectors.clients import clients_visible
 from referrals.selectors.referrals import referrals_visible
 from referrals.services import transitions
-from referrals.services.sending import Target, referrals_send
+from referrals.services.sending import ConsentGiven, Target, referrals_send_with_consent
 from referrals.views.referral import acting_organization, client_ip, visible_referral
 
 LIST_LIMIT = 100
@@ -117,6 +118,39 @@ def _codes(body: dict[str, Any], field: str) -> list[str]:
     return value
 
 
+def _consent_given(body: dict[str, Any]) -> ConsentGiven | None:
+    """The client's consent given with the send (``consent``: an object), or None: verbal
+    (``attestation``: what the client was told and agreed to, in the staff member's words) or a
+    typed electronic ``signature``; to the agencies sent to, or ``whole_network``. A signed
+    form is uploaded on the send page."""
+    value = body.get("consent")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError(
+            {"consent": ["An object: method, and attestation or signature, and whole_network."]}
+        )
+    method = _text(value, "method")
+    if method not in (ConsentMethod.VERBAL, ConsentMethod.ELECTRONIC):
+        raise ValidationError(
+            {
+                "consent": [
+                    "The method is verbal or electronic; a signed form is uploaded on the send "
+                    "page."
+                ]
+            }
+        )
+    whole_network = value.get("whole_network", False)
+    if not isinstance(whole_network, bool):
+        raise ValidationError({"consent": ["whole_network is true or false."]})
+    return ConsentGiven(
+        method=method,
+        whole_network=whole_network,
+        attestation=_text(value, "attestation"),
+        signature=_text(value, "signature"),
+    )
+
+
 def _validation(exc: ValidationError) -> JsonResponse:
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     return JsonResponse({"error": "invalid", "errors": errors}, status=400)
@@ -178,13 +212,14 @@ def _send(request: TenantRequest) -> HttpResponse:
                 if location is None:
                     raise ValidationError({"targets": ["No such location."]})
             targets.append(Target(service=service, location=location))
-        sent = referrals_send(
+        sent = referrals_send_with_consent(
             client=client,
             by=request.user,
             sender=organization,
             targets=targets,
             categories=_codes(body, "categories"),
             idempotency_key=key,
+            consent=_consent_given(body),
             urgency=_text(body, "urgency") or "routine",
             note=_text(body, "note"),
         )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from consent.models import SDOH_CODES
 from consent.selectors import agreement_for_listing, consent_active_for
+from consent.services import consent_record
 from directory.models import ServiceAtLocation
 from network.models import (
     Organization,
@@ -39,6 +40,8 @@ from referrals.services.notifications import notify_holders
 from referrals.services.timeline import event_add
 
 if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
     from directory.models import Location, ServicePage
 
 
@@ -61,6 +64,80 @@ def agency_of(service: ServicePage) -> Organization:
             % {"service": service.title}
         )
     return agency
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """The client's consent, given with a send: how (``consent.models.ConsentMethod``), to the
+    whole network or to the agencies sent to (``recipients``, by default those of the
+    targets), and its proof (the words read, a typed signature or a signed form)."""
+
+    method: str
+    whole_network: bool = False
+    recipients: Sequence[Organization] | None = None
+    attestation: str = ""
+    signature: str = ""
+    signed_form: UploadedFile | None = None
+
+
+def referrals_send_with_consent(
+    *,
+    client: Client,
+    by: User,
+    sender: Organization,
+    targets: Sequence[Target],
+    categories: Sequence[str],
+    idempotency_key: str,
+    consent: ConsentGiven | None,
+    urgency: str = Urgency.ROUTINE,
+    note: str = "",
+    now: datetime | None = None,
+) -> list[Referral]:
+    """``referrals_send``, recording first the consent the client gives with it (if any): one
+    transaction, so nothing is recorded or sent when anything refuses. The send page and the
+    JSON API both send this way.
+
+    The consent covers the needs sent, to the agencies sent to (or the whole network), and the
+    sensitive needs among them only for those agencies. A repeat of an idempotency key already
+    used returns the referrals it made and records no second consent.
+    """
+    key = idempotency_key.strip()
+    replay = bool(key) and (
+        Referral.objects.filter(sender=sender, idempotency_key__startswith=f"{key}/").exists()
+    )
+    with transaction.atomic():
+        if consent is not None and not replay:
+            agencies = (
+                list(consent.recipients)
+                if consent.recipients is not None
+                else list({a.pk: a for a in (agency_of(t.service) for t in targets)}.values())
+            )
+            sensitive = bool(sender.network.sensitive_category_codes() & set(categories))
+            consent_record(
+                client=client,
+                by=by,
+                organization=sender,
+                categories=categories,
+                method=consent.method,
+                whole_network=consent.whole_network,
+                recipients=[] if consent.whole_network else agencies,
+                sensitive_recipients=agencies if sensitive else [],
+                attestation=consent.attestation,
+                signature=consent.signature,
+                signed_form=consent.signed_form,
+                granted_at=now,
+            )
+        return referrals_send(
+            client=client,
+            by=by,
+            sender=sender,
+            targets=targets,
+            categories=categories,
+            idempotency_key=key,
+            urgency=urgency,
+            note=note,
+            now=now,
+        )
 
 
 def referrals_send(

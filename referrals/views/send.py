@@ -14,7 +14,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -25,7 +24,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from cms.categories import SDOH_CATEGORIES
-from consent import services as consent_services
 from consent.models import Consent, ConsentMethod
 from consent.wording import verbal_consent_script
 from network.decorators import member_required
@@ -42,7 +40,7 @@ from referrals.selectors.sending import (
     referrals_for_send_key,
     send_choices,
 )
-from referrals.services.sending import Target, referrals_send
+from referrals.services.sending import ConsentGiven, Target, referrals_send_with_consent
 from referrals.views.referral import acting_organization
 
 CATEGORY_NAMES = dict(SDOH_CATEGORIES)
@@ -127,8 +125,8 @@ def _send(
     consent: dict[str, Any],
     errors: dict[str, list[str]],
 ) -> list[Referral]:
-    """Record the consent given on the form (if any), then send to every target, all in one
-    transaction; on any refusal nothing is written and ``errors`` says why."""
+    """Check the form against what is on file, then send with the consent given on it (if any),
+    in one transaction; on any refusal nothing is written and ``errors`` says why."""
     cleaned = form.cleaned_data
     client: Client = cleaned["client"]
     key = cleaned["idempotency_key"]
@@ -165,32 +163,28 @@ def _send(
                     )
     if errors:
         return []
+    given = None
+    if form.records_consent:
+        given = ConsentGiven(
+            method=cleaned["consent"],
+            whole_network=cleaned["whole_network"],
+            recipients=consent["agencies"],
+            attestation=consent["script"],
+            signature=cleaned.get("signature") or "",
+            signed_form=cleaned.get("signed_form"),
+        )
     try:
-        with transaction.atomic():
-            if form.records_consent and not replay:
-                consent_services.consent_record(
-                    client=client,
-                    by=request.user,
-                    organization=clinic,
-                    categories=cleaned["categories"],
-                    method=cleaned["consent"],
-                    whole_network=cleaned["whole_network"],
-                    recipients=[] if cleaned["whole_network"] else consent["agencies"],
-                    sensitive_recipients=consent["agencies"] if consent["sensitive"] else [],
-                    attestation=consent["script"],
-                    signature=cleaned.get("signature") or "",
-                    signed_form=cleaned.get("signed_form"),
-                )
-            return referrals_send(
-                client=client,
-                by=request.user,
-                sender=clinic,
-                targets=targets,
-                categories=cleaned["categories"],
-                idempotency_key=key,
-                urgency=cleaned["urgency"],
-                note=cleaned.get("note") or "",
-            )
+        return referrals_send_with_consent(
+            client=client,
+            by=request.user,
+            sender=clinic,
+            targets=targets,
+            categories=cleaned["categories"],
+            idempotency_key=key,
+            consent=given,
+            urgency=cleaned["urgency"],
+            note=cleaned.get("note") or "",
+        )
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             for field, problems in exc.message_dict.items():

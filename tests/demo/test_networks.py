@@ -9,7 +9,7 @@ import json
 import pytest
 
 from demo.networks import NETWORKS, demo_network, directory_dataset, directory_path
-from directory.hsds.records import build
+from directory.hsds.building import build
 
 
 @pytest.mark.parametrize("slug", NETWORKS)

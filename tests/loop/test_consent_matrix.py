@@ -165,6 +165,59 @@ def test_sending_to_several_agencies_is_all_or_nothing(client, loop):
     assert writes(loop) == before
 
 
+def _api_send_with_consent(client, loop: Loop, consent: object, key: str = "given"):  # type: ignore[no-untyped-def]
+    act_as(client, loop.clinic_staff, loop.clinic)
+    return client.post(
+        reverse("referrals:api_referrals"),
+        {
+            "client": loop.client.pk,
+            "targets": [{"service": loop.food.pk}],
+            "categories": [FOOD],
+            "note": NOTE,
+            "consent": consent,
+        },
+        content_type="application/json",
+        headers={"Idempotency-Key": key},
+    )
+
+
+def test_the_api_records_the_consent_given_with_the_send(client, loop):
+    """The client's consent, given with the send over the API, is recorded in the send's
+    transaction (the same service as the send page) and carries the referral; the same key
+    again returns that referral and records no second consent."""
+    consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="Asked")
+    given = {"method": "verbal", "attestation": "I read the consent script in Spanish."}
+    response = _api_send_with_consent(client, loop, given)
+    assert response.status_code == 201, response.content[:500]
+    (sent,) = response.json()["results"]
+    referral = Referral.objects.get(pk=sent["id"])
+    consent = referral.consent
+    assert consent != loop.consent
+    assert consent.method == "verbal"
+    assert consent.attestation == given["attestation"]
+    assert consent.categories == [FOOD]
+    assert not consent.whole_network
+    assert list(consent.recipients.all()) == [loop.food_agency]
+    assert consent.recorded_by == loop.clinic_staff
+    again = _api_send_with_consent(client, loop, given)
+    assert again.status_code == 201
+    assert [r["id"] for r in again.json()["results"]] == [referral.pk]
+    assert Consent.objects.filter(client=loop.client).count() == 2  # the revoked one, this one
+
+
+def test_a_consent_the_api_cannot_record_writes_nothing(client, loop):
+    """Verbal consent without the words the client agreed to: refused (400) before anything
+    is written, the consent and the referral alike."""
+    consent_services.consent_revoke(consent=loop.consent, by=loop.clinic_staff, reason="Asked")
+    consents = Consent.objects.count()
+    before = writes(loop)
+    response = _api_send_with_consent(client, loop, {"method": "verbal"}, key="unattested")
+    assert response.status_code == 400
+    assert "attestation" in response.json()["errors"]
+    assert Consent.objects.count() == consents
+    assert writes(loop) == before
+
+
 def test_send_goes_through_with_the_good_consent(loop):
     """Control: the same send, consent intact, creates the referral, its event and the news."""
     before = writes(loop)

@@ -122,6 +122,12 @@ def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
         ({"note": "x" * 20_000}, "note"),
         ({"client": 10**30}, "client"),
         ({"client": True}, "client"),
+        ({"consent": "yes"}, "consent"),
+        ({"consent": ["verbal"]}, "consent"),
+        ({"consent": {"method": "signed_form"}}, "consent"),
+        ({"consent": {"method": "verbal", "whole_network": "yes"}}, "consent"),
+        ({"consent": {"method": 1}}, "method"),
+        ({"consent": {"method": "electronic", "signature": {"a": 1}}}, "signature"),
     ],
 )
 def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body, field):
