@@ -44,10 +44,6 @@ from bench.import_directory import (
     note,
     out,
 )
-from referrals.outbox import notifications_deliver
-from referrals.services.clients import client_create
-from referrals.services.sending import referral_send
-from referrals.services.transitions import referral_transition
 
 TARGET_SENDS_PER_SECOND = 200.0
 PATHS: tuple[tuple[tuple[str, dict[str, Any]], ...], ...] = (
@@ -104,6 +100,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from directory.services import directory_index_for
     from network import services
     from network.models import Role, User
+    from referrals.services.clients import client_create
 
     network = services.network_create(
         name="Bench Network", slug="bench", hostname="bench.localhost", port=80
@@ -190,6 +187,7 @@ def _send_share(share: tuple[int, int, int]) -> tuple[list[float], list[int], li
     from django.db import connections
 
     from referrals.services import notifications
+    from referrals.services.sending import referral_send
 
     first, sends, step = share
     queued: list[int] = []
@@ -220,6 +218,7 @@ def _change_share(part: tuple[int, list[int]]) -> tuple[dict[str, list[float]], 
 
     from referrals.models import Referral
     from referrals.services import notifications
+    from referrals.services.transitions import referral_transition
 
     position, ids = part
     queued: list[int] = []
@@ -253,6 +252,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     from django.db import connection, connections
 
     from referrals.models import Notification, Referral, ReferralEvent
+    from referrals.outbox import notifications_deliver
 
     bench_start("referral loop", database, workdir)
     live = not args.quiet

@@ -4,6 +4,7 @@ one transaction per function."""
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -131,8 +132,6 @@ def page_editors_group_create(*, name: str, page: Page, permissions: Sequence[st
 
 
 def _validate_time_zone(time_zone: str, errors: dict[str, str]) -> None:
-    import zoneinfo
-
     try:
         zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -32,6 +32,7 @@ from network.models import Network, Organization, User
 from network.permissions import administered_networks
 from referrals import dashboard
 from referrals.dashboard import Dashboard, Period
+from referrals.dashboard_snapshots import SNAPSHOT_MAX_AGE, dashboard_snapshot, dashboard_viewed
 from referrals.models import ReferralOutcome
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
@@ -115,12 +116,12 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
                 content_type="text/plain; charset=utf-8",
             )
         return _csv(network, period, now, table)
-    served = dashboard.dashboard_snapshot(
+    served = dashboard_snapshot(
         network=network, period=period, now=now, refresh=request.GET.get("refresh") == "1"
     )
     board = served.board
     if period == form.default:
-        dashboard.dashboard_viewed(network, now)
+        dashboard_viewed(network, now)
     query: dict[str, str | int] = {
         "network": network.pk,
         "start": period.first.isoformat(),
@@ -136,7 +137,7 @@ def network_dashboard(request: HttpRequest) -> HttpResponse:
             "board": board,
             "changed_since": served.changed_since,
             "query": urlencode(query),
-            "snapshot_minutes": int(dashboard.SNAPSHOT_MAX_AGE.total_seconds() // 60),
+            "snapshot_minutes": int(SNAPSHOT_MAX_AGE.total_seconds() // 60),
             **_presented(board),
         },
     )

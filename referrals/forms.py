@@ -7,6 +7,7 @@ have the last word.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, time
 from typing import Any, cast
 
 from django import forms
@@ -313,8 +314,6 @@ class ConsentForm(forms.Form):
     def consent_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``consent.services.consent_record`` (with client, by and
         organization added by the caller)."""
-        from datetime import datetime, time
-
         data = self.cleaned_data
         whole_network = data["scope"] == ConsentScope.NETWORK
         expires_on = data.get("expires_on")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from . import dashboard, outbox
+from . import dashboard_snapshots, outbox
 from .services import overdue
 
 
@@ -28,4 +28,4 @@ def referrals_overdue_sweep() -> dict[str, int]:
 def network_dashboards_warm() -> int:
     """Every minute: recompute the dashboard snapshots that changed or are growing old, for the
     networks whose admins opened their dashboard in the last week."""
-    return dashboard.dashboards_warm(now=timezone.now())
+    return dashboard_snapshots.dashboards_warm(now=timezone.now())

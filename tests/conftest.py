@@ -3,57 +3,23 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, cast
+from datetime import timedelta
+from typing import Any, TypeVar, cast
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from network import services
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY
-from network.models import Membership, Network, Organization, Role, User
+from network.models import Membership, Organization, Role, User
 from network.two_factor import two_factor_required
-from tests.factories import UserFactory, network_make, organization_make
-
-if TYPE_CHECKING:
-    from tests.loop.conftest import Loop
-
-
-@dataclass
-class Tenant:
-    """One network with a clinic, an agency and one user per role."""
-
-    network: Network
-    clinic: Organization
-    agency: Organization
-    users: dict[str, User] = field(default_factory=dict)
-
-
-def tenant_make(label: str) -> Tenant:
-    network = network_make(f"{label} Network")
-    tenant = Tenant(
-        network=network,
-        clinic=organization_make(network, "clinic", name=f"{label} Clinic"),
-        agency=organization_make(network, "agency", name=f"{label} Agency"),
-    )
-    places = {
-        Role.CLINIC_STAFF: tenant.clinic,
-        Role.CLINIC_ADMIN: tenant.clinic,
-        Role.AGENCY_STAFF: tenant.agency,
-        Role.AGENCY_ADMIN: tenant.agency,
-    }
-    for role in Role:
-        user = UserFactory(username=f"{label.lower()}-{role.value}")
-        if role == Role.NETWORK_ADMIN:
-            services.membership_grant(user=user, role=role, network=network, notify=False)
-        else:
-            services.membership_grant(user=user, role=role, organization=places[role], notify=False)
-        tenant.users[role.value] = user
-    return tenant
-
+from tests.network.factories import Tenant, UserFactory, organization_make, tenant_make
+from tests.referrals.factories import SENT_AT, Loop, loop_make_clocked
 
 T = TypeVar("T")
 
@@ -160,15 +126,13 @@ def act_as(http: HttpClient, user: User, organization: Organization | None = Non
     return http
 
 
-# --- the referral loop's cast (tests/loop/conftest.py), kept for each module -----------------
+# --- the referral loop's cast (tests/referrals/factories.py), kept for each module ------------
 
 
 def _loop_build(request: pytest.FixtureRequest, label: str) -> Loop:
     """The cast on the clock the module's tests run on: the loop's fixed clock where they use
     ``clock_before_sent_at``, else the real one (a cast built on the fixed clock would be a
     year old, its consent expired, for a test on the real clock a year from now)."""
-    from tests.loop.conftest import loop_make_clocked
-
     clocked = any(
         "clock_before_sent_at" in getattr(item, "fixturenames", ())
         for item in module_items(request)
@@ -239,3 +203,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return "tests/e2e/" in path, not path.endswith(LONGEST)
 
     items.sort(key=order)
+
+
+@pytest.fixture
+def clock_before_sent_at() -> Iterator[None]:
+    """The referral loop's tests run on a clock an hour before SENT_AT, whatever the real date:
+    what happens "now" (a revocation, an update) comes before the fixed instants, never after
+    them. A module asks for it with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    with time_machine.travel(SENT_AT - timedelta(hours=1), tick=True):
+        yield
+
+
+def queries(client: Any, url: str, **kwargs: Any) -> int:
+    """How many queries one GET costs (it must answer 200)."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.status_code
+    return len(captured.captured_queries)
+
+
+@pytest.fixture
+def second_clinic_staff(loop: Loop) -> User:
+    """Staff of another clinic in the same network."""
+    clinic = organization_make(loop.tenant.network, "clinic", name="Second Clinic")
+    user = UserFactory(username="second-clinic-staff")
+    services.membership_grant(user=user, role=Role.CLINIC_STAFF, organization=clinic, notify=False)
+    return user

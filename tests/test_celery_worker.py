@@ -19,7 +19,7 @@ import pytest
 from cms.celery import app
 from network import services
 from network.models import Role
-from tests.factories import UserFactory, network_make, organization_make
+from tests.network.factories import UserFactory, network_make, organization_make
 from tests.processes import database_url, port_open
 
 ROOT = Path(__file__).resolve().parents[1]

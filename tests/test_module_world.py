@@ -9,7 +9,7 @@ import pytest
 
 from network.models import Network
 from tests.conftest import module_world, world_copy
-from tests.factories import network_make
+from tests.network.factories import network_make
 
 
 @pytest.fixture(scope="module")

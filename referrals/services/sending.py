@@ -25,7 +25,7 @@ from network.models import (
 from network.permissions import (
     OrgPerm,
 )
-from referrals.dashboard import dashboard_changed
+from referrals.dashboard_snapshots import dashboard_changed
 from referrals.deadlines import business_hours_after
 from referrals.errors import AgreementMissing, ConsentRequired, IdempotencyConflict, ReferralError
 from referrals.models import (

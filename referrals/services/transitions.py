@@ -19,7 +19,7 @@ from network.permissions import (
     OrgPerm,
     user_has_org_perm,
 )
-from referrals.dashboard import dashboard_changed
+from referrals.dashboard_snapshots import dashboard_changed
 from referrals.errors import StaleVersion, TransitionNotAllowed
 from referrals.lifecycle import (
     OUTCOME_REQUIRED,

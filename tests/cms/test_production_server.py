@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import network_make
+from tests.network.factories import network_make
 from tests.processes import database_url, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]

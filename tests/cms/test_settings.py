@@ -5,45 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from cms.settings.base import env_bool
-
-ROOT = Path(__file__).resolve().parents[2]
-STRONG_KEY = "k3y-" + "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lm_NbVcXz-PoIuYtReWq" * 2
-
-
-def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "SECRET_KEY",
-            "ALLOWED_HOSTS",
-            "CELERY_BROKER_URL",
-            "REDIS_URL",
-            "WAGTAILADMIN_BASE_URL",
-        }
-    }
-    clean.update(DJANGO_SETTINGS_MODULE="cms.settings.production", **env)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.cms.support import ROOT, STRONG_KEY, manage_run
 
 
 @pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "a" * 60, "a" * 80])
 def test_production_refuses_weak_or_missing_secret_key(key):
-    result = _run(
+    result = manage_run(
         ["check"],
         SECRET_KEY=key,
         ALLOWED_HOSTS="x.org",
@@ -55,7 +27,7 @@ def test_production_refuses_weak_or_missing_secret_key(key):
 
 
 def test_production_refuses_missing_hosts_and_broker():
-    no_hosts = _run(
+    no_hosts = manage_run(
         ["check"],
         SECRET_KEY=STRONG_KEY,
         CELERY_BROKER_URL="redis://x:6379/0",
@@ -63,7 +35,7 @@ def test_production_refuses_missing_hosts_and_broker():
     )
     assert "ALLOWED_HOSTS" in no_hosts.stderr
     assert no_hosts.returncode != 0
-    no_broker = _run(
+    no_broker = manage_run(
         ["check"],
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="x.org",
@@ -74,7 +46,7 @@ def test_production_refuses_missing_hosts_and_broker():
 
 
 def test_production_passes_check_deploy():
-    result = _run(
+    result = manage_run(
         ["check", "--deploy", "--fail-level", "WARNING"],
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="handoff.example.org",
@@ -88,7 +60,7 @@ def test_production_passes_check_deploy():
 @pytest.mark.parametrize("base_url", ["", "handoff.example.org", "https://"])
 def test_production_refuses_to_start_without_the_public_base_url(base_url):
     """Links in emails would otherwise point at http://127.0.0.1:8000."""
-    result = _run(
+    result = manage_run(
         ["check"],
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="handoff.example.org",

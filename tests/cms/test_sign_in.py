@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from cms.middleware import LAST_ACTIVITY_SESSION_KEY
 from network.models import Role
-from tests.cms.test_settings import ROOT, STRONG_KEY, _run
+from tests.cms.support import ROOT, STRONG_KEY, manage_run
 
-PASSWORD = "pw"  # as tests.factories.UserFactory sets it
+PASSWORD = "pw"  # as tests.network.factories.UserFactory sets it
 SIGN_IN_FORMS = {"workspace": "/accounts/login/", "admin": "/admin/login/"}
 RESET_FORMS = {"workspace": "/accounts/password-reset/", "admin": "/admin/password_reset/"}
 
@@ -229,10 +229,10 @@ def test_production_cannot_turn_two_factor_sign_in_off():
         "WAGTAILADMIN_BASE_URL": "https://x.org",
     }
     show = "from django.conf import settings; print(settings.HANDOFF_TWO_FACTOR_REQUIRED)"
-    default = _run(["shell", "-c", show], **env)
+    default = manage_run(["shell", "-c", show], **env)
     assert default.returncode == 0, default.stderr
     assert default.stdout.strip().splitlines()[-1] == "True"
-    refused = _run(["shell", "-c", show], HANDOFF_TWO_FACTOR_REQUIRED="false", **env)
+    refused = manage_run(["shell", "-c", show], HANDOFF_TWO_FACTOR_REQUIRED="false", **env)
     assert refused.returncode != 0
     assert "HANDOFF_TWO_FACTOR_REQUIRED cannot be turned off in production" in refused.stderr
 

@@ -20,9 +20,8 @@ from cms.storage import PrivateFileSystemStorage, private_storage
 from consent import services as consent_services
 from consent.models import AccessLog, Consent
 from referrals.forms import consent_script
-from tests.clinic.conftest import second_clinic_staff  # noqa: F401  (fixture)
 from tests.conftest import act_as
-from tests.loop.conftest import Loop
+from tests.referrals.factories import Loop
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\nsigned by the client Zed Marker\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32

@@ -9,7 +9,7 @@ from consent import services as consent_services
 from consent.models import Consent
 from consent.signals import consent_revoked
 from referrals.models import EventKind, ReferralEvent
-from tests.loop.conftest import Loop
+from tests.referrals.factories import Loop
 
 
 @pytest.mark.django_db

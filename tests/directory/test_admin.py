@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from directory.models import DirectoryImport, ServicePage, TaxonomyTerm
 from network.models import Role
-from tests.directory.test_hsds_import import _minimal, _write
+from tests.directory.factories import hsds_minimal, hsds_write
 
 
 def _zip(folder) -> bytes:
@@ -27,7 +27,7 @@ def test_network_admin_uploads_an_import_that_runs_as_a_task(
     client, tenant_a, tmp_path, django_capture_on_commit_callbacks
 ):
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
-    upload = SimpleUploadedFile("directory.zip", _zip(_write(tmp_path / "p", _minimal())))
+    upload = SimpleUploadedFile("directory.zip", _zip(hsds_write(tmp_path / "p", hsds_minimal())))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("directory_admin:import_index"),
@@ -47,11 +47,11 @@ def test_network_admin_uploads_an_import_that_runs_as_a_task(
 def test_bad_upload_lists_every_problem_and_imports_nothing(
     client, tenant_a, tmp_path, django_capture_on_commit_callbacks
 ):
-    tables = _minimal()
+    tables = hsds_minimal()
     tables["services"][0]["status"] = "open"
     tables["locations"][0]["latitude"] = "95"
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
-    upload = SimpleUploadedFile("bad.zip", _zip(_write(tmp_path / "p", tables)))
+    upload = SimpleUploadedFile("bad.zip", _zip(hsds_write(tmp_path / "p", tables)))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("directory_admin:import_index"),
@@ -86,7 +86,7 @@ def test_admin_cannot_import_into_or_see_another_networks_imports(
     client, tenant_a, tenant_b, tmp_path
 ):
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
-    upload = SimpleUploadedFile("d.zip", _zip(_write(tmp_path / "p", _minimal())))
+    upload = SimpleUploadedFile("d.zip", _zip(hsds_write(tmp_path / "p", hsds_minimal())))
     response = client.post(
         reverse("directory_admin:import_index"), {"network": tenant_b.network.pk, "upload": upload}
     )
@@ -115,7 +115,9 @@ def test_listings_report_shows_own_network_only(client, tenant_a, tenant_b, tmp_
     from directory.hsds.importing import directory_import
     from directory.hsds.reading import read
 
-    directory_import(network=tenant_b.network, dataset=read(_write(tmp_path / "p", _minimal())))
+    directory_import(
+        network=tenant_b.network, dataset=read(hsds_write(tmp_path / "p", hsds_minimal()))
+    )
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
     body = client.get(reverse("directory_admin:listings_report")).content.decode()
     assert tenant_a.network.name in body

@@ -17,123 +17,11 @@ from wagtail.models import Page
 from demo.networks import directory_dataset
 from directory.hsds.importing import directory_import
 from directory.hsds.reading import MAX_FILE_BYTES, ReadError, read
-from directory.hsds.records import InvalidImport, well_known_term_id
+from directory.hsds.records import InvalidImport
 from directory.hsds.writing import directory_tables, write_json, write_package
-from directory.models import AgencyPage, Location, ServiceHours, ServicePage, TaxonomyTerm
-from tests.factories import network_make
-
-ORG = "11111111-1111-4111-8111-111111111111"
-LOC = "22222222-2222-4222-8222-222222222222"
-SVC = "33333333-3333-4333-8333-333333333333"
-SAL = "44444444-4444-4444-8444-444444444444"
-
-
-def _minimal() -> dict[str, list[dict[str, str]]]:
-    """A small valid package: one agency, one location, one service with hours and a category."""
-    return {
-        "organizations": [
-            {
-                "id": ORG,
-                "name": "Orick Food Cupboard",
-                "description": "Groceries for Orick families.",
-            }
-        ],
-        "locations": [
-            {
-                "id": LOC,
-                "organization_id": ORG,
-                "name": "Main",
-                "location_type": "physical",
-                "latitude": "41.2870",
-                "longitude": "-124.0590",
-            }
-        ],
-        "addresses": [
-            {
-                "id": str(uuid.uuid4()),
-                "location_id": LOC,
-                "address_1": "121 Swan Rd",
-                "city": "Orick",
-                "state_province": "CA",
-                "postal_code": "95555",
-                "country": "US",
-                "address_type": "physical",
-            }
-        ],
-        "services": [
-            {
-                "id": SVC,
-                "organization_id": ORG,
-                "name": "Grocery boxes",
-                "status": "active",
-                "description": "Weekly boxes.",
-                "minimum_age": "18",
-            }
-        ],
-        "service_at_location": [{"id": SAL, "service_id": SVC, "location_id": LOC}],
-        "schedules": [
-            {
-                "id": str(uuid.uuid4()),
-                "service_at_location_id": SAL,
-                "freq": "WEEKLY",
-                "byday": "MO,WE",
-                "opens_at": "09:00",
-                "closes_at": "12:30",
-            },
-            {
-                "id": str(uuid.uuid4()),
-                "location_id": LOC,
-                "freq": "WEEKLY",
-                "byday": "MO,TU,WE,TH,FR",
-                "opens_at": "08:30",
-                "closes_at": "17:00",
-            },
-        ],
-        "attributes": [
-            {
-                "id": str(uuid.uuid4()),
-                "link_id": SVC,
-                "link_entity": "service",
-                "taxonomy_term_id": str(well_known_term_id("sdohcc", "food-insecurity")),
-            }
-        ],
-    }
-
-
-def _write(
-    folder: Path,
-    tables: dict[str, list[dict[str, str]]],
-    *,
-    with_terms: bool = True,
-    extra: dict[str, str] | None = None,
-) -> Path:
-    from directory.hsds.records import handoff_taxonomies
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tables = dict(tables)
-    if with_terms:
-        taxonomies, terms = handoff_taxonomies()
-        tables.setdefault("taxonomies", taxonomies)
-        tables.setdefault("taxonomy_terms", terms)
-    for table, rows in tables.items():
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-        with (folder / f"{table}.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    for name, text in (extra or {}).items():
-        (folder / name).write_text(text)
-    (folder / "datapackage.json").write_text(json.dumps({"resources": []}))
-    return folder
-
-
-def _counts() -> tuple[int, ...]:
-    return (
-        Page.objects.count(),
-        Location.objects.count(),
-        ServiceHours.objects.count(),
-        TaxonomyTerm.objects.count(),
-    )
+from directory.models import AgencyPage, Location, ServicePage, TaxonomyTerm
+from tests.directory.factories import LOC, ORG, SVC, directory_counts, hsds_minimal, hsds_write
+from tests.network.factories import network_make
 
 
 @pytest.fixture
@@ -143,7 +31,9 @@ def network(db):
 
 @pytest.mark.django_db
 def test_minimal_package_imports_every_mapped_field(network, tmp_path):
-    report = directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    report = directory_import(
+        network=network, dataset=read(hsds_write(tmp_path / "p", hsds_minimal()))
+    )
     assert report.created["service"] == 1
     service = ServicePage.objects.get(hsds_id=SVC)
     agency = AgencyPage.objects.get(hsds_id=ORG)
@@ -162,15 +52,15 @@ def test_minimal_package_imports_every_mapped_field(network, tmp_path):
 
 @pytest.mark.django_db
 def test_reimport_changes_nothing_and_updates_what_changed(network, tmp_path):
-    tables = _minimal()
-    directory_import(network=network, dataset=read(_write(tmp_path / "a", tables)))
-    before = _counts()
-    again = directory_import(network=network, dataset=read(_write(tmp_path / "b", tables)))
+    tables = hsds_minimal()
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "a", tables)))
+    before = directory_counts()
+    again = directory_import(network=network, dataset=read(hsds_write(tmp_path / "b", tables)))
     assert not again.changed, again.summary()
-    assert _counts() == before
+    assert directory_counts() == before
     tables["services"][0]["name"] = "Grocery boxes (weekly)"
     tables["schedules"][0]["byday"] = "MO"
-    changed = directory_import(network=network, dataset=read(_write(tmp_path / "c", tables)))
+    changed = directory_import(network=network, dataset=read(hsds_write(tmp_path / "c", tables)))
     assert changed.updated["service"] == 1
     assert changed.deleted["hours"] == 1
     assert ServicePage.objects.get(hsds_id=SVC).title == "Grocery boxes (weekly)"
@@ -201,7 +91,7 @@ def test_round_trip_is_lossless(network, tmp_path, fmt):
 
 @pytest.mark.django_db
 def test_minimal_package_round_trips_with_location_hours(network, tmp_path):
-    directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", hsds_minimal())))
     first = directory_tables(network)
     assert any(row.get("location_id") == LOC for row in first["schedules"])
     write_package(first, tmp_path / "export", name="first")
@@ -215,9 +105,11 @@ def test_minimal_package_round_trips_with_location_hours(network, tmp_path):
 
 @pytest.mark.django_db
 def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
-    tables = _minimal()
+    tables = hsds_minimal()
     tables["services"][0]["favourite_colour"] = "green"
-    folder = _write(tmp_path / "p", tables, extra={"contacts.csv": "id,name\n", "notes.csv": "x\n"})
+    folder = hsds_write(
+        tmp_path / "p", tables, extra={"contacts.csv": "id,name\n", "notes.csv": "x\n"}
+    )
     archive = tmp_path / "package.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in folder.iterdir():
@@ -232,10 +124,10 @@ def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
 
 
 def _problems(network, folder: Path) -> list[str]:
-    before = _counts()
+    before = directory_counts()
     with pytest.raises(InvalidImport) as err:
         directory_import(network=network, dataset=read(folder))
-    assert _counts() == before, "an invalid import wrote something"
+    assert directory_counts() == before, "an invalid import wrote something"
     return [str(p) for p in err.value.problems]
 
 
@@ -298,18 +190,18 @@ def _problems(network, folder: Path) -> list[str]:
     ],
 )
 def test_bad_values_are_located_and_nothing_is_written(network, tmp_path, mutate, expected):
-    tables = _minimal()
+    tables = hsds_minimal()
     mutate(tables)
-    problems = _problems(network, _write(tmp_path / "p", tables))
+    problems = _problems(network, hsds_write(tmp_path / "p", tables))
     assert any(p.startswith(expected) for p in problems), problems
 
 
 @pytest.mark.django_db
 def test_every_problem_is_reported_at_once(network, tmp_path):
-    tables = _minimal()
+    tables = hsds_minimal()
     tables["services"][0].update(minimum_age="-4", email="nobody")
     tables["locations"][0].update(latitude="abc")
-    problems = _problems(network, _write(tmp_path / "p", tables))
+    problems = _problems(network, hsds_write(tmp_path / "p", tables))
     assert len(problems) >= 3
     assert {p.split(",")[1].split(":")[0].strip() for p in problems} >= {
         "minimum_age",
@@ -320,7 +212,7 @@ def test_every_problem_is_reported_at_once(network, tmp_path):
 
 @pytest.mark.django_db
 def test_malformed_csv_is_reported_with_its_row(network, tmp_path):
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     with (folder / "services.csv").open("a") as handle:
         handle.write('"unterminated,quote\n')
     problems = _problems(network, folder)
@@ -329,7 +221,7 @@ def test_malformed_csv_is_reported_with_its_row(network, tmp_path):
 
 @pytest.mark.django_db
 def test_wrong_cell_count_is_reported(network, tmp_path):
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     with (folder / "organizations.csv").open("a") as handle:
         handle.write("only-one-cell\n")
     problems = _problems(network, folder)
@@ -356,7 +248,7 @@ def test_unreadable_inputs_are_refused_clearly(network, tmp_path):
 
 @pytest.mark.django_db
 def test_big_csv_inside_a_package_is_refused(network, tmp_path):
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     with (folder / "services.csv").open("r+b") as handle:  # append mode would ignore seek()
         handle.seek(MAX_FILE_BYTES + 1)
         handle.write(b"\n")
@@ -366,7 +258,7 @@ def test_big_csv_inside_a_package_is_refused(network, tmp_path):
 
 @pytest.mark.django_db
 def test_service_types_keep_their_tree(network, tmp_path):
-    tables = _minimal()
+    tables = hsds_minimal()
     parent, child = str(uuid.uuid4()), str(uuid.uuid4())
     tables["taxonomy_terms"] = [
         {
@@ -396,7 +288,7 @@ def test_service_types_keep_their_tree(network, tmp_path):
             "taxonomy_term_id": child,
         }
     )
-    directory_import(network=network, dataset=read(_write(tmp_path / "p", tables)))
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", tables)))
     term = TaxonomyTerm.objects.get(hsds_id=child)
     assert term.parent.hsds_id == uuid.UUID(parent)
     assert term.network == network
@@ -405,7 +297,7 @@ def test_service_types_keep_their_tree(network, tmp_path):
 
 @pytest.mark.django_db
 def test_commands_import_export_and_report_errors(network, tmp_path):
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     out = io.StringIO()
     call_command("hsds_import", str(folder), "--network", network.slug, stdout=out)
     assert "service: 1 created" in out.getvalue()
@@ -413,13 +305,13 @@ def test_commands_import_export_and_report_errors(network, tmp_path):
     assert "Nothing changed" in out.getvalue()
     call_command("hsds_export", str(tmp_path / "out"), "--network", network.slug, stdout=out)
     assert (tmp_path / "out" / "services.csv").exists()
-    bad = _minimal()
+    bad = hsds_minimal()
     bad["services"][0]["status"] = "open"
     err = io.StringIO()
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command(
             "hsds_import",
-            str(_write(tmp_path / "bad", bad)),
+            str(hsds_write(tmp_path / "bad", bad)),
             "--network",
             network.slug,
             stdout=out,
@@ -432,7 +324,7 @@ def test_commands_import_export_and_report_errors(network, tmp_path):
 
 @pytest.mark.django_db
 def test_json_of_nested_services_imports(network, tmp_path):
-    directory_import(network=network, dataset=read(_write(tmp_path / "p", _minimal())))
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", hsds_minimal())))
     path = write_json(directory_tables(network), tmp_path / "x" / "services.json")
     data = json.loads(path.read_text())
     assert data[0]["organization"]["name"] == "Orick Food Cupboard"
@@ -468,8 +360,8 @@ def test_exports_validate_against_hsds_3_schemas(network, tmp_path):
 
 @pytest.mark.django_db
 def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tmp_path):
-    tables = _minimal()
-    directory_import(network=network, dataset=read(_write(tmp_path / "a", tables)))
+    tables = hsds_minimal()
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "a", tables)))
     new_org = "55555555-5555-4555-8555-555555555555"
     tables["organizations"].append(
         {
@@ -480,7 +372,7 @@ def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tm
     )
     tables["locations"][0]["organization_id"] = new_org
     tables["services"][0]["organization_id"] = new_org
-    report = directory_import(network=network, dataset=read(_write(tmp_path / "b", tables)))
+    report = directory_import(network=network, dataset=read(hsds_write(tmp_path / "b", tables)))
     assert report.updated["service"] == 1
     service = ServicePage.objects.get(hsds_id=SVC)
     new_agency = AgencyPage.objects.get(hsds_id=new_org)
@@ -489,5 +381,5 @@ def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tm
     # The tree's bookkeeping stays right: every page's child count matches its children.
     for page in Page.objects.all():
         assert page.numchild == page.get_children().count(), page
-    again = directory_import(network=network, dataset=read(_write(tmp_path / "c", tables)))
+    again = directory_import(network=network, dataset=read(hsds_write(tmp_path / "c", tables)))
     assert not again.changed, again.summary()

@@ -23,7 +23,7 @@ from directory.hsds.reading import ReadError, read
 from directory.hsds.uploads import ImportRunning, directory_import_start
 from directory.models import DirectoryImport, DirectoryImportStatus, ServicePage
 from network.models import Role
-from tests.directory.test_hsds_import import _counts, _minimal, _write
+from tests.directory.factories import directory_counts, hsds_minimal, hsds_write
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -48,13 +48,13 @@ def _package_zip(folder: Path, extra: dict[str, bytes] | None = None) -> bytes:
 
 def _bomb(tmp_path: Path, *, members: int, each: int) -> bytes:
     """A valid package plus ``members`` files of ``each`` spaces: tiny zipped, big expanded."""
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     return _package_zip(folder, {f"pad{n:03d}.csv": b" " * each for n in range(members)})
 
 
 def _lying(tmp_path: Path, *, real: int, declared: int) -> bytes:
     """A package whose services.csv expands to ``real`` bytes while the zip says ``declared``."""
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(folder.iterdir()):
@@ -107,7 +107,7 @@ def test_reading_stops_at_the_limit_whatever_the_directory_says(tmp_path, settin
     """The bytes that come out are counted, so a directory check fooled or skipped still
     stops at the limit."""
     settings.HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES = 1 * MB
-    folder = _write(tmp_path / "p", _minimal())
+    folder = hsds_write(tmp_path / "p", hsds_minimal())
     with (folder / "organizations.csv").open("ab") as handle:
         handle.write(b"\n" * (2 * MB))
     path = _save(tmp_path, _package_zip(folder))
@@ -119,7 +119,7 @@ def test_reading_stops_at_the_limit_whatever_the_directory_says(tmp_path, settin
 
 
 def test_a_damaged_zip_is_refused_clearly(tmp_path):
-    content = bytearray(_package_zip(_write(tmp_path / "p", _minimal())))
+    content = bytearray(_package_zip(hsds_write(tmp_path / "p", hsds_minimal())))
     middle = len(content) // 3
     content[middle : middle + 200] = b"\xff" * 200
     path = _save(tmp_path, bytes(content))
@@ -128,11 +128,11 @@ def test_a_damaged_zip_is_refused_clearly(tmp_path):
 
 
 def test_the_command_refuses_a_bomb_and_imports_nothing(tmp_path, tenant_a):
-    before = _counts()
+    before = directory_counts()
     path = _save(tmp_path, _bomb(tmp_path, members=3, each=1 * MB))
     with pytest.raises(CommandError, match="an import may expand to at most"):
         call_command("hsds_import", str(path), network=tenant_a.network.slug)
-    assert _counts() == before
+    assert directory_counts() == before
 
 
 # --- the admin upload --------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_a_second_upload_while_one_is_unfinished_is_refused(
 ):
     admin = tenant_a.users[Role.NETWORK_ADMIN]
     client.force_login(admin)
-    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    package = _package_zip(hsds_write(tmp_path / "p", hsds_minimal()))
     with django_capture_on_commit_callbacks(execute=False):  # the worker has not started it
         assert _upload(client, tenant_a.network, package, "first.zip").status_code == 302
     response = _upload(client, tenant_a.network, package, "second.zip")
@@ -200,7 +200,7 @@ def test_a_second_upload_while_one_is_unfinished_is_refused(
 
 def test_a_finished_failed_or_stale_import_does_not_block(client, tenant_a, tmp_path, settings):
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
-    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    package = _package_zip(hsds_write(tmp_path / "p", hsds_minimal()))
     job = DirectoryImport.objects.create(
         network=tenant_a.network,
         original_name="old.zip",
@@ -220,7 +220,7 @@ def test_an_unexpected_error_in_the_task_releases_the_network(
     client, tenant_a, tmp_path, django_capture_on_commit_callbacks
 ):
     client.force_login(tenant_a.users[Role.NETWORK_ADMIN])
-    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    package = _package_zip(hsds_write(tmp_path / "p", hsds_minimal()))
     with (
         mock.patch.object(import_jobs, "directory_import", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
@@ -234,7 +234,7 @@ def test_an_unexpected_error_in_the_task_releases_the_network(
 
 
 def test_a_task_delivered_twice_runs_once(tenant_a, tmp_path):
-    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    package = _package_zip(hsds_write(tmp_path / "p", hsds_minimal()))
     job = directory_import_start(
         network=tenant_a.network,
         upload=SimpleUploadedFile("d.zip", package),
@@ -257,11 +257,11 @@ def test_two_uploads_at_the_same_moment_start_one_import(tmp_path):
     network, one starts and the other is refused (PostgreSQL: SQLite has one writer anyway)."""
     import threading
 
-    from tests.conftest import tenant_make
+    from tests.network.factories import tenant_make
 
     tenant = tenant_make("Race")
     admin = tenant.users[Role.NETWORK_ADMIN]
-    package = _package_zip(_write(tmp_path / "p", _minimal()))
+    package = _package_zip(hsds_write(tmp_path / "p", hsds_minimal()))
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 

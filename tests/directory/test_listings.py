@@ -27,7 +27,7 @@ from directory.models import (
 from directory.models.services import service_open_status
 from directory.verification_links import verification_token_make
 from network.models import Role
-from tests.factories import UserFactory
+from tests.network.factories import UserFactory
 
 
 @pytest.fixture

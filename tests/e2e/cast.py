@@ -21,10 +21,10 @@ from network import services
 from network.models import Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create
-from tests.conftest import Tenant
-from tests.loop.conftest import loop_directory
+from tests.network.factories import Tenant
+from tests.referrals.factories import loop_directory
 
-PASSWORD = "pw"  # as tests.factories.UserFactory sets it
+PASSWORD = "pw"  # as tests.network.factories.UserFactory sets it
 # The network admin's authenticator app (they must use two-factor sign-in).
 AUTHENTICATOR_KEY = b"e2e-authenticator-01".hex()
 # What both agreements let the agencies see: no date of birth, no address, no email.

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from tests.directory.factories import STANDARD, directory_build, service_types_make
 from tests.e2e.conftest import screenshot
-from tests.search.conftest import STANDARD, directory_build, service_types_make
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ A page of A that shows a marker shows something of theirs.
 To cover a new kind of object: create one in ``bravo_build`` (through its service when it has
 one) with ``mark("<kind>")`` in its distinctive text. Its rows are registered automatically; if
 its URL names it with a parameter the walk cannot map to a model, add a rule to ``PARAM_MODELS``
-or ``ROUTE_MODELS`` in test_isolation_walk.py.
+or ``ROUTE_MODELS`` in isolation_targets.py.
 """
 
 from __future__ import annotations
@@ -54,9 +54,8 @@ from referrals.models import Client
 from referrals.services.clients import client_create, screening_record
 from referrals.services.sending import referral_send
 from referrals.services.transitions import referral_message, referral_transition
-from tests.conftest import Tenant, tenant_make
-from tests.factories import UserFactory, organization_make
-from tests.loop.conftest import Loop, loop_make
+from tests.network.factories import Tenant, UserFactory, organization_make, tenant_make
+from tests.referrals.factories import Loop, loop_make
 
 Rows = dict[type[models.Model], set[Any]]
 

@@ -17,7 +17,7 @@ from consent.models import AccessLog, DataSharingAgreement
 from referrals.models import Client, Notification, Referral, ReferralEvent
 from referrals.services.clients import screening_record
 from tests.conftest import act_as
-from tests.loop.conftest import Loop
+from tests.referrals.factories import Loop
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from network import services
 from network.models import Invitation, InvitationStatus, Membership, Role
-from tests.factories import UserFactory, organization_make
+from tests.network.factories import UserFactory, organization_make
 
 
 def _invite(client: Client, tenant, email: str, role: str = Role.CLINIC_STAFF):

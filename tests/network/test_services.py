@@ -24,7 +24,7 @@ from network.permissions import (
     user_has_network_perm,
     user_has_org_perm,
 )
-from tests.factories import UserFactory, network_make, organization_make
+from tests.network.factories import UserFactory, network_make, organization_make
 
 
 def _org_grants(user, org) -> set[str]:

@@ -7,7 +7,7 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from network.models import Role
 from referrals.services.clients import screening_record
-from tests.loop.conftest import loop_make
+from tests.referrals.factories import loop_make
 
 ROLES = sorted(r.value for r in Role)
 # Who works on the pages under /workspace/<section>/: for them the answer must be 404.
@@ -126,7 +126,7 @@ def test_membership_of_b_cannot_be_removed_through_an_organization_of_a(client, 
 
 @pytest.mark.django_db
 def test_same_slug_in_two_networks_resolves_to_the_actors_own(client, tenant_a, tenant_b):
-    from tests.factories import organization_make
+    from tests.network.factories import organization_make
 
     organization_make(tenant_a.network, "agency", name="Food Bank", slug="food-bank")
     organization_make(tenant_b.network, "agency", name="Bravo Food Bank", slug="food-bank")

@@ -14,9 +14,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from network.models import Role, User
 from network.two_factor import TWO_FACTOR_ROLES
-from tests.conftest import Tenant, force_login_unverified
+from tests.conftest import force_login_unverified
+from tests.network.factories import Tenant
 
-PASSWORD = "pw"  # as tests.factories.UserFactory sets it
+PASSWORD = "pw"  # as tests.network.factories.UserFactory sets it
 REQUIRED = sorted(TWO_FACTOR_ROLES)
 NOT_REQUIRED = sorted(set(Role) - TWO_FACTOR_ROLES)
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from network import services
 from network.models import Invitation, Membership, Role, User
-from tests.factories import UserFactory, organization_make
+from tests.network.factories import UserFactory, organization_make
 
 
 def _queries(client, url: str) -> int:

@@ -22,7 +22,7 @@ from search.backends import SearchBackend
 from search.models import SearchDocument
 from search.query import Near, SearchQuery
 from search.results import SearchResults
-from tests.search.conftest import ARCATA, CRESCENT_CITY, EUREKA, FORTUNA, NOW
+from tests.directory.factories import ARCATA, CRESCENT_CITY, EUREKA, FORTUNA, NOW
 
 Search = Callable[..., SearchResults]
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")

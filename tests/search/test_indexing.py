@@ -14,7 +14,7 @@ from directory.hsds import importing as directory_importing
 from directory.models import Location, ServiceAtLocation, ServicePage
 from network import services as network_services
 from search.models import SearchDocument, SearchTag, SearchTerm
-from tests.search.conftest import STANDARD, directory_build
+from tests.directory.factories import STANDARD, directory_build
 from tests.search.recording_backend import SearchBackend as Recording
 
 WITH_RECORDING = override_settings(
@@ -111,7 +111,7 @@ def test_an_agency_switched_off_leaves_search(tenant_a, pantry, django_capture_o
 def test_renaming_a_service_type_reindexes_its_services(
     tenant_a, django_capture_on_commit_callbacks
 ):
-    from tests.search.conftest import service_types_make
+    from tests.directory.factories import service_types_make
 
     service_types_make(tenant_a.network)
     pantry = directory_build(tenant_a.network, STANDARD[:1])["Weekly Food Pantry"]

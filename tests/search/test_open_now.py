@@ -18,7 +18,7 @@ from directory.hours import Closure, WeeklyHours, open_status
 from search.backends.database import open_filter
 from search.documents import weekly_intervals
 from search.models import SearchClosure, SearchDocument, SearchOpening
-from tests.search.conftest import STANDARD, directory_build
+from tests.directory.factories import STANDARD, directory_build
 
 TZ = ZoneInfo("America/Los_Angeles")
 clock = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45])) | st.just(

@@ -8,8 +8,7 @@ import pytest
 from django.db import connection
 
 from search.models import SearchDocument
-
-from .conftest import STANDARD, directory_build
+from tests.directory.factories import STANDARD, directory_build
 
 pytestmark = [
     pytest.mark.django_db,

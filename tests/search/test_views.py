@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from network.models import Role
 from search.models import SearchDocument
-from tests.search.conftest import EUREKA, Spec, directory_build
+from tests.directory.factories import EUREKA, Spec, directory_build
 from tests.search.recording_backend import SearchBackend as Recording
 
 # The views only read: both networks' directories are built once for the module.
