@@ -205,8 +205,8 @@ def move(referral: Referral, to: str, by: User, organization: Organization, **kw
 
 # --- a ledger of referrals with known dashboard figures -----------------------------------------
 
-# A Tuesday, 10:00 in the network's time zone (America/Los_Angeles, UTC-8 in November).
-NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+# The ledger ends at the loop's fixed instant (a Tuesday, 10:00 in the network's time zone).
+NOW = SENT_AT
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
