@@ -144,6 +144,18 @@ class ReferralOutcome(models.TextChoices):
     REFERRED_ELSEWHERE = "referred-elsewhere", _("Referred elsewhere")
 
 
+class ReasonCode(models.TextChoices):
+    """Why a referral was declined or could not be completed, coded so the dashboard can count
+    it (free text in ``status_reason`` says the rest)."""
+
+    NOT_ELIGIBLE = "not-eligible", _("Not eligible")
+    NO_CAPACITY = "no-capacity", _("No capacity")
+    CLIENT_UNREACHABLE = "client-unreachable", _("Could not reach the client")
+    CLIENT_DECLINED = "client-declined", _("Client declined")
+    DUPLICATE = "duplicate", _("Duplicate referral")
+    OTHER = "other", _("Other")
+
+
 class Urgency(models.TextChoices):
     ROUTINE = "routine", _("Routine")
     URGENT = "urgent", _("Urgent")
@@ -183,6 +195,9 @@ class Referral(models.Model):
         _("status"), max_length=20, choices=ReferralStatus.choices, db_index=True
     )
     status_reason = models.TextField(_("reason"), blank=True)
+    reason_code = models.CharField(
+        _("reason code"), max_length=32, choices=ReasonCode.choices, blank=True
+    )
     outcome = models.CharField(
         _("outcome"), max_length=32, choices=ReferralOutcome.choices, blank=True
     )
