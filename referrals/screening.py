@@ -66,10 +66,14 @@ class Question:
         return tuple(code for code, _label in self.answers)
 
 
+# LOINC answer list of the Hunger Vital Sign items (88122-7, 88123-5): "Don't know/refused" is a
+# possible answer and never a positive one.
+DONT_KNOW_REFUSED = "LA15775-2"
 _OFTEN_SOMETIMES_NEVER = (
     ("LA28397-0", _("Often true")),
     ("LA6729-3", _("Sometimes true")),
     ("LA28398-8", _("Never true")),
+    (DONT_KNOW_REFUSED, _("Don't know or would rather not say")),
 )
 
 _HOW_OFTEN = (

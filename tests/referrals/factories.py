@@ -336,6 +336,7 @@ HOUSING_PROBLEMS = (
 )
 NONE_OF_THESE = "LA9-3"
 OFTEN, SOMETIMES, NEVER_TRUE = "LA28397-0", "LA6729-3", "LA28398-8"
+DONT_KNOW = "LA15775-2"  # "Don't know/refused" on the food items: answered, never positive
 YES, NO, SHUT_OFF = "LA33-6", "LA32-8", "LA32002-0"
 # Index + 1 is the item's points: Never = 1 ... Frequently = 5.
 HOW_OFTEN = ("LA6270-8", "LA10066-1", "LA10082-8", "LA16644-9", "LA6482-9")

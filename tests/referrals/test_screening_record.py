@@ -43,6 +43,19 @@ def test_recorded_screening_is_scored_and_suggests_a_search(client, loop):
 
 
 @pytest.mark.django_db
+def test_dont_know_or_refused_on_the_food_items_is_recorded_not_refused(loop):
+    screening = screening_record(
+        client=loop.client,
+        by=loop.clinic_staff,
+        organization=loop.clinic,
+        answers={"71802-3": "LA31993-1", "88122-7": "LA15775-2", "88123-5": "LA15775-2"},
+    )
+    assert screening.answers["88122-7"] == "LA15775-2"
+    assert "food-insecurity" not in screening.positive_categories
+    assert "food" not in screening.incomplete
+
+
+@pytest.mark.django_db
 def test_bad_answers_are_refused_and_nothing_is_stored(loop):
     with pytest.raises(InvalidScreening) as info:
         screening_record(

@@ -15,6 +15,7 @@ from referrals.screening import (
     score_ahc_hrsn,
 )
 from tests.referrals.factories import (
+    DONT_KNOW,
     FOOD_RAN_OUT,
     FOOD_WORRIED,
     HOUSING,
@@ -190,6 +191,13 @@ def test_none_of_these_is_negative(answer):
         (NEVER_TRUE, None, "incomplete"),
         (None, NEVER_TRUE, "incomplete"),
         (None, None, "incomplete"),
+        # "Don't know/refused" is an answer, and not a positive one (Hunger Vital Sign).
+        (DONT_KNOW, NEVER_TRUE, "negative"),
+        (NEVER_TRUE, DONT_KNOW, "negative"),
+        (DONT_KNOW, DONT_KNOW, "negative"),
+        (DONT_KNOW, OFTEN, "positive"),
+        (SOMETIMES, DONT_KNOW, "positive"),
+        (DONT_KNOW, None, "incomplete"),
     ],
 )
 def test_food(worried, ran_out, outcome):
@@ -429,8 +437,9 @@ def test_questions_cover_the_screener_in_order():
     [
         (LIVING, (STEADY, WORRIED, NO_STEADY_PLACE)),
         (HOUSING, (*HOUSING_PROBLEMS, NONE_OF_THESE)),
-        (FOOD_WORRIED, (OFTEN, SOMETIMES, NEVER_TRUE)),
-        (FOOD_RAN_OUT, (OFTEN, SOMETIMES, NEVER_TRUE)),
+        # LOINC's answer list for both food items ends with "Don't know/refused".
+        (FOOD_WORRIED, (OFTEN, SOMETIMES, NEVER_TRUE, DONT_KNOW)),
+        (FOOD_RAN_OUT, (OFTEN, SOMETIMES, NEVER_TRUE, DONT_KNOW)),
         (TRANSPORT, (YES, NO)),
         (UTILITIES, (YES, NO, SHUT_OFF)),
         *((item, HOW_OFTEN) for item in SAFETY_ITEMS),
