@@ -1,4 +1,4 @@
-"""What the public directory pages show: the network's agencies A–Z, browsable by need; an
+"""What the public directory pages show: the network's agencies A to Z, browsable by need; an
 agency's page; a service's page with its phones, places, ordered hours and whether it is open
 now (in the network's time zone).
 
@@ -93,7 +93,7 @@ def _sort_key(title: str) -> tuple[bool, str]:
 
 
 def index_context(*, page: DirectoryIndexPage, request: HttpRequest) -> dict[str, Any]:
-    """The agencies of this directory A–Z, each with its services, optionally for one need.
+    """The agencies of this directory A to Z, each with its services, optionally for one need.
 
     A fixed number of queries, whatever the number of agencies and services. An unknown need
     gives ``need_error`` (the page answers 400) and the whole directory.
@@ -107,7 +107,9 @@ def index_context(*, page: DirectoryIndexPage, request: HttpRequest) -> dict[str
             need_error = _("There is no need called “%(need)s”. Choose one from the list.") % {
                 "need": asked
             }
-    listed = ServicePage.objects.descendant_of(page).live().public().filter(status__in=LISTED_STATUSES)
+    listed = (
+        ServicePage.objects.descendant_of(page).live().public().filter(status__in=LISTED_STATUSES)
+    )
     needs = list(
         SdohCategory.objects.filter(services__in=listed.values("pk"))
         .annotate(service_count=Count("services", distinct=True))
@@ -162,11 +164,14 @@ def back_to_search_url(request: HttpRequest) -> str:
         if not parts.scheme and not parts.netloc and (found := _search_url(back)):
             return found
     referrer = request.META.get("HTTP_REFERER", "")[:MAX_BACK_LENGTH]
-    if referrer and url_has_allowed_host_and_scheme(
-        referrer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        referrer
+        and url_has_allowed_host_and_scheme(
+            referrer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and (found := _search_url(referrer))
     ):
-        if found := _search_url(referrer):
-            return found
+        return found
     return reverse("search:public")
 
 
@@ -217,7 +222,8 @@ def _clock(value: datetime) -> str:
 
 
 def open_status_label(status: OpenStatus | None, tz_now: datetime) -> str:
-    """"Open now, until 17:00" or "Closed now, opens Tuesday at 09:00" (the network's times)."""
+    """The open-now badge, in the network's times: "Open now, until 17:00" or "Closed now,
+    opens Tuesday at 09:00"."""
     if status is None:
         return ""
     if status.is_open:
@@ -288,7 +294,11 @@ def agency_context(*, page: AgencyPage, request: HttpRequest) -> dict[str, Any]:
     network = page_network(page=page)
     staff = sees_confidential_addresses(request=request, network=network)
     services = list(
-        ServicePage.objects.child_of(page).live().public().filter(status__in=LISTED_STATUSES).order_by("title", "pk")
+        ServicePage.objects.child_of(page)
+        .live()
+        .public()
+        .filter(status__in=LISTED_STATUSES)
+        .order_by("title", "pk")
     )
     locations = list(page.locations.select_related("point"))
     return {

@@ -36,7 +36,7 @@ class DirectoryIndexPage(Page):
         verbose_name = _("directory")
 
     def get_context(self, request: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The network's agencies A–Z, each with its services, browsable by need."""
+        """The network's agencies A to Z, each with its services, browsable by need."""
         from ..public_pages import index_context  # the same app: public_pages reads the models
 
         context = super().get_context(request, *args, **kwargs)

@@ -183,9 +183,7 @@ class ServicePage(Page):
         from ..public_pages import service_context  # the same app: public_pages reads the models
 
         context = super().get_context(request, *args, **kwargs)
-        context.update(
-            service_context(page=self, request=request, network=page_network(page=self))
-        )
+        context.update(service_context(page=self, request=request, network=page_network(page=self)))
         return context
 
     def clean(self) -> None:

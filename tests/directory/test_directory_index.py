@@ -1,4 +1,4 @@
-"""The public directory page (/directory/): the network's agencies A–Z with letter jumps,
+"""The public directory page (/directory/): the network's agencies A to Z with letter jumps,
 browsable by need, each linking to its services; only this network's agencies; bad input is a
 400 with a message; the query count does not grow with the agencies."""
 
