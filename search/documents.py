@@ -176,7 +176,9 @@ def _document(
     closures = sorted((c.start_date, c.end_date) for c in service.closures.all())
     capacity = getattr(service, "capacity", None)
     capacity_status = capacity.status if capacity is not None else CapacityStatus.ACCEPTING
-    point = getattr(location, "point", None) if location is not None else None
+    # A confidential address (a shelter) is never indexed: no street, ZIP or map point.
+    hidden = location is not None and location.address_confidential
+    point = getattr(location, "point", None) if location is not None and not hidden else None
     latitude = point.latitude if point is not None else None
     longitude = point.longitude if point is not None else None
     names = " ".join(
@@ -204,7 +206,7 @@ def _document(
                 agency.description,
                 location.name if location else "",
                 location.city if location else "",
-                location.postal_code if location else "",
+                location.postal_code if location and not hidden else "",
             ],
         )
     )[:MAX_BODY]
@@ -218,9 +220,9 @@ def _document(
         service_name=service.title[:255],
         agency_name=agency.title[:255],
         location_name=location.name if location else "",
-        address=location.address_line[:400] if location else "",
+        address=location.public_address_line[:400] if location else "",
         city=location.city if location else "",
-        postal_code=location.postal_code if location else "",
+        postal_code=location.postal_code if location and not hidden else "",
         url="/" + service.url_path[len(root_url) :]
         if service.url_path.startswith(root_url)
         else "",

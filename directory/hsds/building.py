@@ -255,6 +255,7 @@ def _locations(
             alternate_name=row.text("alternate_name", max_length=200),
             description=row.text("description"),
             transportation=row.text("transportation"),
+            address_confidential=row.boolean("address_confidential"),
             latitude=lat,
             longitude=lng,
             where=row.where,

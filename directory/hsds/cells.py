@@ -91,6 +91,18 @@ class Row:
             return None
         return number
 
+    def boolean(self, column: str) -> bool | None:
+        """A yes/no cell (true/false, yes/no, 1/0); None when empty."""
+        value = self.raw(column).lower()
+        if not value:
+            return None
+        if value in ("true", "yes", "1"):
+            return True
+        if value in ("false", "no", "0"):
+            return False
+        self.problem(column, f"{value!r} is not true or false")
+        return None
+
     def choice(
         self, column: str, choices: tuple[str, ...], *, default: str = "", required: bool = False
     ) -> str:

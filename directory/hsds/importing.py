@@ -530,7 +530,16 @@ def _location_values(record: LocationRecord) -> dict[str, Any]:
     }
     if record.address_id is not None:
         values["address_hsds_id"] = record.address_id
+    if record.address_confidential is not None:
+        values["address_confidential"] = record.address_confidential
+    if record.address_confidential and record.address_id is None and not record.latitude:
+        # A package exported by Handoff leaves a confidential address out: keep the one on file.
+        for name in (*_ADDRESS_FIELDS, "latitude", "longitude"):
+            values.pop(name)
     return values
+
+
+_ADDRESS_FIELDS = ("address_1", "address_2", "city", "region", "state_province", "postal_code")
 
 
 def _phone_values(record: PhoneRecord) -> dict[str, Any]:

@@ -233,7 +233,7 @@ def _read_csv(dataset: Dataset, table: str, name: str, content: bytes) -> None:
         if len(set(header)) != len(header):
             dataset.errors.append(Problem(name, 0, "", "a column name appears twice"))
             return
-        known = set(schema.table_columns(table))
+        known = {*schema.table_columns(table), *schema.HANDOFF_EXTENSIONS.get(table, ())}
         for column in header:
             if column not in known:
                 dataset.warnings.append(Problem(name, 0, column, "not an HSDS 3.0 column; ignored"))

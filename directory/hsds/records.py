@@ -113,6 +113,8 @@ class LocationRecord:
     state_province: str = ""
     postal_code: str = ""
     country: str = "US"
+    # Handoff's extension column: hide the address from the public (None: not given, keep).
+    address_confidential: bool | None = None
     accessibility: str = ""
     languages: list[str] = field(default_factory=list)
     phones: list[PhoneRecord] = field(default_factory=list)

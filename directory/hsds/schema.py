@@ -382,6 +382,13 @@ NESTED: dict[str, tuple[Nested, ...]] = {
 }
 
 
+# Columns Handoff adds to HSDS tables and reads back (extensions, as HSDS allows).
+HANDOFF_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    # The location's street address and map point are confidential (left out of exports).
+    "locations": ("address_confidential",),
+}
+
+
 def table_columns(table: str) -> list[str]:
     """The HSDS 3.0 column names of ``table`` (a CSV file name without ``.csv``), in order."""
     return [spec.name for spec in table_fields(table)]

@@ -15,7 +15,15 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from .schema import NESTED, OBJECT_TABLE, REQUIRED_JSON, TABLES, FieldSpec, table_fields
+from .schema import (
+    HANDOFF_EXTENSIONS,
+    NESTED,
+    OBJECT_TABLE,
+    REQUIRED_JSON,
+    TABLES,
+    FieldSpec,
+    table_fields,
+)
 
 __all__ = [
     "NOTE_PREFIX",
@@ -120,10 +128,11 @@ def validate_table_rows(table: str, rows: list[dict[str, str]]) -> list[str]:
     1). Columns HSDS does not define are allowed: each is reported once, after the errors, as
     ``'note: <table> column <name>: not an HSDS 3.0 column; kept as an extension'``. An empty
     list means the rows are valid and have no extra columns; ``errors_only`` drops the notes.
+    Handoff's own extension columns (``schema.HANDOFF_EXTENSIONS``) are not noted.
     Raises ValueError for a table name not in ``TABLES``.
     """
     specs = table_fields(table)
-    known = {spec.name for spec in specs}
+    known = {spec.name for spec in specs} | set(HANDOFF_EXTENSIONS.get(table, ()))
     messages: list[str] = []
     unknown: list[str] = []
     for number, row in enumerate(rows, start=1):

@@ -148,7 +148,10 @@ def _agency_rows(tables: Rows, agency: AgencyPage) -> None:
 
 
 def _location_rows(tables: Rows, location: Location, org_id: str) -> None:
+    """A location's rows; a confidential address (a shelter) is left out with its map point,
+    and the location says so in Handoff's ``address_confidential`` extension column."""
     location_id = str(location.hsds_id)
+    hidden = location.address_confidential
     tables["locations"].append(
         {
             "id": location_id,
@@ -158,11 +161,12 @@ def _location_rows(tables: Rows, location: Location, org_id: str) -> None:
             "alternate_name": location.alternate_name,
             "description": location.description,
             "transportation": location.transportation,
-            "latitude": location.latitude,
-            "longitude": location.longitude,
+            "latitude": None if hidden else location.latitude,
+            "longitude": None if hidden else location.longitude,
+            **({"address_confidential": True} if hidden else {}),
         }
     )
-    if location.address_1:
+    if location.address_1 and not hidden:
         tables["addresses"].append(
             {
                 "id": str(location.address_hsds_id),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -32,6 +34,20 @@ class DirectoryIndexPage(Page):
 
     class Meta:
         verbose_name = _("directory")
+
+    def get_context(self, request: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The network's agencies A to Z, each with its services, browsable by need."""
+        from ..public_pages import index_context  # the same app: public_pages reads the models
+
+        context = super().get_context(request, *args, **kwargs)
+        context.update(index_context(page=self, request=request))
+        return context
+
+    def serve(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().serve(request, *args, **kwargs)
+        if getattr(response, "context_data", None) and response.context_data.get("need_error"):
+            response.status_code = 400  # an unknown need in the query string
+        return response
 
 
 class AgencyPage(Page):
@@ -100,6 +116,14 @@ class AgencyPage(Page):
 
     class Meta:
         verbose_name = _("agency")
+
+    def get_context(self, request: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The agency's services and places, its confidential addresses hidden from the public."""
+        from ..public_pages import agency_context  # the same app: public_pages reads the models
+
+        context = super().get_context(request, *args, **kwargs)
+        context.update(agency_context(page=self, request=request))
+        return context
 
     def clean(self) -> None:
         super().clean()

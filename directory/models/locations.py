@@ -114,6 +114,15 @@ class Location(Orderable, ClusterableModel):
         blank=True,
         validators=[MinValueValidator(-180), MaxValueValidator(180)],
     )
+    address_confidential = models.BooleanField(
+        _("address is confidential"),
+        default=False,
+        help_text=_(
+            "Hide the street address and the map point from the public directory, the public "
+            "API and exports (a domestic-violence shelter, for example). Signed-in staff of the "
+            "network still see them."
+        ),
+    )
     transportation = models.TextField(_("getting there"), blank=True)
     accessibility = models.TextField(_("accessibility"), blank=True)
     languages = models.JSONField(
@@ -127,6 +136,7 @@ class Location(Orderable, ClusterableModel):
         FieldRowPanel([FieldPanel("name"), FieldPanel("location_type")]),
         FieldPanel("address_1"),
         FieldPanel("address_2"),
+        FieldPanel("address_confidential"),
         FieldRowPanel(
             [FieldPanel("city"), FieldPanel("state_province"), FieldPanel("postal_code")]
         ),
@@ -150,6 +160,13 @@ class Location(Orderable, ClusterableModel):
             raise ValidationError({"latitude": _("0,0 is not a place; leave both empty.")})
         if self.location_type == LocationType.PHYSICAL and not (self.address_1 and self.city):
             raise ValidationError(_("A physical location needs a street address and a city."))
+
+    @property
+    def public_address_line(self) -> str:
+        """The address anyone may see: only the town when the address is confidential."""
+        if not self.address_confidential:
+            return self.address_line
+        return ", ".join(p for p in (self.city, self.state_province) if p)
 
     @property
     def address_line(self) -> str:

@@ -11,7 +11,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from wagtail.admin.panels import (
@@ -179,21 +178,12 @@ class ServicePage(Page):
         verbose_name = _("service")
 
     def get_context(self, request: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """The public listing: where, when, what it costs, and whether it is open now."""
+        """The public listing: phones, where (confidential addresses hidden from the public),
+        when (hours by weekday), what it costs, and whether it is open now."""
+        from ..public_pages import service_context  # the same app: public_pages reads the models
+
         context = super().get_context(request, *args, **kwargs)
-        network = page_network(page=self)
-        sites = list(self.service_locations.select_related("location__point"))
-        context.update(
-            agency=self.get_parent().specific,
-            sites=sites,
-            hours=list(self.hours.select_related("location")),
-            capacity=getattr(self, "capacity", None),
-            open_status=(
-                service_open_status(service=self, network=network, at=timezone.now())
-                if network is not None and self.hours.exists()
-                else None
-            ),
-        )
+        context.update(service_context(page=self, request=request, network=page_network(page=self)))
         return context
 
     def clean(self) -> None:
