@@ -33,7 +33,9 @@
     if (!map) {
       map = L.map(box, { scrollWheelZoom: false });
       if (box.dataset.tiles) {
-        L.tileLayer(box.dataset.tiles, { attribution: box.dataset.attribution || "" }).addTo(map);
+        L.tileLayer(box.dataset.tiles, {
+          attribution: box.dataset.attribution || "", maxZoom: 19
+        }).addTo(map);
       }
       layer = L.layerGroup().addTo(map);
     }
@@ -64,6 +66,22 @@
     }
   });
 
+  // On a phone the filters sit behind a button (CSS hides them while it says "collapsed").
+  function filtersToggle() {
+    var form = document.getElementById("search-form");
+    var button = form && form.querySelector(".filters-toggle");
+    var filters = document.getElementById("search-filters");
+    if (!button || !filters) return;
+    form.classList.add("js-filters");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      filters.classList.toggle("is-open", open);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", filtersToggle);
   document.addEventListener("DOMContentLoaded", draw);
   document.body.addEventListener("htmx:afterSettle", draw);
 })();
