@@ -6,6 +6,7 @@ form submits as a plain GET."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,13 +15,16 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
+from cms.languages import language_name
 from consent.selectors import listings_taking_referrals
 from directory.models import CapacityStatus, TaxonomyTerm
 from network.middleware import TenantRequest
 from network.models import Network
 
-from .query import DEFAULT_RADIUS_MILES, parse_search
+from .models import SearchTag, TagKind
+from .query import DEFAULT_RADIUS_MILES, SearchQuery, parse_search
 from .results import CATEGORY_NAMES
 from .selectors import service_search
 
@@ -63,24 +67,37 @@ def search_response(
         "page_url": _page_urls(query, results),
         "categories": _choices(CATEGORY_NAMES.items(), query.categories, results, "category"),
         "types": _choices(types, query.service_types, results, "type"),
+        "language_text": ", ".join(language_name(code) for code in query.languages),
         "radius_choices": RADIUS_CHOICES,
         "radius": int(query.radius_miles or DEFAULT_RADIUS_MILES),
-        "tile_url": settings.SEARCH_MAP_TILE_URL,
+        "tile_url": settings.SEARCH_MAP_TILE_URL if settings.SEARCH_MAP_TILES else "",
         "tile_attribution": settings.SEARCH_MAP_ATTRIBUTION,
         "map_points": _map_points(results),
         "capacity_not_accepting": CapacityStatus.NOT_ACCEPTING,
         "form_action": request.path,
         "referable": _referable_agencies(request, results) if staff else frozenset(),
         "referral_client": referral_client if staff else None,
+        "did_you_mean_url": _did_you_mean_url(query, results),
+        "active_filters": _active_filters(query, dict(types)) if results is not None else [],
+        "wider_url": _wider_url(query),
+        "browse_needs": _browse_needs(network) if results is not None and not results.total else [],
     }
     if context["referral_client"] is not None:
         # The client being referred stays with the search (pages, links, the address bar).
+        client = urlencode({"client": context["referral_client"].pk})
         params = [*params, ("client", str(context["referral_client"].pk))]
         context["params"] = urlencode(params)
-        context["page_url"] = {
-            rel: f"{url}&{urlencode({'client': context['referral_client'].pk})}"
-            for rel, url in context["page_url"].items()
-        }
+        context["page_url"] = {rel: f"{url}&{client}" for rel, url in context["page_url"].items()}
+        for name in ("did_you_mean_url", "wider_url"):
+            if context[name]:
+                context[name] = f"{context[name]}&{client}"
+        context["active_filters"] = [
+            (label, f"{url}&{client}" if url != "?" else f"?{client}")
+            for label, url in context["active_filters"]
+        ]
+        context["browse_needs"] = [
+            (code, name, f"{url}&{client}") for code, name, url in context["browse_needs"]
+        ]
     if not request.htmx:  # type: ignore[attr-defined]
         return render(request, "search/search.html", context)
     response = render(request, "search/_results.html", context)
@@ -129,9 +146,78 @@ def _map_points(results: Any) -> list[dict[str, Any]]:
             "lat": hit.latitude,
             "lng": hit.longitude,
             "name": hit.service_name,
-            "agency": hit.agency_name,
+            "agency": hit.agency_shown,
+            "url": hit.url,
             "id": hit.dom_id,
         }
         for hit in results.hits
         if hit.latitude is not None and hit.longitude is not None
+    ]
+
+
+def _url(query: SearchQuery) -> str:
+    return "?" + urlencode(query.to_params())
+
+
+def _did_you_mean_url(query: SearchQuery, results: Any) -> str:
+    """The same search with the misspelt words corrected ("Did you mean: food pantry?")."""
+    if results is None or not results.did_you_mean:
+        return ""
+    return _url(replace(query, text=results.did_you_mean, page=1))
+
+
+def _wider_url(query: SearchQuery) -> str:
+    """The same search over the next wider distance, if there is one."""
+    if query.near is None:
+        return ""
+    wider = [miles for miles in RADIUS_CHOICES if miles > (query.radius_miles or 0)]
+    return _url(replace(query, radius_miles=float(wider[0]), page=1)) if wider else ""
+
+
+def _active_filters(query: SearchQuery, type_names: dict[str, str]) -> list[tuple[str, str]]:
+    """Each filter in force, by name, and the search without it (to remove it)."""
+    found: list[tuple[str, SearchQuery]] = []
+    first = replace(query, page=1)
+    for code in query.categories:
+        rest = tuple(c for c in query.categories if c != code)
+        found.append((str(CATEGORY_NAMES.get(code, code)), replace(first, categories=rest)))
+    for code in query.service_types:
+        rest = tuple(c for c in query.service_types if c != code)
+        found.append((type_names.get(code, code), replace(first, service_types=rest)))
+    for code in query.languages:
+        rest = tuple(c for c in query.languages if c != code)
+        label = _("Speaks %(language)s") % {"language": language_name(code)}
+        found.append((label, replace(first, languages=rest)))
+    if query.open_now:
+        found.append(
+            (
+                _("Open now") if not query.open_at_label else _("Open at the time chosen"),
+                replace(first, open_now=False, open_at=None, open_at_label=""),
+            )
+        )
+    if query.free_only:
+        found.append((_("Free"), replace(first, free_only=False)))
+    if query.accepting_only:
+        found.append((_("Taking new clients"), replace(first, accepting_only=False)))
+    if query.client_age is not None:
+        label = _("Age %(age)s") % {"age": query.client_age}
+        found.append((label, replace(first, client_age=None)))
+    if query.near is not None:
+        label = _("Near %(place)s") % {"place": query.near.label}
+        found.append((label, replace(first, near=None, radius_miles=None, sort="relevance")))
+    return [(label, _url(rest)) for label, rest in found]
+
+
+def _browse_needs(network: Network) -> list[tuple[str, str, str]]:
+    """(code, name, search URL) of the needs the network's services meet, for a search that
+    found nothing."""
+    codes = set(
+        SearchTag.objects.filter(document__network=network, kind=TagKind.CATEGORY)
+        .values_list("value", flat=True)
+        .distinct()
+    )
+    return [
+        (code, str(name), "?" + urlencode({"category": code}))
+        for code, name in CATEGORY_NAMES.items()
+        if code in codes
     ]

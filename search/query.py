@@ -16,6 +16,7 @@ from typing import Any, Literal
 from django.utils.translation import gettext as _
 
 from cms.categories import SDOH_CATEGORIES
+from cms.languages import language_code
 from directory.geocoding import GeocodeResult, GeocodingError, geocode, parse_lat_lng
 
 Sort = Literal["relevance", "distance"]
@@ -211,13 +212,7 @@ def parse_search(
         errors,
         _("Unknown service type: %(values)s."),
     )
-    languages = _known(
-        [v.lower() for v in _values(params, "language")],
-        None,
-        "language",
-        errors,
-        _("Not a language code: %(values)s."),
-    )
+    languages = _languages(_values(params, "language"), errors)
 
     age: int | None = None
     age_text = _first(params, "age")
@@ -296,9 +291,27 @@ def _near(text: str, geocoder: Geocode, errors: dict[str, str]) -> Near | None:
     return Near(latitude=result.latitude, longitude=result.longitude, label=text)
 
 
+def _languages(values: list[str], errors: dict[str, str]) -> tuple[str, ...]:
+    """Language codes from codes or names ("es", "spa", "Spanish", "español", "hmong")."""
+    good: list[str] = []
+    bad: list[str] = []
+    for value in values[:20]:
+        code = language_code(value[:60])
+        if code is None or not LANGUAGE_CODE.match(code):
+            if value not in bad:
+                bad.append(value)
+        elif code not in good:
+            good.append(code)
+    if bad:
+        errors["language"] = _(
+            "Not a language we know: %(values)s. Try a name or a code, e.g. Spanish or es."
+        ) % {"values": ", ".join(bad[:5])}
+    return tuple(sorted(good))
+
+
 def _known(
     values: list[str],
-    allowed: frozenset[str] | None,
+    allowed: frozenset[str],
     name: str,
     errors: dict[str, str],
     message: str,
@@ -306,8 +319,7 @@ def _known(
     good: list[str] = []
     bad: list[str] = []
     for value in values:
-        ok = value in allowed if allowed is not None else bool(LANGUAGE_CODE.match(value))
-        target = good if ok else bad
+        target = good if value in allowed else bad
         if value not in target:
             target.append(value)
     if bad:

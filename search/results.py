@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf.locale import LANG_INFO
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from cms.categories import SDOH_CATEGORIES
+from cms.languages import language_name
 from directory.hours import Closure, OpenStatus, WeeklyHours, open_status
 from directory.models import CapacityStatus, FeeType, ReferralMethod
 
@@ -34,11 +34,6 @@ CAPACITY_RANK = {
 STALE_RANK = 0.8
 NEVER_VERIFIED_RANK = 0.7
 TEMPORARILY_CLOSED_RANK = 0.5
-
-
-def language_name(code: str) -> str:
-    info = LANG_INFO.get(code)
-    return str(info["name"]) if info else code
 
 
 def facet_label(kind: str, value: str, type_names: dict[str, str]) -> str:
@@ -98,6 +93,15 @@ class SearchHit:
         return "hit-" + self.key.replace(":", "-")
 
     @property
+    def agency_shown(self) -> str:
+        """The agency's name under the service's, unless it is the same name again."""
+        if " ".join(self.agency_name.casefold().split()) == " ".join(
+            self.service_name.casefold().split()
+        ):
+            return ""
+        return self.agency_name
+
+    @property
     def capacity_label(self) -> str:
         return str(dict(CapacityStatus.choices).get(self.capacity, self.capacity))
 
@@ -130,6 +134,7 @@ class SearchResults:
     took_ms: float = 0.0
     fallback_reason: str = ""  # why another backend answered, when one did
     corrections: dict[str, str] = field(default_factory=dict)  # misspelt word → word searched
+    did_you_mean: str = ""  # a search with the misspelt words corrected, offered as a link
 
     @property
     def pages(self) -> int:

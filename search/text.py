@@ -1,7 +1,8 @@
 """Words of a search: splitting, synonyms, a light stemmer and highlighting, for every backend.
 
-The synonym table is the one source for query expansion in the database backend and for the
-synonym filter of the Elasticsearch analyzer, so both backends agree on what "food bank" finds.
+The synonym table (``search.synonyms``) is the one source for query expansion in the database
+backend and for the synonym filter of the Elasticsearch analyzer, so both backends agree on what
+"food bank" (or "comida", or "ride to doctor") finds.
 """
 
 from __future__ import annotations
@@ -14,29 +15,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-# Each line is one set of equivalent phrases (what people type ↔ what listings say).
-SYNONYMS: tuple[tuple[str, ...], ...] = (
-    ("food bank", "food pantry", "food shelf", "food closet"),
-    ("groceries", "food"),
-    ("meals", "hot meals", "soup kitchen", "free lunch"),
-    ("snap", "calfresh", "food stamps", "ebt"),
-    ("wic", "women infants and children"),
-    ("rent help", "rental assistance", "rent assistance", "help with rent"),
-    ("eviction", "eviction prevention", "tenant rights"),
-    ("homeless", "homelessness", "unhoused", "houseless"),
-    ("shelter", "emergency shelter", "emergency housing"),
-    ("utility help", "utility assistance", "energy assistance", "liheap", "bill assistance"),
-    ("ride", "rides", "transportation", "transport"),
-    ("bus pass", "transit pass", "bus ticket"),
-    ("domestic violence", "intimate partner violence", "ipv", "family violence"),
-    ("legal aid", "legal help", "legal services"),
-    ("job", "jobs", "employment", "work"),
-    ("childcare", "child care", "daycare", "day care"),
-    ("clothes", "clothing", "clothing closet"),
-    ("medical bills", "financial assistance", "medical debt"),
-    ("counseling", "counselling", "therapy", "mental health"),
-    ("detox", "substance use", "addiction", "recovery"),
-)
+from .synonyms import NEEDS, SYNONYMS
 
 STOPWORDS = frozenset(
     [
@@ -110,22 +89,41 @@ class Term:
 
     alternatives: tuple[tuple[str, ...], ...]
     typed: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # SDOH needs whose services also match (search.synonyms)
 
     @property
     def label(self) -> str:
         return " ".join(self.alternatives[0])
 
 
+def synonym_key(phrase: str) -> tuple[str, ...]:
+    """How a phrase is looked up: its words without stop words ("ride to the doctor" and
+    "ride doctor" are the same need), as ``terms`` reads a query."""
+    return tuple(w for w in words(phrase) if w not in STOPWORDS)
+
+
 def _synonym_index() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Each phrase's key → its line's phrases, whole (listings say "help with rent")."""
     index: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
     for group in SYNONYMS:
         phrases = tuple(tuple(words(p)) for p in group)
-        for phrase in phrases:
-            index[phrase] = phrases
+        for phrase in group:
+            index[synonym_key(phrase)] = phrases
     return index
 
 
+def _need_index() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each phrase's key → the needs its line means."""
+    return {
+        synonym_key(phrase): NEEDS[group[0]]
+        for group in SYNONYMS
+        if group[0] in NEEDS
+        for phrase in group
+    }
+
+
 _SYNONYM_INDEX = _synonym_index()
+_NEED_INDEX = _need_index()
 _LONGEST = max(len(p) for p in _SYNONYM_INDEX)
 
 
@@ -144,7 +142,13 @@ def terms(text: str, *, corrections: dict[str, str] | None = None) -> list[Term]
         for size in range(min(_LONGEST, len(found) - i), 0, -1):
             phrase = tuple(found[i : i + size])
             if phrase in _SYNONYM_INDEX:
-                result.append(Term(_SYNONYM_INDEX[phrase], typed=phrase if size > 1 else ()))
+                result.append(
+                    Term(
+                        _SYNONYM_INDEX[phrase],
+                        typed=phrase if size > 1 else (),
+                        categories=_NEED_INDEX.get(phrase, ()),
+                    )
+                )
                 i += size
                 break
         else:
@@ -153,14 +157,26 @@ def terms(text: str, *, corrections: dict[str, str] | None = None) -> list[Term]
     return result
 
 
+def corrected_text(text: str, corrections: dict[str, str]) -> str:
+    """``text`` with its misspelt words (folded, as ``words`` gives them) replaced: the search
+    a "Did you mean" offers ("Fod pantry" → "food pantry")."""
+
+    def replace(match: re.Match[str]) -> str:
+        folded = match.group(0).replace("'", "").replace("\u2019", "")
+        return corrections.get(fold(folded), match.group(0))
+
+    return _WORD.sub(replace, text)
+
+
 def query_words(text: str) -> list[str]:
     """The words of a query that the vocabulary is asked about (no stop words)."""
     return [w for w in words(text) if w not in STOPWORDS][: MAX_TERMS * 2]
 
 
 def synonym_rules() -> list[str]:
-    """The synonym table as Solr-format rules for Elasticsearch's synonym_graph filter."""
-    return [", ".join(group) for group in SYNONYMS]
+    """The synonym table as Solr-format rules for Elasticsearch's synonym_graph filter (folded,
+    as the analyzer's lowercase and asciifolding filters read them)."""
+    return [", ".join(fold(phrase) for phrase in group) for group in SYNONYMS]
 
 
 def highlight(text: str, needles: Iterable[str], *, width: int = 220) -> SafeString:

@@ -305,10 +305,21 @@ if ELASTICSEARCH_URL:
     }
 else:
     HANDOFF_SEARCH_BACKENDS["default"] = HANDOFF_SEARCH_BACKENDS["database"]
-# The search map's tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (with attribution);
-# empty: markers on a blank background, which works offline.
-SEARCH_MAP_TILE_URL = env_str("SEARCH_MAP_TILE_URL")
-SEARCH_MAP_ATTRIBUTION = env_str("SEARCH_MAP_ATTRIBUTION")
+# The search map's tiles: OpenStreetMap's standard tiles by default, with the attribution their
+# tile usage policy requires (https://operations.osmfoundation.org/policies/tiles/); another
+# server through SEARCH_MAP_TILE_URL (and its SEARCH_MAP_ATTRIBUTION, HTML). SEARCH_MAP_TILES=off
+# (or an empty SEARCH_MAP_TILE_URL) asks no tile server anything, for offline or private use:
+# the markers stand on a blank background and the list works as before.
+SEARCH_MAP_TILES = env_bool("SEARCH_MAP_TILES", True)
+SEARCH_MAP_TILE_URL = (
+    env_str("SEARCH_MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    if SEARCH_MAP_TILES
+    else ""
+)
+SEARCH_MAP_ATTRIBUTION = env_str(
+    "SEARCH_MAP_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
 
 # Wagtail
 WAGTAIL_SITE_NAME = "Handoff"
@@ -359,9 +370,9 @@ HANDOFF_IDLE_TIMEOUT_SECONDS = env_int("HANDOFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
 
 # Content-Security-Policy (django-csp 4): no inline script or event handler anywhere, the
 # Wagtail admin included (its inline scripts are replaced by markers: cms.wagtail_csp); the
-# map's tile host is allowed for images when set. The Wagtail admin (8.0) still writes inline
-# styles, so /admin/ adds 'unsafe-inline' to style-src only, and blob: images (previews of
-# uploads) (cms.middleware.ContentSecurityPolicyMiddleware).
+# map's tile host is allowed for images when tiles are on. The Wagtail admin (8.0) still writes
+# inline styles, so /admin/ adds 'unsafe-inline' to style-src only, and blob: images (previews
+# of uploads) (cms.middleware.ContentSecurityPolicyMiddleware).
 _csp_images = ["'self'", "data:"]
 if SEARCH_MAP_TILE_URL:
     # https://{s}.tile.example.org/{z}/{x}/{y}.png → https://*.tile.example.org

@@ -1,7 +1,7 @@
 """Test settings: the embedded default unless DATABASE_URL points at PostgreSQL."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, VAR_DIR, env_str
+from .base import DATABASES, VAR_DIR, env_bool, env_str
 
 DEBUG = False
 SECRET_KEY = "test-only-key-not-secret"
@@ -22,3 +22,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a separate Celery worker process can open the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405 — the demo data and seed_demo
+# No map tiles from the internet in tests (the Content-Security-Policy still names the default
+# tile host, for the browser tests that turn them on and answer the requests themselves).
+SEARCH_MAP_TILES = env_bool("SEARCH_MAP_TILES", False)

@@ -58,6 +58,7 @@ from ..text import (
     STOPWORDS,
     SYNONYMS,
     Term,
+    corrected_text,
     fold,
     highlight,
     needles_for,
@@ -73,6 +74,8 @@ EARTH_RADIUS_MILES = 3958.7613
 MILES_PER_DEGREE_LATITUDE = 69.0
 CLOSENESS_MILES = 5.0  # a hit this far away ranks at half the weight of one next door
 MAX_CORRECTIONS = 3
+MIN_CORRECTED = 4  # misspelt words this long are searched for as corrected
+MIN_SUGGESTED = 3  # … and words this long get a "Did you mean" (with the corrected ones)
 TS_CONFIG = "english"
 _SYNONYM_WORDS = frozenset(w for group in SYNONYMS for phrase in group for w in words(phrase))
 
@@ -137,9 +140,14 @@ class SearchBackend(BaseSearchBackend):
 
     # --- text --------------------------------------------------------------------------------
 
-    def corrections(self, text: str, *, network: Network) -> dict[str, str]:
-        """Misspelt words of a query (not in the network's vocabulary) → the closest word."""
-        asked = [w for w in query_words(text) if len(w) >= 4 and w not in _SYNONYM_WORDS]
+    def misspellings(self, text: str, *, network: Network) -> dict[str, str]:
+        """Words of a query that are in neither the network's vocabulary (its listings' names,
+        needs, service types and descriptions) nor the synonym table → the closest such word."""
+        asked = [
+            w
+            for w in query_words(text)
+            if len(w) >= MIN_SUGGESTED and w not in _SYNONYM_WORDS and not w.isdigit()
+        ]
         if not asked:
             return {}
         known = set(
@@ -154,6 +162,15 @@ class SearchBackend(BaseSearchBackend):
                 found[word] = best
         return found
 
+    def corrections(self, text: str, *, network: Network) -> dict[str, str]:
+        """Misspelt words searched for as their closest word (short words are only suggested:
+        "fod" could be "food" or a word the listings lack)."""
+        return {
+            w: best
+            for w, best in self.misspellings(text, network=network).items()
+            if len(w) >= MIN_CORRECTED
+        }
+
     def _closest(self, word: str, network: Network) -> str | None:
         vocabulary = SearchTerm.objects.filter(network=network)
         if _postgres():
@@ -164,10 +181,14 @@ class SearchBackend(BaseSearchBackend):
                 .values_list("word", flat=True)
                 .first()
             )
-            return match
-        candidates = list(
-            vocabulary.filter(word__startswith=word[0]).values_list("word", flat=True)
-        )
+            if match:
+                return match
+            candidates = []
+        else:
+            candidates = list(
+                vocabulary.filter(word__startswith=word[0]).values_list("word", flat=True)
+            )
+        candidates += [w for w in _SYNONYM_WORDS if w[0] == word[0] and len(w) >= MIN_SUGGESTED]
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.75)
         return close[0] if close else None
 
@@ -193,7 +214,17 @@ class SearchBackend(BaseSearchBackend):
             pg_rank = SearchRank(
                 F("search_vector"), tsq, weights=[0.1, 0.2, 0.4, 1.0], cover_density=True
             )
-            return Q(search_vector=tsq), pg_rank
+            if not any(term.categories for term in query_terms):
+                return Q(search_vector=tsq), pg_rank
+            # A term that names a need also matches that need's services, by their tags.
+            pg_condition = Q()
+            for term in query_terms:
+                one = PgSearchQuery(self.tsquery([term]), search_type="raw", config=TS_CONFIG)
+                matched = Q(search_vector=one)
+                if term.categories:
+                    matched |= _any_of("categories", TagKind.CATEGORY, term.categories)
+                pg_condition &= matched
+            return pg_condition, pg_rank
         condition, rank = Q(), Value(0.1)
         for term in query_terms:
             in_title, in_names, anywhere = Q(), Q(), Q()
@@ -211,6 +242,8 @@ class SearchBackend(BaseSearchBackend):
                 in_title |= title
                 in_names |= names
                 anywhere |= names | body
+            if term.categories:  # a need's services match whatever words they use
+                anywhere |= _any_of("categories", TagKind.CATEGORY, term.categories)
             condition &= anywhere
             rank = rank + Case(  # type: ignore[assignment]
                 When(in_title, then=Value(2.0)),
@@ -229,8 +262,12 @@ class SearchBackend(BaseSearchBackend):
         corrections: dict[str, str] = {}
         query_terms: list[Term] = []
         rank: Any = Value(1.0)
+        did_you_mean = ""
         if query.text:
-            corrections = self.corrections(query.text, network=network)
+            misspelt = self.misspellings(query.text, network=network)
+            corrections = {w: c for w, c in misspelt.items() if len(w) >= MIN_CORRECTED}
+            if len(misspelt) > len(corrections):
+                did_you_mean = corrected_text(query.text, misspelt)
             query_terms = terms(query.text, corrections=corrections)
             if query_terms:
                 condition, rank = self._text(query_terms)
@@ -324,6 +361,7 @@ class SearchBackend(BaseSearchBackend):
             backend=self.name,
             took_ms=(time.perf_counter() - started) * 1000,
             corrections=corrections,
+            did_you_mean=did_you_mean,
         )
 
     @staticmethod

@@ -89,9 +89,10 @@ class ServiceDocument(Document):
     location_id = Integer(index=False)
     service_name = _text()
     agency_name = _text()
-    names = _text(copy_to="text_all")
-    body = _text(copy_to="text_all")
+    names = _text(copy_to=["text_all", "spelling"])
+    body = _text(copy_to=["text_all", "spelling"])
     text_all = _text()
+    spelling = Text(analyzer=SUGGEST_ANALYZER)  # unstemmed words, for "Did you mean"
     description = _text()  # not searched (body has it) but highlighted
     location_name = _shown()
     address = _shown()

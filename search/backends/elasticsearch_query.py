@@ -19,11 +19,14 @@ from network.models import Network
 
 from .. import results as search_results
 from ..query import DEFAULT_RADIUS_MILES, Near, SearchQuery
+from ..text import terms
 from .elasticsearch_mapping import DEFAULT_INDEX, SUGGEST_CONTEXT
 
 FACET_SIZE = 50
 HIGHLIGHT_WIDTH = 220
 SUGGESTION = "names"
+DID_YOU_MEAN = "did_you_mean"
+SPELLING_FIELD = "spelling"  # names and body, folded but not stemmed (elasticsearch_mapping)
 MINUTES_PER_DAY = 24 * 60
 
 # The query's facet kinds and the keyword field each one counts.
@@ -158,20 +161,37 @@ def _score_functions(query: SearchQuery, network: Network, now: datetime) -> lis
     return functions
 
 
+def _words_match(text: str) -> Query:
+    return Q("multi_match", query=text, fields=list(TEXT_FIELDS), fuzziness="AUTO", operator="and")
+
+
+def _text_query(text: str) -> list[Query]:
+    """Every word must match; a phrase that names a need (``search.synonyms.NEEDS``: "comida",
+    "ride to doctor") may instead match that need's services, by their category codes."""
+    query_terms = terms(text)
+    if not any(term.categories for term in query_terms):
+        return [_words_match(text)]
+    return [
+        Q(
+            "bool",
+            should=[
+                _words_match(" ".join(term.typed) or term.label),
+                Q("terms", categories=list(term.categories)),
+            ],
+            minimum_should_match=1,
+        )
+        if term.categories
+        else _words_match(term.label)
+        for term in query_terms
+    ]
+
+
 def build_search(
     query: SearchQuery, *, network: Network, now: datetime, index: str = DEFAULT_INDEX
 ) -> Search:
     """The ``Search`` for one page of ``query`` in ``network`` (pure: no request is made)."""
     must = (
-        [
-            Q(
-                "multi_match",
-                query=query.text,
-                fields=list(TEXT_FIELDS),
-                fuzziness="AUTO",
-                operator="and",
-            )
-        ]
+        _text_query(query.text)
         if query.text
         else [Q("match_all")]  # a bool of filters alone scores 0, which no function can raise
     )
@@ -212,9 +232,51 @@ def build_search(
     search = search.highlight_options(
         pre_tags=["<mark>"], post_tags=["</mark>"], encoder="html", require_field_match=False
     )
+    if query.text:
+        search = search.suggest(DID_YOU_MEAN, query.text, phrase=did_you_mean(network))
     search = search.source(excludes=list(SOURCE_EXCLUDES))
     search = search.extra(track_total_hits=True, track_scores=True)
     return search[query.offset : query.offset + query.page_size]
+
+
+def did_you_mean(network: Network) -> dict[str, Any]:
+    """The phrase suggester: the query's words corrected from the indexed words (three letters
+    up: "fod pantry" → "food pantry"), kept only if the corrected phrase finds a service of
+    this network (collate), best first."""
+    return {
+        "field": SPELLING_FIELD,
+        "size": 1,
+        "max_errors": 2,
+        "direct_generator": [
+            {
+                "field": SPELLING_FIELD,
+                "suggest_mode": "missing",
+                "min_word_length": 3,
+                "prefix_length": 1,
+            }
+        ],
+        "collate": {
+            "query": {
+                "source": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"network_id": "{{network}}"}},
+                            {
+                                "match": {
+                                    SPELLING_FIELD: {
+                                        "query": "{{suggestion}}",
+                                        "operator": "and",
+                                    }
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
+            "params": {"network": str(network.pk)},
+            "prune": False,
+        },
+    }
 
 
 def build_suggest(

@@ -25,7 +25,7 @@ from ..query import SearchQuery
 from ..results import FacetValue, SearchHit, SearchResults, facet_label, hit_from_document
 from . import base
 from .elasticsearch_mapping import document_from_source
-from .elasticsearch_query import SUGGESTION
+from .elasticsearch_query import DID_YOU_MEAN, SUGGESTION
 
 BACKEND_NAME = "elasticsearch"  # the backend's name, as its results report it
 CATEGORY_CODES_BY_NAME = {name: code for code, name in SDOH_CATEGORIES}
@@ -120,7 +120,19 @@ def results_from_response(
         facets=facets,
         backend=BACKEND_NAME,
         took_ms=took_ms,
+        did_you_mean=did_you_mean_from_response(body, query),
     )
+
+
+def did_you_mean_from_response(body: Mapping[str, Any], query: SearchQuery) -> str:
+    """The phrase suggester's best correction that finds services in the network (collated),
+    if it differs from what was typed."""
+    for entry in (body.get("suggest") or {}).get(DID_YOU_MEAN) or []:
+        for option in entry.get("options") or []:
+            text = str(option.get("text") or "")
+            if option.get("collate_match", True) and text and text != query.text.casefold():
+                return text
+    return ""
 
 
 def suggestions_from_response(body: Mapping[str, Any]) -> list[base.Suggestion]:

@@ -85,6 +85,38 @@ class TestText:
         assert "Weekly Food Pantry" in names(results)
         assert search(text="shleter").total >= 2
 
+    @pytest.mark.parametrize(
+        ("typed", "found"),
+        [
+            ("comida", "Weekly Food Pantry"),
+            ("food stamps", "Weekly Food Pantry"),
+            ("banco de comida", "Weekly Food Pantry"),
+            ("vivienda", "Emergency Rental Assistance"),
+            ("ayuda con la renta", "Emergency Rental Assistance"),
+            ("ride to doctor", "Bus Pass Program"),
+            ("transporte al médico", "Bus Pass Program"),
+            ("albergue", "Family Shelter Rooms"),
+        ],
+    )
+    def test_spanish_and_plain_phrases_find_the_needs_they_name(self, search, typed, found):
+        results = search(text=typed)
+        assert found in names(results), (typed, names(results))
+
+    def test_a_short_misspelling_gets_a_did_you_mean(self, search, backend):
+        if backend.name != "database":
+            pytest.skip("Elasticsearch's phrase suggester is pinned in test_elasticsearch_query")
+        results = search(text="fod pantry")
+        assert results.did_you_mean == "food pantry"
+        assert "Weekly Food Pantry" in names(search(text=results.did_you_mean))
+
+    def test_words_the_listings_use_get_no_did_you_mean(self, search):
+        assert search(text="food pantry").did_you_mean == ""
+        assert search(text="comida").did_you_mean == ""
+        # a longer misspelling is searched for as corrected, with no question asked
+        corrected = search(text="foood pantry")
+        assert corrected.did_you_mean == ""
+        assert corrected.corrections == {"foood": "food"}
+
     def test_highlights_mark_the_words_and_escape_the_listing(self, search):
         hit = search(text="beds adults").hits[0]
         assert hit.service_name == "Overnight Shelter Beds"

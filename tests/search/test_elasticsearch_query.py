@@ -88,8 +88,9 @@ def body(
     sort: list[Any],
     start: int = 0,
     size: int = 20,
+    text: str = "",
 ) -> dict[str, Any]:
-    return {
+    found = {
         "query": {
             "function_score": {
                 "query": {"bool": {"must": must, "filter": filters}},
@@ -107,26 +108,104 @@ def body(
         "_source": SOURCE,
         "highlight": HIGHLIGHT,
     }
+    if text:  # every text search asks for a "Did you mean" correction
+        found["suggest"] = {"did_you_mean": {"text": text, "phrase": DID_YOU_MEAN}}
+    return found
+
+
+# The phrase suggester: corrections from the unstemmed words, kept when they find a service of
+# the network.
+DID_YOU_MEAN = {
+    "field": "spelling",
+    "size": 1,
+    "max_errors": 2,
+    "direct_generator": [
+        {"field": "spelling", "suggest_mode": "missing", "min_word_length": 3, "prefix_length": 1}
+    ],
+    "collate": {
+        "query": {
+            "source": {
+                "bool": {
+                    "filter": [
+                        {"term": {"network_id": "{{network}}"}},
+                        {"match": {"spelling": {"query": "{{suggestion}}", "operator": "and"}}},
+                    ]
+                }
+            }
+        },
+        "params": {"network": "7"},
+        "prune": False,
+    },
+}
 
 
 # --- queries -----------------------------------------------------------------------------------
 
 
 def test_a_plain_text_search():
-    search = build_search(SearchQuery(text="food bank"), network=NETWORK, now=NOW)
+    search = build_search(SearchQuery(text="pantry hours"), network=NETWORK, now=NOW)
 
     assert search._index == ["handoff-services"]
     assert search.to_dict() == body(
-        must=[text_match("food bank")],
+        must=[text_match("pantry hours")],
         filters=[NETWORK_FILTER],
         functions=RANK_FUNCTIONS,
         sort=["_score", {"key": "asc"}],
+        text="pantry hours",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "typed", "needs"),
+    [
+        ("comida", "groceries", ["food-insecurity"]),  # the line's first phrase; ES expands it
+        ("food stamps", "food stamps", ["food-insecurity"]),
+        ("vivienda", "housing", ["housing-instability", "inadequate-housing"]),
+        ("ride to doctor", "ride doctor", ["transportation-insecurity"]),
+        ("rent help", "rent help", ["housing-instability"]),
+    ],
+)
+def test_a_phrase_that_names_a_need_also_finds_that_needs_services(text, typed, needs):
+    result = build_search(SearchQuery(text=text), network=NETWORK, now=NOW).to_dict()
+
+    assert result == body(
+        must=[
+            {
+                "bool": {
+                    "should": [text_match(typed), {"terms": {"categories": needs}}],
+                    "minimum_should_match": 1,
+                }
+            }
+        ],
+        filters=[NETWORK_FILTER],
+        functions=RANK_FUNCTIONS,
+        sort=["_score", {"key": "asc"}],
+        text=text,
+    )
+
+
+def test_each_word_of_a_query_with_a_need_must_still_match():
+    result = build_search(SearchQuery(text="comida arcata"), network=NETWORK, now=NOW).to_dict()
+
+    assert result["query"]["function_score"]["query"]["bool"]["must"] == [
+        {
+            "bool": {
+                "should": [text_match("groceries"), {"terms": {"categories": ["food-insecurity"]}}],
+                "minimum_should_match": 1,
+            }
+        },
+        text_match("arcata"),
+    ]
+
+
+def test_a_search_without_words_asks_for_no_correction():
+    result = build_search(SearchQuery(free_only=True), network=NETWORK, now=NOW).to_dict()
+    assert "suggest" not in result
 
 
 def test_a_search_with_a_place_every_filter_and_open_now():
     query = SearchQuery(
-        text="rent help",
+        text="pantry",
         near=EUREKA,
         radius_miles=5,
         categories=("food-insecurity", "homelessness"),
@@ -145,7 +224,7 @@ def test_a_search_with_a_place_every_filter_and_open_now():
 
     assert search._index == ["handoff-test"]
     assert search.to_dict() == body(
-        must=[text_match("rent help")],
+        must=[text_match("pantry")],
         filters=[
             NETWORK_FILTER,
             {"geo_distance": {"distance": "5mi", "point": EUREKA_POINT}},
@@ -201,11 +280,12 @@ def test_a_search_with_a_place_every_filter_and_open_now():
         sort=["_score", {"key": "asc"}],
         start=20,
         size=10,
+        text="pantry",
     )
 
 
 def test_a_search_sorted_by_distance():
-    query = SearchQuery(text="shelter", near=EUREKA, radius_miles=10, sort="distance", page=2)
+    query = SearchQuery(text="beds", near=EUREKA, radius_miles=10, sort="distance", page=2)
 
     result = build_search(query, network=NETWORK, now=NOW).to_dict()
 
@@ -222,7 +302,7 @@ def test_a_search_sorted_by_distance():
         {"key": "asc"},
     ]
     assert result == body(
-        must=[text_match("shelter")],
+        must=[text_match("beds")],
         filters=[
             NETWORK_FILTER,
             {"geo_distance": {"distance": "10mi", "point": EUREKA_POINT}},
@@ -233,6 +313,7 @@ def test_a_search_sorted_by_distance():
         ],
         sort=result["sort"],
         start=20,
+        text="beds",
     )
 
 

@@ -83,7 +83,7 @@ def test_an_address_with_commas_stays_whole():
         ("radius=5", "radius", "A distance needs a place to measure from."),
         ("category=food&category=food-insecurity", "category", "Unknown category: food."),
         ("type=pantry,shelter", "type", "Unknown service type: shelter."),
-        ("language=Spanish", "language", "Not a language code: spanish."),
+        ("language=Atlantean", "language", "Not a language we know: Atlantean."),
         ("age=-3", "age", "The age must be a whole number of years."),
         ("age=200", "age", "The age must be a whole number of years."),
         ("sort=distance", "sort", "Sorting by distance needs a place"),
@@ -104,8 +104,26 @@ def test_bad_parameters_are_explained_and_dropped(query_string, field, message):
     assert query.sort == "relevance" or query.near is not None
 
 
+@pytest.mark.parametrize(
+    ("typed", "codes"),
+    [
+        ("Spanish", ("es",)),
+        ("español", ("es",)),
+        ("hmong", ("hmn",)),
+        ("Hmong,english", ("en", "hmn")),
+        ("spa", ("es",)),
+        ("es", ("es",)),
+    ],
+)
+def test_the_language_filter_takes_a_name_or_a_code(typed, codes):
+    parsed = parse(f"language={typed}")
+    assert parsed.query.languages == codes
+    assert not parsed.errors
+    assert ("language", codes[0]) in parsed.query.to_params()  # the URL keeps the code
+
+
 def test_valid_values_survive_next_to_bad_ones():
-    parsed = parse("category=food-insecurity,made-up&language=es,Klingon")
+    parsed = parse("category=food-insecurity,made-up&language=es,Atlantean")
     assert parsed.query.categories == ("food-insecurity",)
     assert parsed.query.languages == ("es",)
     assert set(parsed.errors) == {"category", "language"}

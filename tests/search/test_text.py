@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from search.text import SYNONYMS, highlight, needles_for, stem, synonym_rules, terms, words
+import pytest
+
+from cms.categories import SDOH_CATEGORIES
+from search.synonyms import NEEDS
+from search.text import (
+    SYNONYMS,
+    corrected_text,
+    fold,
+    highlight,
+    needles_for,
+    stem,
+    synonym_key,
+    synonym_rules,
+    terms,
+    words,
+)
 
 
 def test_a_known_phrase_becomes_one_term_with_its_synonyms():
@@ -56,5 +71,50 @@ def test_highlight_needles_leave_out_stop_words():
 
 
 def test_elasticsearch_gets_the_same_synonyms():
-    assert synonym_rules() == [", ".join(group) for group in SYNONYMS]
-    assert "food bank, food pantry, food shelf, food closet" in synonym_rules()
+    assert synonym_rules() == [", ".join(fold(p) for p in group) for group in SYNONYMS]
+    assert synonym_rules()[0].startswith("food bank, food pantry, food shelf, food closet")
+
+
+def test_a_phrase_belongs_to_one_line_and_needs_are_real_codes():
+    keys = [synonym_key(phrase) for group in SYNONYMS for phrase in group]
+    assert len(keys) == len(set(keys))
+    firsts = {group[0] for group in SYNONYMS}
+    codes = {code for code, _name in SDOH_CATEGORIES}
+    for first, needs in NEEDS.items():
+        assert first in firsts, first
+        assert set(needs) <= codes, needs
+
+
+@pytest.mark.parametrize(
+    ("typed", "alternative", "needs"),
+    [
+        ("comida", ("food",), ("food-insecurity",)),
+        ("Food stamps", ("calfresh",), ("food-insecurity",)),
+        ("estampillas de comida", ("snap",), ("food-insecurity",)),
+        ("vivienda", ("housing",), ("housing-instability", "inadequate-housing")),
+        ("ride to doctor", ("transportation",), ("transportation-insecurity",)),
+        ("Ride to the doctor", ("medical", "transportation"), ("transportation-insecurity",)),
+        ("transporte al médico", ("ride",), ("transportation-insecurity",)),
+        ("rent help", ("rental", "assistance"), ("housing-instability",)),
+        ("ayuda con la renta", ("rent", "help"), ("housing-instability",)),
+        ("albergue", ("shelter",), ("homelessness",)),
+        ("abogado", ("legal", "aid"), ()),
+    ],
+)
+def test_spanish_and_plain_phrases_become_one_term_with_the_needs_they_name(
+    typed, alternative, needs
+):
+    (term,) = terms(typed)
+    assert alternative in term.alternatives
+    assert term.categories == needs
+
+
+def test_a_listing_phrase_with_stop_words_stays_whole_for_matching():
+    (term,) = terms("help with rent")
+    assert ("help", "with", "rent") in term.alternatives  # what listings say
+    assert term.typed == ("help", "rent")
+
+
+def test_corrected_text_keeps_what_was_typed_around_the_corrections():
+    assert corrected_text("Fod pantry", {"fod": "food"}) == "food pantry"
+    assert corrected_text("rnet help!", {"rnet": "rent"}) == "rent help!"
