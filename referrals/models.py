@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cms.models import AppendOnlyModel
 from network.models import Network, Organization, User
+from referrals.names import name_key
 
 # --- clients and screening -------------------------------------------------------------------
 
@@ -64,13 +65,18 @@ class Client(models.Model):
         default=False,
         help_text=_("Agencies must not reach out; the clinic relays everything."),
     )
+    # The name's phonetic key (``referrals.names``), kept by ``save``: finds a misspelt name.
+    name_key = models.CharField(max_length=300, blank=True, editable=False)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
-        indexes = [models.Index(fields=["network", "date_of_birth"])]
+        indexes = [
+            models.Index(fields=["network", "date_of_birth"]),
+            models.Index(fields=["organization", "name_key"], name="client_name_key"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "external_id"],
@@ -81,6 +87,13 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name_key = name_key(self.first_name, self.last_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name"} & set(update_fields):  # type: ignore[call-overload]
+            kwargs["update_fields"] = {*update_fields, "name_key"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     @property
     def full_name(self) -> str:
