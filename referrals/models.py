@@ -282,9 +282,19 @@ class Referral(models.Model):
     def urgency_label(self) -> str:
         return str(_URGENCY_LABELS.get(self.urgency, self.urgency))
 
+    @property
+    def outcome_label(self) -> str:
+        return str(_OUTCOME_LABELS.get(self.outcome, self.outcome))
+
+    @property
+    def reason_label(self) -> str:
+        return str(_REASON_LABELS.get(self.reason_code, self.reason_code))
+
 
 _STATUS_LABELS = dict(ReferralStatus.choices)
 _URGENCY_LABELS = dict(Urgency.choices)
+_OUTCOME_LABELS = dict(ReferralOutcome.choices)
+_REASON_LABELS = dict(ReasonCode.choices)
 
 
 class EventKind(models.TextChoices):
