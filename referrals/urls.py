@@ -6,6 +6,7 @@ from . import api
 from .views import (
     clients,
     disclosures,
+    elsewhere,
     inbox,
     notifications,
     referral,
@@ -49,6 +50,7 @@ urlpatterns: list[URLPattern] = [
         name="referral_transition",
     ),
     path("referrals/<int:pk>/message/", referral.referral_message, name="referral_message"),
+    path("referrals/<int:pk>/elsewhere/", elsewhere.referral_elsewhere, name="referral_elsewhere"),
     # The agency's inbox; everyone's notifications.
     path("inbox/", inbox.referral_inbox, name="referral_inbox"),
     path("notifications/", notifications.notification_list, name="notification_list"),

@@ -133,13 +133,16 @@ def domain_labels(domains: Iterable[str]) -> list[str]:
     return [str(DOMAIN_LABELS[d]) for d in Domain if d in set(domains)]
 
 
-def refer_url(*, client: Client, screening: Screening | None = None) -> str:
+def refer_url(
+    *, client: Client, screening: Screening | None = None, categories: Iterable[str] = ()
+) -> str:
     """The staff search that starts from ``client``: services near the client's ZIP code,
     nearest first, in the client's preferred language (English is assumed of every listing,
-    so it filters nothing), with the screening's positive needs ticked, if given."""
-    params: list[tuple[str, str]] = []
+    so it filters nothing), with the screening's positive needs (or ``categories``) ticked."""
+    codes = list(categories)
     if screening is not None:
-        params += [("category", code) for code in screening.positive_categories]
+        codes += screening.positive_categories
+    params: list[tuple[str, str]] = [("category", code) for code in dict.fromkeys(codes)]
     zip_code = client.postal_code.strip()
     if zip_code:
         params += [("near", zip_code), ("sort", "distance")]
