@@ -67,6 +67,12 @@ class Client(models.Model):
     )
     # The name's phonetic key (``referrals.names``), kept by ``save``: finds a misspelt name.
     name_key = models.CharField(max_length=300, blank=True, editable=False)
+    # A duplicate merged into another record (``ClientMerge``): kept for the history that
+    # names it (the access log), hidden from every list and page.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    merged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -103,6 +109,26 @@ class Client(models.Model):
     def address(self) -> str:
         place = " ".join(p for p in (self.state, self.postal_code) if p)
         return ", ".join(p for p in (self.address_1, self.city, place) if p)
+
+
+class ClientMerge(AppendOnlyModel):
+    """The audit entry of a merge of duplicate clients: who merged which record into which,
+    when, the removed record's identity as it was, and how many rows of each kind moved."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kept = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="merges")
+    removed = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    removed_identity = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict, help_text=_("Rows moved, by model label."))
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Client {self.removed_id} merged into {self.kept_id}"
 
 
 class Screening(models.Model):

@@ -4,6 +4,7 @@ from django.urls import URLPattern, path
 
 from . import api
 from .views import (
+    client_records,
     clients,
     disclosures,
     elsewhere,
@@ -23,6 +24,8 @@ urlpatterns: list[URLPattern] = [
     path("clients/", clients.client_list, name="client_list"),
     path("clients/new/", clients.client_new, name="client_new"),
     path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
+    path("clients/<int:pk>/edit/", client_records.client_edit, name="client_edit"),
+    path("clients/<int:pk>/merge/", client_records.client_merge, name="client_merge"),
     path(
         "clients/<int:pk>/disclosures/", disclosures.client_disclosures, name="client_disclosures"
     ),

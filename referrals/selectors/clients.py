@@ -33,7 +33,8 @@ def clients_visible(*, user: User, organization: Organization) -> QuerySet[Clien
         user, OrgPerm.SEND_REFERRALS, organization
     ):
         return Client.objects.none()
-    return Client.objects.filter(organization=organization)
+    # A duplicate merged into another record is gone from every list and page.
+    return Client.objects.filter(organization=organization, merged_into__isnull=True)
 
 
 def client_duplicates(

@@ -307,6 +307,12 @@ def _client_page(
                 client=client, screening=screening_list[0] if screening_list else None
             ),
             "revoke_open": revoking[0] if revoking else None,
+            "can_merge": user_has_org_perm(
+                request.user,
+                OrgPerm.MANAGE_MEMBERS,
+                clinic,
+                checker=request.permission_checker,
+            ),
         },
         status=status,
     )
