@@ -94,6 +94,10 @@ def clients_merge(
         count = model._default_manager.filter(**{name: removed}).update(**{name: kept})
         if count:
             moved[model._meta.label] = count
+    # Records merged into the duplicate before now point at the record kept.
+    retired = Client.objects.filter(merged_into=removed).update(merged_into=kept)
+    if retired:
+        moved[Client._meta.label] = retired
     # The record number goes with the person: onto the kept record if it has none.
     external_id = removed.external_id
     removed.external_id = ""

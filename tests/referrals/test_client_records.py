@@ -269,3 +269,37 @@ def test_another_clinics_client_is_not_offered_on_the_page(clinic_admin, loop, o
 def test_other_networks_admin_cannot_reach_the_page(client, loop, other_loop):
     act_as(client, other_loop.tenant.users[Role.CLINIC_ADMIN], other_loop.clinic)
     assert client.get(_merge(loop.client)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_kept_records_accounting_of_disclosures_includes_the_duplicates(staff, loop, duplicate):
+    consent_services.access_log_write(
+        user=loop.agency_staff,
+        organization=loop.food_agency,
+        purpose="view",
+        fields=["name"],
+        seen=[(duplicate.pk, None)],
+        ip_address=None,
+    )
+    admin = loop.tenant.users[Role.CLINIC_ADMIN]
+    clients_merge(kept=loop.client, removed=duplicate, by=admin, organization=loop.clinic)
+    page = staff.get(reverse("referrals:client_disclosures", args=[loop.client.pk]))
+    assert "Harbor Food Bank" in html.unescape(page.content.decode())
+
+
+@pytest.mark.django_db
+def test_a_record_merged_twice_follows_to_the_last_record_kept(loop, duplicate):
+    admin = loop.tenant.users[Role.CLINIC_ADMIN]
+    third = client_create(
+        organization=loop.clinic,
+        by=loop.clinic_staff,
+        first_name="Mary",
+        last_name="Lopez",
+        date_of_birth=date(1980, 5, 17),
+        confirm_new=True,
+    )
+    clients_merge(kept=duplicate, removed=third, by=admin, organization=loop.clinic)
+    merge = clients_merge(kept=loop.client, removed=duplicate, by=admin, organization=loop.clinic)
+    third.refresh_from_db()
+    assert third.merged_into_id == loop.client.pk
+    assert merge.moved["referrals.Client"] == 1
