@@ -157,7 +157,9 @@ def disclosures_for_client(
     ):
         return AccessLog.objects.none()
     return (
-        AccessLog.objects.filter(client=client)
+        # With the duplicates merged into the client (``referrals.services.merging``): the
+        # access log keeps naming the record each view was of.
+        AccessLog.objects.filter(Q(client=client) | Q(client__merged_into=client))
         .exclude(organization_id=client.organization_id)  # the clinic's own reads: not disclosures
         .select_related("user", "organization", "referral")
         .order_by("-at", "-pk")

@@ -242,3 +242,31 @@ def organizations_users_with_perm(organization: Organization, perm: OrgPerm) -> 
         organizationuserobjectpermission__content_object=organization,
         organizationuserobjectpermission__permission__codename=perm.value,
     )
+
+
+def networks_users_with_perm(network: Network, perm: NetworkPerm) -> QuerySet[User]:
+    """Active users holding ``perm`` on the network (its admins, for ``ADMINISTER``)."""
+    from .models import User
+
+    return User.objects.filter(
+        is_active=True,
+        networkuserobjectpermission__content_object=network,
+        networkuserobjectpermission__permission__codename=perm.value,
+    )
+
+
+def organizations_with_active_holders(
+    organizations: Iterable[Organization], perm: OrgPerm
+) -> frozenset[int]:
+    """Ids of the ``organizations`` where at least one active user holds ``perm`` (one
+    query for any number of organizations)."""
+    ids = [org.pk for org in organizations]
+    if not ids:
+        return frozenset()
+    return frozenset(
+        OrganizationUserObjectPermission.objects.filter(
+            content_object_id__in=ids, permission__codename=perm.value, user__is_active=True
+        )
+        .values_list("content_object_id", flat=True)
+        .distinct()
+    )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cms.models import AppendOnlyModel
 from network.models import Network, Organization, User
+from referrals.names import name_key
 
 # --- clients and screening -------------------------------------------------------------------
 
@@ -64,13 +65,24 @@ class Client(models.Model):
         default=False,
         help_text=_("Agencies must not reach out; the clinic relays everything."),
     )
+    # The name's phonetic key (``referrals.names``), kept by ``save``: finds a misspelt name.
+    name_key = models.CharField(max_length=300, blank=True, editable=False)
+    # A duplicate merged into another record (``ClientMerge``): kept for the history that
+    # names it (the access log), hidden from every list and page.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", editable=False
+    )
+    merged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
-        indexes = [models.Index(fields=["network", "date_of_birth"])]
+        indexes = [
+            models.Index(fields=["network", "date_of_birth"]),
+            models.Index(fields=["organization", "name_key"], name="client_name_key"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "external_id"],
@@ -82,6 +94,13 @@ class Client(models.Model):
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name_key = name_key(self.first_name, self.last_name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name"} & set(update_fields):  # type: ignore[call-overload]
+            kwargs["update_fields"] = {*update_fields, "name_key"}  # type: ignore[misc]
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -90,6 +109,26 @@ class Client(models.Model):
     def address(self) -> str:
         place = " ".join(p for p in (self.state, self.postal_code) if p)
         return ", ".join(p for p in (self.address_1, self.city, place) if p)
+
+
+class ClientMerge(AppendOnlyModel):
+    """The audit entry of a merge of duplicate clients: who merged which record into which,
+    when, the removed record's identity as it was, and how many rows of each kind moved."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    kept = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="merges")
+    removed = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    removed_identity = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict, help_text=_("Rows moved, by model label."))
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Client {self.removed_id} merged into {self.kept_id}"
 
 
 class Screening(models.Model):
@@ -269,9 +308,19 @@ class Referral(models.Model):
     def urgency_label(self) -> str:
         return str(_URGENCY_LABELS.get(self.urgency, self.urgency))
 
+    @property
+    def outcome_label(self) -> str:
+        return str(_OUTCOME_LABELS.get(self.outcome, self.outcome))
+
+    @property
+    def reason_label(self) -> str:
+        return str(_REASON_LABELS.get(self.reason_code, self.reason_code))
+
 
 _STATUS_LABELS = dict(ReferralStatus.choices)
 _URGENCY_LABELS = dict(Urgency.choices)
+_OUTCOME_LABELS = dict(ReferralOutcome.choices)
+_REASON_LABELS = dict(ReasonCode.choices)
 
 
 class EventKind(models.TextChoices):

@@ -4,8 +4,10 @@ from django.urls import URLPattern, path
 
 from . import api
 from .views import (
+    client_records,
     clients,
     disclosures,
+    elsewhere,
     inbox,
     notifications,
     referral,
@@ -22,6 +24,8 @@ urlpatterns: list[URLPattern] = [
     path("clients/", clients.client_list, name="client_list"),
     path("clients/new/", clients.client_new, name="client_new"),
     path("clients/<int:pk>/", clients.client_detail, name="client_detail"),
+    path("clients/<int:pk>/edit/", client_records.client_edit, name="client_edit"),
+    path("clients/<int:pk>/merge/", client_records.client_merge, name="client_merge"),
     path(
         "clients/<int:pk>/disclosures/", disclosures.client_disclosures, name="client_disclosures"
     ),
@@ -49,6 +53,7 @@ urlpatterns: list[URLPattern] = [
         name="referral_transition",
     ),
     path("referrals/<int:pk>/message/", referral.referral_message, name="referral_message"),
+    path("referrals/<int:pk>/elsewhere/", elsewhere.referral_elsewhere, name="referral_elsewhere"),
     # The agency's inbox; everyone's notifications.
     path("inbox/", inbox.referral_inbox, name="referral_inbox"),
     path("notifications/", notifications.notification_list, name="notification_list"),

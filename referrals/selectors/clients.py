@@ -16,6 +16,7 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.lifecycle import TERMINAL
 from referrals.models import Client, Referral, Screening
+from referrals.names import word_key
 from referrals.selectors.referrals import referrals_visible
 from search.text import fold
 
@@ -32,7 +33,8 @@ def clients_visible(*, user: User, organization: Organization) -> QuerySet[Clien
         user, OrgPerm.SEND_REFERRALS, organization
     ):
         return Client.objects.none()
-    return Client.objects.filter(organization=organization)
+    # A duplicate merged into another record is gone from every list and page.
+    return Client.objects.filter(organization=organization, merged_into__isnull=True)
 
 
 def client_duplicates(
@@ -76,8 +78,9 @@ def names_similar(a: tuple[str, str], b: tuple[str, str]) -> bool:
 
 def clients_find(*, user: User, organization: Organization, text: str = "") -> QuerySet[Client]:
     """The clinic's clients (as ``clients_visible``) matching every word of ``text``, by name
-    (part of the first or last name), date of birth (2026-01-31 or 1/31/2026) or medical record
-    number (exact), each with ``last_screened_at`` and ``open_referral_count``."""
+    (part of the first or last name, or a word that sounds like one of them), date of birth
+    (2026-01-31 or 1/31/2026) or medical record number (exact), each with ``last_screened_at``
+    and ``open_referral_count``."""
 
     qs = clients_visible(user=user, organization=organization)
     for word in text.split()[:8]:
@@ -85,11 +88,7 @@ def clients_find(*, user: User, organization: Organization, text: str = "") -> Q
         if born is not None:
             qs = qs.filter(date_of_birth=born)
         else:
-            qs = qs.filter(
-                Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(external_id__iexact=word)
-            )
+            qs = qs.filter(name_matches(word) | Q(external_id__iexact=word))
     last_screened = (
         Screening.objects.filter(client=OuterRef("pk"))
         .order_by("-performed_at")
@@ -107,6 +106,19 @@ def clients_find(*, user: User, organization: Organization, text: str = "") -> Q
         last_screened_at=Subquery(last_screened),
         open_referral_count=Coalesce(Subquery(open_referrals, output_field=IntegerField()), 0),
     ).order_by("last_name", "first_name", "pk")
+
+
+def name_matches(word: str, prefix: str = "") -> Q:
+    """Clients (through ``prefix``, e.g. ``"client__"``) whose first or last name contains
+    ``word``, or one of whose name's words sounds like it ("hernandes" finds "Hernandez"):
+    the phonetic key is stored on the client, so this works alike on every database."""
+    match = Q(**{f"{prefix}first_name__icontains": word}) | Q(
+        **{f"{prefix}last_name__icontains": word}
+    )
+    code = word_key(word)
+    if len(code) >= 2:  # a one-letter code ("A") would match half the clinic
+        match |= Q(**{f"{prefix}name_key__contains": f" {code} "})
+    return match
 
 
 def _parse_birth_date(word: str) -> date | None:

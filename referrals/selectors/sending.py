@@ -14,9 +14,9 @@ from wagtail.models import Site
 
 from consent.models import Consent, DataSharingAgreement
 from consent.selectors import agreements_in_effect, consent_covers, consents_in_force
-from directory.models import Location, ServiceAtLocation, ServicePage
+from directory.models import Location, ReferralMethod, ServiceAtLocation, ServicePage
 from network.models import Organization
-from network.permissions import OrgPerm, user_has_org_perm
+from network.permissions import OrgPerm, organizations_with_active_holders, user_has_org_perm
 from referrals.models import Client, Referral
 from referrals.selectors.referrals import referrals_visible
 
@@ -34,18 +34,31 @@ class SendChoice:
     agreement: DataSharingAgreement | None
     categories: tuple[str, ...]
     locations: tuple[Location, ...]
+    # Whether an active user of the agency holds the receive permission: without one, a
+    # referral sent there waits with nobody to read it.
+    has_receivers: bool = True
+
+    @property
+    def refusal(self) -> str:
+        """Why no electronic referral can go to this service (one of ``REFUSALS``), in the
+        order ``referral_send`` checks; "" when one can."""
+        if self.agency is None:
+            return "no-agency"
+        if not self.agency.is_active:
+            return "agency-inactive"
+        if not self.agency.receives_referrals:
+            return "agency-not-receiving"
+        if self.service.referral_method != ReferralMethod.ELECTRONIC:
+            return "contact-directly"
+        if self.agreement is None:
+            return "no-agreement"
+        return ""
 
     @property
     def sendable(self) -> bool:
         """Whether an electronic referral can go to this service (what ``referral_send``
         requires of the agency and the listing)."""
-        return (
-            self.agency is not None
-            and self.agreement is not None
-            and self.agency.is_active
-            and self.agency.receives_referrals
-            and self.service.referral_method == "electronic"
-        )
+        return not self.refusal
 
 
 def send_choices(
@@ -53,7 +66,7 @@ def send_choices(
 ) -> list[SendChoice]:
     """The services of the clinic's network directory among ``service_ids`` (published, in the
     order asked, each once), for the clinic's staff; ids found nowhere there are left out, and
-    anyone else gets nothing. Six queries for any number of services."""
+    anyone else gets nothing. Seven queries for any number of services."""
 
     ids = list(dict.fromkeys(service_ids))
     if not ids or not organization.sends_referrals:
@@ -104,6 +117,7 @@ def send_choices(
         .order_by("sort_order", "pk")
     ):
         locations.setdefault(link.page_id, []).append(link.location)
+    staffed = organizations_with_active_holders(agencies.values(), OrgPerm.RECEIVE_REFERRALS)
     choices = []
     for service in chosen:
         agency = agencies.get(listing_paths[service.pk])
@@ -114,6 +128,7 @@ def send_choices(
                 agreement=agreements.get(agency.pk) if agency is not None else None,
                 categories=tuple(sorted(categories.get(service.pk, ()))),
                 locations=tuple(locations.get(service.pk, ())),
+                has_receivers=agency is not None and agency.pk in staffed,
             )
         )
     return choices

@@ -14,6 +14,7 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.lifecycle import OUTCOME_OWED
 from referrals.models import Referral
+from referrals.selectors.clients import name_matches
 
 if TYPE_CHECKING:
     from network.models import User
@@ -39,11 +40,15 @@ def referrals_sent(
     overdue: bool = False,
     sent_from: date | None = None,
     sent_to: date | None = None,
+    client_text: str = "",
+    client_id: int | None = None,
 ) -> QuerySet[Referral]:
     """Referrals ``organization`` sent, newest first, for its clinic staff (none for anyone
     else), with their agency and client, ``sent_on``, ``due_at`` (the answer or the outcome
-    owed next) and ``is_overdue``. Sent dates are days in the network's time zone. Newest first
-    is an index scan (sender, sent_at, id): a page costs the same after 100,000 referrals."""
+    owed next) and ``is_overdue``. ``client_text`` finds the client by name as the clients
+    list does (every word, misspellings that sound alike included). Sent dates are days in
+    the network's time zone. Newest first is an index scan (sender, sent_at, id): a page
+    costs the same after 100,000 referrals."""
 
     if not organization.sends_referrals or not user_has_org_perm(
         user, OrgPerm.SEND_REFERRALS, organization
@@ -77,6 +82,10 @@ def referrals_sent(
             qs = qs.filter(categories__icontains=f'"{category}"')
     if overdue:
         qs = qs.filter(late)
+    if client_id is not None:
+        qs = qs.filter(client_id=client_id)
+    for word in client_text.split()[:8]:
+        qs = qs.filter(name_matches(word, "client__"))
     tz = ZoneInfo(organization.network.time_zone)
     if sent_from is not None:
         qs = qs.filter(sent_at__gte=datetime.combine(sent_from, time.min, tz))

@@ -96,6 +96,31 @@ def client_create(
     return client
 
 
+_EDITABLE = ("first_name", "last_name", "date_of_birth", *_CLIENT_FIELDS)
+
+
+@transaction.atomic
+def client_update(
+    *, client: Client, by: User, organization: Organization, **changes: Any
+) -> Client:
+    """Change a client's details (name, birth date, contact, language …) as the client's
+    clinic's staff; ValidationError for bad input, and nothing is written."""
+
+    clinic_staff_check(by, organization)
+    if client.organization_id != organization.pk or client.merged_into_id is not None:
+        raise PermissionDenied(_("Only the client's clinic may change their details."))
+    unknown = set(changes) - set(_EDITABLE)
+    if unknown:
+        raise TypeError(f"unknown client fields: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(client, name, value.strip() if isinstance(value, str) else value)
+    client.full_clean(exclude=["network", "organization", "created_by", "merged_into"])
+    if client.date_of_birth > timezone.localdate():
+        raise ValidationError({"date_of_birth": _("The date of birth is in the future.")})
+    client.save()
+    return client
+
+
 @transaction.atomic
 def screening_record(
     *,

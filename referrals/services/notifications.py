@@ -9,13 +9,16 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from network.models import (
     Organization,
     User,
 )
 from network.permissions import (
+    NetworkPerm,
     OrgPerm,
+    networks_users_with_perm,
     organizations_users_with_perm,
 )
 from referrals.models import (
@@ -117,3 +120,31 @@ def notify_holders(
     if ids:
         transaction.on_commit(lambda: delivery_enqueue(ids))
     return ids
+
+
+def agency_admins_notify_unreceived(referral: Referral) -> list[Notification]:
+    """Tell the agency's admins and the network's admins that ``referral`` went to an agency
+    where no active user may receive referrals, so that someone is given the role. The text
+    names the referral, the service and the agencies, never the client."""
+
+    admins = [
+        *organizations_users_with_perm(referral.agency, OrgPerm.MANAGE_MEMBERS),
+        *networks_users_with_perm(referral.network, NetworkPerm.ADMINISTER),
+    ]
+    return notify(
+        admins,
+        referral=referral,
+        kind="referral_unreceived",
+        subject=_("Referral #%(id)s has nobody to receive it at %(agency)s")
+        % {"id": referral.pk, "agency": referral.agency.name},
+        body=_(
+            "%(clinic)s sent a referral for %(service)s to %(agency)s, but no active staff "
+            "member of %(agency)s may receive referrals. Give someone there the agency staff "
+            "role so that it is answered."
+        )
+        % {
+            "clinic": referral.sender.name,
+            "service": referral.service_name,
+            "agency": referral.agency.name,
+        },
+    )

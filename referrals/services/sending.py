@@ -36,7 +36,7 @@ from referrals.models import (
     Urgency,
 )
 from referrals.services.clients import clinic_staff_check
-from referrals.services.notifications import notify_holders
+from referrals.services.notifications import agency_admins_notify_unreceived, notify_holders
 from referrals.services.timeline import event_add
 
 if TYPE_CHECKING:
@@ -325,7 +325,7 @@ def _referral_create(
             organization=sender,
             to_status=ReferralStatus.REQUESTED,
         )
-        notify_holders(
+        received = notify_holders(
             agency,
             OrgPerm.RECEIVE_REFERRALS,
             referral=referral,
@@ -339,6 +339,8 @@ def _referral_create(
                 "service": referral.service_name,
             },
         )
+        if not received:  # nobody at the agency can receive it: tell who can fix that
+            agency_admins_notify_unreceived(referral)
     return referral
 
 

@@ -49,6 +49,7 @@ from referrals.selectors.clients import (
 )
 from referrals.services.clients import client_create
 from referrals.views.referral import acting_organization
+from search.query import LANGUAGE_CODE
 
 CLIENTS_PER_PAGE = 25
 
@@ -132,10 +133,24 @@ def domain_labels(domains: Iterable[str]) -> list[str]:
     return [str(DOMAIN_LABELS[d]) for d in Domain if d in set(domains)]
 
 
-def refer_url(*, client: Client, screening: Screening | None = None) -> str:
-    """The staff search for ``client``: with the screening's categories ticked, if given."""
-    url = screening.search_url() if screening is not None else reverse("referrals:search")
-    return url + ("&" if "?" in url else "?") + urlencode({"client": client.pk})
+def refer_url(
+    *, client: Client, screening: Screening | None = None, categories: Iterable[str] = ()
+) -> str:
+    """The staff search that starts from ``client``: services near the client's ZIP code,
+    nearest first, in the client's preferred language (English is assumed of every listing,
+    so it filters nothing), with the screening's positive needs (or ``categories``) ticked."""
+    codes = list(categories)
+    if screening is not None:
+        codes += screening.positive_categories
+    params: list[tuple[str, str]] = [("category", code) for code in dict.fromkeys(codes)]
+    zip_code = client.postal_code.strip()
+    if zip_code:
+        params += [("near", zip_code), ("sort", "distance")]
+    language = client.preferred_language.strip().lower()
+    if LANGUAGE_CODE.match(language) and language not in {"en", "eng"}:
+        params.append(("language", language))
+    params.append(("client", str(client.pk)))
+    return f"{reverse('referrals:search')}?{urlencode(params)}"
 
 
 def form_errors(form: BaseForm, exc: ValidationError, fields: Mapping[str, str] = {}) -> None:
@@ -292,6 +307,12 @@ def _client_page(
                 client=client, screening=screening_list[0] if screening_list else None
             ),
             "revoke_open": revoking[0] if revoking else None,
+            "can_merge": user_has_org_perm(
+                request.user,
+                OrgPerm.MANAGE_MEMBERS,
+                clinic,
+                checker=request.permission_checker,
+            ),
         },
         status=status,
     )

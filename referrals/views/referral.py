@@ -210,6 +210,7 @@ def detail_response(
             "overdue": due_at is not None and due_at < now,
             "refused": refused,
             "posted": posted or {},
+            "refer_elsewhere": side == Side.SENDER and referral.status in (S.REJECTED, S.FAILED),
         },
         status=status,
     )

@@ -91,6 +91,18 @@ def referral_new(request: TenantRequest) -> HttpResponse:
                 )
                 % {"agencies": names},
             )
+            unstaffed = {c.agency.pk for c in choices if c.agency and not c.has_receivers}
+            unread = list(dict.fromkeys(r.agency.name for r in sent if r.agency_id in unstaffed))
+            if unread:
+                messages.warning(
+                    request,
+                    _(
+                        "Nobody at %(agencies)s is set up to receive referrals yet: the "
+                        "agency's and the network's administrators were told. Call the agency "
+                        "if the need is urgent."
+                    )
+                    % {"agencies": ", ".join(unread)},
+                )
             if len(sent) == 1:
                 return redirect("referrals:referral_detail", pk=sent[0].pk)
             return redirect("referrals:referral_tracker")
@@ -140,7 +152,7 @@ def _send(
     if not replay:
         for choice in choices:
             if not choice.sendable:
-                errors.setdefault("service", []).append(_no_agreement(choice))
+                errors.setdefault("service", []).append(refusal_message(choice))
         if form.records_consent:
             if cleaned["consent"] == ConsentMethod.VERBAL and (
                 cleaned.get("script_digest") != consent["digest"]
@@ -297,6 +309,12 @@ def _rows(
         rows.append(
             {
                 "choice": choice,
+                "refusal": refusal_message(choice) if not choice.sendable else "",
+                "unreceived": (
+                    unreceived_warning(choice)
+                    if choice.sendable and not choice.has_receivers
+                    else ""
+                ),
                 "location": picked if picked.isdigit() else "",
                 "consented": (
                     None
@@ -324,8 +342,41 @@ def _targets(
     return targets
 
 
-def _no_agreement(choice: SendChoice) -> str:
-    agency = choice.agency.name if choice.agency else choice.service.title
+def refusal_message(choice: SendChoice) -> str:
+    """Why this service cannot take an electronic referral, in words (each reason its own)."""
+    names = {
+        "agency": choice.agency.name if choice.agency else choice.service.title,
+        "service": choice.service.title,
+    }
+    reason = choice.refusal
+    if reason == "no-agency":
+        return (
+            _("%(service)s is not linked to an agency in this network: contact it directly.")
+            % names
+        )
+    if reason == "agency-inactive":
+        return _("%(agency)s no longer takes referrals in this network: contact it directly.") % (
+            names
+        )
+    if reason == "agency-not-receiving":
+        return _("%(agency)s does not receive electronic referrals: contact it directly.") % names
+    if reason == "contact-directly":
+        return (
+            _(
+                "%(agency)s asks to be contacted directly for %(service)s: this service takes no "
+                "electronic referrals."
+            )
+            % names
+        )
+    return (
+        _("%(agency)s has no data-sharing agreement in force for %(service)s: contact it directly.")
+        % names
+    )
+
+
+def unreceived_warning(choice: SendChoice) -> str:
+    """The warning for a service whose agency has nobody who may receive referrals."""
     return _(
-        "%(agency)s has no data-sharing agreement in force for %(service)s: contact it directly."
-    ) % {"agency": agency, "service": choice.service.title}
+        "Nobody at %(agency)s is set up to receive referrals yet, so this one may go unread. "
+        "If you send it, the agency's and the network's administrators are told."
+    ) % {"agency": choice.agency.name if choice.agency else choice.service.title}

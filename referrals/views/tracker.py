@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from consent.models import AccessPurpose, ClientField
 from network import selectors
@@ -26,11 +26,14 @@ from referrals.views.referral import acting_organization
 PAGE_SIZE = 25
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @member_required
 def referral_tracker(request: TenantRequest) -> HttpResponse:
     """Referrals the acting clinic sent, newest first, 25 a page. Filters that cannot be read
-    are named above the table (400) and the others still apply."""
+    are named above the table (400) and the others still apply.
+
+    The filters are in the address; a client's name is posted (``client_q``), never put in
+    it, as on the clients list. ``?client=<id>`` shows one client's referrals."""
     clinic = acting_organization(request)
     if not clinic.sends_referrals or not user_has_org_perm(
         request.user, OrgPerm.SEND_REFERRALS, clinic, checker=request.permission_checker
@@ -45,6 +48,8 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     valid = form.is_valid() if form.is_bound else True
     filters = form.cleaned_data if form.is_bound else {}
     now = timezone.now()
+    client_text = request.POST.get("client_q", "").strip()[:100]
+    client_id = request.GET.get("client", "")
     referrals = referrals_sent(
         user=request.user,
         organization=clinic,
@@ -55,8 +60,11 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         overdue=bool(filters.get("overdue")),
         sent_from=filters.get("sent_from"),
         sent_to=filters.get("sent_to"),
+        client_text=client_text,
+        client_id=int(client_id) if client_id.isdigit() and len(client_id) < 18 else None,
     )
-    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    page_number = request.POST.get("page") if request.method == "POST" else None
+    page = Paginator(referrals, PAGE_SIZE).get_page(page_number or request.GET.get("page"))
     clients_seen(
         request,
         clinic,
@@ -71,13 +79,22 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
             (referral, _age(referral.sent_on, now))  # type: ignore[attr-defined]
             for referral in page.object_list
         ],
-        "filtered": bool(filters) and any(filters.values()),
+        "filtered": (bool(filters) and any(filters.values())) or bool(client_text),
+        "client_q": client_text,
+        "filters_query": _without_page(request),
         "time_zone": clinic.network.time_zone,  # dates as the clinic reads them
     }
     htmx = bool(request.htmx)  # type: ignore[attr-defined]
     template = "referrals/tracker/_table.html" if htmx else "referrals/tracker/list.html"
     # htmx swaps only successful answers, so the fragment carries its own error messages.
     return render(request, template, context, status=200 if valid or htmx else 400)
+
+
+def _without_page(request: TenantRequest) -> str:
+    """The filters in the address, without the page (a posted search pages itself)."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
 
 
 def _age(sent: datetime, now: datetime) -> str:

@@ -48,7 +48,7 @@ def test_client_page_shows_everything_about_the_client(staff, loop):
     search = reverse("referrals:search")
     assert (
         f"{search}?category=food-insecurity&amp;category=transportation-insecurity"
-        f"&amp;client={loop.client.pk}"
+        f"&amp;language=es&amp;client={loop.client.pk}"
     ) in body
     # The consent, active, with its revoke form.
     assert "Active" in body
@@ -65,12 +65,12 @@ def test_client_page_shows_everything_about_the_client(staff, loop):
 @pytest.mark.django_db
 def test_search_and_refer_carries_the_client_and_the_latest_needs(staff, loop):
     body = staff.get(_page(loop)).content.decode()
-    assert f'href="{reverse("referrals:search")}?client={loop.client.pk}"' in body
+    assert f'href="{reverse("referrals:search")}?language=es&amp;client={loop.client.pk}"' in body
     _screen(loop)
     body = staff.get(_page(loop)).content.decode()
     assert (
         f'href="{reverse("referrals:search")}?category=food-insecurity'
-        f'&amp;category=transportation-insecurity&amp;client={loop.client.pk}"'
+        f'&amp;category=transportation-insecurity&amp;language=es&amp;client={loop.client.pk}"'
     ) in body
 
 

@@ -65,7 +65,7 @@ def test_screening_is_recorded_and_its_result_shown(staff, loop):
     assert "Inadequate Housing" in body
     assert "Interpersonal safety" in body  # not scored: unanswered
     search = screening.search_url().replace("&", "&amp;")
-    assert f"{search}&amp;client={loop.client.pk}" in body
+    assert f"{search}&amp;language=es&amp;client={loop.client.pk}" in body
     consent = reverse("referrals:consent_new", args=[loop.client.pk])
     assert f"{consent}?categories=food-insecurity" in body
 
