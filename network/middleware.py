@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
 
@@ -93,7 +95,23 @@ class TenantMiddleware:
         # Without a membership (anonymous visitors, people not yet added anywhere) the tenant is
         # the network whose site answers this host: the public pages of that network.
         tenant_request.network = membership.network if membership else site_network(request)
-        return self.get_response(request)
+        # Every time on every page in the network's zone (due times, timelines, screenings):
+        # one clock for the clinic and the agency, whatever the server runs in.
+        zone = network_zone(tenant_request.network)
+        if zone is None:
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)
+
+
+def network_zone(network: Network | None) -> ZoneInfo | None:
+    """The network's time zone; None without a network (or with a zone Python does not know)."""
+    if network is None or not network.time_zone:
+        return None
+    try:
+        return ZoneInfo(network.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 # Paths an unverified admin may still open: signing in and out, the two-factor pages, static
