@@ -10,14 +10,14 @@ from django.conf.locale import LANG_INFO
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_LABELS
 from directory.hours import Closure, OpenStatus, WeeklyHours, open_status
 from directory.models import CapacityStatus, FeeType, ReferralMethod
 
 from .models import SearchDocument
 from .query import SearchQuery
 
-CATEGORY_NAMES = dict(SDOH_CATEGORIES)
+CATEGORY_NAMES = NEED_LABELS
 FACET_KINDS = ("category", "type", "language", "fee", "capacity")
 FACET_TITLES = {
     "category": _("Need"),
