@@ -1,4 +1,4 @@
-"""Spanish: “3 de diciembre de 2026” and “3 de diciembre de 2026, 5:00 p. m.” (short forms are
+"""Spanish: “3 de diciembre de 2026” and “3 de diciembre de 2026, 5:00 p.m.” (short forms are
 the same)."""
 
 from django.conf.locale.es.formats import (  # noqa: F401 -- what people may type stays Django's
@@ -11,8 +11,8 @@ from django.conf.locale.es.formats import (  # noqa: F401 -- what people may typ
 )
 
 DATE_FORMAT = r"j \d\e F \d\e Y"
-TIME_FORMAT = "g:i A"
-DATETIME_FORMAT = r"j \d\e F \d\e Y, g:i A"
+TIME_FORMAT = "g:i a"
+DATETIME_FORMAT = r"j \d\e F \d\e Y, g:i a"
 YEAR_MONTH_FORMAT = r"F \d\e Y"
 MONTH_DAY_FORMAT = r"j \d\e F"
 SHORT_DATE_FORMAT = DATE_FORMAT
