@@ -160,7 +160,11 @@ def notify_holders(
         cursor.execute(
             sql,
             [
-                *(referral.pk, kind, *subject_params, *body_params, link),
+                referral.pk,
+                kind,
+                *subject_params,
+                *body_params,
+                link,
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 *holder_params,
                 *(Channel.IN_APP, Channel.EMAIL, Channel.IN_APP),
