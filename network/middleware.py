@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
+from wagtail.users.models import UserProfile
 
 from . import two_factor
 from .models import Membership, Network, Organization, User
@@ -100,8 +102,28 @@ class TenantMiddleware:
         zone = network_zone(tenant_request.network)
         if zone is None:
             return self.get_response(request)
+        if request.path_info.startswith(WAGTAIL_ADMIN_PREFIX):
+            wagtail_admin_zone(tenant_request.user, zone)
         with timezone.override(zone):
             return self.get_response(request)
+
+
+# The Wagtail admin activates each person's own zone (their account's setting, else TIME_ZONE).
+WAGTAIL_ADMIN_PREFIX = "/admin/"
+
+
+def wagtail_admin_zone(user: Any, zone: ZoneInfo) -> None:
+    """Who has not chosen a zone in their Wagtail account sees the admin (listing suggestions,
+    imports, the dashboard) in the network's zone too, like the workspace: the choice is lent
+    to this request's copy of their profile, never saved."""
+    if not user.is_authenticated:
+        return
+    try:
+        profile = user.wagtail_userprofile
+    except UserProfile.DoesNotExist:
+        profile = user.wagtail_userprofile = UserProfile(user=user)
+    if not profile.current_time_zone:
+        profile.current_time_zone = zone.key
 
 
 def network_zone(network: Network | None) -> ZoneInfo | None:
