@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
+from wagtail.users.models import UserProfile
 
 from . import two_factor
 from .models import Membership, Network, Organization, User
@@ -93,7 +97,43 @@ class TenantMiddleware:
         # Without a membership (anonymous visitors, people not yet added anywhere) the tenant is
         # the network whose site answers this host: the public pages of that network.
         tenant_request.network = membership.network if membership else site_network(request)
-        return self.get_response(request)
+        # Every time on every page in the network's zone (due times, timelines, screenings):
+        # one clock for the clinic and the agency, whatever the server runs in.
+        zone = network_zone(tenant_request.network)
+        if zone is None:
+            return self.get_response(request)
+        if request.path_info.startswith(WAGTAIL_ADMIN_PREFIX):
+            wagtail_admin_zone(tenant_request.user, zone)
+        with timezone.override(zone):
+            return self.get_response(request)
+
+
+# The Wagtail admin activates each person's own zone (their account's setting, else TIME_ZONE).
+WAGTAIL_ADMIN_PREFIX = "/admin/"
+
+
+def wagtail_admin_zone(user: Any, zone: ZoneInfo) -> None:
+    """Who has not chosen a zone in their Wagtail account sees the admin (listing suggestions,
+    imports, the dashboard) in the network's zone too, like the workspace: the choice is lent
+    to this request's copy of their profile, never saved."""
+    if not user.is_authenticated:
+        return
+    try:
+        profile = user.wagtail_userprofile
+    except UserProfile.DoesNotExist:
+        profile = user.wagtail_userprofile = UserProfile(user=user)
+    if not profile.current_time_zone:
+        profile.current_time_zone = zone.key
+
+
+def network_zone(network: Network | None) -> ZoneInfo | None:
+    """The network's time zone; None without a network (or with a zone Python does not know)."""
+    if network is None or not network.time_zone:
+        return None
+    try:
+        return ZoneInfo(network.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 # Paths an unverified admin may still open: signing in and out, the two-factor pages, static

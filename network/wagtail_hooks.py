@@ -20,7 +20,7 @@ from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 
-from cms.categories import SDOH_CATEGORIES, SENSITIVE_CATEGORY_CODES
+from cms.categories import NEED_CHOICES, SENSITIVE_CATEGORY_CODES
 
 from . import services
 from .models import Network, Organization, User
@@ -159,7 +159,7 @@ class NetworkForm(WagtailAdminModelForm):
             "them, never network-wide."
         ),
         choices=[
-            (code, name) for code, name in SDOH_CATEGORIES if code not in SENSITIVE_CATEGORY_CODES
+            (code, name) for code, name in NEED_CHOICES if code not in SENSITIVE_CATEGORY_CODES
         ],
         widget=forms.CheckboxSelectMultiple,
         required=False,

@@ -47,7 +47,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber, TruncWeek
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_CHOICES
 from network.models import Network, Organization, OrganizationKind
 from referrals.lifecycle import OUTCOME_REQUIRED
 from referrals.models import Referral, ReferralOutcome
@@ -315,7 +315,7 @@ def outcomes_by_category(*, network: Network, period: Period) -> OutcomeTable:
         for code in set(needs or ()):
             per_need[outcome, code] = per_need.get((outcome, code), 0) + n
     needed = {code for _outcome, code in per_need}
-    used = [(code, label) for code, label in SDOH_CATEGORIES if code in needed]
+    used = [(code, str(label)) for code, label in NEED_CHOICES if code in needed]
     rows = [
         OutcomeRow(
             outcome=str(outcome.value),

@@ -14,19 +14,20 @@ from django import forms
 from django.core.validators import FileExtensionValidator
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_CHOICES, NEED_LABELS, need_label
 from cms.widgets import ListSelect
 from consent.files import signed_form_type
 from consent.models import ConsentMethod, ConsentPolicy
-from consent.wording import verbal_consent_script
+from consent.wording import script_language, script_languages, verbal_consent_script
 from network.forms import ObjectChoiceField, ObjectMultipleChoiceField, PeriodDateField
 from network.models import Organization
 from referrals.models import Client, ReferralStatus, Urgency
 from referrals.screening import NONE_OF_THE_ABOVE, QUESTIONS
 
-CATEGORY_NAMES: Mapping[str, str] = dict(SDOH_CATEGORIES)
+CATEGORY_NAMES: Mapping[str, Promise] = NEED_LABELS
 SIGNED_FORM_EXTENSIONS = ["pdf", "jpg", "jpeg", "png"]
 
 
@@ -148,15 +149,20 @@ class ConsentScope:
 
 
 def consent_script(
-    *, clinic: Organization, recipients: Iterable[Organization], categories: Iterable[str]
+    *,
+    clinic: Organization,
+    recipients: Iterable[Organization],
+    categories: Iterable[str],
+    language: str | None = None,
 ) -> str:
     """The verbal consent wording for these choices (``recipients`` empty: the whole network),
-    needs in the code system's order, recipients by name."""
+    needs in the code system's order, recipients by name, in ``language``."""
     chosen = set(categories)
     return verbal_consent_script(
         clinic=clinic.name,
         recipients=sorted(r.name for r in recipients),
-        needs=[str(name) for code, name in SDOH_CATEGORIES if code in chosen],
+        needs=[code for code, _name in NEED_CHOICES if code in chosen],
+        language=language,
     )
 
 
@@ -180,7 +186,7 @@ class ConsentForm(forms.Form):
     )
     categories = forms.MultipleChoiceField(
         label=_("Needs the consent covers"),
-        choices=SDOH_CATEGORIES,
+        choices=NEED_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one need the consent covers.")},
     )
@@ -195,6 +201,12 @@ class ConsentForm(forms.Form):
         label=_("How the client gave consent"),
         choices=ConsentMethod.choices,
         initial=ConsentMethod.VERBAL,
+        widget=forms.RadioSelect,
+    )
+    script_language = forms.ChoiceField(
+        label=_("Read the wording in"),
+        choices=[],
+        required=False,
         widget=forms.RadioSelect,
     )
     script_shown = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -223,13 +235,28 @@ class ConsentForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, clinic: Organization, agencies: QuerySet[Organization], **kwargs: Any
+        self,
+        *args: Any,
+        clinic: Organization,
+        agencies: QuerySet[Organization],
+        client_language: str = "",
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.clinic = clinic
         self.agencies = agencies
+        self.client_language = client_language
         for name in ("recipients", "sensitive_recipients"):
             cast(forms.ModelMultipleChoiceField, self.fields[name]).queryset = agencies
+        language = cast(forms.ChoiceField, self.fields["script_language"])
+        language.choices = script_languages()
+        language.initial = self.language()
+
+    def language(self) -> str:
+        """The language of the wording: chosen on the page, else the client's."""
+        values = self.data if self.is_bound else self.initial
+        chosen = values.get("script_language")
+        return script_language(preferred=self.client_language, chosen=str(chosen or ""))
 
     @classmethod
     def initial_from(cls, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -258,7 +285,10 @@ class ConsentForm(forms.Form):
             ids = [int(v) for v in listed("recipients") if v.isdigit()]
             recipients = list(self.agencies.filter(pk__in=ids)) if ids else []
         return consent_script(
-            clinic=self.clinic, recipients=recipients, categories=listed("categories")
+            clinic=self.clinic,
+            recipients=recipients,
+            categories=listed("categories"),
+            language=self.language(),
         )
 
     def clean_signed_form(self) -> Any:
@@ -289,7 +319,7 @@ class ConsentForm(forms.Form):
             self.add_error(
                 "sensitive_recipients",
                 _("Name the agencies that may receive sensitive needs (%(needs)s).")
-                % {"needs": ", ".join(CATEGORY_NAMES[c] for c in sorted(sensitive_needs))},
+                % {"needs": ", ".join(need_label(c) for c in sorted(sensitive_needs))},
             )
         method = cleaned.get("method")
         if method == ConsentMethod.VERBAL and "categories" in cleaned:
@@ -297,6 +327,7 @@ class ConsentForm(forms.Form):
                 clinic=self.clinic,
                 recipients=recipients if scope == ConsentScope.CHOSEN else [],
                 categories=cleaned["categories"],
+                language=self.language(),
             )
             if not cleaned.get("attested"):
                 self.add_error("attested", _("Confirm that you read the wording to the client."))
@@ -362,7 +393,7 @@ class ReferralSendForm(forms.Form):
     )
     categories = forms.MultipleChoiceField(
         label=_("Needs"),
-        choices=SDOH_CATEGORIES,
+        choices=NEED_CHOICES,
         error_messages={
             "required": _("Choose the needs this referral is for."),
             "invalid_choice": _("Unknown need: %(value)s."),
@@ -452,7 +483,7 @@ class ReferralTrackerForm(forms.Form):
     )
     category = forms.ChoiceField(
         label=_("Need"),
-        choices=[("", _("Any need")), *SDOH_CATEGORIES],
+        choices=[("", _("Any need")), *NEED_CHOICES],
         required=False,
         widget=ListSelect,
         error_messages={"invalid_choice": _("“%(value)s” is not a need.")},

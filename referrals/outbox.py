@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from network.middleware import network_zone
 from referrals.models import Channel, Notification
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(skip_locked=True)
-            .select_related("user")
+            .select_related("user", "referral__network")
             .filter(pk=notification_id, delivered_at__isnull=True)
             .first()
         )
@@ -100,7 +101,13 @@ def _email(notification: Notification) -> None:
         return  # nobody to email any more: the in-app copy stays
     base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
     context = {"notification": notification, "user": user, "url": base + notification.link}
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+    # In the reader's language, times in the referral's network's zone (as on its pages).
+    referral = notification.referral
+    zone = network_zone(referral.network if referral is not None else None)
+    with (
+        translation.override(user.preferred_language or settings.LANGUAGE_CODE),
+        timezone.override(zone or timezone.get_current_timezone()),
+    ):
         body = render_to_string("referrals/email/referral_notification.txt", context)
     send_mail(notification.subject, body, None, [user.email])
 

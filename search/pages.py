@@ -65,7 +65,12 @@ def search_response(
         "results": results,
         "params": urlencode(params),
         "page_url": _page_urls(query, results),
-        "categories": _choices(CATEGORY_NAMES.items(), query.categories, results, "category"),
+        "categories": _choices(
+            [(code, str(name)) for code, name in CATEGORY_NAMES.items()],
+            query.categories,
+            results,
+            "category",
+        ),
         "types": _choices(types, query.service_types, results, "type"),
         "language_text": ", ".join(language_name(code) for code in query.languages),
         "radius_choices": RADIUS_CHOICES,

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_LABELS
 from cms.languages import language_name
 from directory.hours import Closure, OpenStatus, WeeklyHours, open_status
 from directory.models import CapacityStatus, FeeType, ReferralMethod
@@ -17,7 +18,10 @@ from directory.models import CapacityStatus, FeeType, ReferralMethod
 from .models import SearchDocument
 from .query import SearchQuery
 
-CATEGORY_NAMES = dict(SDOH_CATEGORIES)
+CATEGORY_NAMES = NEED_LABELS
+# "Answered by the … search": the built-in backend is named by a word, Elasticsearch by its name.
+BACKEND_LABELS = {"database": pgettext_lazy("search backend", "database")}
+
 FACET_KINDS = ("category", "type", "language", "fee", "capacity")
 FACET_TITLES = {
     "category": _("Need"),
@@ -139,6 +143,11 @@ class SearchResults:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.query.page_size))
+
+    @property
+    def backend_label(self) -> str:
+        """The backend as people read it (“database” is a word to translate, not a name)."""
+        return str(BACKEND_LABELS.get(self.backend, self.backend))
 
     @property
     def has_next(self) -> bool:

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cms.categories import NEED_LABELS, need_label
+
 from .fields import hsds_id_field
 
 
@@ -28,7 +30,8 @@ class SdohCategory(models.Model):
         verbose_name_plural = _("SDOH categories")
 
     def __str__(self) -> str:
-        return self.display
+        # The plain name people read, translated (“Food”); ``display`` stays the code system's.
+        return need_label(self.code) if self.code in NEED_LABELS else self.display
 
 
 class TaxonomyTerm(models.Model):

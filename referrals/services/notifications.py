@@ -1,15 +1,21 @@
 """Notifications about referrals: outbox rows written in the transaction of the change they
-announce, and their delivery (in the app, and by email where the person has one)."""
+announce, and their delivery (in the app, and by email where the person has one).
+
+Each row is written in its recipient's language (``User.preferred_language``, else the site's):
+the services pass the texts as a function (``referrals.notification_texts``) that is rendered
+once per language among the recipients.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils import timezone, translation
 
 from network.models import (
     Organization,
@@ -26,6 +32,7 @@ from referrals.models import (
     Notification,
     Referral,
 )
+from referrals.notification_texts import Texts, unreceived_texts
 from referrals.outbox import delivery_enqueue
 
 logger = logging.getLogger(__name__)
@@ -43,32 +50,58 @@ def sender_recipients(referral: Referral) -> list[User]:
     return sent_by or staff
 
 
+def interface_languages() -> list[str]:
+    """The languages the interface speaks (``LANGUAGES``), the site's default first."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    return [settings.LANGUAGE_CODE, *(c for c in codes if c != settings.LANGUAGE_CODE)]
+
+
+def recipient_language(preferred: str) -> str:
+    """The interface language a person reads: their preferred one when the interface speaks it
+    (``es`` and ``es-MX`` are Spanish), else the site's default."""
+    base = (preferred or "").strip().lower().split("-")[0]
+    return base if base in interface_languages() else settings.LANGUAGE_CODE
+
+
+def texts_in(language: str, texts: Callable[[], Texts]) -> Texts:
+    """``texts`` rendered in ``language``."""
+    with translation.override(language):
+        subject, body = texts()
+    return str(subject), str(body)
+
+
 def notify(
     users: Iterable[User],
     *,
     referral: Referral | None,
     kind: str,
-    subject: str,
-    body: str,
+    texts: Callable[[], Texts],
 ) -> list[Notification]:
-    """Outbox rows (in-app, and email where the person has one), delivered after commit.
+    """Outbox rows (in-app, and email where the person has one), delivered after commit, each
+    in its recipient's language.
 
     The texts name the referral and service, never the client: email is not a safe channel.
     """
     link = reverse("referrals:referral_detail", args=[referral.pk]) if referral else ""
-    rows = [
-        Notification(
-            user=user,
-            referral=referral,
-            channel=channel,
-            kind=kind,
-            subject=subject,
-            body=body,
-            link=link,
-        )
-        for user in dict.fromkeys(users)
-        for channel in ((Channel.IN_APP, Channel.EMAIL) if user.email else (Channel.IN_APP,))
-    ]
+    rendered: dict[str, Texts] = {}
+    rows = []
+    for user in dict.fromkeys(users):
+        language = recipient_language(user.preferred_language)
+        if language not in rendered:
+            rendered[language] = texts_in(language, texts)
+        subject, body = rendered[language]
+        rows += [
+            Notification(
+                user=user,
+                referral=referral,
+                channel=channel,
+                kind=kind,
+                subject=subject,
+                body=body,
+                link=link,
+            )
+            for channel in ((Channel.IN_APP, Channel.EMAIL) if user.email else (Channel.IN_APP,))
+        ]
     created = Notification.objects.bulk_create(rows)
     ids = [n.pk for n in created]
     if ids:
@@ -82,24 +115,44 @@ def notify_holders(
     *,
     referral: Referral,
     kind: str,
-    subject: str,
-    body: str,
+    texts: Callable[[], Texts],
 ) -> list[int]:
     """``notify`` for every active holder of ``perm`` on ``organization`` (whom
     ``network.permissions.organizations_users_with_perm`` names), in one INSERT … SELECT: the
-    insert reads the recipients itself, which spares a send a round trip and the objects. Ids of
-    the new rows."""
+    insert reads the recipients itself, which spares a send a round trip and the objects. The
+    texts are rendered in every interface language and each row takes its holder's. Ids of the
+    new rows."""
     holders, holder_params = (
         organizations_users_with_perm(organization, perm)
-        .values("id", "email")
+        .values("id", "email", "preferred_language")
         .query.sql_with_params()
     )
+    # CASE WHEN the holder reads language 2 THEN its text … ELSE the default language's text.
+    languages = interface_languages()
+    rendered = {language: texts_in(language, texts) for language in languages}
+    whens = " ".join(
+        "WHEN LOWER(u.preferred_language) = %s OR LOWER(u.preferred_language) LIKE %s THEN %s"
+        for _language in languages[1:]
+    )
+
+    def chosen(part: int) -> tuple[str, list[str]]:
+        params = [
+            value
+            for language in languages[1:]
+            for value in (language, f"{language}-%", rendered[language][part])
+        ]
+        default = rendered[languages[0]][part]
+        return (f"CASE {whens} ELSE %s END", [*params, default]) if whens else ("%s", [default])
+
+    subject_sql, subject_params = chosen(0)
+    body_sql, body_params = chosen(1)
     outbox = Notification._meta.db_table
     sql = f"""
         INSERT INTO {outbox}
             (user_id, referral_id, channel, kind, subject, body, link, created_at,
              next_attempt_at, attempts, last_error, delivered_at, read_at)
-        SELECT u.id, %s, c.channel, %s, %s, %s, %s, %s, NULL, 0, '', NULL, NULL
+        SELECT u.id, %s, c.channel, %s, {subject_sql}, {body_sql}, %s, %s, NULL, 0, '', NULL,
+            NULL
         FROM ({holders}) u
         JOIN (SELECT %s AS channel UNION ALL SELECT %s) c
             ON c.channel = %s OR u.email <> ''
@@ -110,7 +163,11 @@ def notify_holders(
         cursor.execute(
             sql,
             [
-                *(referral.pk, kind, subject, body, link),
+                referral.pk,
+                kind,
+                *subject_params,
+                *body_params,
+                link,
                 connection.ops.adapt_datetimefield_value(timezone.now()),
                 *holder_params,
                 *(Channel.IN_APP, Channel.EMAIL, Channel.IN_APP),
@@ -135,16 +192,5 @@ def agency_admins_notify_unreceived(referral: Referral) -> list[Notification]:
         admins,
         referral=referral,
         kind="referral_unreceived",
-        subject=_("Referral #%(id)s has nobody to receive it at %(agency)s")
-        % {"id": referral.pk, "agency": referral.agency.name},
-        body=_(
-            "%(clinic)s sent a referral for %(service)s to %(agency)s, but no active staff "
-            "member of %(agency)s may receive referrals. Give someone there the agency staff "
-            "role so that it is answered."
-        )
-        % {
-            "clinic": referral.sender.name,
-            "service": referral.service_name,
-            "agency": referral.agency.name,
-        },
+        texts=partial(unreceived_texts, referral),
     )

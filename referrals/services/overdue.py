@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consent.models import Consent
@@ -29,6 +28,12 @@ from referrals.models import (
     EventKind,
     Referral,
     ReferralStatus,
+)
+from referrals.notification_texts import (
+    answer_due_texts,
+    escalation_text,
+    outcome_overdue_texts,
+    overdue_texts,
 )
 from referrals.services.notifications import agency_recipients, notify, sender_recipients
 from referrals.services.timeline import event_add
@@ -148,7 +153,6 @@ def _consent_expired(consent_id: int, now: datetime) -> int:
 
 
 def _reminder(referral: Referral, now: datetime, *, due: bool) -> None:
-    when = timezone.localtime(referral.response_due_at, ZoneInfo(referral.network.time_zone))
     event_add(
         referral,
         EventKind.REMINDER,
@@ -161,14 +165,7 @@ def _reminder(referral: Referral, now: datetime, *, due: bool) -> None:
         agency_recipients(referral),
         referral=referral,
         kind="referral_due" if due else "referral_due_soon",
-        subject=(
-            _("Referral #%(id)s needs an answer now")
-            if due
-            else _("Referral #%(id)s needs an answer soon")
-        )
-        % {"id": referral.pk},
-        body=_("Accept or decline the referral for %(service)s by %(when)s.")
-        % {"service": referral.service_name, "when": when.strftime("%a %d %b %H:%M")},
+        texts=partial(answer_due_texts, referral, due=due),
     )
 
 
@@ -185,12 +182,7 @@ def _outcome_reminder(referral: Referral, now: datetime) -> None:
         agency_recipients(referral),
         referral=referral,
         kind="referral_outcome_overdue",
-        subject=_("Outcome overdue for referral #%(id)s") % {"id": referral.pk},
-        body=_(
-            "The agreement asks for the outcome of the referral for %(service)s by "
-            "now. Record it so that %(clinic)s knows how it ended."
-        )
-        % {"service": referral.service_name, "clinic": referral.sender},
+        texts=partial(outcome_overdue_texts, referral, referral.sender),
     )
 
 
@@ -204,23 +196,25 @@ def _alternatives_or_none(referral: Referral, now: datetime) -> list[Any]:
 
 
 def _escalate(referral: Referral, now: datetime, alternatives: list[Any]) -> None:
-    names = "; ".join(f"{hit.service_name} ({hit.agency_name})" for hit in alternatives)
-    text = str(_("No answer from the agency.")) + (
-        " " + str(_("Other services for this need: %(names)s")) % {"names": names} if names else ""
-    )
+    names = [f"{hit.service_name} ({hit.agency_name})" for hit in alternatives]
     admins = User.objects.filter(
         is_active=True,
         memberships__network_id=referral.network_id,
         memberships__role=Role.NETWORK_ADMIN,
     )
-    event_add(referral, EventKind.ESCALATION, at=now, actor=None, organization=None, text=text)
+    event_add(
+        referral,
+        EventKind.ESCALATION,
+        at=now,
+        actor=None,
+        organization=None,
+        text=escalation_text(names),
+    )
     notify(
         [*admins, *sender_recipients(referral)],
         referral=referral,
         kind="referral_overdue",
-        subject=_("Referral #%(id)s is overdue") % {"id": referral.pk},
-        body=_("%(agency)s has not answered the referral for %(service)s in time. %(more)s")
-        % {"agency": referral.agency, "service": referral.service_name, "more": text},
+        texts=partial(overdue_texts, referral, referral.agency, names),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from referrals.models import (
     ReferralStatus,
     Urgency,
 )
+from referrals.notification_texts import received_texts
 from referrals.services.clients import clinic_staff_check
 from referrals.services.notifications import agency_admins_notify_unreceived, notify_holders
 from referrals.services.timeline import event_add
@@ -330,14 +332,7 @@ def _referral_create(
             OrgPerm.RECEIVE_REFERRALS,
             referral=referral,
             kind="referral_received",
-            subject=_("New referral #%(id)s: %(service)s")
-            % {"id": referral.pk, "service": referral.service_name},
-            body=_("%(clinic)s sent a %(urgency)s referral for %(service)s.")
-            % {
-                "clinic": sender,
-                "urgency": referral.get_urgency_display().lower(),
-                "service": referral.service_name,
-            },
+            texts=partial(received_texts, referral, sender),
         )
         if not received:  # nobody at the agency can receive it: tell who can fix that
             agency_admins_notify_unreceived(referral)

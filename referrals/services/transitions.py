@@ -4,6 +4,7 @@ messages, the agency opening it, and the end of the consent that covered it."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,6 +36,7 @@ from referrals.models import (
     ReferralOutcome,
     ReferralStatus,
 )
+from referrals.notification_texts import consent_ended_texts, message_texts, status_texts
 from referrals.services.notifications import agency_recipients, notify, sender_recipients
 from referrals.services.timeline import event_add
 
@@ -122,21 +124,15 @@ def referral_transition(
             to_status=to,
             text=text,
         )
-        status = current.get_status_display()
-        subject = _("Referral #%(id)s is now %(status)s") % {"id": current.pk, "status": status}
-        body = _("%(org)s marked the referral for %(service)s %(status)s.") % {
-            "org": organization,
-            "service": current.service_name,
-            "status": status.lower(),
-        }
-        if outcome:
-            # The closed loop: the clinic learns how it ended. The code's label only; the free
-            # text (note, reason) may name the client and email is not a safe channel.
-            body += " " + _("Outcome: %(outcome)s.") % {"outcome": current.get_outcome_display()}
         recipients = (
             sender_recipients(current) if side == Side.RECIPIENT else agency_recipients(current)
         )
-        notify(recipients, referral=current, kind=f"referral_{to}", subject=subject, body=body)
+        notify(
+            recipients,
+            referral=current,
+            kind=f"referral_{to}",
+            texts=partial(status_texts, current, organization, to, outcome or ""),
+        )
     referral.__dict__.update({k: v for k, v in current.__dict__.items() if not k.startswith("_")})
     return current
 
@@ -167,9 +163,7 @@ def referral_message(
             recipients,
             referral=referral,
             kind="referral_message",
-            subject=_("New message on referral #%(id)s") % {"id": referral.pk},
-            body=_("%(org)s wrote about the referral for %(service)s.")
-            % {"org": organization, "service": referral.service_name},
+            texts=partial(message_texts, referral, organization),
         )
     return event
 
@@ -205,10 +199,6 @@ def referrals_consent_withdrawn(*, consent: Any, by: User | None, expired: bool)
             agency_recipients(referral) + sender_recipients(referral),
             referral=referral,
             kind=f"referral_{kind}",
-            subject=_("Consent ended for referral #%(id)s") % {"id": referral.pk},
-            body=_(
-                "The client's consent no longer covers this referral. Its details are withdrawn; "
-                "do not use or keep the client's information."
-            ),
+            texts=partial(consent_ended_texts, referral),
         )
     return len(open_referrals)

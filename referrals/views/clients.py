@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from cms.categories import need_label
 from cms.client_address import client_ip, client_user_agent
 from consent import services as consent_services
 from consent.models import AccessPurpose, ClientField, Consent, ConsentMethod
@@ -33,7 +34,6 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.errors import PossibleDuplicate
 from referrals.forms import (
-    CATEGORY_NAMES,
     ClientForm,
     ConsentForm,
     ConsentRevokeForm,
@@ -126,7 +126,7 @@ def clients_seen(
 
 
 def category_labels(codes: Iterable[str]) -> list[str]:
-    return [CATEGORY_NAMES.get(code, code) for code in codes]
+    return [need_label(code) for code in codes]
 
 
 def domain_labels(domains: Iterable[str]) -> list[str]:
@@ -344,9 +344,20 @@ def consent_new(request: TenantRequest, pk: int) -> HttpResponse:
     if request.method != "POST" or preview:
         # Choices carried over (from a screening's link, or the form itself), not yet checked.
         initial = ConsentForm.initial_from(request.POST if preview else request.GET)
-        form = ConsentForm(initial=initial, clinic=clinic, agencies=agencies)
+        form = ConsentForm(
+            initial=initial,
+            clinic=clinic,
+            agencies=agencies,
+            client_language=client.preferred_language,
+        )
         return _consent_page(request, clinic, client, form, preview=preview)
-    form = ConsentForm(request.POST, request.FILES, clinic=clinic, agencies=agencies)
+    form = ConsentForm(
+        request.POST,
+        request.FILES,
+        clinic=clinic,
+        agencies=agencies,
+        client_language=client.preferred_language,
+    )
     if form.is_valid():
         try:
             consent_services.consent_record(

@@ -11,10 +11,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from cms import languages
 from cms.client_address import client_ip
 from consent.models import ClientField
 from network.decorators import member_required
@@ -122,13 +123,11 @@ def referral_detail(request: TenantRequest, pk: int) -> HttpResponse:
 
 
 def language_name(code: str) -> str:
-    """A language code as people read it: "Spanish — español (es)"; the code if unknown."""
-    try:
-        info = get_language_info(code)
-    except KeyError:
-        return code
-    name, local = str(info["name_translated"]), info["name_local"]
-    return f"{name} — {local} ({code})" if local and local != name else f"{name} ({code})"
+    """A language code as people read it: “Spanish — Español”, “Hmong — Hmoob”; never the code
+    unless no language has it."""
+    name = languages.language_name(code)
+    local = languages.language_name(code, code)
+    return f"{name} — {local}" if local and local != name and local != code else name
 
 
 def transition_actions(referral: Referral, side: Side) -> list[TransitionAction]:
@@ -182,6 +181,7 @@ def detail_response(
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     labels = dict(ClientField.choices)
+    LANGUAGE_FIELD = ClientField.PREFERRED_LANGUAGE
     language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
     now = timezone.now()
     # The clinic is told before it writes when the agency may not read its words now.
@@ -200,7 +200,10 @@ def detail_response(
             "referral": referral,
             "side": side.value,
             "disclosure": disclosure,
-            "client_rows": [(labels[code], value) for code, value in disclosure.client.items()],
+            "client_rows": [
+                (labels[code], language_name(value) if code == LANGUAGE_FIELD and value else value)
+                for code, value in disclosure.client.items()
+            ],
             "client_language": language_name(language) if language else "",
             "timeline": disclosure.timeline,
             "agency_reads_words": agency_reads_words,

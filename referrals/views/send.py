@@ -23,9 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_CHOICES, NEED_LABELS, need_label
 from consent.models import Consent, ConsentMethod
-from consent.wording import verbal_consent_script
+from consent.wording import script_language, script_languages, verbal_consent_script
 from network.decorators import member_required
 from network.middleware import TenantRequest
 from network.models import Organization
@@ -43,7 +43,7 @@ from referrals.selectors.sending import (
 from referrals.services.sending import ConsentGiven, Target, referrals_send_with_consent
 from referrals.views.referral import acting_organization
 
-CATEGORY_NAMES = dict(SDOH_CATEGORIES)
+CATEGORY_NAMES = NEED_LABELS
 MAX_ID = 2**63 - 1  # the largest id a database key holds
 
 
@@ -115,7 +115,7 @@ def referral_new(request: TenantRequest) -> HttpResponse:
             "sendable_count": sum(c.sendable for c in choices),
             "clients": clients,
             "client": client,
-            "categories": SDOH_CATEGORIES,
+            "categories": NEED_CHOICES,
             "checked": set(categories),
             "urgencies": Urgency.choices,
             "urgency": data.get("urgency") or Urgency.ROUTINE,
@@ -258,10 +258,16 @@ def _consent_state(
             categories=categories,
         )
     whole_network = data.get("whole_network") in {"1", "on", "true"}
+    # Read in the client's language when we know it (staff may switch).
+    language = script_language(
+        preferred=client.preferred_language if client is not None else "",
+        chosen=data.get("script_language"),
+    )
     script = verbal_consent_script(
         clinic=clinic.name,
         recipients=[] if whole_network else [a.name for a in agencies],
-        needs=[CATEGORY_NAMES.get(c, c) for c in categories],
+        needs=categories,
+        language=language,
     )
     covered = bool(agencies) and all(a.pk in on_file for a in agencies)
     chosen = data.get("consent") or ""
@@ -272,6 +278,8 @@ def _consent_state(
         "shown": [_on_file(c) for c in {c.pk: c for c in on_file.values()}.values()],
         "choice": chosen or (ReferralSendForm.ON_FILE if covered else ""),
         "script": script,
+        "script_language": language,
+        "script_languages": script_languages(),
         "digest": hashlib.sha256(script.encode()).hexdigest()[:32],
         "whole_network": whole_network,
         "signature": data.get("signature", ""),
@@ -291,7 +299,7 @@ def _on_file(consent: Consent) -> dict[str, Any]:
             if consent.whole_network
             else ", ".join(org.name for org in consent.recipients.all())
         ),
-        "needs": ", ".join(CATEGORY_NAMES.get(code, code) for code in consent.categories),
+        "needs": ", ".join(need_label(code) for code in consent.categories),
     }
 
 

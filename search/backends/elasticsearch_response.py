@@ -9,12 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
-from cms.categories import SDOH_CATEGORIES
+from cms.categories import NEED_LABELS, SDOH_CATEGORIES, need_label
 from directory.geocoding import distance_miles
 from directory.models import CapacityStatus, FeeType
 from network.models import Network
@@ -28,7 +31,17 @@ from .elasticsearch_mapping import document_from_source
 from .elasticsearch_query import DID_YOU_MEAN, SUGGESTION
 
 BACKEND_NAME = "elasticsearch"  # the backend's name, as its results report it
-CATEGORY_CODES_BY_NAME = {name: code for code, name in SDOH_CATEGORIES}
+
+
+@lru_cache(maxsize=1)
+def category_codes_by_name() -> dict[str, str]:
+    """Need code by any name the index may hold for it: the plain name in every interface
+    language, or the code system's display (indexes built before the plain names)."""
+    names = {name: code for code, name in SDOH_CATEGORIES}
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            names.update({str(label): code for code, label in NEED_LABELS.items()})
+    return names
 
 
 def _distance(query: SearchQuery, hit: Mapping[str, Any], doc: SearchDocument) -> float | None:
@@ -142,9 +155,9 @@ def suggestions_from_response(body: Mapping[str, Any]) -> list[base.Suggestion]:
     for entry in (body.get("suggest") or {}).get(SUGGESTION) or []:
         for option in entry.get("options") or []:
             text = str(option["text"])
-            code = CATEGORY_CODES_BY_NAME.get(text)
+            code = category_codes_by_name().get(text)
             suggestion = (
-                base.Suggestion(label=text, kind="category", value=code)
+                base.Suggestion(label=need_label(code), kind="category", value=code)
                 if code is not None
                 else base.Suggestion(label=text, kind="service", value=text)
             )

@@ -15,7 +15,19 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
+from cms.categories import NEED_LABELS, need_label
+from cms.languages import language_name
+from consent.models import AccessPurpose, ClientField
 from network.models import Role
+from referrals.models import (
+    ContactPreference,
+    EventKind,
+    ReasonCode,
+    ReferralOutcome,
+    ReferralStatus,
+    Urgency,
+)
+from search.results import BACKEND_LABELS
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "es" / "LC_MESSAGES"
 MSGFMT = shutil.which("msgfmt")
@@ -112,3 +124,59 @@ def test_a_refusal_is_explained_in_spanish(client, tenant_a):
     assert "Solo el personal de la clínica busca para remitir clientes." in (
         response.content.decode()
     )
+
+
+# Labels people read in place of codes: each one must exist in Spanish (issue 15, bug 9).
+def _labels() -> dict[str, list[str]]:
+    """The English labels (the msgids) of the needs and of every choice shown for a code."""
+    with translation.override("en"):
+        return _labels_now()
+
+
+def _labels_now() -> dict[str, list[str]]:
+    labels: dict[str, list[str]] = {"needs": [str(label) for label in NEED_LABELS.values()]}
+    for choices in (
+        ReferralStatus,
+        ReferralOutcome,
+        ReasonCode,
+        ContactPreference,
+        EventKind,
+        Urgency,
+        AccessPurpose,
+        ClientField,
+    ):
+        labels[choices.__name__] = [str(label) for label in choices.labels]
+    return labels
+
+
+def test_every_label_shown_instead_of_a_code_is_in_the_catalogue():
+    msgids = {m for m, _translations, _fuzzy in po_entries(CATALOGUE / "django.po")}
+    missing = {
+        kind: [label for label in labels if label not in msgids]
+        for kind, labels in _labels().items()
+    }
+    assert {kind: found for kind, found in missing.items() if found} == {}
+
+
+def test_the_23_needs_have_spanish_names():
+    assert len(NEED_LABELS) == 23
+    with translation.override("en"):
+        english = {code: need_label(code) for code in NEED_LABELS}
+    with translation.override("es"):
+        spanish = {code: need_label(code) for code in NEED_LABELS}
+    assert [code for code in NEED_LABELS if spanish[code] == english[code]] == []
+    assert spanish["food-insecurity"] == "Alimentación"
+
+
+def test_language_names_follow_the_interface():
+    with translation.override("es"):
+        assert language_name("en") == "Inglés"
+        assert language_name("hmn") == "Hmong"
+        assert language_name("es") == "Español"
+    with translation.override("en"):
+        assert language_name("es") == "Spanish"
+
+
+def test_the_search_backend_is_named_in_spanish():
+    with translation.override("es"):
+        assert str(BACKEND_LABELS["database"]) != "database"

@@ -37,14 +37,13 @@ def test_client_page_shows_everything_about_the_client(staff, loop):
     body = staff.get(_page(loop)).content.decode()
     assert "Maria Lopez" in body
     assert "707-555-0100" in body
-    assert "1980-05-17" in body
+    assert "May 17, 1980" in body
     # Screenings, newest first, with positive domains, needs and a search link for this client.
     newer_link = reverse("referrals:screening_detail", args=[loop.client.pk, newer.pk])
     older_link = reverse("referrals:screening_detail", args=[loop.client.pk, older.pk])
     assert body.index(newer_link) < body.index(older_link)
     assert "Food, Transportation" in body
-    assert "Food Insecurity" in body
-    assert "Transportation Insecurity" in body
+    assert "Food Insecurity" not in body  # needs by their plain names (“Food”)
     search = reverse("referrals:search")
     assert (
         f"{search}?category=food-insecurity&amp;category=transportation-insecurity"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from network.models import Membership
 from referrals.models import Client
@@ -137,7 +139,9 @@ def test_list_shows_open_referrals_and_last_screening(staff, loop):
         answers={"88122-7": "LA28397-0"},
     )
     body = staff.get(LIST).content.decode()
-    assert timezone.localdate().isoformat() in body
+    # The screening's day in the network's zone, in the one date format.
+    zone = ZoneInfo(loop.clinic.network.time_zone)
+    assert date_format(timezone.localtime(timezone.now(), zone).date(), "DATE_FORMAT") in body
     assert "<td>1</td>" in body
 
 

@@ -402,7 +402,7 @@ def test_agency_page_shows_exactly_the_agreed_fields_and_logs_each_view(client, 
     assert "Maria Lopez" in body
     assert "707-555-0100" in body
     assert "QX-58" in body
-    assert "<dd>es</dd>" in body
+    assert "<dd>Spanish — Español</dd>" in body
     for absent in ("maria@example.org", "1980-05-17", "May 17, 1980"):
         assert absent not in body
     (row,) = AccessLog.objects.all()

@@ -31,7 +31,10 @@ def _verbal(loop, **overrides):  # type: ignore[no-untyped-def]
         "policy": "hipaa",
         "attested": "on",
         "script_shown": consent_script(
-            clinic=loop.clinic, recipients=[], categories=["food-insecurity", "utility-insecurity"]
+            clinic=loop.clinic,
+            recipients=[],
+            categories=["food-insecurity", "utility-insecurity"],
+            language="es",  # the client's language
         ),
         "action": "save",
     }
@@ -49,7 +52,7 @@ def test_the_form_shows_the_exact_wording_and_labels_every_choice(staff, loop):
     body = response.content.decode()
     assert response.status_code == 200
     expected = verbal_consent_script(
-        clinic=loop.clinic.name, recipients=[], needs=["Food Insecurity"]
+        clinic=loop.clinic.name, recipients=[], needs=["food-insecurity"], language="es"
     )
     assert html.escape(expected) in body
     assert 'value="food-insecurity" id="id_categories_0" checked' in body
@@ -89,6 +92,7 @@ def test_chosen_agencies_with_the_wording_naming_them(staff, loop):
         clinic=loop.clinic,
         recipients=[loop.housing_agency],
         categories=["homelessness"],
+        language="es",
     )
     data = _verbal(
         loop,
@@ -151,7 +155,7 @@ def test_signed_form_upload(staff, loop, settings, tmp_path):
         ({"method": "smoke-signal"}, "Select a valid choice."),
         (
             {"categories": ["intimate-partner-violence"]},
-            "Name the agencies that may receive sensitive needs (Intimate Partner Violence).",
+            "Name the agencies that may receive sensitive needs (Domestic violence).",
         ),
     ],
 )
@@ -259,7 +263,9 @@ def test_sensitive_needs_go_only_to_the_agencies_named_for_them(staff, loop):
         loop,
         categories=needs,
         sensitive_recipients=[loop.housing_agency.pk],
-        script_shown=consent_script(clinic=loop.clinic, recipients=[], categories=needs),
+        script_shown=consent_script(
+            clinic=loop.clinic, recipients=[], categories=needs, language="es"
+        ),
     )
     assert staff.post(_url(loop), data).status_code == 302
     consent = _new_consents(loop).get()

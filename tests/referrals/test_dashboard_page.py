@@ -167,7 +167,7 @@ def test_csv_downloads(client, ledger_today: Ledger):
     assert by_name["All agencies"][1:5] == ["9", "6", "5", "83.3"]
 
     outcomes = _rows(client.get(f"{URL}?format=csv&table=outcomes"))
-    assert outcomes[0] == ["Outcome", "Food Insecurity", "Housing Instability", "All needs"]
+    assert outcomes[0] == ["Outcome", "Food", "Housing", "All needs"]
     assert ["Service provided", "1", "1", "1"] in outcomes
 
     weeks = _rows(client.get(f"{URL}?format=csv&table=weeks"))

@@ -51,8 +51,8 @@ def test_the_agency_sees_the_clients_language_up_front(client, loop):
     as_agency(client, loop)
     body = client.get(page_url(referral)).content.decode()
     assert 'data-testid="client-language"' in body
-    assert "Spanish — español (es)" in body
-    assert "<dd>es</dd>" in body  # and among the disclosed fields, as before
+    assert "Spanish — Español" in body
+    assert "<dd>Spanish — Español</dd>" in body  # and among the disclosed fields, by name
 
 
 def test_the_language_is_not_shown_when_the_agreement_does_not_let_it_through(client, loop):
@@ -65,7 +65,7 @@ def test_the_language_is_not_shown_when_the_agreement_does_not_let_it_through(cl
     as_agency(client, loop)
     body = client.get(page_url(referral)).content.decode()
     assert 'data-testid="client-language"' not in body
-    assert "español (es)" not in body
+    assert "Español" not in body
     assert "Maria Lopez" in body  # the other agreed fields still show
 
 

@@ -62,7 +62,7 @@ def test_screening_is_recorded_and_its_result_shown(staff, loop):
     assert screening.incomplete == ["safety"]
     body = staff.get(result_url).content.decode()
     assert "Living situation, Housing quality, Food" in body
-    assert "Inadequate Housing" in body
+    assert "Housing conditions" in body  # inadequate-housing, by its plain name
     assert "Interpersonal safety" in body  # not scored: unanswered
     search = screening.search_url().replace("&", "&amp;")
     assert f"{search}&amp;language=es&amp;client={loop.client.pk}" in body

@@ -124,7 +124,7 @@ def test_without_consent_on_file_the_page_shows_the_wording_to_read(client, loop
     script = verbal_consent_script(
         clinic=loop.clinic.name,
         recipients=["Harbor Food Bank", "Bay Housing"],
-        needs=["Food Insecurity", "Housing Instability"],
+        needs=["food-insecurity", "housing-instability"],
     )
     assert script in page
     assert "No active consent on file covers every agency and need chosen" in page
@@ -154,7 +154,7 @@ def test_verbal_consent_recorded_in_the_flow_then_sent_to_every_service(client, 
     assert consent.attestation == verbal_consent_script(
         clinic=loop.clinic.name,
         recipients=["Harbor Food Bank", "Bay Housing"],
-        needs=["Food Insecurity", "Housing Instability"],
+        needs=["food-insecurity", "housing-instability"],
     )
     assert not consent.whole_network
     assert set(consent.recipients.all()) == {loop.food_agency, loop.housing_agency}

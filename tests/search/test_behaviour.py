@@ -283,7 +283,7 @@ class TestResults:
         assert hit.agency_name == "Harbor Community Services"
         assert hit.address.startswith("100 Main St")
         assert hit.url.endswith("/weekly-food-pantry/")
-        assert hit.category_labels == ["Food Insecurity"]
+        assert hit.category_labels == ["Food"]
         assert hit.fee_label == "Free"
         assert hit.capacity_label == "Accepting clients"
         assert hit.takes_electronic_referrals

@@ -114,4 +114,4 @@ def test_a_suggestion_round_trip(cluster):
     ((method, path, raw),) = cluster.requests
     assert (method, path) == ("POST", "/handoff-test/_search")
     assert json.loads(raw) == build_suggest("hom", network=NETWORK, limit=3).to_dict()
-    assert found == [base.Suggestion("Homelessness", "category", "homelessness")]
+    assert found == [base.Suggestion("Shelter", "category", "homelessness")]

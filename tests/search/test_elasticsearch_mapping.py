@@ -134,7 +134,7 @@ def test_a_document_is_indexed_with_its_point_openings_closures_and_suggestions(
     assert source["suggest"] == [
         {"input": ["Eureka Food Bank"], "weight": 2, "contexts": {"network": ["7"]}},
         {
-            "input": ["Food Insecurity", "Homelessness"],
+            "input": ["Food", "Shelter"],
             "weight": 3,
             "contexts": {"network": ["7"]},
         },

@@ -92,7 +92,7 @@ def test_a_response_becomes_hits_facets_and_a_total():
     assert second.stale is True  # never verified
     assert second.open_status is None  # no hours listed
     assert results.facets == {
-        "category": [FacetValue("food-insecurity", "Food Insecurity", 40, selected=True)],
+        "category": [FacetValue("food-insecurity", "Food", 40, selected=True)],
         "type": [FacetValue("food-pantry", "Food pantry", 30, selected=False)],
         "language": [FacetValue("es", "Spanish", 12, selected=False)],
         "fee": [FacetValue("free", "Free", 42, selected=True)],
@@ -136,7 +136,7 @@ def test_suggestions_tell_categories_from_services_once_each():
     }
 
     assert suggestions_from_response(response) == [
-        base.Suggestion(label="Food Insecurity", kind="category", value="food-insecurity"),
+        base.Suggestion(label="Food", kind="category", value="food-insecurity"),
         base.Suggestion(label="Food for People", kind="service", value="Food for People"),
     ]
     assert suggestions_from_response({}) == []
