@@ -246,9 +246,7 @@ def agency_performance(*, network: Network, period: Period, now: datetime) -> Ag
         accepted=accepted,
         median_accept=median,
         went_overdue=sum(r.went_overdue for r in rows),
-        reasons=tuple(
-            (code, sum(dict(r.reasons)[code] for r in rows)) for code in REASON_CODES
-        ),
+        reasons=tuple((code, sum(dict(r.reasons)[code] for r in rows)) for code in REASON_CODES),
     )
     return AgencyPerformance(agencies=rows, network=total)
 

@@ -291,9 +291,7 @@ def test_tiles_idle_agencies_folded_and_the_computed_time_reads_once(client, led
 def test_decline_reasons_by_agency_on_the_page_and_as_csv(client, ledger_today: Ledger):
     loop = ledger_today.loop
     Referral.objects.filter(pk=ledger_today.referrals["F2"].pk).update(reason_code="no-capacity")
-    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(
-        reason_code="not-eligible"
-    )
+    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(reason_code="not-eligible")
     client.force_login(loop.admin)
     body = client.get(URL + "?refresh=1").content.decode()
     section = body[body.index('id="reasons"') : body.index('id="outcomes"')]
@@ -323,9 +321,7 @@ def test_decline_reasons_by_agency_on_the_page_and_as_csv(client, ledger_today: 
 def test_decline_reasons_of_another_network_are_not_counted(
     client, ledger_today: Ledger, other_loop
 ):
-    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(
-        reason_code="not-eligible"
-    )
+    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(reason_code="not-eligible")
     client.force_login(other_loop.admin)
     rows = _rows(client.get(f"{URL}?format=csv&table=reasons"))
     assert rows[-1][0] == "All agencies"
