@@ -116,7 +116,7 @@ def workspace_panel(request: TenantRequest, now: datetime) -> WorkspacePanel | N
     """The home page's "What needs doing" panel for the acting person."""
     organization = request.organization
     counts = workspace_counts(
-        user=request.user,  # type: ignore[arg-type]
+        user=request.user,
         organization=organization,
         now=now,
         checker=request.permission_checker,
