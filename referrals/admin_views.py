@@ -206,8 +206,12 @@ def _presented(board: Dashboard) -> dict[str, Any]:
     outcome_labels = dict(ReferralOutcome.choices)
     return {
         "agencies": agencies[:-1],
-        "active_agencies": [entry for entry, row in zip(agencies, rows) if row.sent],
-        "idle_agencies": [entry for entry, row in zip(agencies, rows) if not row.sent],
+        "active_agencies": [
+            entry for entry, row in zip(agencies[:-1], rows, strict=True) if row.sent
+        ],
+        "idle_agencies": [
+            entry for entry, row in zip(agencies[:-1], rows, strict=True) if not row.sent
+        ],
         "network_figures": agencies[-1],
         "overdue_now": sum(row.total for row in board.overdue),
         "reason_labels": _reason_labels(),
