@@ -218,10 +218,10 @@ def _live(
     if fate == "open":
         step("in-progress", DAY)  # owes an outcome: overdue past the outcome window
     elif fate == "completed":
-        outcome = rng.choice(
+        provided = rng.choice(
             [ReferralOutcome.SERVICE_PROVIDED] * 3 + [ReferralOutcome.PARTIALLY_PROVIDED]
         )
-        step("completed", work, outcome=str(outcome))
+        step("completed", work, outcome=str(provided))
     else:
         code, reason, outcome = FAILURE_REASONS[rng.randrange(len(FAILURE_REASONS))]
         step("failed", work, code=code, reason=reason, outcome=outcome)
