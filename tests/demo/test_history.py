@@ -3,7 +3,6 @@ in every state the pages count, the same every time, and the figures it gives th
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 from io import StringIO
@@ -19,7 +18,6 @@ from directory.models import ListingVerification
 from network.models import Membership, Network, Role
 from referrals import dashboard
 from referrals.models import EventKind, Referral
-
 
 EXPECTED = {
     "humboldt": {
@@ -43,10 +41,8 @@ EXPECTED = {
 
 @pytest.mark.django_db
 def test_a_year_of_history_through_the_services():
-    started = time.perf_counter()
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    seconds = time.perf_counter() - started
     now = timezone.now()
     for slug in ("humboldt", "del-norte"):
         spec = demo_network(slug).history
@@ -96,4 +92,3 @@ def test_a_year_of_history_through_the_services():
     # The new agency logins are printed with the others.
     assert "hum-housing-staff" in out.getvalue()
     assert "dn-housing-staff" in out.getvalue()
-    print(f"seed_demo with history: {seconds:.1f} s")
