@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,18 @@ class ClientExample:
 
 
 @dataclass(frozen=True)
+class HistorySpec:
+    seed: int
+    days: int  # how far back the history goes
+    referrals: int
+    clients: int
+    clinics: tuple[str, ...]  # slugs of the clinics that send
+    by: str  # clinic staff username (a member of every clinic above)
+    agencies: dict[str, tuple[str, ...]]  # receiving agency slug -> needs it is sent for
+    confirmed: tuple[str, ...]  # agencies whose listings are confirmed
+
+
+@dataclass(frozen=True)
 class DemoNetwork:
     slug: str
     name: str
@@ -97,6 +109,7 @@ class DemoNetwork:
     people: tuple[Person, ...]
     agreements: Agreements
     client: ClientExample
+    history: HistorySpec | None = None
 
     @property
     def organizations(self) -> tuple[OrganizationSpec, ...]:
@@ -170,6 +183,8 @@ def demo_network(slug: str, dataset: Dataset | None = None) -> DemoNetwork:
             ),
         ),
     )
+    if "history" in data.data:
+        result = replace(result, history=_history(data.table("history")))
     if result.slug != slug:
         raise DemoDataError(f"{path}: network.slug is {result.slug!r}, expected {slug!r}")
     _check_references(result, str(path))
@@ -208,6 +223,20 @@ def _clinic(item: _Table) -> OrganizationSpec:
     }
     return OrganizationSpec(
         slug=item.text("slug"), name=item.text("name"), kind=item.text("kind"), details=details
+    )
+
+
+def _history(item: _Table) -> HistorySpec:
+    agencies = item.value("agencies", dict)
+    return HistorySpec(
+        seed=item.value("seed", int),
+        days=item.value("days", int),
+        referrals=item.value("referrals", int),
+        clients=item.value("clients", int),
+        clinics=tuple(item.value("clinics", list)),
+        by=item.text("by"),
+        agencies={str(slug): tuple(needs) for slug, needs in agencies.items()},
+        confirmed=tuple(item.value("confirmed", list)),
     )
 
 
@@ -288,3 +317,13 @@ def _check_references(network: DemoNetwork, where: str) -> None:
     for username in (network.agreements.by, network.client.by):
         if username not in usernames:
             raise DemoDataError(f"{where}: {username!r} is not one of the people")
+    history = network.history
+    if history is not None:
+        if history.by not in usernames:
+            raise DemoDataError(f"{where}: [history] by {history.by!r} is not one of the people")
+        for slug in history.clinics:
+            if slug not in clinics:
+                raise DemoDataError(f"{where}: [history] clinic {slug!r} is no clinic")
+        for slug in (*history.agencies, *history.confirmed):
+            if slug not in agencies:
+                raise DemoDataError(f"{where}: [history] agency {slug!r} is no agency")

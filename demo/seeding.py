@@ -25,6 +25,7 @@ from referrals.services.clients import client_create, screening_record
 from referrals.services.sending import referral_send
 from search.services import search_index_rebuild
 
+from .history import history_seed
 from .networks import DemoNetwork, OrganizationSpec
 
 # The demo's admins share one authenticator secret (hex, as django-otp stores it), so one entry
@@ -65,6 +66,13 @@ def network_seed(
     logins = _people(network, organizations, spec, password)
     _agreements(organizations, spec)
     _referral_loop(network, organizations, spec)
+    if spec.history is not None:
+        history_seed(
+            network=network,
+            organizations=organizations,
+            spec=spec.history,
+            effective_from=spec.agreements.effective_from,
+        )
     return network, report, logins
 
 

@@ -33,10 +33,10 @@ from network.permissions import administered_networks
 from referrals import dashboard
 from referrals.dashboard import Dashboard, Period
 from referrals.dashboard_snapshots import SNAPSHOT_MAX_AGE, dashboard_snapshot, dashboard_viewed
-from referrals.models import ReferralOutcome
+from referrals.models import ReasonCode, ReferralOutcome
 
 MAX_DAYS = 731  # two years of weeks still fit on one chart
-TABLES = ("agencies", "outcomes", "weeks", "overdue")
+TABLES = ("agencies", "reasons", "outcomes", "weeks", "overdue")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 
 
@@ -206,7 +206,17 @@ def _presented(board: Dashboard) -> dict[str, Any]:
     outcome_labels = dict(ReferralOutcome.choices)
     return {
         "agencies": agencies[:-1],
+        "active_agencies": [
+            entry for entry, row in zip(agencies[:-1], rows, strict=True) if row.sent
+        ],
+        "idle_agencies": [
+            entry for entry, row in zip(agencies[:-1], rows, strict=True) if not row.sent
+        ],
         "network_figures": agencies[-1],
+        "overdue_now": sum(row.total for row in board.overdue),
+        "reason_labels": _reason_labels(),
+        "reason_rows": [_reason_row(row) for row in rows if row.declined],
+        "reason_total": _reason_row(performance.network),
         "closed_loop_chart": _bar_chart(
             (row.name, row.closed_loop_rate, _percent(row.closed_loop_rate))
             for row in with_referrals
@@ -227,6 +237,17 @@ def _presented(board: Dashboard) -> dict[str, Any]:
             {"agency": row, "longest_days": row.longest_days(board.now)} for row in board.overdue
         ],
     }
+
+
+def _reason_labels() -> list[tuple[str, str]]:
+    """(code, label) for every column of the reasons table, in ``dashboard.REASON_CODES``
+    order ("" is a decline without a coded reason)."""
+    labels = {**dict(ReasonCode.choices), "": _("No reason code")}
+    return [(code, str(labels[code])) for code in dashboard.REASON_CODES]
+
+
+def _reason_row(row: dashboard.AgencyFigures) -> dict[str, Any]:
+    return {"name": row.name, "counts": [n for _code, n in row.reasons], "total": row.declined}
 
 
 # Chart geometry in SVG user units; numbers are written with a dot whatever the locale.
@@ -344,6 +365,16 @@ def _agencies_csv(network: Network, period: Period, now: datetime, tz: ZoneInfo)
     return header, rows
 
 
+def _reasons_csv(network: Network, period: Period, now: datetime, tz: ZoneInfo) -> CsvTable:
+    performance = dashboard.agency_performance(network=network, period=period, now=now)
+    header = [_("Agency"), *(label for _code, label in _reason_labels()), _("All reasons")]
+    rows = [
+        [row.name or _("All agencies"), *(n for _code, n in row.reasons), row.declined]
+        for row in [*performance.agencies, performance.network]
+    ]
+    return header, rows
+
+
 def _outcomes_csv(network: Network, period: Period, now: datetime, tz: ZoneInfo) -> CsvTable:
     table = dashboard.outcomes_by_category(network=network, period=period)
     header = [_("Outcome"), *(label for _code, label in table.categories), _("All needs")]
@@ -385,6 +416,7 @@ def _overdue_csv(network: Network, period: Period, now: datetime, tz: ZoneInfo) 
 
 _CSV_TABLES = {
     "agencies": _agencies_csv,
+    "reasons": _reasons_csv,
     "outcomes": _outcomes_csv,
     "weeks": _weeks_csv,
     "overdue": _overdue_csv,

@@ -7,11 +7,16 @@ follow are written here once and repeated, in words, on the dashboard page:
 * **In the period**: referrals *sent* (``sent_at``) from the first day's midnight to the end of
   the last day, in the network's time zone. Drafts (never sent) and referrals marked
   ``entered-in-error`` (created by mistake) are left out of every figure.
-* **Closed loop** (``reference/referral-lifecycle.md``): the sender has a final status:
-  ``completed`` or ``failed`` with an outcome recorded, or ``rejected`` or ``cancelled``.
-* **Due for feedback**: sent at least the agreement's outcome window (``outcome_days`` of the
-  agreement the referral was sent under) before now. Younger referrals cannot be expected to be
-  closed yet, so the **closed-loop rate** is closed-loop referrals ÷ referrals due for feedback.
+* **Closed loop** (``reference/referral-lifecycle.md``; PHMI key activity 18: the referring
+  entity receives the result): the sender has a final status: ``completed`` or ``failed`` with
+  an outcome recorded, or ``rejected`` or ``cancelled``. A referral is a closed loop from the
+  moment its result comes back, however young it is.
+* **Due for feedback**: closed loop already, or sent at least the agreement's outcome window
+  (``outcome_days`` of the agreement the referral was sent under) before now. A younger open
+  referral cannot be expected to be closed yet, so the **closed-loop rate** is closed-loop
+  referrals ÷ referrals due for feedback (never above 100 %).
+* **Declined by reason**: referrals ``rejected`` or ``failed`` in the period, per coded reason
+  (``Referral.reason_code``; blank: no reason code).
 * **Time to accept**: from ``sent_at`` to the ``status`` event that made it ``accepted`` (wall
   clock; the referral keeps that moment as ``responded_at``); the median is the middle value
   (the mean of the two middle ones for an even count).
@@ -50,7 +55,7 @@ from django.db.models.functions import Coalesce, RowNumber, TruncWeek
 from cms.categories import NEED_CHOICES
 from network.models import Network, Organization, OrganizationKind
 from referrals.lifecycle import OUTCOME_REQUIRED
-from referrals.models import Referral, ReferralOutcome
+from referrals.models import ReasonCode, Referral, ReferralOutcome
 from referrals.models import ReferralStatus as S
 from referrals.selectors.tracker import referrals_overdue_condition
 
@@ -60,6 +65,8 @@ COUNTED: frozenset[str] = frozenset(S.values) - {S.DRAFT, S.ENTERED_IN_ERROR}
 ACCEPTED_ONCE: frozenset[str] = COUNTED - {S.REQUESTED, S.REJECTED}
 # Final statuses that close the loop without an outcome code.
 CLOSED_WITHOUT_OUTCOME: frozenset[str] = frozenset({S.REJECTED, S.CANCELLED})
+# The coded reasons counted per agency, then referrals declined without a code.
+REASON_CODES: tuple[str, ...] = (*ReasonCode.values, "")
 RECEIVING_KINDS = (OrganizationKind.AGENCY, OrganizationKind.BOTH)
 ONE_DAY = timedelta(days=1)
 
@@ -112,8 +119,17 @@ class _Days(Func):
 
 
 def _due_for_feedback() -> Q:
-    """Sent at least the agreement's outcome window ago (on a queryset ``_with_ages``)."""
-    return Q(age__gte=F("feedback_window"))
+    """Closed loop already, or sent at least the agreement's outcome window ago (on a queryset
+    ``_with_ages``)."""
+    return Q(age__gte=F("feedback_window")) | _closed_loop()
+
+
+# Final statuses whose coded reason the dashboard counts (declined, or could not be completed).
+WITH_REASON: frozenset[str] = frozenset({S.REJECTED, S.FAILED})
+
+
+def _reason_key(code: str) -> str:
+    return "reason_" + (code.replace("-", "_") or "none")
 
 
 def _with_ages(referrals: QuerySet[Referral], now: datetime) -> QuerySet[Referral]:
@@ -153,6 +169,13 @@ class AgencyFigures:
     accepted: int = 0
     median_accept: timedelta | None = None
     went_overdue: int = 0
+    # (reason code, count) for every code of ``REASON_CODES`` ("" last: no coded reason).
+    reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def declined(self) -> int:
+        """Referrals declined or not completed (``rejected`` or ``failed``), any reason."""
+        return sum(n for _code, n in self.reasons)
 
     @property
     def closed_loop_rate(self) -> float | None:
@@ -183,8 +206,12 @@ def agency_performance(*, network: Network, period: Period, now: datetime) -> Ag
         .annotate(
             sent=Count("pk"),
             feedback_due=Count("pk", filter=_due_for_feedback()),
-            closed_loop=Count("pk", filter=_due_for_feedback() & _closed_loop()),
+            closed_loop=Count("pk", filter=_closed_loop()),
             went_overdue=Count("pk", filter=_went_overdue(now)),
+            **{
+                _reason_key(code): Count("pk", filter=Q(status__in=WITH_REASON, reason_code=code))
+                for code in REASON_CODES
+            },
         )
     }
     waits = _accept_waits(referrals)
@@ -206,6 +233,7 @@ def agency_performance(*, network: Network, period: Period, now: datetime) -> Ag
                 accepted=accepted,
                 median_accept=median,
                 went_overdue=row.get("went_overdue", 0),
+                reasons=tuple((code, row.get(_reason_key(code), 0)) for code in REASON_CODES),
             )
         )
     accepted, median = _median_waits(waits, by=None).get(None, (0, None))
@@ -218,6 +246,7 @@ def agency_performance(*, network: Network, period: Period, now: datetime) -> Ag
         accepted=accepted,
         median_accept=median,
         went_overdue=sum(r.went_overdue for r in rows),
+        reasons=tuple((code, sum(dict(r.reasons)[code] for r in rows)) for code in REASON_CODES),
     )
     return AgencyPerformance(agencies=rows, network=total)
 

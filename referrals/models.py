@@ -278,6 +278,7 @@ class Referral(models.Model):
                     "response_due_at",
                     "outcome_due_at",
                     "outcome",
+                    "reason_code",
                     "categories",
                 ],
                 name="referral_network_period",

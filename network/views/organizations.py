@@ -20,6 +20,7 @@ from network.forms import MemberAddForm
 from network.middleware import ACTIVE_MEMBERSHIP_SESSION_KEY, TenantRequest
 from network.models import Membership, Network, Organization, Role
 from network.permissions import NetworkPerm, permissions_prefetch, user_has_network_perm
+from network.workspace_panels import workspace_panels
 
 View = Callable[..., HttpResponse]
 
@@ -48,6 +49,7 @@ def workspace(request: TenantRequest) -> HttpResponse:
         request,
         "network/workspace.html",
         {
+            "panels": workspace_panels(request, timezone.now()),
             "is_network_admin": user_has_network_perm(
                 request.user, NetworkPerm.ADMINISTER, network, checker=request.permission_checker
             ),

@@ -27,8 +27,8 @@ import pytest
 
 from referrals import dashboard
 from referrals.dashboard import Period
-from referrals.models import EventKind
-from tests.referrals.factories import DAY, NOW, Ledger
+from referrals.models import EventKind, Referral
+from tests.referrals.factories import DAY, NOW, Ledger, Steps
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
 pytestmark = pytest.mark.usefixtures("clock_before_sent_at")
@@ -206,3 +206,57 @@ def test_another_networks_referrals_count_nowhere(ledger: Ledger, other_loop):
     period = dashboard.period_default(network=network, now=NOW)
     assert dashboard.agency_performance(network=network, period=period, now=NOW).network.sent == 9
     assert len(dashboard.referrals_overdue(network=network, now=NOW)) == 2
+
+
+@pytest.mark.django_db
+def test_a_referral_whose_result_came_back_is_a_closed_loop_at_once(ledger: Ledger):
+    """Bug: a referral declined or completed days after it was sent counted "closed loop 0"
+    until its agreement's 30-day window had passed. The referring clinic has its result: it is
+    a closed loop now, and it counts as due for feedback (the rate stays within 100 %)."""
+    loop = ledger.loop
+    network = loop.tenant.network
+    s = Steps(ledger)
+    young_declined = s.send("Y1", 3 * DAY)
+    s.change(young_declined, "rejected", 1 * HOUR, reason="Out of area")
+    young_completed = s.send("Y2", 4 * DAY)
+    s.change(young_completed, "accepted", 1 * HOUR)
+    s.change(young_completed, "completed", 2 * DAY, outcome="service-provided")
+    performance = dashboard.agency_performance(
+        network=network, period=dashboard.period_default(network=network, now=NOW), now=NOW
+    )
+    food = _by_name(performance)[loop.food_agency.name]
+    # F1, F2, F3 and the two young ones; F4 (open, old) is due but not closed.
+    assert (food.sent, food.feedback_due, food.closed_loop) == (8, 6, 5)
+    assert food.closed_loop_rate == pytest.approx(5 / 6)
+    total = performance.network
+    assert (total.feedback_due, total.closed_loop) == (8, 7)
+
+
+@pytest.mark.django_db
+def test_declines_and_failures_counted_by_reason_code_per_agency(ledger: Ledger):
+    loop = ledger.loop
+    network = loop.tenant.network
+    f2, f3 = ledger.referrals["F2"], ledger.referrals["F3"]
+    # The coded reasons the agency's decline and failure forms record.
+    Referral.objects.filter(pk=f2.pk).update(reason_code="no-capacity")
+    Referral.objects.filter(pk=f3.pk).update(reason_code="not-eligible")
+    # A code on a referral that is not declined or failed is not counted.
+    Referral.objects.filter(pk=ledger.referrals["F1"].pk).update(reason_code="other")
+    performance = dashboard.agency_performance(
+        network=network, period=dashboard.period_default(network=network, now=NOW), now=NOW
+    )
+    rows = _by_name(performance)
+    food = dict(rows[loop.food_agency.name].reasons)
+    assert food == {
+        "not-eligible": 1,
+        "no-capacity": 1,
+        "client-unreachable": 0,
+        "client-declined": 0,
+        "duplicate": 0,
+        "other": 0,
+        "": 0,
+    }
+    assert rows[loop.food_agency.name].declined == 2
+    assert rows[loop.housing_agency.name].declined == 0  # H2 was cancelled, not declined
+    assert dict(performance.network.reasons)["no-capacity"] == 1
+    assert performance.network.declined == 2

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from network.models import Role
+from referrals.models import Referral
 from tests.network.factories import organization_make
 from tests.referrals.factories import HOUR, Ledger, Loop, Steps, consent_back_to
 
@@ -256,3 +257,72 @@ def test_menu_item_for_network_admins_only(client, loop: Loop):
     client.force_login(loop.tenant.users[Role.AGENCY_ADMIN])
     response = client.get(reverse("wagtailadmin_home"))
     assert URL not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_tiles_idle_agencies_folded_and_the_computed_time_reads_once(client, ledger_today: Ledger):
+    loop = ledger_today.loop
+    client.force_login(loop.admin)
+    body = client.get(URL).content.decode()
+    tiles = body[body.index('class="dashboard-tiles"') : body.index("</dl>")]
+    assert "<dt>Referrals sent</dt><dd>9</dd>" in tiles
+    assert "<dt>Accepted</dt><dd>5</dd>" in tiles
+    assert "83.3 %" in tiles  # closed-loop rate: 5 of 6 due
+    assert "5 closed of 6 due for feedback" in tiles
+    assert "<dt>Overdue now</dt><dd>2</dd>" in tiles
+    assert "<dt>Declined or not completed</dt><dd>2</dd>" in tiles  # F2 failed, F3 declined
+    # Agencies that received nothing are folded away under their count, not in the table.
+    table = body[body.index('id="agencies"') : body.index("</table>", body.index('id="agencies"'))]
+    assert loop.food_agency.name in table
+    assert loop.tenant.agency.name not in table
+    details = body[body.index("<details") : body.index("</details>")]
+    assert "without referrals in this period" in details
+    assert loop.tenant.agency.name in details
+    # The agency table scrolls within the page rather than being cut off.
+    assert body.count('class="dashboard-table-wrap"') >= 2
+    # "computed at … p.m.." read a double period after the time.
+    computed = body[body.index('class="dashboard-computed') :]
+    computed = computed[: computed.index("</p>")]
+    assert "computed at" in computed
+    assert ".." not in computed
+
+
+@pytest.mark.django_db
+def test_decline_reasons_by_agency_on_the_page_and_as_csv(client, ledger_today: Ledger):
+    loop = ledger_today.loop
+    Referral.objects.filter(pk=ledger_today.referrals["F2"].pk).update(reason_code="no-capacity")
+    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(reason_code="not-eligible")
+    client.force_login(loop.admin)
+    body = client.get(URL + "?refresh=1").content.decode()
+    section = body[body.index('id="reasons"') : body.index('id="outcomes"')]
+    assert "No capacity" in section
+    assert "Not eligible" in section
+    assert loop.food_agency.name in section
+    assert loop.housing_agency.name not in section  # nothing declined there
+    assert "no-capacity" not in section  # labels, never the codes
+    rows = _rows(client.get(f"{URL}?format=csv&table=reasons"))
+    assert rows[0] == [
+        "Agency",
+        "Not eligible",
+        "No capacity",
+        "Could not reach the client",
+        "Client declined",
+        "Duplicate referral",
+        "Other",
+        "No reason code",
+        "All reasons",
+    ]
+    by_name = {row[0]: row[1:] for row in rows[1:]}
+    assert by_name[loop.food_agency.name] == ["1", "1", "0", "0", "0", "0", "0", "2"]
+    assert by_name["All agencies"][-1] == "2"
+
+
+@pytest.mark.django_db
+def test_decline_reasons_of_another_network_are_not_counted(
+    client, ledger_today: Ledger, other_loop
+):
+    Referral.objects.filter(pk=ledger_today.referrals["F3"].pk).update(reason_code="not-eligible")
+    client.force_login(other_loop.admin)
+    rows = _rows(client.get(f"{URL}?format=csv&table=reasons"))
+    assert rows[-1][0] == "All agencies"
+    assert all(cell == "0" for row in rows[1:] for cell in row[1:])

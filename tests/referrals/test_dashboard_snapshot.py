@@ -162,7 +162,7 @@ def test_warmer_runs_every_minute():
 def test_page_says_when_and_can_compute_now(client, ledger_today: Ledger):
     client.force_login(ledger_today.loop.admin)
     body = client.get(URL).content.decode()
-    assert "Figures computed at" in body
+    assert "These figures were computed at" in body
     assert "refresh=1" in body
     # Opening the default period marks the network for the warmer.
     assert dashboards_warm(now=timezone.now() + SNAPSHOT_MAX_AGE) == 1
