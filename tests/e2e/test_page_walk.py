@@ -2,7 +2,8 @@
 and a phone (375 px): the page answers 200 in the chosen language, nothing makes it scroll
 sideways (the widest element is named when something does), and axe-core finds no serious or
 critical WCAG 2 A/AA violation. A full-page screenshot of each lands in test-artifacts/
-(walk-<language>-<width>-<page>.png), which CI keeps.
+(walk-<language>-<width>-<page>.png), which CI keeps. One test per language; each page is loaded
+once and checked at both sizes.
 
 A new page is one line in PAGES. A page that fails because of content another part of the work
 has not fixed yet goes in KNOWN with the reason: the test then expects the failure (without
@@ -28,7 +29,8 @@ LONG_NAMES = {
     "clinic": "Sequoia Bay Community Health Center",
     "second_clinic": "Sprowel Creek Rural Health Clinic",
 }
-WIDTHS = {"desktop": 1280, "phone": 375}
+PHONE, DESKTOP = 375, 1280
+WIDTHS = {"phone": PHONE, "desktop": DESKTOP}
 LANGUAGES = ("en", "es")
 
 
@@ -108,10 +110,11 @@ def names_lengthen(cast: Cast) -> None:
     )
 
 
-@pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.django_db(transaction=True)
-def test_every_main_page_fits_and_passes_axe(browser, site, cast, language, width):
+def test_every_main_page_fits_and_passes_axe(browser, site, cast, language):
+    """Each page is opened once and checked on a phone, then (the window widened, as a media
+    query sees it) on a desktop: one sign-in per person and one load per page for both sizes."""
     names_lengthen(cast)
     ids = walk_ids(cast)
     people = {
@@ -120,31 +123,45 @@ def test_every_main_page_fits_and_passes_axe(browser, site, cast, language, widt
         "agency": cast.food_staff,
         "admin": cast.admin,
     }
-    viewport = {"width": width, "height": 900}
-    problems: dict[str, list[str]] = {}
+    problems: dict[tuple[str, int], list[str]] = {}
     for role, user in people.items():
-        with signed_in(browser, site, user, language=language, viewport=viewport) as tab:
+        with signed_in(
+            browser, site, user, language=language, viewport={"width": PHONE, "height": 900}
+        ) as tab:
             for page in (p for p in PAGES if p.role == role):
                 path = page.path.format(**ids)
-                found = problems.setdefault(page.name, [])
+                tab.set_viewport_size({"width": PHONE, "height": 900})
                 response = tab.goto(site + path)
                 status = response.status if response is not None else None
                 if status != 200:
-                    found.append(f"{path} answered {status}")
+                    for width in WIDTHS.values():
+                        problems[page.name, width] = [f"{path} answered {status}"]
                     continue
                 tab.wait_for_load_state("load")
                 # The forms folded in <details> (decline, complete, revoke…) are checked open.
                 tab.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true })")
                 lang = tab.get_attribute("html", "lang") or ""
-                if not lang.startswith(language):
-                    found.append(f"{path} is in {lang!r}, not {language!r}")
-                screenshot(tab, f"walk-{language}-{width}-{page.name}")
-                if (overflow := sideways_overflow(tab)) is not None:
-                    found.append(f"{path} scrolls sideways: {overflow}")
-                found += [f"{path}: {violation}" for violation in axe_violations(tab)]
-    failing = {name: found for name, found in problems.items() if found}
-    unexpected = {name: found for name, found in failing.items() if not known(name, width)}
-    report = "\n".join(f"{name}: {problem}" for name, found in failing.items() for problem in found)
-    assert not unexpected, f"{language} at {width} px:\n{report}"
+                for width in (PHONE, DESKTOP):
+                    found = problems.setdefault((page.name, width), [])
+                    if width != PHONE:
+                        tab.set_viewport_size({"width": width, "height": 900})
+                    if not lang.startswith(language):
+                        found.append(f"{path} is in {lang!r}, not {language!r}")
+                    screenshot(tab, f"walk-{language}-{width}-{page.name}")
+                    if (overflow := sideways_overflow(tab)) is not None:
+                        found.append(f"{path} scrolls sideways: {overflow}")
+                    found += [f"{path}: {violation}" for violation in axe_violations(tab)]
+    failing = {key: found for key, found in problems.items() if found}
+    unexpected = [key for key in failing if not known(*key)]
+    report = "\n".join(
+        f"{name} at {width} px: {problem}"
+        for (name, width), found in failing.items()
+        for problem in found
+    )
+    assert not unexpected, f"{language}:\n{report}"
     if failing:
-        pytest.xfail("; ".join(f"{name}: {known(name, width)}" for name in failing) + "\n" + report)
+        pytest.xfail(
+            "; ".join(f"{name} at {width} px: {known(name, width)}" for name, width in failing)
+            + "\n"
+            + report
+        )

@@ -45,7 +45,8 @@ def closed_loop_rate(page, site: str, *, compute: bool = False) -> str:  # type:
     )
     total.scroll_into_view_if_needed()
     # Cells after the row header: sent, due for feedback, closed loop, closed-loop rate, …
-    return total.get_by_role("cell").nth(3).inner_text().strip()
+    # (Spanish writes "0,0 %": the decimal comma is read as a point.)
+    return total.get_by_role("cell").nth(3).inner_text().strip().replace(",", ".")
 
 
 def open_from_inbox(page, t: Words, service: str, tab: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -202,7 +203,7 @@ def the_loop(page, site: str, cast: Cast, t: Words, shot: str) -> None:  # type:
     log_in(page, site, cast.housing_staff)
     open_from_inbox(page, t, "Rent Help")
     page.locator("summary", has_text=t("Decline")).click()
-    reason = page.get_by_label(t("Why are you declining?"))
+    reason = page.get_by_label(t("Why are you declining? (the clinic sees this)"))
     reason.fill("Our rent fund is spent until July.")
     decline_form = page.locator("form").filter(has=reason)
     screenshot(page, f"{shot}-10-decline-reason")
