@@ -16,7 +16,7 @@ from network import services
 from network.models import Role
 from referrals.models import Channel, Notification
 from tests.conftest import act_as
-from tests.network.factories import Tenant
+from tests.network.factories import Tenant, UserFactory, organization_make
 from tests.referrals.factories import Loop
 
 WORKSPACE = reverse("network:workspace")
@@ -142,15 +142,20 @@ def test_the_admin_link_is_for_agency_and_network_admins_only(
 
 
 @pytest.mark.django_db
-def test_no_admin_link_for_an_agency_admin_the_admin_would_refuse(client, tenant_a: Tenant):
+def test_no_admin_link_for_an_agency_admin_the_admin_would_refuse(client, loop: Loop):
     """An agency without a listing yet: its admin has nothing to edit in the admin."""
-    act_as(client, tenant_a.users[Role.AGENCY_ADMIN], tenant_a.agency)
+    agency = organization_make(loop.tenant.network, "agency", name="Listing Not Yet Made")
+    person = UserFactory(username="new-agency-admin")
+    services.membership_grant(
+        user=person, role=Role.AGENCY_ADMIN, organization=agency, notify=False
+    )
+    act_as(client, person, agency)
     assert ADMIN_LINK not in client.get(WORKSPACE).content.decode()
     assert client.get(reverse("wagtailadmin_home")).status_code != 200
 
 
 @pytest.mark.django_db
-def test_no_admin_link_for_anonymous_visitors(client, tenant_a: Tenant):
+def test_no_admin_link_for_anonymous_visitors(client):
     assert ADMIN_LINK not in client.get(reverse("login")).content.decode()
 
 
