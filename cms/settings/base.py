@@ -147,6 +147,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "network.context_processors.tenant",
+                # The header's unread count (a setting, so cms imports nothing of referrals).
+                "referrals.context_processors.notifications",
             ],
         },
     },

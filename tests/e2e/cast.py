@@ -21,6 +21,7 @@ from network import services
 from network.models import Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create
+from tests.e2e.words import page_words
 from tests.network.factories import Tenant
 from tests.referrals.factories import loop_directory
 
@@ -135,18 +136,20 @@ def two_factor_code(user: User) -> str:
 
 
 def log_in(page, site: str, user: User) -> None:  # type: ignore[no-untyped-def]
-    """Through the sign-in form (and the code form after it, for admins), as a person would."""
+    """Through the sign-in form (and the code form after it, for admins), as a person would, in
+    the language the browser asks for."""
     page.goto(f"{site}/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    t = page_words(page)
+    page.get_by_label(t("Username")).fill(user.username)
+    page.get_by_label(t("Password")).fill(PASSWORD)
+    page.get_by_role("button", name=t("Sign in")).click()
     page.wait_for_url(re.compile(r"/workspace/$|/two-factor/verify/"))
     if "/two-factor/verify/" in page.url:
-        page.get_by_label("Code").fill(two_factor_code(user))
-        page.get_by_role("button", name="Verify").click()
+        page.get_by_label(t("Code")).fill(two_factor_code(user))
+        page.get_by_role("button", name=t("Verify")).click()
     page.wait_for_url("**/workspace/")
 
 
 def log_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name=page_words(page)("Sign out")).click()
     page.wait_for_load_state()

@@ -4,7 +4,10 @@ Clinic staff screen a client, pick two services of two agencies in the search, r
 client's verbal consent and send both referrals in one form; the first agency sees only what its
 agreement discloses and accepts, the second declines with a reason, the first completes with an
 outcome; the clinic's tracker shows both answers and the network admin's closed-loop rate moves.
-A screenshot of every step lands in test-artifacts/loop-*.png.
+It runs in English on a desktop and in Spanish on a phone (375 px): both languages and both
+sizes, for twice the time of one run rather than four times; the words come from the project's
+catalogue (tests/e2e/words.py). A screenshot of every step lands in
+test-artifacts/loop-<language>-<width>-*.png.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from tests.e2e.cast import (
     log_out,
 )
 from tests.e2e.conftest import screenshot
+from tests.e2e.walk import signed_in
+from tests.e2e.words import Words, page_words, words
 
 
 def closed_loop_rate(page, site: str, *, compute: bool = False) -> str:  # type: ignore[no-untyped-def]
@@ -31,19 +36,21 @@ def closed_loop_rate(page, site: str, *, compute: bool = False) -> str:  # type:
     with ``compute``, after asking for the figures to be computed now (the page may show those
     of a minute ago, saying that referrals changed since)."""
     page.goto(f"{site}/admin/dashboard/")
+    t = page_words(page)  # the admin's language
     if compute:
-        page.get_by_role("link", name="Compute them now").click()
+        page.get_by_role("link", name=t("Compute them now")).click()
         page.wait_for_load_state("load")
     total = page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name="All agencies", exact=True)
+        has=page.get_by_role("rowheader", name=t("All agencies"), exact=True)
     )
     total.scroll_into_view_if_needed()
     # Cells after the row header: sent, due for feedback, closed loop, closed-loop rate, …
-    return total.get_by_role("cell").nth(3).inner_text().strip()
+    # (Spanish writes "0,0 %": the decimal comma is read as a point.)
+    return total.get_by_role("cell").nth(3).inner_text().strip().replace(",", ".")
 
 
-def open_from_inbox(page, service: str, tab: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+def open_from_inbox(page, t: Words, service: str, tab: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Inbox")).click()
     if tab:
         page.get_by_role("link", name=re.compile(rf"^{tab}")).click()
         page.wait_for_url(re.compile(r"tab="))
@@ -56,64 +63,88 @@ def status_of(page) -> str:  # type: ignore[no-untyped-def]
     return page.get_by_test_id("status").inner_text()
 
 
+@pytest.mark.parametrize(
+    ("language", "width"), [("en", 1280), ("es", 375)], ids=["en-desktop", "es-phone"]
+)
 @pytest.mark.django_db(transaction=True)
-def test_referral_loop_from_screening_to_closed_loop_rate(page, site, cast: Cast):
-    page.set_default_timeout(10_000)
+def test_referral_loop_from_screening_to_closed_loop_rate(
+    browser, site, cast: Cast, language: str, width: int
+):
+    with signed_in(
+        browser, site, None, language=language, viewport={"width": width, "height": 900}
+    ) as page:
+        the_loop(page, site, cast, words(language), f"loop-{language}-{width}")
+
+
+def the_loop(page, site: str, cast: Cast, t: Words, shot: str) -> None:  # type: ignore[no-untyped-def]
+    main = page.get_by_role("navigation", name=t("Main"))
+    done = t("The referral is now %(status)s.", status="%s")
 
     # (1) Clinic staff sign in through the form.
     log_in(page, site, cast.clinic_staff)
-    assert page.get_by_role("heading", level=1, name="Workspace").is_visible()
-    screenshot(page, "loop-01-clinic-signed-in")
+    assert page.get_by_role("heading", level=1, name=t("Workspace")).is_visible()
+    screenshot(page, f"{shot}-01-clinic-signed-in")
 
     # (2) Find the client and screen her.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
-    page.get_by_label("Find a client").fill("Lopez")
-    page.get_by_role("button", name="Find").click()
+    main.get_by_role("link", name=t("Clients")).click()
+    page.get_by_label(t("Find a client")).fill("Lopez")
+    page.get_by_role("button", name=t("Find")).click()
     found = page.get_by_role("link", name="Lopez, Maria")
     found.wait_for()
     assert "Lopez" not in page.url  # what is typed is posted, never put in the address
     found.click()
     page.get_by_role("heading", level=1, name="Maria Lopez").wait_for()
-    page.get_by_role("link", name="Screen for needs").first.click()
-    page.get_by_role("group", name="Living situation today").get_by_label(
-        "A place to live today, but worried about losing it"
+    page.get_by_role("link", name=t("Screen for needs")).first.click()
+    page.get_by_role("group", name=t("Living situation today")).get_by_label(
+        t("A place to live today, but worried about losing it")
     ).check()
-    page.get_by_role("group", name="worried food would run out").get_by_label("Often true").check()
-    page.get_by_role("group", name="food ran out and there was no money").get_by_label(
-        "Sometimes true"
-    ).check()
-    screenshot(page, "loop-02-screening-form")
-    page.get_by_role("button", name="Save and see the result").click()
-    page.get_by_role("heading", level=1, name="Screening result").wait_for()
-    positive = page.get_by_role("region", name="Screened positive").inner_text()
-    assert "Food" in positive
-    assert "Living situation" in positive
-    screenshot(page, "loop-03-screening-result")
+    page.get_by_role(
+        "group",
+        name=t("In the past year, worried food would run out before there was money for more"),
+    ).get_by_label(t("Often true")).check()
+    page.get_by_role(
+        "group", name=t("In the past year, food ran out and there was no money for more")
+    ).get_by_label(t("Sometimes true")).check()
+    screenshot(page, f"{shot}-02-screening-form")
+    page.get_by_role("button", name=t("Save and see the result")).click()
+    page.get_by_role("heading", level=1, name=t("Screening result")).wait_for()
+    positive = page.get_by_role("region", name=t("Screened positive")).inner_text()
+    assert t("Food") in positive
+    assert t("Living situation") in positive
+    screenshot(page, f"{shot}-03-screening-result")
 
     # (3) From the result to the search, with the needs ticked; select two services.
-    page.get_by_role("link", name="Search services for these needs").click()
+    page.get_by_role("link", name=t("Search services for these needs")).click()
     page.get_by_role("heading", name="Harbor Food Pantry").wait_for()
     page.get_by_role("heading", name="Rent Help").wait_for()
-    assert page.get_by_text("Referring Maria Lopez").is_visible()
+    assert page.get_by_text(t("Referring %(name)s", name="Maria Lopez")).is_visible()
     for service in ("Harbor Food Pantry", "Rent Help"):
         # Named "Select for referral: <service>" (the service name is visually hidden).
-        page.get_by_role("checkbox", name=re.compile(rf"^Select for referral\W+{service}$")).check()
-    screenshot(page, "loop-04-search-selected")
-    page.get_by_role("button", name="Refer to the selected services").click()
-    page.get_by_role("heading", level=1, name="Send 2 referrals").wait_for()
+        page.get_by_role(
+            "checkbox", name=re.compile(rf"^{re.escape(t('Select for referral'))}\W+{service}$")
+        ).check()
+    screenshot(page, f"{shot}-04-search-selected")
+    page.get_by_role("button", name=t("Refer to the selected services")).click()
+    send_two = t(("Send a referral", "Send %(n)s referrals"), 2, n=2)
+    page.get_by_role("heading", level=1, name=send_two).wait_for()
 
     # (4) Record the client's verbal consent in the same form and send.
-    assert page.get_by_label("Client", exact=True).input_value() == str(cast.client.pk)
-    page.get_by_role("radio", name="Verbal, attested by me").check()
+    assert page.get_by_label(t("Client"), exact=True).input_value() == str(cast.client.pk)
+    page.get_by_role("radio", name=t("Verbal, attested by me")).check()
     wording = page.get_by_role("blockquote").inner_text()
     assert "Harbor Food Bank" in wording
     assert "Bay Housing" in wording
-    page.get_by_role("checkbox", name="I read these words to the client and they agreed.").check()
-    screenshot(page, "loop-05-send-with-consent")
-    page.get_by_role("button", name="Send 2 referrals").click()
-    page.get_by_role("heading", level=1, name="Referrals sent").wait_for()
-    assert page.get_by_text("Referrals sent to").is_visible()
-    screenshot(page, "loop-06-sent")
+    page.get_by_role(
+        "checkbox", name=t("I read these words to the client and they agreed.")
+    ).check()
+    screenshot(page, f"{shot}-05-send-with-consent")
+    page.get_by_role("button", name=t(("Send referral", "Send %(n)s referrals"), 2, n=2)).click()
+    page.get_by_role("heading", level=1, name=t("Referrals sent")).wait_for()
+    sent_to = t(
+        ("Referral sent to %(agencies)s.", "Referrals sent to %(agencies)s."), 2, agencies=""
+    )
+    assert page.get_by_text(sent_to.rstrip(". ")).is_visible()
+    screenshot(page, f"{shot}-06-sent")
 
     referrals = {
         r.agency_id: r for r in Referral.objects.filter(client=cast.client, sender=cast.clinic)
@@ -142,79 +173,79 @@ def test_referral_loop_from_screening_to_closed_loop_rate(page, site, cast: Cast
     log_out(page)
     log_in(page, site, cast.admin)
     assert closed_loop_rate(page, site) == "0.0 %"
-    screenshot(page, "loop-07-dashboard-before")
+    screenshot(page, f"{shot}-07-dashboard-before")
 
     # (5) The first agency: the inbox, the referral with only the agreed fields, accept.
     page.goto(f"{site}/workspace/")  # the site's "Sign out" (the admin has its own menu)
     log_out(page)
     log_in(page, site, cast.food_staff)
-    open_from_inbox(page, "Harbor Food Pantry")
-    client_section = page.get_by_role("region", name="Client").inner_text()
+    open_from_inbox(page, t, "Harbor Food Pantry")
+    client_section = page.get_by_role("region", name=t("Client")).inner_text()
     assert "Maria Lopez" in client_section
     assert "707-555-0100" in client_section
     body = page.locator("body").inner_text()
     for hidden in (
-        "Date of birth",
+        t("Date of birth"),
         "1980",
-        "Address",
+        t("Address"),
         CLIENT_STREET,
         "maria@example.org",
     ):
         assert hidden not in body, f"{hidden!r} is not in the food bank's agreement"
-    screenshot(page, "loop-08-agency-referral-disclosed")
-    page.get_by_role("button", name="Accept").click()
-    page.get_by_text("The referral is now accepted.").wait_for()
-    assert status_of(page) == "Accepted"
-    screenshot(page, "loop-09-accepted")
+    screenshot(page, f"{shot}-08-agency-referral-disclosed")
+    page.get_by_role("button", name=t("Accept")).click()
+    page.get_by_text(done % t("Accepted").lower()).wait_for()
+    assert status_of(page) == t("Accepted")
+    screenshot(page, f"{shot}-09-accepted")
 
     # (6) The second agency declines, with a reason.
     log_out(page)
     log_in(page, site, cast.housing_staff)
-    open_from_inbox(page, "Rent Help")
-    page.locator("summary", has_text="Decline").click()
-    reason = page.get_by_label("Why are you declining?")
+    open_from_inbox(page, t, "Rent Help")
+    page.locator("summary", has_text=t("Decline")).click()
+    reason = page.get_by_label(t("Why are you declining? (the clinic sees this)"))
     reason.fill("Our rent fund is spent until July.")
     decline_form = page.locator("form").filter(has=reason)
-    screenshot(page, "loop-10-decline-reason")
-    decline_form.get_by_role("button", name="Decline").click()
-    page.get_by_text("The referral is now declined.").wait_for()
-    assert status_of(page) == "Declined"
+    screenshot(page, f"{shot}-10-decline-reason")
+    decline_form.get_by_role("button", name=t("Decline")).click()
+    page.get_by_text(done % t("Declined").lower()).wait_for()
+    assert status_of(page) == t("Declined")
     assert page.get_by_text("Our rent fund is spent until July.").first.is_visible()
-    screenshot(page, "loop-11-declined")
+    screenshot(page, f"{shot}-11-declined")
 
     # (7) The first agency starts work, then completes it with an outcome.
     log_out(page)
     log_in(page, site, cast.food_staff)
-    open_from_inbox(page, "Harbor Food Pantry", tab="In progress")
-    page.get_by_role("button", name="Start work").click()
-    page.get_by_text("The referral is now in progress.").wait_for()
+    open_from_inbox(page, t, "Harbor Food Pantry", tab=t("In progress"))
+    page.get_by_role("button", name=t("Start work")).click()
+    page.get_by_text(done % t("In progress").lower()).wait_for()
     complete = page.locator("details").filter(
-        has=page.locator("summary", has_text="Mark completed")
+        has=page.locator("summary", has_text=t("Mark completed"))
     )
     complete.locator("summary").click()
-    complete.get_by_label("How did it end?").select_option(label="Service provided")
-    complete.get_by_label("Outcome note (optional)").fill("Groceries picked up.")
-    complete.get_by_role("button", name="Mark completed").click()
-    page.get_by_text("The referral is now completed.").wait_for()
-    assert status_of(page) == "Completed"
-    screenshot(page, "loop-12-completed")
+    complete.get_by_label(t("How did it end?")).select_option(label=t("Service provided"))
+    complete.get_by_label(t("Outcome note (optional)")).fill("Groceries picked up.")
+    complete.get_by_role("button", name=t("Mark completed")).click()
+    page.get_by_text(done % t("Completed").lower()).wait_for()
+    assert status_of(page) == t("Completed")
+    screenshot(page, f"{shot}-12-completed")
 
     # (8) The clinic's tracker shows both answers.
     log_out(page)
     log_in(page, site, cast.clinic_staff)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Referrals sent").click()
+    main.get_by_role("link", name=t("Referrals sent")).click()
     rows = page.get_by_role("table").get_by_role("row")
     food_row = rows.filter(has_text="Harbor Food Pantry")
     housing_row = rows.filter(has_text="Rent Help")
-    assert "Completed" in food_row.inner_text()
-    assert "Declined" in housing_row.inner_text()
-    screenshot(page, "loop-13-tracker")
+    assert t("Completed") in food_row.inner_text()
+    assert t("Declined") in housing_row.inner_text()
+    screenshot(page, f"{shot}-13-tracker")
 
     # (9, after) Both referrals due for feedback are closed: the rate is 100 %.
     log_out(page)
     log_in(page, site, cast.admin)
     assert closed_loop_rate(page, site, compute=True) == "100.0 %"
-    screenshot(page, "loop-14-dashboard-after")
+    screenshot(page, f"{shot}-14-dashboard-after")
 
     food_referral.refresh_from_db()
     housing_referral.refresh_from_db()
