@@ -52,6 +52,7 @@ def summary(referral: Referral) -> dict[str, Any]:
             "id": referral.pk,
             "status": referral.status,
             "outcome": referral.outcome,
+            "reason_code": referral.reason_code,
             "version": referral.version,
             "service": {"id": referral.service_id, "name": referral.service_name},
             "location_id": referral.location_id,
@@ -296,6 +297,8 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
             reason=_text(body, "reason"),
             outcome=_text(body, "outcome"),
             outcome_note=_text(body, "outcome_note"),
+            # Absent (an older client's free-text-only decline or failure): coded "other".
+            reason_code=_text(body, "reason_code") if body.get("reason_code") is not None else None,
         )
     except ValidationError as exc:
         return _validation(exc)

@@ -48,6 +48,7 @@ urlpatterns: list[URLPattern] = [
         referral.referral_transition,
         name="referral_transition",
     ),
+    path("referrals/<int:pk>/print/", referral.referral_print, name="referral_print"),
     path("referrals/<int:pk>/message/", referral.referral_message, name="referral_message"),
     # The agency's inbox; everyone's notifications.
     path("inbox/", inbox.referral_inbox, name="referral_inbox"),
