@@ -2,6 +2,14 @@
 CSRF-protected like every form): list, send, read one, change status.
 
 Every response about a received referral carries only what ``disclosure_for`` allows.
+
+A decline (``"to": "rejected"``) or a failure (``"failed"``) carries ``reason_code``, one of
+``ReasonCode`` (``not-eligible``, ``no-capacity``, ``client-unreachable``, ``client-declined``,
+``duplicate``, ``other``); ``reason`` (free text) is then optional, except with ``other``. An
+unknown code, a code on any other change, or an empty one answers 400 (``bad_reason_code``,
+``reason_code_required``). A client written before coded reasons, which sends ``reason`` without
+``reason_code``, keeps working: its decline or failure is coded ``other``. Every referral's
+summary carries ``reason_code`` ("" unless declined or failed).
 """
 
 from __future__ import annotations

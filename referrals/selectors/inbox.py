@@ -117,7 +117,8 @@ class InboxSearch:
     @classmethod
     def parse(cls, query: str) -> InboxSearch | None:
         """None for an empty search."""
-        text = " ".join(query.split())[:100]
+        # No NUL (PostgreSQL refuses it in a string): a pasted one is dropped.
+        text = " ".join(query.replace("\x00", "").split())[:100]
         if not text:
             return None
         digits = text.removeprefix("#").strip()

@@ -133,7 +133,7 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         for referral in listed
     ]
     sort = "-due" if descending else "due"
-    kept = {"q": " ".join(query.split())[:100]} if search is not None else {}
+    kept = {"q": " ".join(search.words) or f"#{search.number}"} if search is not None else {}
 
     def link(**params: str) -> str:
         return "?" + urlencode({**params, **kept})

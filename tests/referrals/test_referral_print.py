@@ -13,7 +13,8 @@ from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from network.models import Membership
 from referrals.models import Referral
-from tests.conftest import act_as
+from referrals.services.transitions import referral_message
+from tests.conftest import act_as, queries
 from tests.referrals.factories import move
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
@@ -133,3 +134,21 @@ def test_the_printout_is_read_only(client, loop):
     referral = loop.send()
     act_as(client, loop.agency_staff, loop.food_agency)
     assert client.post(print_url(referral)).status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("side", ["clinic", "agency"])
+def test_the_printout_costs_the_same_queries_for_any_timeline(client, loop, side):
+    referral = loop.send()
+    if side == "clinic":
+        act_as(client, loop.clinic_staff, loop.clinic)
+    else:
+        act_as(client, loop.agency_staff, loop.food_agency)
+    referral_message(referral=referral, by=loop.clinic_staff, organization=loop.clinic, text="Hi")
+    client.get(print_url(referral))  # logged once (the agency's opening on the timeline too)
+    few = queries(client, print_url(referral))
+    for n in range(10):
+        referral_message(
+            referral=referral, by=loop.clinic_staff, organization=loop.clinic, text=f"Note {n}"
+        )
+    assert queries(client, print_url(referral)) == few
