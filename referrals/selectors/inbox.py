@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 INBOX_TABS: tuple[str, ...] = ("new", "overdue", "in_progress", "waiting", "closed", "all")
 # Tabs of referrals that need nothing more: listed by when they closed, not by a due date.
 CLOSED_TABS: frozenset[str] = frozenset({"closed"})
-# A name search looks at no more referrals than this (the page says when it stopped there).
+# A name search looks at no more referrals than this (the tab's first, in its order).
 NAME_SEARCH_LIMIT = 500
 # The largest id a database key holds (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -70,8 +70,9 @@ def referral_inbox_tab(
 ) -> QuerySet[Referral]:
     """The received referrals on one inbox tab, by due date (the answer's while requested,
     else the outcome's; undated and closed last, the latest closed first) or, on the closed
-    tab, by when they closed (latest first), each with ``due_at``, ``client_language`` (show it only
-    through ``referral_inbox_languages``) and what deciding that needs."""
+    tab, by when they closed (latest first), each with ``due_at`` (None once closed),
+    ``client_language`` (show it only through ``referral_inbox_languages``) and what deciding
+    that needs."""
 
     conditions = inbox_tab_conditions(now=now)
     if tab not in conditions:
@@ -109,7 +110,7 @@ def referral_inbox_tab(
 @dataclass(frozen=True)
 class InboxSearch:
     """What a search box's words ask: a referral number ("#123" or "123"), or words of the
-    client's name (each must start or be part of the first or last name)."""
+    client's name (each must be part of the first or last name)."""
 
     number: int | None
     words: tuple[str, ...]
