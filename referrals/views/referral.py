@@ -229,6 +229,7 @@ def referral_shown(
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     labels = dict(ClientField.choices)
+    status_labels = {code: str(label) for code, label in ReferralStatus.choices}
     language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
     now = timezone.now()
     due_at = None
@@ -243,6 +244,10 @@ def referral_shown(
         "client_rows": [(labels[code], value) for code, value in disclosure.client.items()],
         "client_language": language_name(language) if language else "",
         "timeline": disclosure.timeline,
+        # Each entry with the status it set, in words (never the code).
+        "timeline_rows": [
+            (entry, status_labels.get(entry.event.to_status, "")) for entry in disclosure.timeline
+        ],
         "due_at": due_at,
         "overdue": due_at is not None and due_at < now,
         "now": now,

@@ -50,6 +50,8 @@ def test_the_agency_prints_what_its_page_shows_and_it_is_logged(client, loop):
     assert_no_chrome(body)
     assert "Maria Lopez" in body
     assert "No capacity" in body
+    assert ": Declined" in body  # the timeline's status in words
+    assert ": rejected" not in body
     assert "Printed by" in body
     # The same disclosure as the page: the same fields.
     assert response.context["disclosure"].fields == page.context["disclosure"].fields
