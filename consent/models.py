@@ -310,6 +310,7 @@ class AccessPurpose(models.TextChoices):
     """Why the client's data was on someone's screen (``AccessLog.purpose``)."""
 
     VIEW = "view", _("Referral page")
+    PRINT = "print", _("Printed referral")
     INBOX = "inbox", _("Agency inbox")
     API = "api", _("Referral API")
     CLIENT_LIST = "client_list", _("Client list")

@@ -2,6 +2,14 @@
 CSRF-protected like every form): list, send, read one, change status.
 
 Every response about a received referral carries only what ``disclosure_for`` allows.
+
+A decline (``"to": "rejected"``) or a failure (``"failed"``) carries ``reason_code``, one of
+``ReasonCode`` (``not-eligible``, ``no-capacity``, ``client-unreachable``, ``client-declined``,
+``duplicate``, ``other``); ``reason`` (free text) is then optional, except with ``other``. An
+unknown code, a code on any other change, or an empty one answers 400 (``bad_reason_code``,
+``reason_code_required``). A client written before coded reasons, which sends ``reason`` without
+``reason_code``, keeps working: its decline or failure is coded ``other``. Every referral's
+summary carries ``reason_code`` ("" unless declined or failed).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ def summary(referral: Referral) -> dict[str, Any]:
             "id": referral.pk,
             "status": referral.status,
             "outcome": referral.outcome,
+            "reason_code": referral.reason_code,
             "version": referral.version,
             "service": {"id": referral.service_id, "name": referral.service_name},
             "location_id": referral.location_id,
@@ -296,6 +305,8 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
             reason=_text(body, "reason"),
             outcome=_text(body, "outcome"),
             outcome_note=_text(body, "outcome_note"),
+            # Absent (an older client's free-text-only decline or failure): coded "other".
+            reason_code=_text(body, "reason_code") if body.get("reason_code") is not None else None,
         )
     except ValidationError as exc:
         return _validation(exc)

@@ -6,16 +6,21 @@ reads the clinic's words only while the agreement's ``note`` field is disclosed,
 while the disclosure is not withdrawn; the clinic reads everything, and the agency's words it reads
 are logged.
 
-Every disclosure that shows client data writes one access-log row naming what it showed.
+Every disclosure that shows client data writes one access-log row naming what it showed, once
+per page view: a reload of the same page by the same person for the same purpose within
+``DISCLOSURE_LOG_WINDOW`` that shows nothing more (the page again after a message or a status
+change, an htmx partial of it) adds no row; a view after the window, or one that shows more
+fields, does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from consent.models import AccessLog, ClientField, DataSharingAgreement
@@ -32,6 +37,9 @@ FREE_TEXT_NOTE = ClientField.NOTE.value  # the clinic's note to the agency
 FREE_TEXT_MESSAGES = "messages"  # messages on the timeline
 FREE_TEXT_STATUS_REASON = "status_reason"  # why a referral was declined, held, cancelled, closed
 FREE_TEXT_OUTCOME_NOTE = "outcome_note"  # how the agency says it ended, in its words
+
+# One page view and its reloads: the same disclosure again within this time is not logged again.
+DISCLOSURE_LOG_WINDOW = timedelta(minutes=getattr(settings, "HANDOFF_DISCLOSURE_LOG_MINUTES", 10))
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ class _AccessLogger:
     at: datetime
 
     def write(self, fields: frozenset[str]) -> None:
-        if not fields:
+        if not fields or self.logged_already(fields):
             return
         AccessLog.objects.create(
             at=self.at,
@@ -207,6 +215,19 @@ class _AccessLogger:
             ip_address=self.ip_address,
             user_agent=self.user_agent[:300],
         )
+
+    def logged_already(self, fields: frozenset[str]) -> bool:
+        """Whether the same person saw at least these fields of this referral, for the same
+        organization and purpose, within ``DISCLOSURE_LOG_WINDOW`` before now (one query)."""
+        recent = AccessLog.objects.filter(
+            user=self.user,
+            organization=self.recipient,
+            referral=self.referral,
+            purpose=self.purpose,
+            at__gt=self.at - DISCLOSURE_LOG_WINDOW,
+            at__lte=self.at,
+        ).values_list("fields", flat=True)
+        return any(fields <= frozenset(seen) for seen in recent)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from network.models import Organization
-from referrals.models import Referral, ReferralOutcome, ReferralStatus, Urgency
+from referrals.models import ReasonCode, Referral, ReferralOutcome, ReferralStatus, Urgency
 
 Texts = tuple[str, str]  # (subject, body)
 
@@ -89,10 +89,14 @@ def overdue_texts(referral: Referral, agency: Organization, alternatives: list[s
 
 
 def status_texts(
-    referral: Referral, organization: Organization, status: str, outcome: str = ""
+    referral: Referral,
+    organization: Organization,
+    status: str,
+    outcome: str = "",
+    reason_code: str = "",
 ) -> Texts:
-    """A status change; with the outcome's label (never its free text: it may name the client)
-    when the change closed the loop."""
+    """A status change; with the outcome's and the coded reason's labels (never the free text: it
+    may name the client) when the change closed the loop."""
     label = str(ReferralStatus(status).label)
     body = _("%(org)s marked the referral for %(service)s %(status)s.") % {
         "org": organization,
@@ -101,6 +105,8 @@ def status_texts(
     }
     if outcome:
         body += " " + _("Outcome: %(outcome)s.") % {"outcome": ReferralOutcome(outcome).label}
+    if reason_code:
+        body += " " + _("Reason: %(reason)s.") % {"reason": ReasonCode(reason_code).label}
     return _("Referral #%(id)s is now %(status)s") % {"id": referral.pk, "status": label}, body
 
 

@@ -52,6 +52,7 @@ urlpatterns: list[URLPattern] = [
         referral.referral_transition,
         name="referral_transition",
     ),
+    path("referrals/<int:pk>/print/", referral.referral_print, name="referral_print"),
     path("referrals/<int:pk>/message/", referral.referral_message, name="referral_message"),
     path("referrals/<int:pk>/elsewhere/", elsewhere.referral_elsewhere, name="referral_elsewhere"),
     # The agency's inbox; everyone's notifications.

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Case, Count, F, Q, QuerySet, When
+from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
 
 from consent.models import ClientField
 from consent.services import access_log_write
 from network.models import Organization
 from referrals.disclosure import fields_disclosed
-from referrals.lifecycle import OUTCOME_OWED
+from referrals.lifecycle import OUTCOME_OWED, TERMINAL
 from referrals.models import Referral, ReferralStatus
 from referrals.selectors.referrals import referral_inbox
 
@@ -20,7 +21,13 @@ if TYPE_CHECKING:
     from network.models import User
 
 
-INBOX_TABS: tuple[str, ...] = ("new", "overdue", "in_progress", "waiting")
+INBOX_TABS: tuple[str, ...] = ("new", "overdue", "in_progress", "waiting", "closed", "all")
+# Tabs of referrals that need nothing more: listed by when they closed, not by a due date.
+CLOSED_TABS: frozenset[str] = frozenset({"closed"})
+# A name search looks at no more referrals than this (the tab's first, in its order).
+NAME_SEARCH_LIMIT = 500
+# The largest id a database key holds (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
 
 
 def inbox_tab_conditions(*, now: datetime) -> dict[str, Q]:
@@ -33,6 +40,9 @@ def inbox_tab_conditions(*, now: datetime) -> dict[str, Q]:
         | Q(status__in=OUTCOME_OWED, outcome_due_at__lt=now),
         "in_progress": Q(status__in=[ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS]),
         "waiting": Q(status=ReferralStatus.ON_HOLD),
+        # Declined, completed, could not be completed, cancelled, entered in error.
+        "closed": Q(status__in=TERMINAL),
+        "all": Q(pk__isnull=False),
     }
 
 
@@ -59,24 +69,108 @@ def referral_inbox_tab(
     descending: bool = False,
 ) -> QuerySet[Referral]:
     """The received referrals on one inbox tab, by due date (the answer's while requested,
-    else the outcome's; undated last), each with ``due_at``, ``client_language`` (show it only
-    through ``referral_inbox_languages``) and what deciding that needs."""
+    else the outcome's; undated and closed last, the latest closed first) or, on the closed
+    tab, by when they closed (latest first), each with ``due_at`` (None once closed),
+    ``client_language`` (show it only through ``referral_inbox_languages``) and what deciding
+    that needs."""
 
     conditions = inbox_tab_conditions(now=now)
     if tab not in conditions:
         raise ValueError(f"Unknown inbox tab {tab!r}.")
+    # A closed referral owes nothing: no due date (its old one would read as overdue).
     due = Case(
+        When(status__in=TERMINAL, then=Value(None, output_field=DateTimeField())),
         When(status=ReferralStatus.REQUESTED, then=F("response_due_at")),
         default=F("outcome_due_at"),
+        output_field=DateTimeField(),
     )
-    order = F("due_at").desc(nulls_last=True) if descending else F("due_at").asc(nulls_last=True)
+    if tab in CLOSED_TABS:  # the latest closed first (``descending``: the oldest)
+        order = [
+            F("closed_at").asc(nulls_last=True)
+            if descending
+            else F("closed_at").desc(nulls_last=True),
+            "pk" if descending else "-pk",
+        ]
+    else:  # by due date, then the closed ones, latest first
+        order = [
+            F("due_at").desc(nulls_last=True) if descending else F("due_at").asc(nulls_last=True),
+            F("closed_at").desc(nulls_last=True),
+            "-pk" if descending else "pk",
+        ]
     return (
         referral_inbox(user=user, organization=organization)
         .filter(conditions[tab])
         .annotate(due_at=due, client_language=F("client__preferred_language"))
         .select_related("sender", "agreement", "consent__network")
         .prefetch_related("consent__recipients", "consent__sensitive_recipients")
-        .order_by(order, "-pk" if descending else "pk")
+        .order_by(*order)
+    )
+
+
+@dataclass(frozen=True)
+class InboxSearch:
+    """What a search box's words ask: a referral number ("#123" or "123"), or words of the
+    client's name (each must be part of the first or last name)."""
+
+    number: int | None
+    words: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, query: str) -> InboxSearch | None:
+        """None for an empty search."""
+        # No NUL (PostgreSQL refuses it in a string): a pasted one is dropped.
+        text = " ".join(query.replace("\x00", "").split())[:100]
+        if not text:
+            return None
+        digits = text.removeprefix("#").strip()
+        if digits.isdigit() and digits.isascii():
+            return cls(number=int(digits), words=())
+        return cls(number=None, words=tuple(text.split()))
+
+
+def referral_inbox_search(
+    referrals: QuerySet[Referral],
+    *,
+    search: InboxSearch,
+    organization: Organization,
+    at: datetime,
+) -> QuerySet[Referral] | list[Referral]:
+    """The referrals of an inbox tab (``referral_inbox_tab``) that the search finds, in the
+    tab's order: by number, or by the client's name only where the disclosure shows the name
+    (a search must not tell the agency a name the consent or agreement keep from it). A name
+    search is a list (at most ``NAME_SEARCH_LIMIT`` looked at), in constant queries."""
+    if search.number is not None:
+        if search.number > MAX_ID:
+            return referrals.none()
+        return referrals.filter(pk=search.number)
+    condition = Q()
+    for word in search.words:
+        condition &= Q(client__first_name__icontains=word) | Q(client__last_name__icontains=word)
+    candidates = list(referrals.filter(condition)[:NAME_SEARCH_LIMIT])
+    disclosed = fields_disclosed(candidates, organization, at=at)
+    return [r for r in candidates if ClientField.NAME in disclosed[r.pk]]
+
+
+def referral_inbox_search_log(
+    *,
+    referrals: Sequence[Referral],
+    organization: Organization,
+    user: User,
+    at: datetime,
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> None:
+    """Log that a name search showed ``user`` which listed referrals are the named client's (the
+    rows of one page, in one write): a match tells the name."""
+    access_log_write(
+        user=user,
+        organization=organization,
+        purpose="inbox",
+        fields=[ClientField.NAME],
+        seen=[(referral.client_id, referral.pk) for referral in referrals],
+        ip_address=ip_address,
+        user_agent=user_agent,
+        at=at,
     )
 
 

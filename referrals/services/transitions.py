@@ -24,9 +24,11 @@ from referrals.dashboard_snapshots import dashboard_changed
 from referrals.errors import StaleVersion, TransitionNotAllowed
 from referrals.lifecycle import (
     OUTCOME_REQUIRED,
+    REASON_CODE_REQUIRED,
     TERMINAL,
     Refusal,
     Side,
+    reason_code_given,
     transition_refusal,
 )
 from referrals.models import (
@@ -64,9 +66,15 @@ def referral_transition(
     reason: str = "",
     outcome: str = "",
     outcome_note: str = "",
+    reason_code: str | None = None,
     now: datetime | None = None,
 ) -> Referral:
     """Apply one status change from the lifecycle table, or refuse.
+
+    A decline or a failure carries ``reason_code`` (a ``ReasonCode``; the free-text ``reason``
+    is then optional except for "other"); any other change none. A caller that does not code
+    reasons passes None: its decline or failure with words is coded "other"
+    (``lifecycle.reason_code_given``).
 
     PermissionDenied for the wrong organization or role; TransitionNotAllowed when the table,
     the side, a missing reason or outcome forbid it; StaleVersion (with the current state) when
@@ -81,7 +89,10 @@ def referral_transition(
             raise StaleVersion(current)
         before = current.status
         reason, outcome_note = reason.strip(), outcome_note.strip()
-        refusal = transition_refusal(current.status, to, side, reason=reason, outcome=outcome)
+        code = reason_code_given(to, reason_code, reason)
+        refusal = transition_refusal(
+            current.status, to, side, reason=reason, outcome=outcome, reason_code=code
+        )
         if refusal is not None:
             raise TransitionNotAllowed(refusal)
         if outcome and (to not in OUTCOME_REQUIRED or outcome not in ReferralOutcome.values):
@@ -91,6 +102,7 @@ def referral_transition(
         changes: dict[str, Any] = {
             "status": to,
             "status_reason": reason,
+            "reason_code": (code or "") if to in REASON_CODE_REQUIRED else "",
             "version": version + 1,
             "updated_at": now,
         }
@@ -111,9 +123,12 @@ def referral_transition(
         dashboard_changed(current.network_id)
         for name, value in changes.items():
             setattr(current, name, value)
-        text = reason
-        if outcome:
-            text = " — ".join(p for p in (current.get_outcome_display(), outcome_note, reason) if p)
+        # The timeline says how it ended and why in words: the outcome's and the reason code's
+        # labels, then the free text.
+        code_label = current.get_reason_code_display() if current.reason_code else ""
+        outcome_label = current.get_outcome_display() if outcome else ""
+        note = outcome_note if outcome else ""
+        text = " — ".join(p for p in (outcome_label, code_label, note, reason) if p)
         event_add(
             current,
             EventKind.STATUS,
@@ -131,7 +146,9 @@ def referral_transition(
             recipients,
             referral=current,
             kind=f"referral_{to}",
-            texts=partial(status_texts, current, organization, to, outcome or ""),
+            texts=partial(
+                status_texts, current, organization, to, outcome or "", current.reason_code
+            ),
         )
     referral.__dict__.update({k: v for k, v in current.__dict__.items() if not k.startswith("_")})
     return current

@@ -25,9 +25,13 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.models import Referral
 from referrals.selectors.inbox import (
+    CLOSED_TABS,
     INBOX_TABS,
+    InboxSearch,
     referral_inbox_counts,
     referral_inbox_languages,
+    referral_inbox_search,
+    referral_inbox_search_log,
     referral_inbox_tab,
 )
 from referrals.views.referral import client_ip, language_name
@@ -41,6 +45,8 @@ TAB_LABELS = {
     "overdue": gettext_lazy("Overdue"),
     "in_progress": gettext_lazy("In progress"),
     "waiting": gettext_lazy("Waiting on the client"),
+    "closed": gettext_lazy("Closed"),
+    "all": gettext_lazy("All"),
 }
 
 # --- inbox -----------------------------------------------------------------------------------
@@ -80,24 +86,42 @@ def receiving_organization(request: TenantRequest) -> Organization:
 @member_required
 def referral_inbox(request: TenantRequest) -> HttpResponse:
     organization = receiving_organization(request)
+    query = request.GET.get("q", "")
+    search = InboxSearch.parse(query)
     tab = request.GET.get("tab", "")
     if tab not in INBOX_TABS:
-        tab = "new"
+        # A search from the box looks through every referral; a tab narrows it.
+        tab = "all" if search is not None else "new"
     descending = request.GET.get("sort") == "-due"
     now = timezone.now()
     counts = referral_inbox_counts(user=request.user, organization=organization, now=now)
-    referrals = referral_inbox_tab(
+    referrals: Any = referral_inbox_tab(
         user=request.user, organization=organization, tab=tab, now=now, descending=descending
     )
+    if search is not None:
+        referrals = referral_inbox_search(
+            referrals, search=search, organization=organization, at=now
+        )
     page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     listed: list[Any] = list(page.object_list)
+    ip_address = client_ip(request)
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    if search is not None and search.words:
+        referral_inbox_search_log(
+            referrals=listed,
+            organization=organization,
+            user=request.user,
+            at=now,
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
     languages = referral_inbox_languages(
         referrals=listed,
         organization=organization,
         user=request.user,
         at=now,
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ip_address=ip_address,
+        user_agent=user_agent,
     )
     rows = [
         InboxRow(
@@ -109,14 +133,21 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         for referral in listed
     ]
     sort = "-due" if descending else "due"
+    kept = {"q": " ".join(search.words) or f"#{search.number}"} if search is not None else {}
+
+    def link(**params: str) -> str:
+        return "?" + urlencode({**params, **kept})
+
     context = {
         "tab": tab,
         "tabs": [
-            (key, label, counts[key], "?" + urlencode({"tab": key, "sort": sort}))
-            for key, label in TAB_LABELS.items()
+            (key, label, counts[key], link(tab=key, sort=sort)) for key, label in TAB_LABELS.items()
         ],
         "sort": sort,
-        "sort_toggle": "?" + urlencode({"tab": tab, "sort": "due" if descending else "-due"}),
+        "sort_toggle": link(tab=tab, sort="due" if descending else "-due"),
+        "by_closing": tab in CLOSED_TABS,
+        "q": kept.get("q", ""),
+        "clear_search": "?" + urlencode({"tab": tab, "sort": sort}),
         "page": page,
         "rows": rows,
     }

@@ -3,7 +3,7 @@ timeline, and the status changes and messages the acting side may make."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,14 +17,21 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cms import languages
 from cms.client_address import client_ip
-from consent.models import ClientField
+from consent.models import AccessPurpose, ClientField
 from network.decorators import member_required
 from network.middleware import TenantRequest
 from network.models import Organization
 from referrals.disclosure import disclosure_for, fields_disclosed
 from referrals.errors import ReferralError, StaleVersion, TransitionNotAllowed
-from referrals.lifecycle import OUTCOME_OWED, OUTCOME_REQUIRED, REASON_REQUIRED, Side, allowed_next
-from referrals.models import Referral, ReferralOutcome, ReferralStatus
+from referrals.lifecycle import (
+    OUTCOME_OWED,
+    OUTCOME_REQUIRED,
+    REASON_CODE_REQUIRED,
+    REASON_REQUIRED,
+    Side,
+    allowed_next,
+)
+from referrals.models import ReasonCode, Referral, ReferralOutcome, ReferralStatus
 from referrals.selectors.referrals import referrals_visible
 from referrals.services import transitions
 
@@ -39,6 +46,8 @@ class TransitionAction(NamedTuple):
     label: str
     needs_reason: bool
     needs_outcome: bool
+    needs_reason_code: bool
+    reason_code_label: str
     button: str
     reason_label: str
     danger: bool
@@ -58,12 +67,12 @@ ACTION_WORDS: dict[str, tuple[Promise, Promise | str, bool]] = {
     S.COMPLETED: (gettext_lazy("Mark completed"), NO_FIELD, False),
     S.FAILED: (
         gettext_lazy("Close: could not help"),
-        gettext_lazy("What happened? (the clinic sees this)"),
+        gettext_lazy("What happened? (required for “Other”; the clinic sees this)"),
         True,
     ),
     S.REJECTED: (
         gettext_lazy("Decline"),
-        gettext_lazy("Why are you declining? (the clinic sees this)"),
+        gettext_lazy("Why are you declining? (required for “Other”; the clinic sees this)"),
         True,
     ),
     S.CANCELLED: (
@@ -84,6 +93,11 @@ REASON_MISSING: dict[str, Promise] = {
     S.ON_HOLD: gettext_lazy("Say what the referral is waiting for."),
     S.FAILED: gettext_lazy("Say what happened, so the clinic can follow up."),
     S.CANCELLED: gettext_lazy("Say why the referral is cancelled."),
+}
+# The coded reason's field, on the decline and failure forms.
+REASON_CODE_LABELS: dict[str, Promise] = {
+    S.REJECTED: gettext_lazy("Reason for declining"),
+    S.FAILED: gettext_lazy("Why it could not be completed"),
 }
 
 
@@ -118,7 +132,10 @@ def referral_detail(request: TenantRequest, pk: int) -> HttpResponse:
         request,
         referral,
         refused=(str(refused.get("to", "")), str(refused.get("why", ""))),
-        posted={"outcome": str(refused.get("outcome", ""))},
+        posted={
+            "outcome": str(refused.get("outcome", "")),
+            "reason_code": str(refused.get("reason_code", "")),
+        },
     )
 
 
@@ -143,8 +160,11 @@ def transition_actions(referral: Referral, side: Side) -> list[TransitionAction]
             TransitionAction(
                 to=to,
                 label=str(ReferralStatus(to).label),
-                needs_reason=to in REASON_REQUIRED,
+                # A coded reason stands for the words, except "other" (checked when posted).
+                needs_reason=to in REASON_REQUIRED and to not in REASON_CODE_REQUIRED,
                 needs_outcome=to in OUTCOME_REQUIRED,
+                needs_reason_code=to in REASON_CODE_REQUIRED,
+                reason_code_label=str(REASON_CODE_LABELS.get(to, "")),
                 button=str(button),
                 reason_label=str(reason_label),
                 danger=danger,
@@ -167,6 +187,34 @@ def detail_response(
     form with what was ``posted`` in it.
     """
     organization = acting_organization(request)
+    context = referral_shown(request, referral, organization, purpose=AccessPurpose.VIEW)
+    side = Side(context["side"])
+    # The clinic is told before it writes when the agency may not read its words now.
+    agency_reads_words = side == Side.RECIPIENT or ClientField.NOTE in fields_disclosed(
+        [referral], referral.agency, at=context["now"]
+    ).get(referral.pk, frozenset())
+    return render(
+        request,
+        "referrals/referral_detail.html",
+        {
+            **context,
+            "agency_reads_words": agency_reads_words,
+            "next_statuses": transition_actions(referral, side),
+            "outcomes": ReferralOutcome.choices,
+            "reason_codes": ReasonCode.choices,
+            "refused": refused,
+            "posted": posted or {},
+            "refer_elsewhere": side == Side.SENDER and referral.status in (S.REJECTED, S.FAILED),
+        },
+        status=status,
+    )
+
+
+def referral_shown(
+    request: TenantRequest, referral: Referral, organization: Organization, *, purpose: str
+) -> dict[str, Any]:
+    """What the referral page and its printout show of ``referral`` to the acting
+    organization: the disclosure (logged for ``purpose``), the client's rows, the due date."""
     side = Side.SENDER if organization.pk == referral.sender_id else Side.RECIPIENT
     if side == Side.RECIPIENT:
         transitions.referral_viewed(referral=referral, by=request.user, organization=organization)
@@ -176,53 +224,65 @@ def detail_response(
         referral,
         organization,
         user=request.user,
-        purpose="view",
+        purpose=purpose,
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     labels = dict(ClientField.choices)
-    LANGUAGE_FIELD = ClientField.PREFERRED_LANGUAGE
+    status_labels = {code: str(label) for code, label in ReferralStatus.choices}
     language = disclosure.client.get(ClientField.PREFERRED_LANGUAGE) or ""
     now = timezone.now()
-    # The clinic is told before it writes when the agency may not read its words now.
-    agency_reads_words = side == Side.RECIPIENT or ClientField.NOTE in fields_disclosed(
-        [referral], referral.agency, at=now
-    ).get(referral.pk, frozenset())
     due_at = None
     if referral.status == S.REQUESTED:
         due_at = referral.response_due_at
     elif referral.status in OUTCOME_OWED:
         due_at = referral.outcome_due_at
-    return render(
-        request,
-        "referrals/referral_detail.html",
-        {
-            "referral": referral,
-            "side": side.value,
-            "disclosure": disclosure,
-            "client_rows": [
-                (labels[code], language_name(value) if code == LANGUAGE_FIELD and value else value)
-                for code, value in disclosure.client.items()
-            ],
-            "client_language": language_name(language) if language else "",
-            "timeline": disclosure.timeline,
-            "agency_reads_words": agency_reads_words,
-            "next_statuses": transition_actions(referral, side),
-            "outcomes": ReferralOutcome.choices,
-            "due_at": due_at,
-            "overdue": due_at is not None and due_at < now,
-            "refused": refused,
-            "posted": posted or {},
-            "refer_elsewhere": side == Side.SENDER and referral.status in (S.REJECTED, S.FAILED),
-        },
-        status=status,
-    )
+    return {
+        "referral": referral,
+        "side": side.value,
+        "disclosure": disclosure,
+        "client_rows": [
+            (
+                labels[code],
+                language_name(value) if code == ClientField.PREFERRED_LANGUAGE and value else value,
+            )
+            for code, value in disclosure.client.items()
+        ],
+        "client_language": language_name(language) if language else "",
+        "timeline": disclosure.timeline,
+        # Each entry with the status it set, in words (never the code).
+        "timeline_rows": [
+            (entry, status_labels.get(entry.event.to_status, "")) for entry in disclosure.timeline
+        ],
+        "due_at": due_at,
+        "overdue": due_at is not None and due_at < now,
+        "now": now,
+    }
 
 
-def refusal_message(exc: TransitionNotAllowed, to: str, referral: Referral) -> str:
+@require_GET
+@member_required
+def referral_print(request: TenantRequest, pk: int) -> HttpResponse:
+    """The referral on paper for either side: what the referral page shows the acting
+    organization, without the page's navigation and forms, logged as a disclosure for printing."""
+    referral = visible_referral(request, pk)
+    organization = acting_organization(request)
+    context = referral_shown(request, referral, organization, purpose=AccessPurpose.PRINT)
+    return render(request, "referrals/referral_print.html", context)
+
+
+def refusal_message(
+    exc: TransitionNotAllowed, to: str, referral: Referral, reason_code: str | None = None
+) -> str:
     """What a refused change tells the person: what to fix, or why it cannot be made."""
+    if exc.code == "reason_required" and reason_code == ReasonCode.OTHER:
+        return _("You chose “Other”: say in a few words why, so the clinic can follow up.")
     if exc.code == "reason_required" and to in REASON_MISSING:
         return str(REASON_MISSING[to])
+    if exc.code == "reason_code_required":
+        return _("Choose a reason from the list: the clinic and the network count them.")
+    if exc.code == "bad_reason_code":
+        return _("Choose one of the reasons in the list.")
     if exc.code == "outcome_required":
         return _("Choose an outcome: it tells the clinic how the referral ended.")
     if exc.code == "bad_outcome":
@@ -256,6 +316,9 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
             outcome=request.POST.get("outcome", ""),
             outcome_note=request.POST.get("outcome_note", ""),
+            # The decline and failure forms always post it; a form without the field (a page
+            # older than coded reasons) declines with words only, coded "other".
+            reason_code=request.POST.get("reason_code"),
         )
     except StaleVersion as exc:
         messages.error(
@@ -265,16 +328,18 @@ def referral_transition(request: TenantRequest, pk: int) -> HttpResponse:
         # Rendered from the current row, not the stale copy this request read.
         return detail_response(request, visible_referral(request, pk), status=409)
     except TransitionNotAllowed as exc:
-        why = refusal_message(exc, to, referral)
+        why = refusal_message(exc, to, referral, request.POST.get("reason_code"))
         messages.error(request, _("Nothing was changed. %(why)s") % {"why": why})
         # The page opens that change's form again with the reason beside it (no free text is
         # kept: a reason may name the client).
         outcome = request.POST.get("outcome", "")
+        reason_code = request.POST.get("reason_code", "")
         request.session[REFUSED_SESSION_KEY] = {
             "referral": referral.pk,
             "to": to,
             "why": why,
             "outcome": outcome if outcome in ReferralOutcome.values else "",
+            "reason_code": reason_code if reason_code in ReasonCode.values else "",
         }
         return redirect("referrals:referral_detail", pk=pk)
     except ReferralError as exc:

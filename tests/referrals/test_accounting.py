@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from network.models import Role
-from referrals.disclosure import disclosure_for
+from referrals.disclosure import DISCLOSURE_LOG_WINDOW, disclosure_for
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
 pytestmark = pytest.mark.usefixtures("clock_before_sent_at")
@@ -19,8 +22,17 @@ def _url(loop) -> str:
 
 
 def _view_as_agency(loop, referral, times: int) -> None:
-    for _ in range(times):
-        disclosure_for(referral, loop.food_agency, user=loop.agency_staff, ip_address="10.0.0.7")
+    """``times`` views by the agency, each in a view window of its own (a reload within one
+    logs no new row)."""
+    start = timezone.now() - times * (DISCLOSURE_LOG_WINDOW + timedelta(minutes=1))
+    for n in range(times):
+        disclosure_for(
+            referral,
+            loop.food_agency,
+            user=loop.agency_staff,
+            ip_address="10.0.0.7",
+            at=start + n * (DISCLOSURE_LOG_WINDOW + timedelta(minutes=1)),
+        )
 
 
 @pytest.mark.django_db

@@ -369,7 +369,8 @@ def test_the_page_and_api_cost_the_same_queries_for_any_number_of_words(client, 
         reverse("referrals:referral_detail", args=[referral.pk]),
         reverse("referrals:api_referral", args=[referral.pk]),
     ]
-    client.get(urls[0])  # the agency's first visit writes its "opened" event once
+    for url in urls:  # the agency's first visit writes its "opened" event, each its log row
+        client.get(url)
     few = [queries(client, url) for url in urls]
     talk(10)
     assert [queries(client, url) for url in urls] == few

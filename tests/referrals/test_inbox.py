@@ -84,6 +84,8 @@ def test_tabs_hold_the_right_referrals_with_counts_from_one_query(client, loop):
         "overdue": {made["new_late"].pk, made["accepted_late"].pk},
         "in_progress": {made["accepted_late"].pk, made["in_progress"].pk},
         "waiting": {made["on_hold"].pk},
+        "closed": {made["completed"].pk, made["rejected"].pk},
+        "all": {r.pk for name, r in made.items() if name != "elsewhere"},
     }
     for tab, pks in expected.items():
         response = client.get(INBOX, {"tab": tab})
@@ -91,7 +93,7 @@ def test_tabs_hold_the_right_referrals_with_counts_from_one_query(client, loop):
         assert set(listed(response)) == pks, tab
         for other, other_pks in expected.items():
             assert tab_count(response, other) == len(other_pks)
-    # Closed referrals and another agency's are on no tab.
+    # Closed referrals are on the closed and all tabs only; another agency's on none.
     with CaptureQueriesContext(connection) as captured:
         counts = referral_inbox_counts(
             user=loop.agency_staff, organization=loop.food_agency, now=timezone.now()

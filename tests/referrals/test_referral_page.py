@@ -80,7 +80,10 @@ def test_a_new_referral_offers_accept_and_decline_with_a_labelled_reason(client,
     ]
     assert 'data-testid="action-accepted"' in body
     assert '<label for="reason-rejected">Why are you declining?' in body
-    assert 'id="reason-rejected" name="reason" rows="2" required' in body
+    # The coded reason is required; the words only for "Other" (checked when posted).
+    assert '<label for="reason-code-rejected">Reason for declining</label>' in body
+    assert 'id="reason-code-rejected" name="reason_code" required' in body
+    assert 'id="reason-rejected" name="reason" rows="2">' in body
     assert ">Decline</button>" in body
 
 
