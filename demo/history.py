@@ -195,11 +195,9 @@ def _live(
             organization=organization,
             version=referral.version,
             now=at,
+            reason_code=code or None,
             **kwargs,
         )
-        if code:
-            # The coded reason the agency's decline and failure forms record with the change.
-            Referral.objects.filter(pk=referral.pk).update(reason_code=code)
         return True
 
     answer = timedelta(hours=rng.choice([1, 3, 6, 20, 30, 60]))

@@ -21,6 +21,7 @@ from django.db.models import Count, Prefetch
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import time_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from wagtail.models import Page
@@ -218,7 +219,7 @@ def place_for(location: Location, *, staff: bool) -> Place:
 
 
 def _clock(value: datetime) -> str:
-    return value.strftime("%H:%M")
+    return time_format(value, "TIME_FORMAT")
 
 
 def open_status_label(status: OpenStatus | None, tz_now: datetime) -> str:

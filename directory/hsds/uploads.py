@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import time_format
 from django.utils.translation import gettext
 
 from network.models import Network, User
@@ -89,7 +90,7 @@ def directory_import_start(*, network: Network, upload: UploadedFile, by: User) 
                 % {
                     "network": network.name,
                     "file": running.original_name,
-                    "at": timezone.localtime(running.created_at).strftime("%H:%M"),
+                    "at": time_format(timezone.localtime(running.created_at), "TIME_FORMAT"),
                 }
             }
         )
