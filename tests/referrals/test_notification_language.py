@@ -127,10 +127,14 @@ def test_a_status_change_reaches_the_clinic_in_its_language_in_the_app_and_by_em
     staff = _speaking(loop.clinic_staff, "es")
     referral = loop.send()
     move(referral, "rejected", loop.agency_staff, loop.food_agency, reason="Sin cupo.")
+    referral.refresh_from_db()
     rows = list(Notification.objects.filter(user=staff, kind="referral_rejected"))
     assert {n.channel for n in rows} == {"in_app", "email"}
     with translation.override("es"):
-        subject, body = texts.status_texts(referral, loop.food_agency, "rejected")
+        subject, body = texts.status_texts(
+            referral, loop.food_agency, "rejected", "", referral.reason_code
+        )
+    assert "Motivo: Otro." in body
     assert {(n.subject, n.body) for n in rows} == {(subject, body)}
     mail.outbox.clear()
     notifications_deliver(ids=[n.pk for n in rows])
