@@ -8,9 +8,11 @@ from typing import Any, TypeVar, cast
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -79,6 +81,15 @@ def module_world(request: pytest.FixtureRequest, build: Callable[[], T]) -> Iter
 def world_copy(world: T) -> T:
     """A test's own copy of a kept world's objects (the same rows, fresh instances)."""
     return copy.deepcopy(world)
+
+
+@pytest.fixture(autouse=True)
+def language_reset() -> Iterator[None]:
+    """Each test starts and ends in the site's language: a request in Spanish through the test
+    client leaves Spanish active in its thread, and no test may depend on the one before."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,9 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from consent.models import Consent
@@ -49,6 +51,14 @@ logger = logging.getLogger(__name__)
 
 
 def referrals_overdue_process(*, now: datetime) -> dict[str, int]:
+    """One pass of the scheduled sweep (see ``_overdue_process``), in the site's language: the
+    timeline lines it writes are the system's, whoever's request happened to run it (the
+    notifications it sends are each in their reader's language)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _overdue_process(now=now)
+
+
+def _overdue_process(*, now: datetime) -> dict[str, int]:
     """One pass of the scheduled sweep; counts of what it did.
 
     * ``reminded``: agencies reminded when three quarters of the answer window has passed (not

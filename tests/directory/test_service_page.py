@@ -77,13 +77,13 @@ def test_open_now_is_computed_in_the_networks_time_zone(client, tenant):
     # Tuesday 14:00 in Eureka (America/Los_Angeles): open until 17:00.
     with time_machine.travel(NOW, tick=False):
         html = client.get(PANTRY, HTTP_HOST=host(tenant)).content.decode()
-    assert "Open now, until 17:00" in html
+    assert "Open now, until 5:00 PM" in html
     # The same instant is 17:00 in New York: closed, opens again Thursday.
     tenant.network.time_zone = "America/New_York"
     tenant.network.save()
     with time_machine.travel(NOW, tick=False):
         html = client.get(PANTRY, HTTP_HOST=host(tenant)).content.decode()
-    assert "Closed now, opens Thursday at 09:00" in html
+    assert "Closed now, opens Thursday at 9:00 AM" in html
 
 
 @pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_closed_now_says_when_it_opens_today(client, tenant):
     # Tuesday 07:30 in Eureka.
     with time_machine.travel(datetime(2026, 11, 24, 15, 30, tzinfo=UTC), tick=False):
         html = client.get(PANTRY, HTTP_HOST=host(tenant)).content.decode()
-    assert "Closed now, opens today at 09:00" in html
+    assert "Closed now, opens today at 9:00 AM" in html
 
 
 @pytest.mark.django_db

@@ -31,20 +31,21 @@ EXTERNAL_ID = "MRN-88412"  # the clinic's own record number: in no agreement's r
 # What must show when a field is disclosed ("html" for the page, "json" for the API)...
 SHOWN: dict[str, dict[str, list[str]]] = {
     F.NAME: {"html": ["Zephyrine Quillfeather"], "json": ["Zephyrine Quillfeather"]},
-    F.DATE_OF_BIRTH: {"html": ["March 29, 1971"], "json": ["1971-03-29"]},
+    F.DATE_OF_BIRTH: {"html": ["Mar 29, 1971"], "json": ["1971-03-29"]},
     F.PHONE: {"html": ["707-555-0147"], "json": ["707-555-0147"]},
     F.EMAIL: {"html": ["zephyrine.q@example.net"], "json": ["zephyrine.q@example.net"]},
     F.ADDRESS: {
         "html": ["4817 Marigold Lane, Fortuna, CA 95540"],
         "json": ["4817 Marigold Lane, Fortuna, CA 95540"],
     },
-    F.PREFERRED_LANGUAGE: {"html": ["<dd>tzo</dd>"], "json": ['"preferred_language": "tzo"']},
+    # The page names the language and the need (issue 15); the API keeps the codes.
+    F.PREFERRED_LANGUAGE: {"html": ["<dd>Tzotzil</dd>"], "json": ['"preferred_language": "tzo"']},
     F.CONTACT_PREFERENCES: {
         "html": ["Evenings only, via cousin Ildefonso", "do not contact"],
         "json": ["Evenings only, via cousin Ildefonso", '"do_not_contact": true'],
     },
     F.SCREENING: {
-        "html": ["transportation-insecurity, utility-insecurity"],
+        "html": ["Transportation, Utilities"],
         "json": ['["transportation-insecurity", "utility-insecurity"]', "2026-02-03T04:05:06"],
     },
     F.NOTE: {"html": ["XK-4471"], "json": [NOTE]},
@@ -57,7 +58,7 @@ TRACES: dict[str, list[str]] = {
     F.PHONE: ["555-0147", "5550147"],
     F.EMAIL: ["zephyrine.q", "example.net"],
     F.ADDRESS: ["Marigold", "Fortuna", "CA 95540"],
-    F.PREFERRED_LANGUAGE: ["tzo", "preferred_language"],
+    F.PREFERRED_LANGUAGE: ["tzo", "Tzotzil", "preferred_language"],
     F.CONTACT_PREFERENCES: ["Ildefonso", "do not contact", "do_not_contact"],
     F.SCREENING: ["transportation-insecurity", "utility-insecurity", "2026-02-03", "positive_"],
     F.NOTE: ["XK-4471"],

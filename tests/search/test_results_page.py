@@ -166,6 +166,9 @@ def map_box(html: str) -> dict[str, str]:
     return {k: html_lib.unescape(v) for k, v in re.findall(r'data-(\w+)="([^"]*)"', tag)}
 
 
+# With the database like its neighbours: pytest-django runs database-free tests last, after the
+# transactional ones have emptied the database the module's kept directories are built in.
+@pytest.mark.django_db
 def test_openstreetmap_tiles_and_their_attribution_are_the_default():
     assert base_settings.SEARCH_MAP_TILES is True
     assert base_settings.SEARCH_MAP_TILE_URL == OSM
