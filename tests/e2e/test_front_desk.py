@@ -126,8 +126,8 @@ def client_centred_search(page, site: str, cast: Cast, t: Words, shot: str) -> N
     assert params["client"] == [str(cast.client.pk)]
     assert page.get_by_text(t("Referring %(name)s", name="Maria Lopez")).is_visible()
     assert page.get_by_label(t("Near (ZIP code, address or lat,lng)")).input_value() == "95501"
-    for need in (t("Food"), t("Housing")):
-        assert page.get_by_role("checkbox", name=re.compile(rf"^{need}\b")).first.is_checked()
+    for need in ("food-insecurity", "housing-instability"):
+        assert page.locator(f"input[type=checkbox][name=category][value={need}]").first.is_checked()
     # Nearest first: the pantry in Eureka (her ZIP), then rent help in Arcata.
     names = [
         name.strip()
