@@ -21,6 +21,7 @@ from network import services
 from network.models import Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create
+from search.services import search_index_rebuild
 from tests.e2e.words import page_words
 from tests.network.factories import Tenant
 from tests.referrals.factories import loop_directory
@@ -69,6 +70,11 @@ class Cast:
 def cast_make(tenant: Tenant) -> Cast:
     network = tenant.network
     food, housing = loop_directory(network)
+    # Both speak the client's language: the search that starts from her filters by it.
+    ServicePage.objects.filter(pk__in=[food.pk, housing.pk]).update(languages=["en", "es"])
+    search_index_rebuild(network=network)
+    food.refresh_from_db()
+    housing.refresh_from_db()
     food_agency = food.get_parent().specific.organization
     housing_agency = housing.get_parent().specific.organization
     admin = tenant.users[Role.NETWORK_ADMIN]

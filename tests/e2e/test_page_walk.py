@@ -18,7 +18,9 @@ import pytest
 
 from network import services
 from network.models import Role
-from tests.e2e.cast import Cast
+from referrals.services.clients import client_create
+from referrals.services.transitions import referral_transition
+from tests.e2e.cast import Cast, two_factor_enrol
 from tests.e2e.conftest import screenshot
 from tests.e2e.walk import axe_violations, referrals_sent, sideways_overflow, signed_in
 from tests.network.factories import organization_make
@@ -36,7 +38,8 @@ LANGUAGES = ("en", "es")
 
 @dataclass(frozen=True)
 class Page:
-    role: str  # "public", "clinic", "agency" or "admin": who opens it (signed in as whom)
+    role: str  # "public", "clinic", "clinic_admin", "agency", "housing_agency" or "admin": who
+    # opens it (signed in as whom)
     name: str
     path: str  # formatted with the ids of walk_ids()
 
@@ -46,6 +49,7 @@ PAGES = [
     Page("public", "search", "/search/?q=food"),
     Page("public", "service", "{service_path}"),
     Page("public", "directory", "/directory/"),
+    Page("public", "directory-by-need", "/directory/?need=food-insecurity"),
     Page("public", "sign-in", "/accounts/login/"),
     Page("clinic", "workspace", "/workspace/"),
     Page("clinic", "clients", "/workspace/clients/"),
@@ -65,9 +69,21 @@ PAGES = [
     Page("clinic", "tracker", "/workspace/referrals/sent/"),
     Page("clinic", "referral-clinic-side", "/workspace/referrals/{referral}/"),
     Page("clinic", "notifications", "/workspace/notifications/"),
+    Page("clinic", "client-edit", "/workspace/clients/{client}/edit/"),
+    Page("clinic", "refer-elsewhere", "/workspace/referrals/{declined}/elsewhere/"),
+    Page("clinic", "printable-referral-clinic-side", "/workspace/referrals/{referral}/print/"),
+    Page("clinic_admin", "client-merge", "/workspace/clients/{client}/merge/"),
+    Page(
+        "clinic_admin",
+        "client-merge-compare",
+        "/workspace/clients/{client}/merge/?other={duplicate}",
+    ),
     Page("agency", "inbox", "/workspace/inbox/"),
     Page("agency", "referral-agency-side", "/workspace/referrals/{referral}/"),
     Page("agency", "listings", "/workspace/listings/"),
+    Page("agency", "printable-referral-agency-side", "/workspace/referrals/{referral}/print/"),
+    Page("housing_agency", "inbox-closed", "/workspace/inbox/?tab=closed"),
+    Page("housing_agency", "inbox-all-search", "/workspace/inbox/?tab=all&q=Lopez"),
     Page("admin", "workspace-network-admin", "/workspace/"),
     Page("admin", "dashboard", "/admin/dashboard/"),
     Page("admin", "overdue-list", "/admin/dashboard/overdue/{food_agency}/"),
@@ -82,14 +98,36 @@ def known(name: str, width: int) -> str | None:
 
 
 def walk_ids(cast: Cast) -> dict[str, object]:
+    """Something on every page: the referrals of ``referrals_sent``, the housing one declined
+    (for the closed tab and "refer elsewhere"), and a possible duplicate of the client (for the
+    merge page's comparison)."""
     sent = referrals_sent(cast)
     network = cast.tenant.network
+    declined = referral_transition(
+        referral=sent["housing"],
+        to="rejected",
+        by=cast.housing_staff,
+        organization=cast.housing_agency,
+        version=sent["housing"].version,
+        reason="No funds until July.",
+        reason_code="no-capacity",
+    )
+    duplicate = client_create(
+        organization=cast.clinic,
+        by=cast.clinic_staff,
+        first_name="Maria",
+        last_name="Lopes",
+        date_of_birth=cast.client.date_of_birth,
+        confirm_new=True,
+    )
     return {
         "client": cast.client.pk,
         "screening": cast.client.screenings.get().pk,
         "food": cast.food.pk,
         "housing": cast.housing.pk,
         "referral": sent["food"].pk,
+        "declined": declined.pk,
+        "duplicate": duplicate.pk,
         "food_agency": cast.food_agency.pk,
         "service_path": cast.food.get_url_parts()[2] if cast.food.get_url_parts() else "",
         "network": network.pk,
@@ -117,10 +155,13 @@ def test_every_main_page_fits_and_passes_axe(browser, site, cast, language):
     query sees it) on a desktop: one sign-in per person and one load per page for both sizes."""
     names_lengthen(cast)
     ids = walk_ids(cast)
+    two_factor_enrol(cast.tenant.users[Role.CLINIC_ADMIN])  # admins sign in with a code
     people = {
         "public": None,
         "clinic": cast.clinic_staff,
+        "clinic_admin": cast.tenant.users[Role.CLINIC_ADMIN],
         "agency": cast.food_staff,
+        "housing_agency": cast.housing_staff,
         "admin": cast.admin,
     }
     problems: dict[tuple[str, int], list[str]] = {}
