@@ -76,13 +76,15 @@ def notify(
     referral: Referral | None,
     kind: str,
     texts: Callable[[], Texts],
+    link: str | None = None,
 ) -> list[Notification]:
     """Outbox rows (in-app, and email where the person has one), delivered after commit, each
     in its recipient's language.
 
     The texts name the referral and service, never the client: email is not a safe channel.
     """
-    link = reverse("referrals:referral_detail", args=[referral.pk]) if referral else ""
+    if link is None:
+        link = reverse("referrals:referral_detail", args=[referral.pk]) if referral else ""
     rendered: dict[str, Texts] = {}
     rows = []
     for user in dict.fromkeys(users):
@@ -193,4 +195,6 @@ def agency_admins_notify_unreceived(referral: Referral) -> list[Notification]:
         referral=referral,
         kind="referral_unreceived",
         texts=partial(unreceived_texts, referral),
+        # The admins are off the referral (its page is not theirs): they go where roles are given.
+        link=reverse("network:organization_members", args=[referral.agency.slug]),
     )

@@ -8,6 +8,7 @@ import html
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from consent import services as consent_services
@@ -16,6 +17,7 @@ from network import services
 from network.models import Organization, OrganizationKind, Role
 from referrals.models import Notification, Referral
 from referrals.services.sending import referral_send
+from tests.conftest import act_as
 
 NEW = reverse("referrals:referral_new")
 
@@ -112,6 +114,10 @@ def test_sent_anyway_the_sender_and_the_admins_are_told(staff, loop):
     assert {n.user_id for n in told} == {loop.admin.pk}
     assert "Maria" not in told.first().body  # never the client's name
     assert not Notification.objects.filter(kind="referral_received").exists()
+    # The link goes where the admin can give the role, not to a referral page that is not theirs.
+    link = told.first().link
+    assert link == reverse("network:organization_members", args=[loop.housing_agency.slug])
+    assert act_as(Client(), loop.admin).get(link).status_code == 200
 
 
 @pytest.mark.django_db
