@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import template
+from django.utils.translation import gettext
 
 from cms.categories import need_label
 from cms.languages import language_name
@@ -61,3 +62,19 @@ def purpose_name(code: str) -> str:
 def field_name(code: str) -> str:
     """A client field code → its label (“preferred_language” → “Preferred language”)."""
     return _label(ClientField, code)
+
+
+# The lines the scheduled sweep writes on a timeline, stored in the site's language (English):
+# shown in the reader's. Anything else on a timeline is somebody's own words, shown as written.
+_SYSTEM_LINES = frozenset({"Answer due now", "Answer due soon", "Outcome overdue"})
+
+
+@register.filter
+def timeline_words(entry: object) -> str:
+    """The words of a timeline entry (``disclosure.timeline``) in the reader's language when
+    the system wrote them."""
+    text = str(getattr(entry, "text", "") or "")
+    event = getattr(entry, "event", None)
+    if getattr(event, "actor_id", True) is None and text in _SYSTEM_LINES:
+        return gettext(text)
+    return text
