@@ -50,7 +50,7 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     now = now or timezone.now()
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update(skip_locked=True)
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "referral__network")
             .filter(pk=notification_id, delivered_at__isnull=True)
             .first()
