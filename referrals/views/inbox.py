@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from network.decorators import member_required
 from network.middleware import TenantRequest, is_htmx
@@ -82,11 +82,17 @@ def receiving_organization(request: TenantRequest) -> Organization:
     return organization
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @member_required
 def referral_inbox(request: TenantRequest) -> HttpResponse:
+    """The referrals the acting agency receives, a tab at a time, 25 a page.
+
+    The tab and the order are in the address. The search (a client's name or a referral number)
+    is posted, never put in the address, so a name reaches neither the browser's history nor a
+    server's access log; with a search on, the tabs, the order and the pages post it again."""
     organization = receiving_organization(request)
-    query = request.GET.get("q", "")
+    posted = request.method == "POST"
+    query = request.POST.get("q", "") if posted else ""
     search = InboxSearch.parse(query)
     tab = request.GET.get("tab", "")
     if tab not in INBOX_TABS:
@@ -102,7 +108,8 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         referrals = referral_inbox_search(
             referrals, search=search, organization=organization, at=now
         )
-    page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_number = request.POST.get("page") if posted else request.GET.get("page")
+    page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(page_number)
     listed: list[Any] = list(page.object_list)
     ip_address = client_ip(request)
     user_agent = request.META.get("HTTP_USER_AGENT", "")
@@ -133,10 +140,9 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         for referral in listed
     ]
     sort = "-due" if descending else "due"
-    kept = {"q": " ".join(search.words) or f"#{search.number}"} if search is not None else {}
 
     def link(**params: str) -> str:
-        return "?" + urlencode({**params, **kept})
+        return "?" + urlencode(params)
 
     context = {
         "tab": tab,
@@ -146,8 +152,10 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         "sort": sort,
         "sort_toggle": link(tab=tab, sort="due" if descending else "-due"),
         "by_closing": tab in CLOSED_TABS,
-        "q": kept.get("q", ""),
-        "clear_search": "?" + urlencode({"tab": tab, "sort": sort}),
+        "q": (" ".join(search.words) or f"#{search.number}") if search is not None else "",
+        "here": link(tab=tab, sort=sort),
+        # A new search looks through every referral, in the order chosen.
+        "search_action": link(sort=sort),
         "page": page,
         "rows": rows,
     }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 
@@ -98,14 +98,24 @@ def test_front_desk_journeys(browser, site, cast: Cast, language: str, width: in
     t = words(language)
     shot = f"desk-{language}-{width}"
     size = {"viewport": {"width": width, "height": 900}}
+    addresses: list[str] = []  # every address the browser asked for, pages and fragments
     with signed_in(browser, site, cast.clinic_staff, language=language, **size) as page:
+        page.on("request", lambda request: addresses.append(request.url))
         client_centred_search(page, site, cast, t, shot)
         refer_elsewhere(page, site, cast, world["housing"], t, shot)  # type: ignore[arg-type]
     with signed_in(browser, site, cast.housing_staff, language=language, **size) as page:
+        page.on("request", lambda request: addresses.append(request.url))
         closed_tab(page, site, world["housing"], t, shot)  # type: ignore[arg-type]
     admin = cast.tenant.users[Role.CLINIC_ADMIN]
     with signed_in(browser, site, admin, language=language, **size) as page:
+        page.on("request", lambda request: addresses.append(request.url))
         merge(page, site, world["kept"], world["duplicate"], t, shot)  # type: ignore[arg-type]
+    # Every name typed into a search box was posted: none reached an address (the browser's
+    # history, a proxy's or the server's access log).
+    assert len(addresses) > 20
+    typed = ("maria", "lopez", "rosa", "hernandez", "hernandes")
+    leaked = [a for a in addresses if any(name in unquote_plus(a).lower() for name in typed)]
+    assert leaked == []
 
 
 def client_centred_search(page, site: str, cast: Cast, t: Words, shot: str) -> None:  # type: ignore[no-untyped-def]
@@ -183,6 +193,19 @@ def closed_tab(page, site: str, housing: Referral, t: Words, shot: str) -> None:
     page.get_by_test_id("search-note").wait_for()
     page.get_by_role("link", name=f"#{housing.pk}").wait_for()
     screenshot(page, f"{shot}-c2-closed-search")
+    # By the client's name (the agreement shows it), then on the Closed tab: the tab keeps
+    # the search, which is posted again, never put in the address.
+    search.fill("Lopez")
+    search.press("Enter")
+    page.locator("[data-testid=tab-all][aria-current=page]").wait_for()
+    page.get_by_role("link", name=f"#{housing.pk}").wait_for()
+    page.get_by_test_id("tab-closed").click()
+    page.locator("[data-testid=tab-closed][aria-current=page]").wait_for()
+    assert page.get_by_test_id("search-note").is_visible()
+    assert search.input_value() == "Lopez"
+    assert page.get_by_test_id("inbox-row").count() == 1
+    page.get_by_role("link", name=f"#{housing.pk}").wait_for()
+    screenshot(page, f"{shot}-c3-closed-search-by-name")
 
 
 def merge(page, site: str, kept: Client, duplicate: Client, t: Words, shot: str) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@ disclosed, the same queries for any number of referrals, and nobody else's refer
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import pytest
@@ -19,28 +18,9 @@ from referrals.models import Referral
 from referrals.selectors.inbox import INBOX_TABS, referral_inbox_counts
 from tests.conftest import act_as, queries
 from tests.referrals.factories import Loop, move
+from tests.referrals.inbox_pages import INBOX, listed, tab_count
 
-INBOX = reverse("referrals:referral_inbox")
 pytestmark = pytest.mark.django_db
-
-
-def listed(response) -> list[int]:  # type: ignore[no-untyped-def]
-    """Referral ids in the inbox rows, in order."""
-    return [
-        int(pk)
-        for pk in re.findall(
-            r'data-testid="inbox-row">\s*<th[^>]*><a href="[^"]*">#(\d+)', response.content.decode()
-        )
-    ]
-
-
-def tab_count(response, tab: str) -> int:  # type: ignore[no-untyped-def]
-    match = re.search(
-        rf'data-testid="tab-{tab}">[^<]*<span class="tab-count">(\d+)</span>',
-        response.content.decode(),
-    )
-    assert match, tab
-    return int(match.group(1))
 
 
 def overdue(referral: Referral, field: str = "response_due_at") -> None:

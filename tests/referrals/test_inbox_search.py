@@ -8,37 +8,20 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.urls import reverse
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from consent import services as consent_services
 from consent.models import AccessLog, ClientField
 from referrals.models import Referral
 from referrals.selectors.inbox import INBOX_TABS, InboxSearch
 from referrals.services.transitions import referral_transition
-from tests.conftest import act_as, queries
+from referrals.views.inbox import INBOX_PAGE_SIZE
+from tests.conftest import act_as
 from tests.referrals.factories import Loop, move
+from tests.referrals.inbox_pages import INBOX, inbox, listed, search, tab_count
 
-INBOX = reverse("referrals:referral_inbox")
 pytestmark = pytest.mark.django_db
-
-
-def listed(response) -> list[int]:  # type: ignore[no-untyped-def]
-    """Referral ids in the inbox rows, in order."""
-    return [
-        int(pk)
-        for pk in re.findall(
-            r'data-testid="inbox-row">\s*<th[^>]*><a href="[^"]*">#(\d+)', response.content.decode()
-        )
-    ]
-
-
-def tab_count(response, tab: str) -> int:  # type: ignore[no-untyped-def]
-    match = re.search(
-        rf'data-testid="tab-{tab}">[^<]*<span class="tab-count">(\d+)</span>',
-        response.content.decode(),
-    )
-    assert match, tab
-    return int(match.group(1))
 
 
 def closed_states(loop: Loop) -> dict[str, Referral]:
@@ -100,17 +83,17 @@ def test_search_by_referral_number_with_or_without_the_hash(client, loop):
     theirs = loop.send(service=loop.housing, key="c")
     act_as(client, loop.agency_staff, loop.food_agency)
     for query in (f"#{first.pk}", str(first.pk), f" # {first.pk} "):
-        response = client.get(INBOX, {"q": query})
+        response = search(client, query)
         assert response.status_code == 200
         assert listed(response) == [first.pk], query
         assert 'aria-current="page" data-testid="tab-all"' in response.content.decode()
-    assert listed(client.get(INBOX, {"q": str(second.pk), "tab": "new"})) == [second.pk]
+    assert listed(search(client, str(second.pk), tab="new")) == [second.pk]
     # Another agency's referral is not found by its number.
-    nothing = client.get(INBOX, {"q": f"#{theirs.pk}"})
+    nothing = search(client, f"#{theirs.pk}")
     assert listed(nothing) == []
     assert "No referral on this tab matches the search." in nothing.content.decode()
     # A tab narrows the search: the open referral is not on the closed tab.
-    assert listed(client.get(INBOX, {"q": str(first.pk), "tab": "closed"})) == []
+    assert listed(search(client, str(first.pk), tab="closed")) == []
 
 
 def test_search_by_the_clients_name_only_while_the_name_is_disclosed_and_logged(client, loop):
@@ -118,8 +101,8 @@ def test_search_by_the_clients_name_only_while_the_name_is_disclosed_and_logged(
     act_as(client, loop.agency_staff, loop.food_agency)
     name = loop.client.last_name
     for query in (name, name.lower(), f"{loop.client.first_name[:3]} {name}"):
-        assert listed(client.get(INBOX, {"q": query})) == [referral.pk], query
-    assert listed(client.get(INBOX, {"q": "Nobody-By-This-Name"})) == []
+        assert listed(search(client, query)) == [referral.pk], query
+    assert listed(search(client, "Nobody-By-This-Name")) == []
     logged = AccessLog.objects.filter(referral=referral, fields=[ClientField.NAME])
     assert logged.count() == 3
     assert {row.purpose for row in logged} == {"inbox"}
@@ -129,8 +112,8 @@ def test_search_by_the_clients_name_only_while_the_name_is_disclosed_and_logged(
         by=loop.admin, agency=loop.food_agency, fields=fields, effective_from=date(2026, 1, 1)
     )
     consent_services.agreement_activate(agreement=narrower, by=loop.admin)
-    assert listed(client.get(INBOX, {"q": name})) == []
-    assert listed(client.get(INBOX, {"q": f"#{referral.pk}"})) == [referral.pk]  # the number does
+    assert listed(search(client, name)) == []
+    assert listed(search(client, f"#{referral.pk}")) == [referral.pk]  # the number does
     assert logged.count() == 3
 
 
@@ -140,7 +123,7 @@ def test_a_revoked_consent_hides_the_name_from_search(client, loop):
         consent=loop.consent, by=loop.clinic_staff, reason="The client asked us to stop."
     )
     act_as(client, loop.agency_staff, loop.food_agency)
-    assert listed(client.get(INBOX, {"q": loop.client.last_name})) == []
+    assert listed(search(client, loop.client.last_name)) == []
 
 
 @pytest.mark.parametrize(
@@ -161,10 +144,15 @@ def test_every_tab_and_search_costs_the_same_queries_for_few_or_many_rows(client
 
     more(3, "few")
     act_as(client, staff, agency)
-    url = INBOX + "?" + "&".join(f"{k}={v}" for k, v in params.items())
-    few = queries(client, url)
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert inbox(client, params).status_code == 200
+        return len(captured.captured_queries)
+
+    few = cost()
     more(27, "many")
-    assert queries(client, url) == few
+    assert cost() == few
 
 
 @pytest.mark.parametrize(
@@ -184,7 +172,7 @@ def test_every_tab_and_search_costs_the_same_queries_for_few_or_many_rows(client
 def test_bad_input_is_answered_calmly(client, loop, params, status):
     loop.send(key="a")
     act_as(client, loop.agency_staff, loop.food_agency)
-    assert client.get(INBOX, params).status_code == status
+    assert inbox(client, params).status_code == status
     # The search itself drops a NUL however it comes.
     assert InboxSearch.parse("Lop\x00ez") == InboxSearch(number=None, words=("Lopez",))
 
@@ -196,13 +184,46 @@ def test_the_search_words_are_parsed():
     assert InboxSearch.parse("Maria  Lopez") == InboxSearch(number=None, words=("Maria", "Lopez"))
 
 
-def test_tabs_and_sort_keep_the_search(client, loop):
-    loop.send(key="a")
+def test_tabs_sort_and_pages_post_the_search_again_and_never_put_it_in_an_address(client, loop):
+    for n in range(INBOX_PAGE_SIZE + 1):
+        loop.send(key=f"r{n}")
     act_as(client, loop.agency_staff, loop.food_agency)
-    body = client.get(INBOX, {"q": "lopez"}).content.decode()
-    assert 'href="?tab=closed&amp;sort=due&amp;q=lopez"' in body
-    assert 'value="lopez"' in body
+    name = loop.client.last_name
+    response = search(client, name, tab="new", sort="due")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'value="{name}"' in body  # the box keeps it
     assert 'data-testid="clear-search"' in body
+    # Every tab, the order and the next page submit the search form again, to addresses
+    # that carry the tab, the order and nothing else.
+    tab = re.search(r'<button type="submit" form="inbox-search" formaction="([^"]*)"', body)
+    assert tab
+    assert tab.group(1) == "?tab=new&amp;sort=due"
+    assert 'formaction="?tab=closed&amp;sort=due"' in body
+    assert 'formaction="?tab=new&amp;sort=-due"' in body  # the order
+    assert 'name="page" value="2"' in body
+    assert 'id="inbox-search"' in body
+    assert 'method="post"' in body
+    addresses = re.findall(r'(?:href|action|formaction|hx-get|hx-post)="([^"]*)"', body)
+    assert addresses
+    assert not [a for a in addresses if name.lower() in a.lower() or "q=" in a]
+    # Page two of the same search.
+    second = search(client, name, page=2, tab="new", sort="due")
+    assert len(listed(second)) == 1
+    assert "Page 2 of 2" in second.content.decode()
+
+
+def test_a_search_in_the_address_is_not_read(client, loop):
+    """Nobody can build a link that puts a client's name in an address bar: ``?q=`` is
+    ignored and the tab lists as without it."""
+    referral = loop.send(key="a")
+    loop.send(key="b")
+    act_as(client, loop.agency_staff, loop.food_agency)
+    response = client.get(INBOX, {"q": f"#{referral.pk}"})
+    assert response.status_code == 200
+    assert len(listed(response)) == 2
+    assert 'data-testid="search-note"' not in response.content.decode()
+    assert not AccessLog.objects.filter(purpose="inbox", fields=[ClientField.NAME]).exists()
 
 
 # --- who may search ---------------------------------------------------------------------------
@@ -217,7 +238,7 @@ def test_people_who_receive_no_referrals_cannot_search_or_see_closed(client, loo
     else:
         act_as(client, loop.admin)
     for params in ({"tab": "closed"}, {"tab": "all"}, {"q": f"#{referral.pk}"}, {"q": "lopez"}):
-        assert client.get(INBOX, params).status_code == 403
+        assert inbox(client, params).status_code == 403
 
 
 def test_another_networks_agency_finds_nothing_of_this_one(client, loop, other_loop):
@@ -230,7 +251,7 @@ def test_another_networks_agency_finds_nothing_of_this_one(client, loop, other_l
         {"q": f"#{referral.pk}"},
         {"q": loop.client.last_name},
     ):
-        response = client.get(INBOX, params)
+        response = inbox(client, params)
         assert response.status_code == 200
         assert listed(response) == []
         assert tab_count(response, "all") == 0
@@ -241,7 +262,7 @@ def test_another_agency_of_the_network_does_not_find_ours_by_name(client, loop):
     loop.send(key="a")
     theirs = loop.send(service=loop.housing, key="b")
     act_as(client, loop.users["housing_staff"], loop.housing_agency)
-    assert listed(client.get(INBOX, {"q": loop.client.last_name})) in ([theirs.pk], [])
+    assert listed(search(client, loop.client.last_name)) in ([theirs.pk], [])
     assert listed(client.get(INBOX, {"tab": "all"})) == [theirs.pk]
 
 
