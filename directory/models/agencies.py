@@ -18,7 +18,7 @@ from wagtail.admin.panels import (
 )
 from wagtail.models import Page
 
-from .fields import hsds_id_field
+from .fields import hsds_extra_field, hsds_id_field
 from .page_forms import AgencyPageForm
 
 
@@ -62,6 +62,7 @@ class AgencyPage(Page):
         help_text=_("The agency organization whose staff keep this listing current."),
     )
     hsds_id = hsds_id_field()
+    hsds_extra = hsds_extra_field()
     alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
     description = models.TextField(_("description"))
     website = models.URLField(_("website"), blank=True)

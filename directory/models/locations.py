@@ -11,7 +11,7 @@ from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, FieldRowPanel
 from wagtail.models import Orderable
 
-from .fields import hsds_id_field
+from .fields import hsds_extra_field, hsds_id_field
 
 PHONE_TYPES = [
     ("voice", _("Voice")),
@@ -84,6 +84,7 @@ class Location(Orderable, ClusterableModel):
     page = ParentalKey("AgencyPage", on_delete=models.CASCADE, related_name="locations")
     hsds_id = hsds_id_field()
     address_hsds_id = hsds_id_field()
+    hsds_extra = hsds_extra_field()
     name = models.CharField(_("name"), max_length=200)
     alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)

@@ -28,7 +28,7 @@ from network.models import Network
 
 from ..hours import Closure, OpenStatus, WeeklyHours, open_status
 from ..tenancy import page_network
-from .fields import hsds_id_field
+from .fields import hsds_extra_field, hsds_id_field
 from .locations import Location, PhoneNumber, WeeklyOpening
 from .page_forms import ServicePageForm
 from .taxonomy import SdohCategory, TaxonomyTerm
@@ -56,6 +56,7 @@ class ServicePage(Page):
     """A service an agency offers (HSDS service), at one or more of its locations."""
 
     hsds_id = hsds_id_field()
+    hsds_extra = hsds_extra_field()
     alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
     description = models.TextField(_("description"))
     url = models.URLField(_("web page"), blank=True)
