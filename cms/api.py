@@ -149,11 +149,12 @@ def api_make(
         )
 
     def on_django_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+        named = (
+            exc.message_dict.items() if hasattr(exc, "error_dict") else [("request", exc.messages)]
+        )
         details = [
             {"field": field, "message": str(message)}
-            for field, messages in (
-                exc.message_dict.items() if hasattr(exc, "error_dict") else [("request", exc.messages)]
-            )
+            for field, messages in named
             for message in messages
         ]
         return error_response(api, request, 400, "invalid", details[0]["message"], details)
@@ -162,9 +163,7 @@ def api_make(
         return error_response(api, request, 404, "not_found", _("Not found."))
 
     def on_forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return error_response(
-            api, request, 403, "forbidden", str(exc) or _("You may not do this.")
-        )
+        return error_response(api, request, 403, "forbidden", str(exc) or _("You may not do this."))
 
     def on_unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(api, request, 401, "unauthenticated", _("Sign in first."))
@@ -245,4 +244,3 @@ __all__ = [
     "page_params",
     "validation_details",
 ]
-
