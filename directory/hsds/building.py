@@ -1,23 +1,58 @@
-"""HSDS rows -> typed, cross-checked records (or every problem, located by file, row and field)."""
+"""HSDS rows -> typed, cross-checked records, and a report of every problem found.
+
+Two modes. Strict (the default, for a file meant to be clean): any problem refuses the whole
+file (``InvalidImport``). Skip-invalid: every valid record is built and the rest is reported.
+
+What skip-invalid leaves out, and why (each line of the report says which):
+- A row with an invalid cell is skipped whole: an organization, service or location is never
+  built from part of its row.
+- A row that belongs to another record (phone, schedule, language, address, accessibility,
+  service area, cost option, required document, service at location, attribute) is an optional
+  part of it: an invalid part is dropped and its record is imported without it.
+- A record whose required reference is missing or skipped is skipped too (a service whose
+  organization was skipped; a schedule of a skipped service...), and reported.
+
+Safe repairs, made in both modes and reported: coordinates that are not a place are dropped and
+the location is placed from its address; a term whose parent is missing becomes a top-level term;
+a term whose taxonomy is missing keeps the taxonomy name it carries (the reference is dropped);
+a location whose organization is missing joins the organization of the services offered at it
+(with no such service it is skipped).
+
+What HSDS 3.0 has and Handoff does not model (contacts, programs, funding, organization
+identifiers, accessibility, metadata, additional URLs and every other property of an
+organization, service or location) goes into the records' ``extra``: ``hsds_extra``.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from cms.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM
 
+from . import schema
 from .cells import Row
 from .reading import Dataset, Problem
 from .records import (
+    COORDINATES_DROPPED,
+    COORDINATES_GEOCODED,
     FEE_CODES,
     FEE_TAXONOMY_ID,
+    MADE_TOP_LEVEL,
+    RECORD_SKIPPED,
+    REFERENCE_DROPPED,
     REFERRAL_CODES,
     REFERRAL_TAXONOMY_ID,
+    REFUSED,
+    ROW_DROPPED,
     SDOH_TAXONOMY_ID,
+    TAXONOMY_DROPPED,
     CostOptionRecord,
     Directory,
+    Finding,
     HoursRecord,
     InvalidImport,
     LocationRecord,
@@ -35,155 +70,801 @@ PHONE_TYPES = ("voice", "fax", "text", "cell", "video", "pager", "textphone")
 BYDAY = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
+# Columns of the three main tables that Handoff maps to its own fields; every other HSDS 3.0
+# column of theirs is kept in ``hsds_extra``.
+MAPPED_COLUMNS = {
+    "organizations": {
+        "id", "name", "alternate_name", "description", "email", "website", "url", "tax_status",
+        "tax_id", "year_incorporated", "legal_status",
+    },
+    "services": {
+        "id", "organization_id", "name", "alternate_name", "description", "url", "email",
+        "status", "interpretation_services", "application_process", "fees_description",
+        "wait_time", "eligibility_description", "minimum_age", "maximum_age", "alert",
+    },
+    "locations": {
+        "id", "organization_id", "name", "alternate_name", "description", "location_type",
+        "transportation", "latitude", "longitude", "address_confidential",
+    },
+}  # fmt: skip
+# Nested HSDS 3.0 properties (JSON input keeps them as they are) kept in ``hsds_extra``.
+NESTED_EXTRA = (
+    "contacts", "funding", "programs", "program", "organization_identifiers", "metadata",
+    "additional_urls", "accessibility", "capacities",
+)  # fmt: skip
+MAIN_TABLE = {"organization": "organizations", "service": "services", "location": "locations"}
+# The table a referenced record lives in, and how the report names it.
+LABEL = {
+    "organizations": "organization",
+    "services": "service",
+    "locations": "location",
+    "service_at_location": "service_at_location",
+    "taxonomy_terms": "taxonomy term",
+    "taxonomies": "taxonomy",
+}
 
-def build(dataset: Dataset) -> Directory:
-    """Check every row and cross-reference; return the records or raise InvalidImport."""
-    problems = list(dataset.errors)
-    warnings = list(dataset.warnings)
-    ids: dict[str, dict[uuid.UUID, Row]] = defaultdict(dict)
 
-    def rows(table: str) -> list[Row]:
+def build(dataset: Dataset, *, skip_invalid: bool = False) -> Directory:
+    """Check every row and cross-reference; return the records and the report of what was
+    repaired (and, with ``skip_invalid``, skipped), or raise InvalidImport (strict mode) listing
+    every problem."""
+    return _Builder(dataset, skip_invalid).run()
+
+
+class _Builder:
+    def __init__(self, dataset: Dataset, skip_invalid: bool) -> None:
+        self.dataset = dataset
+        self.skip_invalid = skip_invalid
+        self.problems: list[Problem] = list(dataset.errors)
+        self.warnings: list[Problem] = list(dataset.warnings)
+        self.findings: list[Finding] = []
+        self.ids: dict[str, dict[uuid.UUID, Row]] = defaultdict(dict)
+        # Records left out (skip-invalid), by table: id -> where its row is.
+        self.skipped: dict[str, dict[uuid.UUID, tuple[str, int | None]]] = defaultdict(dict)
+        self.skipped_ids: set[uuid.UUID] = set()
+        self.addressed = {str(r.get("location_id", "")).strip() for r in dataset.rows("addresses")}
+
+    # --- the report ------------------------------------------------------------------------------
+
+    def kept(self, row: Row, mark: int, action: str, *, table: str = "") -> bool:
+        """Whether the record of ``row`` is kept, given the problems reported since ``mark``.
+
+        Strict mode keeps it (the problems refuse the file). Skip-invalid moves its problems into
+        the report with ``action`` and remembers the record as skipped, for its dependents."""
+        if len(self.problems) == mark:
+            return True
+        if not self.skip_invalid:
+            return True
+        self.findings += [Finding.of(p, action) for p in self.problems[mark:]]
+        del self.problems[mark:]
+        ident = self._row_id(row)
+        if ident is not None:
+            self.skipped_ids.add(ident)
+            if table:
+                self.skipped[table][ident] = row.where
+        return False
+
+    def repaired(
+        self, row: Row | tuple[str, int | None], column: str, message: str, action: str
+    ) -> None:
+        where = row.where if isinstance(row, Row) else row
+        self.findings.append(Finding(where[0], where[1], column, message, action))
+
+    def refer(
+        self, row: Row, column: str, table: str, known: dict[uuid.UUID, Any], *, required: bool
+    ) -> Any:
+        """The record ``row.column`` names in ``known``; None (and a problem) if it names none,
+        or names a record that was skipped."""
+        ident = row.uuid(column, required=required)
+        if ident is None:
+            return None
+        if ident in known:
+            return known[ident]
+        where = self.skipped[table].get(ident)
+        if where is not None:
+            row.problem(column, f"its {LABEL[table]} ({where[0]} row {where[1]}) was skipped")
+        else:
+            row.problem(column, f"no {LABEL[table]} with id {ident}")
+        return None
+
+    @staticmethod
+    def _row_id(row: Row) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(row.raw("id"))
+        except ValueError:
+            return None
+
+    def rows(self, table: str) -> list[Row]:
         result = []
-        for raw in dataset.rows(table):
-            row = Row(raw, problems)
+        for raw in self.dataset.rows(table):
+            mark = len(self.problems)
+            row = Row(raw, self.problems)
             ident = row.uuid("id", required=True)
             if ident is not None:
-                if ident in ids[table]:
-                    first = ids[table][ident].where
+                if ident in self.ids[table]:
+                    first = self.ids[table][ident].where
                     row.problem("id", f"{ident} appears twice (first at row {first[1]})")
+                    if self.skip_invalid:  # the first one stands; this one is not a record
+                        self.findings += [Finding.of(p, ROW_DROPPED) for p in self.problems[mark:]]
+                        del self.problems[mark:]
                     continue
-                ids[table][ident] = row
+                self.ids[table][ident] = row
+            elif not self.kept(row, mark, RECORD_SKIPPED):
+                continue
             result.append(row)
         return result
 
-    organizations: dict[uuid.UUID, OrganizationRecord] = {}
-    for row in rows("organizations"):
-        record = OrganizationRecord(
-            id=row.uuid("id") or uuid.uuid4(),
-            name=row.text("name", required=True, max_length=200),
-            description=row.text("description", required=True),
-            alternate_name=row.text("alternate_name", max_length=200),
-            email=row.email("email"),
-            website=row.url("website") or row.url("url"),
-            tax_status=row.text("tax_status", max_length=100),
-            tax_id=row.text("tax_id", max_length=40),
-            year_incorporated=row.integer("year_incorporated", low=1600, high=2200),
-            legal_status=row.text("legal_status", max_length=100),
-        )
-        organizations[record.id] = record
+    # --- the whole dataset -----------------------------------------------------------------------
 
-    terms, roles = _terms(rows("taxonomies"), rows("taxonomy_terms"), problems)
-    locations = _locations(
-        rows("locations"), rows("addresses"), rows("accessibility"), organizations, problems
-    )
-    services = _services(rows("services"), organizations, problems)
-    sal_rows = rows("service_at_location")
-    sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]] = {}
-    for row in sal_rows:
-        service_id = row.uuid("service_id", required=True)
-        location_id = row.uuid("location_id", required=True)
-        if service_id is None or location_id is None:
-            continue
-        if service_id not in services:
-            row.problem("service_id", f"no service with id {service_id}")
-            continue
-        if location_id not in locations:
-            row.problem("location_id", f"no location with id {location_id}")
-            continue
-        service, location = services[service_id], locations[location_id]
-        if location.organization_id is None:
-            location.organization_id = service.organization_id
-        if location.organization_id != service.organization_id:
-            row.problem(
-                "location_id", "the location belongs to another organization than the service"
+    def run(self) -> Directory:
+        organizations = self._organizations(self.rows("organizations"))
+        terms, roles = self._terms(self.rows("taxonomies"), self.rows("taxonomy_terms"))
+        locations, orphans = self._locations(self.rows("locations"), organizations)
+        services = self._services(self.rows("services"), organizations)
+        sals = self._service_at_locations(self.rows("service_at_location"), services, locations)
+        self._orphans(orphans, locations, services, organizations)
+        self._addresses(self.rows("addresses"), self.rows("accessibility"), locations)
+        self._phones(self.rows("phones"), organizations, locations, services)
+        self._languages(self.rows("languages"), locations, services)
+        self._schedules(self.rows("schedules"), services, sals, locations)
+        self._service_children(services)
+        self._attributes(self.rows("attributes"), services, terms, roles)
+        self._extras(organizations, services, locations)
+
+        for location in locations.values():
+            if location.organization_id in organizations:
+                organizations[location.organization_id].locations.append(location)
+        for service in services.values():
+            organizations[service.organization_id].services.append(service)
+        if self.problems:
+            self.findings += [Finding.of(p, REFUSED) for p in self.problems]
+            raise InvalidImport(self.problems, self.warnings, self.findings)
+        service_types = [t for t in terms.values() if roles.get(t.id) is None]
+        return Directory(
+            list(organizations.values()),
+            _parents_first(service_types),
+            self.warnings,
+            findings=self.findings,
+            skipped_ids=self.skipped_ids,
+        )
+
+    def _organizations(self, rows: list[Row]) -> dict[uuid.UUID, OrganizationRecord]:
+        organizations: dict[uuid.UUID, OrganizationRecord] = {}
+        for row in rows:
+            mark = len(self.problems)
+            record = OrganizationRecord(
+                id=row.uuid("id") or uuid.uuid4(),
+                name=row.text("name", required=True, max_length=200),
+                description=row.text("description", required=True),
+                alternate_name=row.text("alternate_name", max_length=200),
+                email=row.email("email"),
+                website=row.url("website") or row.url("url"),
+                tax_status=row.text("tax_status", max_length=100),
+                tax_id=row.text("tax_id", max_length=40),
+                year_incorporated=row.integer("year_incorporated", low=1600, high=2200),
+                legal_status=row.text("legal_status", max_length=100),
+                extra=_extra_columns(row, "organizations"),
             )
-            continue
-        sal = ServiceAtLocationRecord(
-            id=row.uuid("id") or uuid.uuid4(),
-            location_id=location_id,
-            description=row.text("description"),
-        )
-        service.locations.append(sal)
-        sals[sal.id] = (service, sal)
+            if self.kept(row, mark, RECORD_SKIPPED, table="organizations"):
+                organizations[record.id] = record
+        return organizations
 
-    _phones(rows("phones"), organizations, locations, services, problems)
-    _languages(rows("languages"), locations, services, problems, warnings)
-    _schedules(rows("schedules"), services, sals, locations, problems, warnings)
-    _service_children(
-        rows("service_areas"), rows("cost_options"), rows("required_documents"), services, problems
-    )
-    _attributes(rows("attributes"), services, terms, roles, problems, warnings)
+    # --- taxonomy --------------------------------------------------------------------------------
 
-    for location in locations.values():
-        if location.organization_id is None:
-            problems.append(
-                Problem(
-                    location.where[0],
-                    location.where[1],
-                    "organization_id",
-                    "the location belongs to no organization and no service",
-                )
-            )
-        elif location.organization_id in organizations:
-            organizations[location.organization_id].locations.append(location)
-    for service in services.values():
-        organizations[service.organization_id].services.append(service)
-    if problems:
-        raise InvalidImport(problems, warnings)
-    service_types = [t for t in terms.values() if roles.get(t.id) is None]
-    return Directory(list(organizations.values()), _parents_first(service_types), warnings)
-
-
-def _terms(
-    taxonomy_rows: list[Row], term_rows: list[Row], problems: list[Problem]
-) -> tuple[dict[uuid.UUID, TermRecord], dict[uuid.UUID, tuple[str, str]]]:
-    """Taxonomy terms; ``roles`` marks the terms of Handoff's own taxonomies (category, fee…)."""
-    taxonomy_names: dict[uuid.UUID, tuple[str, str]] = {}
-    for row in taxonomy_rows:
-        ident = row.uuid("id")
-        if ident:
-            taxonomy_names[ident] = (row.text("name", required=True), row.text("uri"))
-    terms: dict[uuid.UUID, TermRecord] = {}
-    roles: dict[uuid.UUID, tuple[str, str]] = {}
-    for row in term_rows:
-        ident = row.uuid("id")
-        taxonomy_id = row.uuid("taxonomy_id")
-        taxonomy, uri = (
-            taxonomy_names.get(taxonomy_id, (row.text("taxonomy"), ""))
-            if taxonomy_id
-            else (row.text("taxonomy"), "")
-        )
-        if taxonomy_id and taxonomy_id not in taxonomy_names:
-            row.problem("taxonomy_id", f"no taxonomy with id {taxonomy_id}")
-        code = row.text("code", max_length=64)
-        name = row.text("name", required=True, max_length=200)
-        if ident is None:
-            continue
-        role = _term_role(taxonomy_id, taxonomy, uri, code)
-        if role:
-            if role[1] == "":
+    def _terms(
+        self, taxonomy_rows: list[Row], term_rows: list[Row]
+    ) -> tuple[dict[uuid.UUID, TermRecord], dict[uuid.UUID, tuple[str, str]]]:
+        """Taxonomy terms; ``roles`` marks the terms of Handoff's own taxonomies (category...)."""
+        taxonomy_names: dict[uuid.UUID, tuple[str, str]] = {}
+        for row in taxonomy_rows:
+            mark = len(self.problems)
+            ident = row.uuid("id")
+            name = row.text("name", required=True)
+            uri = row.text("uri")
+            if self.kept(row, mark, RECORD_SKIPPED, table="taxonomies") and ident:
+                taxonomy_names[ident] = (name, uri)
+        terms: dict[uuid.UUID, TermRecord] = {}
+        roles: dict[uuid.UUID, tuple[str, str]] = {}
+        places: dict[uuid.UUID, Row] = {}
+        for row in term_rows:
+            mark = len(self.problems)
+            ident = row.uuid("id")
+            taxonomy_id = row.uuid("taxonomy_id")
+            taxonomy, uri = row.text("taxonomy"), ""
+            if taxonomy_id in taxonomy_names:
+                taxonomy, uri = taxonomy_names[taxonomy_id]
+            elif taxonomy_id is not None:
+                where = self.skipped["taxonomies"].get(taxonomy_id)
+                gone = f"its taxonomy ({where[0]} row {where[1]}) was skipped" if where else ""
+                self.repaired(
+                    row, "taxonomy_id", gone or f"no taxonomy with id {taxonomy_id}",
+                    TAXONOMY_DROPPED,
+                )  # fmt: skip
+            code = row.text("code", max_length=64)
+            name = row.text("name", required=True, max_length=200)
+            role = _term_role(taxonomy_id, taxonomy, uri, code)
+            if role and role[1] == "":
                 row.problem("code", f"{code!r} is not a code of the {role[0]} taxonomy")
+            description = row.text("description")
+            parent_id = row.uuid("parent_id")
+            if not self.kept(row, mark, RECORD_SKIPPED, table="taxonomy_terms") or ident is None:
                 continue
-            roles[ident] = role
-        terms[ident] = TermRecord(
-            id=ident,
-            code=code or str(ident)[:8],
-            name=name,
-            description=row.text("description"),
-            parent_id=row.uuid("parent_id"),
-            taxonomy=taxonomy or "Service types",
-        )
-    for term in terms.values():
-        if term.parent_id and term.parent_id not in terms:
-            problems.append(
-                Problem(
-                    "taxonomy_terms.csv",
-                    None,
-                    "parent_id",
-                    f"term {term.id} names a missing parent {term.parent_id}",
-                )
+            if role and role[1] == "":
+                continue
+            if role:
+                roles[ident] = role
+            places[ident] = row
+            terms[ident] = TermRecord(
+                id=ident,
+                code=code or str(ident)[:8],
+                name=name,
+                description=description,
+                parent_id=parent_id,
+                taxonomy=taxonomy or "Service types",
             )
-    return terms, roles
+        for term in terms.values():
+            if term.parent_id and term.parent_id not in terms:
+                where = self.skipped["taxonomy_terms"].get(term.parent_id)
+                self.repaired(
+                    places[term.id],
+                    "parent_id",
+                    f"its parent ({where[0]} row {where[1]}) was skipped"
+                    if where
+                    else f"no taxonomy term with id {term.parent_id} (its parent)",
+                    MADE_TOP_LEVEL,
+                )
+                term.parent_id = None
+        return terms, roles
+
+    # --- locations -------------------------------------------------------------------------------
+
+    def _locations(
+        self, rows: list[Row], organizations: dict[uuid.UUID, OrganizationRecord]
+    ) -> tuple[dict[uuid.UUID, LocationRecord], dict[uuid.UUID, Problem]]:
+        """Locations, and those whose organization is missing (``_orphans`` settles them)."""
+        locations: dict[uuid.UUID, LocationRecord] = {}
+        orphans: dict[uuid.UUID, Problem] = {}
+        for row in rows:
+            mark = len(self.problems)
+            ident = row.uuid("id")
+            org_id = row.uuid("organization_id")
+            lat, lng = self._coordinates(row)
+            record = LocationRecord(
+                id=ident or uuid.uuid4(),
+                organization_id=org_id if org_id in organizations else None,
+                name=row.text("name", max_length=200) or "Main location",
+                location_type=row.choice(
+                    "location_type", LOCATION_TYPES, required=True, default="physical"
+                ),
+                alternate_name=row.text("alternate_name", max_length=200),
+                description=row.text("description"),
+                transportation=row.text("transportation"),
+                address_confidential=row.boolean("address_confidential"),
+                latitude=lat,
+                longitude=lng,
+                extra=_extra_columns(row, "locations"),
+                where=row.where,
+            )
+            if not self.kept(row, mark, RECORD_SKIPPED, table="locations") or ident is None:
+                continue
+            if org_id is not None and org_id not in organizations:
+                where = self.skipped["organizations"].get(org_id)
+                orphans[ident] = Problem(
+                    row.where[0],
+                    row.where[1],
+                    "organization_id",
+                    f"its organization ({where[0]} row {where[1]}) was skipped"
+                    if where
+                    else f"no organization with id {org_id}",
+                )
+            locations[ident] = record
+        return locations, orphans
+
+    def _coordinates(self, row: Row) -> tuple[Decimal | None, Decimal | None]:
+        """A place, or None, None: coordinates that are not one are dropped (a repair; the
+        location is then placed from its address)."""
+        raw_lat, raw_lng = row.raw("latitude"), row.raw("longitude")
+        if not raw_lat and not raw_lng:
+            return None, None
+        problem, column = "", "latitude"
+        try:
+            lat = Decimal(raw_lat) if raw_lat else None
+            lng = Decimal(raw_lng) if raw_lng else None
+        except InvalidOperation:
+            lat = lng = None
+            column = "latitude" if not _is_number(raw_lat) else "longitude"
+            problem = f"{row.raw(column)!r} is not a number"
+        if problem:
+            pass
+        elif lat is None or lng is None:
+            column = "latitude" if lat is None else "longitude"
+            problem = "give both latitude and longitude, or neither"
+        elif not (lat.is_finite() and -90 <= lat <= 90):
+            problem = f"{raw_lat} is outside -90 to 90"
+        elif not (lng.is_finite() and -180 <= lng <= 180):
+            column, problem = "longitude", f"{raw_lng} is outside -180 to 180"
+        elif lat == 0 and lng == 0:
+            problem = "0,0 is not a place"
+        else:
+            return lat, lng
+        addressed = row.raw("id") in self.addressed
+        self.repaired(
+            row, column, problem, COORDINATES_GEOCODED if addressed else COORDINATES_DROPPED
+        )
+        return None, None
+
+    def _orphans(
+        self,
+        orphans: dict[uuid.UUID, Problem],
+        locations: dict[uuid.UUID, LocationRecord],
+        services: dict[uuid.UUID, ServiceRecord],
+        organizations: dict[uuid.UUID, OrganizationRecord],
+    ) -> None:
+        """Settle locations without an organization: one that services are offered at joins
+        their organization (a repair); any other is skipped (or refuses the file)."""
+        for ident, location in list(locations.items()):
+            problem = orphans.get(ident)
+            if location.organization_id is not None:
+                if problem is not None:
+                    owner = organizations[location.organization_id]
+                    self.findings.append(
+                        Finding.of(
+                            problem,
+                            f"{REFERENCE_DROPPED}; the location joins {owner.name!r}, the "
+                            "organization of the services offered at it",
+                        )
+                    )
+                continue
+            problem = problem or Problem(
+                location.where[0], location.where[1], "organization_id", "is required"
+            )
+            problem = Problem(
+                problem.file,
+                problem.row,
+                problem.field,
+                f"{problem.message}, and no service is offered at the location",
+            )
+            if self.skip_invalid:
+                self.findings.append(Finding.of(problem, RECORD_SKIPPED))
+                self.skipped["locations"][ident] = location.where
+                self.skipped_ids.add(ident)
+                del locations[ident]
+            else:
+                self.problems.append(problem)
+
+    def _addresses(
+        self,
+        address_rows: list[Row],
+        accessibility_rows: list[Row],
+        locations: dict[uuid.UUID, LocationRecord],
+    ) -> None:
+        for row in address_rows:
+            mark = len(self.problems)
+            location = self.refer(row, "location_id", "locations", locations, required=True)
+            address_type = row.raw("address_type").lower() or "physical"
+            values = {
+                "address_id": row.uuid("id"),
+                "address_1": row.text("address_1", required=True, max_length=200),
+                "address_2": row.text("address_2", max_length=200),
+                "city": row.text("city", required=True, max_length=100),
+                "region": row.text("region", max_length=100),
+                "state_province": row.text("state_province", required=True, max_length=100),
+                "postal_code": row.text("postal_code", required=True, max_length=10),
+                "country": (row.text("country", max_length=2) or "US").upper(),
+            }
+            if not self.kept(row, mark, ROW_DROPPED) or location is None:
+                continue
+            if location.address_id is not None and address_type != "physical":
+                continue  # the physical address wins; a postal one adds nothing we map
+            for name, value in values.items():
+                setattr(location, name, value)
+        for row in accessibility_rows:
+            mark = len(self.problems)
+            location = self.refer(row, "location_id", "locations", locations, required=True)
+            if not self.kept(row, mark, ROW_DROPPED) or location is None:
+                continue
+            note = row.text("description") or row.text("details")
+            if note:
+                location.accessibility = f"{location.accessibility}\n{note}".strip()
+            location.extra.setdefault("accessibility", []).append(_hsds_object(row))
+
+    # --- services --------------------------------------------------------------------------------
+
+    def _services(
+        self, rows: list[Row], organizations: dict[uuid.UUID, OrganizationRecord]
+    ) -> dict[uuid.UUID, ServiceRecord]:
+        services: dict[uuid.UUID, ServiceRecord] = {}
+        for row in rows:
+            mark = len(self.problems)
+            ident = row.uuid("id")
+            organization = self.refer(
+                row, "organization_id", "organizations", organizations, required=True
+            )
+            minimum = row.integer("minimum_age", low=0, high=130)
+            maximum = row.integer("maximum_age", low=0, high=130)
+            if minimum is not None and maximum is not None and minimum > maximum:
+                row.problem("maximum_age", f"{maximum} is below the minimum age {minimum}")
+            record = ServiceRecord(
+                id=ident or uuid.uuid4(),
+                organization_id=organization.id if organization else uuid.uuid4(),
+                name=row.text("name", required=True, max_length=255),
+                status=row.choice("status", SERVICE_STATUSES, required=True, default="active"),
+                description=row.text("description"),
+                alternate_name=row.text("alternate_name", max_length=200),
+                url=row.url("url"),
+                email=row.email("email"),
+                interpretation_services=row.text("interpretation_services", max_length=300),
+                application_process=row.text("application_process"),
+                fees_description=row.text("fees_description"),
+                wait_time=row.text("wait_time", max_length=200),
+                eligibility_description=row.text("eligibility_description"),
+                minimum_age=minimum,
+                maximum_age=maximum,
+                alert=row.text("alert", max_length=300),
+                extra=_extra_columns(row, "services"),
+            )
+            kept = self.kept(row, mark, RECORD_SKIPPED, table="services")
+            if kept and ident is not None and organization is not None:
+                services[ident] = record
+        return services
+
+    def _service_at_locations(
+        self,
+        rows: list[Row],
+        services: dict[uuid.UUID, ServiceRecord],
+        locations: dict[uuid.UUID, LocationRecord],
+    ) -> dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]]:
+        sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]] = {}
+        for row in rows:
+            mark = len(self.problems)
+            service = self.refer(row, "service_id", "services", services, required=True)
+            location = self.refer(row, "location_id", "locations", locations, required=True)
+            if service is not None and location is not None:
+                if location.organization_id is None:
+                    location.organization_id = service.organization_id
+                if location.organization_id != service.organization_id:
+                    row.problem(
+                        "location_id",
+                        "the location belongs to another organization than the service",
+                    )
+            sal = ServiceAtLocationRecord(
+                id=row.uuid("id") or uuid.uuid4(),
+                location_id=location.id if location else uuid.uuid4(),
+                description=row.text("description"),
+            )
+            table = "service_at_location"
+            if not self.kept(row, mark, ROW_DROPPED, table=table) or not (service and location):
+                continue
+            service.locations.append(sal)
+            sals[sal.id] = (service, sal)
+        return sals
+
+    def _phones(
+        self,
+        rows: list[Row],
+        organizations: dict[uuid.UUID, OrganizationRecord],
+        locations: dict[uuid.UUID, LocationRecord],
+        services: dict[uuid.UUID, ServiceRecord],
+    ) -> None:
+        """A phone belongs to the first of its organization, location or service that exists
+        (HSDS lets a row name several; a dangling extra one is not a problem)."""
+        owners = (
+            ("organization_id", "organizations", organizations),
+            ("location_id", "locations", locations),
+            ("service_id", "services", services),
+        )
+        for row in rows:
+            mark = len(self.problems)
+            phone = PhoneRecord(
+                id=row.uuid("id") or uuid.uuid4(),
+                number=row.text("number", required=True, max_length=40),
+                extension=row.text("extension", max_length=10),
+                type=row.choice("type", PHONE_TYPES),
+                description=row.text("description", max_length=200),
+            )
+            named = [(c, t, k, row.uuid(c)) for c, t, k in owners if row.raw(c)]
+            target = next((k[i] for _, _, k, i in named if i in k), None)
+            if target is None and named:
+                column, table, known, _ = named[0]
+                self.refer(row, column, table, known, required=True)
+            elif not named and not any(
+                row.raw(c) for c in ("contact_id", "service_at_location_id")
+            ):
+                row.problem("organization_id", "a phone needs an organization, location or service")
+            if self.kept(row, mark, ROW_DROPPED) and target is not None:
+                target.phones.append(phone)
+
+    def _languages(
+        self,
+        rows: list[Row],
+        locations: dict[uuid.UUID, LocationRecord],
+        services: dict[uuid.UUID, ServiceRecord],
+    ) -> None:
+        for row in rows:
+            mark = len(self.problems)
+            code = row.raw("code").lower()
+            target: ServiceRecord | LocationRecord | None = None
+            if not code or not LANGUAGE_CODE.match(code):
+                row.problem("code", f"{row.raw('code')!r} is not an ISO 639 language code")
+            elif row.raw("service_id"):
+                target = self.refer(row, "service_id", "services", services, required=True)
+            elif row.raw("location_id"):
+                target = self.refer(row, "location_id", "locations", locations, required=True)
+            else:
+                self.warnings.append(
+                    Problem(
+                        row.where[0], row.where[1], "", "language of a phone; not mapped, ignored"
+                    )
+                )
+            if self.kept(row, mark, ROW_DROPPED) and target and code not in target.languages:
+                target.languages.append(code)
+
+    def _schedules(
+        self,
+        rows: list[Row],
+        services: dict[uuid.UUID, ServiceRecord],
+        sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]],
+        locations: dict[uuid.UUID, LocationRecord],
+    ) -> None:
+        """Weekly schedules of a service (at a location, or everywhere) or of a location itself."""
+        for row in rows:
+            mark = len(self.problems)
+            ident = row.uuid("id") or uuid.uuid4()
+            location_id: uuid.UUID | None = None
+            target: list[HoursRecord] | None = None
+            if row.raw("service_at_location_id"):
+                found = self.refer(
+                    row, "service_at_location_id", "service_at_location", sals, required=True
+                )
+                if found is not None:
+                    location_id, target = found[1].location_id, found[0].hours
+            elif row.raw("service_id"):
+                service = self.refer(row, "service_id", "services", services, required=True)
+                target = service.hours if service else None
+            elif row.raw("location_id"):
+                location = self.refer(row, "location_id", "locations", locations, required=True)
+                if location is not None:
+                    location_id, target = location.id, location.hours
+            else:
+                row.problem(
+                    "service_id", "a schedule needs a service, service_at_location or location"
+                )
+            freq = row.raw("freq").upper()
+            if freq and freq != "WEEKLY":
+                if self.kept(row, mark, ROW_DROPPED):
+                    self.warnings.append(
+                        Problem(
+                            row.where[0],
+                            row.where[1],
+                            "freq",
+                            f"{freq} schedules are not mapped; ignored",
+                        )
+                    )
+                continue
+            days = [d.strip().upper() for d in row.raw("byday").split(",") if d.strip()]
+            if not days or any(d not in BYDAY for d in days):
+                row.problem("byday", f"{row.raw('byday')!r} is not a list of days (MO,TU,...)")
+            opens, closes = row.clock("opens_at"), row.clock("closes_at")
+            note = row.text("description", max_length=200)
+            if not self.kept(row, mark, ROW_DROPPED) or target is None:
+                continue
+            if opens is None or closes is None or not days or any(d not in BYDAY for d in days):
+                continue
+            target += [
+                HoursRecord(ident, location_id, BYDAY[day], opens, closes, note) for day in days
+            ]
+
+    def _service_children(self, services: dict[uuid.UUID, ServiceRecord]) -> None:
+        def owner(row: Row) -> ServiceRecord | None:
+            service: ServiceRecord | None = self.refer(
+                row, "service_id", "services", services, required=True
+            )
+            return service
+
+        for row in self.rows("service_areas"):
+            mark = len(self.problems)
+            service = owner(row)
+            name = row.text("name", max_length=200) or row.text("extent", max_length=200)
+            if not name:
+                row.problem("name", "is required")
+            area = (row.uuid("id") or uuid.uuid4(), name, row.text("description", max_length=300))
+            if self.kept(row, mark, ROW_DROPPED) and service:
+                service.service_areas.append(area)
+        for row in self.rows("cost_options"):
+            mark = len(self.problems)
+            service = owner(row)
+            option = CostOptionRecord(
+                id=row.uuid("id") or uuid.uuid4(),
+                option=row.text("option", max_length=200),
+                amount=row.decimal("amount", low=0, high=10**8),
+                currency=(row.text("currency", max_length=3) or "USD").upper(),
+                amount_description=row.text("amount_description", max_length=200),
+            )
+            if self.kept(row, mark, ROW_DROPPED) and service:
+                service.cost_options.append(option)
+        for row in self.rows("required_documents"):
+            mark = len(self.problems)
+            service = owner(row)
+            document = row.text("document", required=True, max_length=200)
+            uri = row.url("uri")
+            if self.kept(row, mark, ROW_DROPPED) and service and document:
+                service.required_documents.append((row.uuid("id") or uuid.uuid4(), document, uri))
+
+    def _attributes(
+        self,
+        rows: list[Row],
+        services: dict[uuid.UUID, ServiceRecord],
+        terms: dict[uuid.UUID, TermRecord],
+        roles: dict[uuid.UUID, tuple[str, str]],
+    ) -> None:
+        for row in rows:
+            mark = len(self.problems)
+            term = self.refer(row, "taxonomy_term_id", "taxonomy_terms", terms, required=True)
+            link_id = row.uuid("link_id", required=True)
+            entity = row.raw("link_entity").lower() or "service"
+            service = None
+            if entity != "service":
+                if self.kept(row, mark, ROW_DROPPED):
+                    self.warnings.append(
+                        Problem(
+                            row.where[0],
+                            row.where[1],
+                            "link_entity",
+                            f"attributes of a {entity} are not mapped; ignored",
+                        )
+                    )
+                continue
+            if link_id is not None and term is not None:
+                service = self.refer(row, "link_id", "services", services, required=True)
+            if not self.kept(row, mark, ROW_DROPPED) or service is None or term is None:
+                continue
+            role = roles.get(term.id)
+            if role is None:
+                if term.id not in service.service_type_ids:
+                    service.service_type_ids.append(term.id)
+            elif role[0] == "category":
+                if role[1] not in service.category_codes:
+                    service.category_codes.append(role[1])
+            elif role[0] == "fee":
+                service.fee_type = role[1]
+            else:
+                service.referral_method = role[1]
+
+    # --- what Handoff does not model -------------------------------------------------------------
+
+    def _extras(
+        self,
+        organizations: dict[uuid.UUID, OrganizationRecord],
+        services: dict[uuid.UUID, ServiceRecord],
+        locations: dict[uuid.UUID, LocationRecord],
+    ) -> None:
+        """Contacts, programs, funding, identifiers, URLs and metadata, kept on the most
+        specific record they belong to (service, then location, then organization)."""
+        owners: dict[str, dict[uuid.UUID, Any]] = {
+            "service_id": services,
+            "location_id": locations,
+            "organization_id": organizations,
+        }
+
+        def attach(table: str, key: str, columns: tuple[str, ...]) -> None:
+            for row in self.rows(table):
+                mark = len(self.problems)
+                record = None
+                for column in columns:
+                    ident = row.uuid(column)
+                    record = owners[column].get(ident) if ident else None
+                    if record is not None:
+                        break
+                if record is None:
+                    named = [c for c in columns if row.raw(c)]
+                    if named:
+                        self.refer(
+                            row, named[0], _table_of(named[0]), owners[named[0]], required=True
+                        )
+                    else:
+                        row.problem(columns[-1], "is required")
+                if self.kept(row, mark, ROW_DROPPED) and record is not None:
+                    record.extra.setdefault(key, []).append(_hsds_object(row))
+
+        attach("contacts", "contacts", ("service_id", "location_id", "organization_id"))
+        attach("funding", "funding", ("service_id", "organization_id"))
+        attach("organization_identifiers", "organization_identifiers", ("organization_id",))
+        attach("urls", "additional_urls", ("service_id", "organization_id"))
+        programs: dict[uuid.UUID, dict[str, Any]] = {}
+        for row in self.rows("programs"):
+            mark = len(self.problems)
+            organization = self.refer(
+                row, "organization_id", "organizations", organizations, required=True
+            )
+            program = _hsds_object(row)
+            if self.kept(row, mark, ROW_DROPPED) and organization is not None:
+                organization.extra.setdefault("programs", []).append(program)
+                ident = _uuid_or_none(program.get("id"))
+                if ident is not None:
+                    programs[ident] = program
+        for service in services.values():
+            program_id = service.extra.get("program_id")
+            program = programs.get(_uuid_or_none(program_id)) if program_id else None
+            if program is not None:
+                service.extra["program"] = program
+        every: dict[uuid.UUID, Any] = {**organizations, **services, **locations}
+        for row in self.rows("metadata"):
+            mark = len(self.problems)
+            ident = row.uuid("resource_id", required=True)
+            record = every.get(ident) if ident else None
+            if record is None and ident is not None:
+                self.warnings.append(
+                    Problem(
+                        row.where[0],
+                        row.where[1],
+                        "resource_id",
+                        f"metadata of {row.raw('resource_type') or 'a record'} {ident}, which is "
+                        "not an organization, service or location; not kept",
+                    )
+                )
+            if self.kept(row, mark, ROW_DROPPED) and record is not None:
+                record.extra.setdefault("metadata", []).append(_hsds_object(row))
+
+
+def _table_of(column: str) -> str:
+    return {"service_id": "services", "location_id": "locations"}.get(column, "organizations")
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        Decimal(value)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def _typed(spec: schema.FieldSpec | None, value: Any) -> Any:
+    """A CSV cell as the HSDS JSON value of its field (numbers and booleans typed)."""
+    if not isinstance(value, str) or spec is None:
+        return value
+    try:
+        if spec.type == "integer":
+            return int(value)
+        if spec.type == "number":
+            number = Decimal(value)
+            return int(number) if number == number.to_integral_value() else float(number)
+    except (ValueError, InvalidOperation):
+        return value
+    if spec.type == "boolean":
+        return value.lower() in ("true", "1", "yes")
+    return value
+
+
+def _hsds_object(row: Row) -> dict[str, Any]:
+    """A row as its HSDS JSON object: every given cell (nested JSON kept as it was)."""
+    return {
+        key: value
+        for key, value in row.row.items()
+        if not key.startswith("_") and value not in ("", None, [], {})
+    }
+
+
+def _extra_columns(row: Row, table: str) -> dict[str, Any]:
+    """The HSDS 3.0 properties of an organization, service or location Handoff has no field
+    for, as HSDS JSON (empty cells left out)."""
+    specs = {spec.name: spec for spec in schema.TABLES.get(table, ())}
+    mapped = MAPPED_COLUMNS[table]
+    extra: dict[str, Any] = {}
+    for key, value in row.row.items():
+        if key in mapped or key.startswith("_") or value in ("", None, [], {}):
+            continue
+        if key in specs:
+            extra[key] = _typed(specs[key], value)
+        elif key in NESTED_EXTRA and isinstance(value, list | dict):
+            extra[key] = value
+    return extra
 
 
 def _term_role(
@@ -216,333 +897,3 @@ def _parents_first(terms: list[TermRecord]) -> list[TermRecord]:
     for term in terms:
         place(term)
     return ordered
-
-
-def _locations(
-    location_rows: list[Row],
-    address_rows: list[Row],
-    accessibility_rows: list[Row],
-    organizations: dict[uuid.UUID, OrganizationRecord],
-    problems: list[Problem],
-) -> dict[uuid.UUID, LocationRecord]:
-    locations: dict[uuid.UUID, LocationRecord] = {}
-    for row in location_rows:
-        ident = row.uuid("id")
-        org_id = row.uuid("organization_id")
-        if org_id and org_id not in organizations:
-            row.problem("organization_id", f"no organization with id {org_id}")
-        lat = row.decimal("latitude", low=-90, high=90)
-        lng = row.decimal("longitude", low=-180, high=180)
-        if (lat is None) != (lng is None) and row.raw("latitude") and row.raw("longitude"):
-            lat = lng = None  # one of them was already reported as invalid
-        elif (lat is None) != (lng is None):
-            row.problem(
-                "latitude" if lat is None else "longitude",
-                "give both latitude and longitude, or neither",
-            )
-        elif lat == 0 and lng == 0:
-            row.problem("latitude", "0,0 is not a place; leave both empty to geocode")
-            lat = lng = None
-        if ident is None:
-            continue
-        locations[ident] = LocationRecord(
-            id=ident,
-            organization_id=org_id if org_id in organizations else None,
-            name=row.text("name", max_length=200) or "Main location",
-            location_type=row.choice(
-                "location_type", LOCATION_TYPES, required=True, default="physical"
-            ),
-            alternate_name=row.text("alternate_name", max_length=200),
-            description=row.text("description"),
-            transportation=row.text("transportation"),
-            address_confidential=row.boolean("address_confidential"),
-            latitude=lat,
-            longitude=lng,
-            where=row.where,
-        )
-    for row in address_rows:
-        location_id = row.uuid("location_id", required=True)
-        if location_id is None:
-            continue
-        if location_id not in locations:
-            row.problem("location_id", f"no location with id {location_id}")
-            continue
-        address_type = row.raw("address_type").lower() or "physical"
-        location = locations[location_id]
-        if location.address_id is not None and address_type != "physical":
-            continue  # the physical address wins; a postal one adds nothing we map
-        location.address_id = row.uuid("id")
-        location.address_1 = row.text("address_1", required=True, max_length=200)
-        location.address_2 = row.text("address_2", max_length=200)
-        location.city = row.text("city", required=True, max_length=100)
-        location.region = row.text("region", max_length=100)
-        location.state_province = row.text("state_province", required=True, max_length=100)
-        location.postal_code = row.text("postal_code", required=True, max_length=10)
-        location.country = (row.text("country", max_length=2) or "US").upper()
-    for row in accessibility_rows:
-        location_id = row.uuid("location_id", required=True)
-        if location_id in locations:
-            note = row.text("description") or row.text("details")
-            current = locations[location_id].accessibility
-            locations[location_id].accessibility = f"{current}\n{note}".strip() if note else current
-        elif location_id is not None:
-            row.problem("location_id", f"no location with id {location_id}")
-    return locations
-
-
-def _services(
-    service_rows: list[Row],
-    organizations: dict[uuid.UUID, OrganizationRecord],
-    problems: list[Problem],
-) -> dict[uuid.UUID, ServiceRecord]:
-    services: dict[uuid.UUID, ServiceRecord] = {}
-    for row in service_rows:
-        ident = row.uuid("id")
-        org_id = row.uuid("organization_id", required=True)
-        if org_id is not None and org_id not in organizations:
-            row.problem("organization_id", f"no organization with id {org_id}")
-            org_id = None
-        minimum = row.integer("minimum_age", low=0, high=130)
-        maximum = row.integer("maximum_age", low=0, high=130)
-        if minimum is not None and maximum is not None and minimum > maximum:
-            row.problem("maximum_age", f"{maximum} is below the minimum age {minimum}")
-        record = ServiceRecord(
-            id=ident or uuid.uuid4(),
-            organization_id=org_id or uuid.uuid4(),
-            name=row.text("name", required=True, max_length=255),
-            status=row.choice("status", SERVICE_STATUSES, required=True, default="active"),
-            description=row.text("description"),
-            alternate_name=row.text("alternate_name", max_length=200),
-            url=row.url("url"),
-            email=row.email("email"),
-            interpretation_services=row.text("interpretation_services", max_length=300),
-            application_process=row.text("application_process"),
-            fees_description=row.text("fees_description"),
-            wait_time=row.text("wait_time", max_length=200),
-            eligibility_description=row.text("eligibility_description"),
-            minimum_age=minimum,
-            maximum_age=maximum,
-            alert=row.text("alert", max_length=300),
-        )
-        if ident is not None and org_id is not None:
-            services[ident] = record
-    return services
-
-
-def _phones(
-    phone_rows: list[Row],
-    organizations: dict[uuid.UUID, OrganizationRecord],
-    locations: dict[uuid.UUID, LocationRecord],
-    services: dict[uuid.UUID, ServiceRecord],
-    problems: list[Problem],
-) -> None:
-    for row in phone_rows:
-        phone = PhoneRecord(
-            id=row.uuid("id") or uuid.uuid4(),
-            number=row.text("number", required=True, max_length=40),
-            extension=row.text("extension", max_length=10),
-            type=row.choice("type", PHONE_TYPES),
-            description=row.text("description", max_length=200),
-        )
-        owners = [
-            (column, row.uuid(column))
-            for column in ("organization_id", "location_id", "service_id")
-        ]
-        owner = next(((c, v) for c, v in owners if v is not None), None)
-        if owner is None:
-            if not any(row.raw(c) for c in ("contact_id", "service_at_location_id")):
-                row.problem("organization_id", "a phone needs an organization, location or service")
-            continue
-        column, ident = owner
-        target: OrganizationRecord | LocationRecord | ServiceRecord | None
-        if column == "organization_id":
-            target = organizations.get(ident)
-        elif column == "location_id":
-            target = locations.get(ident)
-        else:
-            target = services.get(ident)
-        if target is None:
-            row.problem(column, f"no {column[:-3]} with id {ident}")
-            continue
-        target.phones.append(phone)
-
-
-def _languages(
-    language_rows: list[Row],
-    locations: dict[uuid.UUID, LocationRecord],
-    services: dict[uuid.UUID, ServiceRecord],
-    problems: list[Problem],
-    warnings: list[Problem],
-) -> None:
-    for row in language_rows:
-        code = row.raw("code").lower()
-        if not code or not LANGUAGE_CODE.match(code):
-            row.problem("code", f"{row.raw('code')!r} is not an ISO 639 language code")
-            continue
-        service_id, location_id = row.uuid("service_id"), row.uuid("location_id")
-        target: ServiceRecord | LocationRecord | None = None
-        if service_id is not None:
-            target = services.get(service_id)
-            if target is None:
-                row.problem("service_id", f"no service with id {service_id}")
-        elif location_id is not None:
-            target = locations.get(location_id)
-            if target is None:
-                row.problem("location_id", f"no location with id {location_id}")
-        else:
-            warnings.append(
-                Problem(row.where[0], row.where[1], "", "language of a phone; not mapped, ignored")
-            )
-        if target is not None and code not in target.languages:
-            target.languages.append(code)
-
-
-def _schedules(
-    schedule_rows: list[Row],
-    services: dict[uuid.UUID, ServiceRecord],
-    sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]],
-    locations: dict[uuid.UUID, LocationRecord],
-    problems: list[Problem],
-    warnings: list[Problem],
-) -> None:
-    """Weekly schedules of a service (at a location, or everywhere) or of a location itself."""
-    for row in schedule_rows:
-        ident = row.uuid("id") or uuid.uuid4()
-        service_id, sal_id = row.uuid("service_id"), row.uuid("service_at_location_id")
-        own_location_id = row.uuid("location_id")
-        location_id: uuid.UUID | None = None
-        target: list[HoursRecord]
-        if sal_id is not None:
-            if sal_id not in sals:
-                row.problem("service_at_location_id", f"no service_at_location with id {sal_id}")
-                continue
-            service, sal = sals[sal_id]
-            location_id, target = sal.location_id, service.hours
-        elif service_id is not None:
-            if service_id not in services:
-                row.problem("service_id", f"no service with id {service_id}")
-                continue
-            target = services[service_id].hours
-        elif own_location_id is not None:
-            if own_location_id not in locations:
-                row.problem("location_id", f"no location with id {own_location_id}")
-                continue
-            location_id, target = own_location_id, locations[own_location_id].hours
-        else:
-            row.problem("service_id", "a schedule needs a service, service_at_location or location")
-            continue
-        freq = row.raw("freq").upper()
-        if freq and freq != "WEEKLY":
-            warnings.append(
-                Problem(
-                    row.where[0], row.where[1], "freq", f"{freq} schedules are not mapped; ignored"
-                )
-            )
-            continue
-        days = [d.strip().upper() for d in row.raw("byday").split(",") if d.strip()]
-        bad = [d for d in days if d not in BYDAY]
-        if not days or bad:
-            row.problem("byday", f"{row.raw('byday')!r} is not a list of days (MO,TU,...)")
-            continue
-        opens, closes = row.clock("opens_at"), row.clock("closes_at")
-        if opens is None or closes is None:
-            continue
-        note = row.text("description", max_length=200)
-        target += [
-            HoursRecord(
-                id=ident,
-                location_id=location_id,
-                weekday=BYDAY[day],
-                opens_at=opens,
-                closes_at=closes,
-                description=note,
-            )
-            for day in days
-        ]
-
-
-def _service_children(
-    area_rows: list[Row],
-    cost_rows: list[Row],
-    document_rows: list[Row],
-    services: dict[uuid.UUID, ServiceRecord],
-    problems: list[Problem],
-) -> None:
-    def owner(row: Row) -> ServiceRecord | None:
-        service_id = row.uuid("service_id", required=True)
-        if service_id is not None and service_id not in services:
-            row.problem("service_id", f"no service with id {service_id}")
-            return None
-        return services.get(service_id) if service_id else None
-
-    for row in area_rows:
-        service = owner(row)
-        name = row.text("name", max_length=200) or row.text("extent", max_length=200)
-        if not name:
-            row.problem("name", "is required")
-        if service and name:
-            service.service_areas.append(
-                (row.uuid("id") or uuid.uuid4(), name, row.text("description", max_length=300))
-            )
-    for row in cost_rows:
-        service = owner(row)
-        option = CostOptionRecord(
-            id=row.uuid("id") or uuid.uuid4(),
-            option=row.text("option", max_length=200),
-            amount=row.decimal("amount", low=0, high=10**8),
-            currency=(row.text("currency", max_length=3) or "USD").upper(),
-            amount_description=row.text("amount_description", max_length=200),
-        )
-        if service:
-            service.cost_options.append(option)
-    for row in document_rows:
-        service = owner(row)
-        document = row.text("document", required=True, max_length=200)
-        if service and document:
-            service.required_documents.append(
-                (row.uuid("id") or uuid.uuid4(), document, row.url("uri"))
-            )
-
-
-def _attributes(
-    attribute_rows: list[Row],
-    services: dict[uuid.UUID, ServiceRecord],
-    terms: dict[uuid.UUID, TermRecord],
-    roles: dict[uuid.UUID, tuple[str, str]],
-    problems: list[Problem],
-    warnings: list[Problem],
-) -> None:
-    for row in attribute_rows:
-        term_id = row.uuid("taxonomy_term_id", required=True)
-        link_id = row.uuid("link_id", required=True)
-        entity = row.raw("link_entity").lower() or "service"
-        if term_id is None or link_id is None:
-            continue
-        if term_id not in terms:
-            row.problem("taxonomy_term_id", f"no taxonomy term with id {term_id}")
-            continue
-        if entity != "service":
-            warnings.append(
-                Problem(
-                    row.where[0],
-                    row.where[1],
-                    "link_entity",
-                    f"attributes of a {entity} are not mapped; ignored",
-                )
-            )
-            continue
-        service = services.get(link_id)
-        if service is None:
-            row.problem("link_id", f"no service with id {link_id}")
-            continue
-        role = roles.get(term_id)
-        if role is None:
-            if term_id not in service.service_type_ids:
-                service.service_type_ids.append(term_id)
-        elif role[0] == "category":
-            if role[1] not in service.category_codes:
-                service.category_codes.append(role[1])
-        elif role[0] == "fee":
-            service.fee_type = role[1]
-        else:
-            service.referral_method = role[1]

@@ -21,6 +21,7 @@ from cms.bulk import rows_insert
 
 from ..models import Location
 from .reading import Problem
+from .records import Finding
 
 
 @dataclass
@@ -32,6 +33,8 @@ class ImportReport:
     unchanged: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
     warnings: list[Problem] = field(default_factory=list)
+    # What was repaired and what was skipped (skip-invalid), one line of the report each.
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -77,6 +80,8 @@ class ImportWrites:
 
     def __init__(self, report: ImportReport) -> None:
         self.report = report
+        # Ids of rows the input had but that were skipped: their stored copies stay as they are.
+        self.skipped_ids: set[Any] = set()
         self.new_page_ids: list[int] = []
         self.creates: dict[type[models.Model], list[models.Model]] = defaultdict(list)
         self.updates: dict[tuple[type[models.Model], tuple[str, ...]], list[models.Model]] = (
@@ -140,9 +145,10 @@ class ImportWrites:
             else:
                 self.report.unchanged[kind] += 1
             kept.append(obj)
-        if current:
-            self.deletes[model] += [obj.pk for obj in current.values()]
-            self.report.deleted[kind] += len(current)
+        gone = [o for o in current.values() if getattr(o, "hsds_id", None) not in self.skipped_ids]
+        if gone:
+            self.deletes[model] += [obj.pk for obj in gone]
+            self.report.deleted[kind] += len(gone)
         return kept
 
     def _pages_insert(self, groups: list[tuple[Page, list[Any]]]) -> None:

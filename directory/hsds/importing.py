@@ -49,14 +49,20 @@ Progress = Callable[[int, int], None]
 
 
 def directory_import(
-    *, network: Network, dataset: Dataset, progress: Progress | None = None
+    *,
+    network: Network,
+    dataset: Dataset,
+    progress: Progress | None = None,
+    skip_invalid: bool = False,
 ) -> ImportReport:
     """Upsert a whole HSDS dataset into ``network``'s directory, by HSDS id, in one transaction.
 
-    Raises InvalidImport (listing every problem, nothing written) if the input has errors.
-    Re-importing the same data changes nothing.
+    Strict (the default): raises InvalidImport (listing every problem, nothing written) if the
+    input has errors. ``skip_invalid``: imports every valid record and leaves out the rest
+    (``directory.hsds.building`` says what and why). Either way the report's ``findings`` say
+    what was repaired and what was skipped. Re-importing the same data changes nothing.
     """
-    directory = build(dataset)
+    directory = build(dataset, skip_invalid=skip_invalid)
     with transaction.atomic():
         return _Importer(network, directory, progress).run()
 
@@ -73,7 +79,10 @@ class _Importer(ImportWrites):
     """
 
     def __init__(self, network: Network, directory: Directory, progress: Progress | None) -> None:
-        super().__init__(ImportReport(warnings=list(directory.warnings)))
+        super().__init__(
+            ImportReport(warnings=list(directory.warnings), findings=list(directory.findings))
+        )
+        self.skipped_ids = directory.skipped_ids
         self.network = network
         self.directory = directory
         self.progress = progress or (lambda done, total: None)
@@ -216,6 +225,7 @@ class _Importer(ImportWrites):
                 "legal_status": record.legal_status,
             }
             page = self.agency_pages.get(record.id)
+            values["hsds_extra"] = _extra(page, record.extra)
             if page is None:
                 page = AgencyPage(
                     hsds_id=record.id,
@@ -268,7 +278,14 @@ class _Importer(ImportWrites):
                     "location",
                     Location,
                     page,
-                    [{"page": page, **_location_values(loc)} for loc in record.locations],
+                    [
+                        {
+                            "page": page,
+                            **_location_values(loc),
+                            "hsds_extra": _extra(self.location_rows.get(loc.id), loc.extra),
+                        }
+                        for loc in record.locations
+                    ],
                     key=_hsds_key,
                 ),
             )
@@ -355,8 +372,8 @@ class _Importer(ImportWrites):
             siblings = self.sibling_slugs[agency.path]
             new_pages: list[ServicePage] = []
             for record in records:
-                values = _service_values(record)
                 page = self.service_pages.get(record.id)
+                values = {**_service_values(record), "hsds_extra": _extra(page, record.extra)}
                 if page is None:
                     page = ServicePage(
                         hsds_id=record.id, slug=self._slug(record.name, siblings), **values
@@ -497,6 +514,13 @@ def _service_values(record: ServiceRecord) -> dict[str, Any]:
         "referral_method": record.referral_method,
         "alert": record.alert,
     }
+
+
+def _extra(stored: Any, extra: dict[str, Any]) -> dict[str, Any]:
+    """The ``hsds_extra`` to store: the file's, plus Handoff's own ``x_`` keys it does not set."""
+    kept = getattr(stored, "hsds_extra", None) or {}
+    own = {k: v for k, v in kept.items() if k.startswith("x_") and k not in extra}
+    return {**extra, **own} if own else dict(extra)
 
 
 def _hsds_key(obj: Any) -> Any:

@@ -27,16 +27,10 @@ CHUNK_BYTES = 64 * 1024
 
 # The HSDS tables this importer reads, by file name; every other file is reported and skipped.
 TABLES = tuple(schema.TABLES)
+# Tables Handoff has no model for: read as they are and kept in ``hsds_extra`` by the importer.
+PASSED_THROUGH = ("contacts", "programs", "funding", "organization_identifiers", "metadata", "urls")
 # Files the spec defines that this importer does not map (reported, not treated as errors).
-KNOWN_UNMAPPED = (
-    "contacts",
-    "programs",
-    "funding",
-    "organization_identifiers",
-    "metadata",
-    "meta_table_descriptions",
-    "urls",
-)
+KNOWN_UNMAPPED = ("meta_table_descriptions",)
 
 
 @dataclass(frozen=True)
@@ -194,7 +188,7 @@ def _read_package(files: _DirectoryFiles | _ZipFiles) -> Dataset:
         if name == "datapackage.json" or not name.endswith(".csv"):
             continue
         table = name[:-4]
-        if table not in TABLES:
+        if table not in TABLES and table not in PASSED_THROUGH:
             dataset.warnings.append(
                 Problem(
                     name,
@@ -233,7 +227,11 @@ def _read_csv(dataset: Dataset, table: str, name: str, content: bytes) -> None:
         if len(set(header)) != len(header):
             dataset.errors.append(Problem(name, 0, "", "a column name appears twice"))
             return
-        known = {*schema.table_columns(table), *schema.HANDOFF_EXTENSIONS.get(table, ())}
+        known = (
+            {*schema.table_columns(table), *schema.HANDOFF_EXTENSIONS.get(table, ())}
+            if table in TABLES
+            else set(header)  # a passed-through table is kept whole
+        )
         for column in header:
             if column not in known:
                 dataset.warnings.append(Problem(name, 0, column, "not an HSDS 3.0 column; ignored"))
@@ -285,6 +283,18 @@ def read_json_bytes(content: bytes, *, name: str = "input.json") -> Dataset:
     return dataset
 
 
+KEPT_NESTED = (
+    "contacts",
+    "funding",
+    "programs",
+    "program",
+    "organization_identifiers",
+    "metadata",
+    "additional_urls",
+    "capacities",
+)
+
+
 class _Flattener:
     """Turns nested objects into rows with foreign keys, keeping each shared object once."""
 
@@ -299,7 +309,8 @@ class _Flattener:
             return False
         if ident:
             self.seen.add((table, ident))
-        row = {k: v for k, v in obj.items() if not isinstance(v, list | dict)}
+        # Nested objects Handoff does not model are kept as they are (for ``hsds_extra``).
+        row = {k: v for k, v in obj.items() if not isinstance(v, list | dict) or k in KEPT_NESTED}
         row.update({k: v for k, v in keys.items() if v is not None})
         self.dataset.add(table, row, source=self.name, number=number)
         return True

@@ -119,6 +119,7 @@ class LocationRecord:
     languages: list[str] = field(default_factory=list)
     phones: list[PhoneRecord] = field(default_factory=list)
     hours: list[HoursRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
     where: tuple[str, int | None] = ("", None)
 
 
@@ -177,6 +178,7 @@ class ServiceRecord:
     required_documents: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)
     service_areas: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)
     phones: list[PhoneRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -204,6 +206,45 @@ class OrganizationRecord:
     phones: list[PhoneRecord] = field(default_factory=list)
     locations: list[LocationRecord] = field(default_factory=list)
     services: list[ServiceRecord] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A line of an import's report: a problem in the input and what the import did about it."""
+
+    file: str
+    row: int | None
+    field: str
+    problem: str
+    action: str
+
+    @classmethod
+    def of(cls, problem: Problem, action: str) -> Finding:
+        return cls(problem.file, problem.row, problem.field, problem.message, action)
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file} row {self.row}"
+        return f"{where}, {self.field or '-'}: {self.problem} ({self.action})"
+
+
+# What the import did about a finding (the report's last column).
+REFUSED = "refused: nothing was imported"
+RECORD_SKIPPED = "record skipped"
+ROW_DROPPED = "row dropped"
+REFERENCE_DROPPED = "reference dropped"
+COORDINATES_GEOCODED = "coordinates dropped; the location is placed from its address"
+COORDINATES_DROPPED = "coordinates dropped; the location has no address to place it from"
+MADE_TOP_LEVEL = "parent dropped; the term is a top-level term"
+TAXONOMY_DROPPED = "taxonomy reference dropped; the term keeps its taxonomy name"
+# Actions that repair the input (applied in both modes); every other finding skips something.
+REPAIRS = (
+    REFERENCE_DROPPED,
+    COORDINATES_GEOCODED,
+    COORDINATES_DROPPED,
+    MADE_TOP_LEVEL,
+    TAXONOMY_DROPPED,
+)
 
 
 @dataclass
@@ -211,6 +252,10 @@ class Directory:
     organizations: list[OrganizationRecord]
     service_types: list[TermRecord]
     warnings: list[Problem]
+    # Every problem found and what was done about it: repairs, and (skip-invalid) what was skipped.
+    findings: list[Finding] = field(default_factory=list)
+    # Ids of rows left out: a stored object with one of them is kept as it was, not deleted.
+    skipped_ids: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def service_count(self) -> int:
@@ -218,9 +263,18 @@ class Directory:
 
 
 class InvalidImport(Exception):
-    """The input has problems; nothing was imported. ``problems`` lists every one."""
+    """The input has problems; nothing was imported. ``problems`` lists every one;
+    ``findings`` is the whole report (the problems, refused, and the repairs that were made)."""
 
-    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[Problem],
+        warnings: list[Problem] | None = None,
+        findings: list[Finding] | None = None,
+    ) -> None:
         self.problems = problems
         self.warnings = warnings or []
+        self.findings = (
+            findings if findings is not None else [Finding.of(p, REFUSED) for p in problems]
+        )
         super().__init__(f"{len(problems)} problem(s) in the input; nothing was imported")

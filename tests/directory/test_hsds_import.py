@@ -108,7 +108,9 @@ def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
     tables = hsds_minimal()
     tables["services"][0]["favourite_colour"] = "green"
     folder = hsds_write(
-        tmp_path / "p", tables, extra={"contacts.csv": "id,name\n", "notes.csv": "x\n"}
+        tmp_path / "p",
+        tables,
+        extra={"meta_table_descriptions.csv": "id,name\n", "notes.csv": "x\n"},
     )
     archive = tmp_path / "package.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -117,7 +119,7 @@ def test_zip_package_and_unknown_columns_and_files(network, tmp_path):
     dataset = read(archive)
     messages = [str(w) for w in dataset.warnings]
     assert "services.csv row 0, favourite_colour: not an HSDS 3.0 column; ignored" in messages
-    assert any("contacts.csv" in m and "not mapped" in m for m in messages)
+    assert any("meta_table_descriptions.csv" in m and "not mapped" in m for m in messages)
     assert any("notes.csv" in m and "unknown file" in m for m in messages)
     directory_import(network=network, dataset=dataset)
     assert ServicePage.objects.filter(hsds_id=SVC).exists()
@@ -150,18 +152,6 @@ def _problems(network, folder: Path) -> list[str]:
         (
             lambda t: t["services"].append(dict(t["services"][0])),
             "services.csv row 2, id: " + SVC + " appears twice",
-        ),
-        (
-            lambda t: t["locations"][0].update(latitude="200"),
-            "locations.csv row 1, latitude: 200 is outside -90 to 90",
-        ),
-        (
-            lambda t: t["locations"][0].update(latitude="0", longitude="0"),
-            "locations.csv row 1, latitude: 0,0 is not a place",
-        ),
-        (
-            lambda t: t["locations"][0].update(longitude=""),
-            "locations.csv row 1, longitude: give both latitude and longitude",
         ),
         (
             lambda t: t["service_at_location"][0].update(location_id=str(uuid.uuid4())),
@@ -200,13 +190,13 @@ def test_bad_values_are_located_and_nothing_is_written(network, tmp_path, mutate
 def test_every_problem_is_reported_at_once(network, tmp_path):
     tables = hsds_minimal()
     tables["services"][0].update(minimum_age="-4", email="nobody")
-    tables["locations"][0].update(latitude="abc")
+    tables["schedules"][0].update(opens_at="25:00")
     problems = _problems(network, hsds_write(tmp_path / "p", tables))
     assert len(problems) >= 3
     assert {p.split(",")[1].split(":")[0].strip() for p in problems} >= {
         "minimum_age",
         "email",
-        "latitude",
+        "opens_at",
     }
 
 
