@@ -151,6 +151,13 @@ def directory_admin_urls() -> list[URLPattern | URLResolver]:
     urls = [
         path("import/", admin_views.import_index, name="import_index"),
         path("import/<int:pk>/", admin_views.import_detail, name="import_detail"),
+        path("import/<int:pk>/report.csv", admin_views.import_report, name="import_report"),
+        path(
+            "import/<int:pk>/valid-records/",
+            admin_views.import_valid_records,
+            name="import_valid_records",
+        ),
+        path("import/<int:pk>/cancel/", admin_views.import_cancel, name="import_cancel"),
         path("listings-to-check/", admin_views.listings_report, name="listings_report"),
     ]
     return [path("directory/", include((urls, "directory_admin")))]

@@ -118,6 +118,9 @@ class _Builder:
         self.problems: list[Problem] = list(dataset.errors)
         self.warnings: list[Problem] = list(dataset.warnings)
         self.findings: list[Finding] = []
+        if skip_invalid:  # a row that cannot be read is not a record; an unreadable file refuses
+            self.findings += [Finding.of(p, ROW_DROPPED) for p in self.problems if p.row]
+            self.problems = [p for p in self.problems if not p.row]
         self.ids: dict[str, dict[uuid.UUID, Row]] = defaultdict(dict)
         # Records left out (skip-invalid), by table: id -> where its row is.
         self.skipped: dict[str, dict[uuid.UUID, tuple[str, int | None]]] = defaultdict(dict)

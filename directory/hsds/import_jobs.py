@@ -13,7 +13,12 @@ from django.utils import timezone
 from ..models import DirectoryImport, DirectoryImportStatus
 from .importing import directory_import
 from .reading import ReadError, read
-from .records import InvalidImport
+from .records import Finding, InvalidImport
+
+
+def findings_rows(findings: list[Finding]) -> list[list[object]]:
+    """The report as stored on the job: one [file, row, field, problem, action] list each."""
+    return [[f.file, f.row, f.field, f.problem, f.action] for f in findings]
 
 
 def import_progress_key(import_id: int) -> str:
@@ -39,12 +44,23 @@ def directory_import_run(*, import_id: int) -> DirectoryImport:
             local = Path(folder) / f"upload{suffix}"
             with job.upload.open("rb") as source, local.open("wb") as target:
                 shutil.copyfileobj(source, target)
-            report = directory_import(network=job.network, dataset=read(local), progress=progress)
-    except (ReadError, InvalidImport) as exc:
-        problems = [str(p) for p in exc.problems] if isinstance(exc, InvalidImport) else [str(exc)]
-        warnings = [str(w) for w in exc.warnings] if isinstance(exc, InvalidImport) else []
-        job.status, job.problems, job.warnings = DirectoryImportStatus.FAILED, problems, warnings
-        job.summary = f"{len(problems)} problem(s) found; nothing was imported."
+            report = directory_import(
+                network=job.network,
+                dataset=read(local),
+                progress=progress,
+                skip_invalid=job.skip_invalid,
+            )
+    except InvalidImport as exc:
+        job.problems = [str(p) for p in exc.problems]
+        job.warnings = [str(w) for w in exc.warnings]
+        job.findings = findings_rows(exc.findings)
+        # Records can be skipped unless the file as a whole is unreadable (a problem with no row).
+        can_skip = not job.skip_invalid and any(p.row is not None for p in exc.problems)
+        job.status = DirectoryImportStatus.REVIEW if can_skip else DirectoryImportStatus.FAILED
+        job.summary = f"{len(exc.problems)} problem(s) found; nothing was imported."
+    except ReadError as exc:
+        job.status, job.problems = DirectoryImportStatus.FAILED, [str(exc)]
+        job.summary = f"{len(job.problems)} problem(s) found; nothing was imported."
     except BaseException:
         # Whatever stopped it, the job is over: the next upload into the network may run.
         DirectoryImport.objects.filter(pk=job.pk).update(
@@ -57,6 +73,7 @@ def directory_import_run(*, import_id: int) -> DirectoryImport:
         job.status = DirectoryImportStatus.DONE
         job.summary = report.summary() if report.changed else "Nothing changed."
         job.warnings = [str(w) for w in report.warnings]
+        job.findings = findings_rows(report.findings)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "summary", "problems", "warnings", "finished_at"])
+    job.save(update_fields=["status", "summary", "problems", "warnings", "findings", "finished_at"])
     return job

@@ -3,6 +3,7 @@ and the ids of the taxonomies Handoff maps to its own fields."""
 
 from __future__ import annotations
 
+import csv
 import uuid
 from dataclasses import dataclass, field
 from datetime import time
@@ -278,3 +279,22 @@ class InvalidImport(Exception):
             findings if findings is not None else [Finding.of(p, REFUSED) for p in problems]
         )
         super().__init__(f"{len(problems)} problem(s) in the input; nothing was imported")
+
+
+REPORT_COLUMNS = ("file", "row", "field", "problem", "what was done")
+
+
+def report_csv_write(findings: list[Finding], stream: Any) -> None:
+    """Write an import's report as CSV (``REPORT_COLUMNS``) to a text stream."""
+    writer = csv.writer(stream)
+    writer.writerow(REPORT_COLUMNS)
+    for finding in findings:
+        writer.writerow(
+            [
+                finding.file,
+                "" if finding.row is None else finding.row,
+                finding.field,
+                finding.problem,
+                finding.action,
+            ]
+        )

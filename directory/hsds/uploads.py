@@ -99,3 +99,54 @@ def directory_import_start(*, network: Network, upload: UploadedFile, by: User) 
     )
     transaction.on_commit(lambda: tasks.directory_import_run.delay(job.pk))
     return job
+
+
+def _review_lock(*, job: DirectoryImport, by: User) -> DirectoryImport:
+    """The job, locked, if ``by`` administers its network and it awaits a decision."""
+    if not user_has_network_perm(by, NetworkPerm.ADMINISTER, job.network):
+        raise PermissionDenied(gettext("Only the network's admins can import its directory."))
+    locked = DirectoryImport.objects.select_for_update().select_related("network").get(pk=job.pk)
+    if locked.status != DirectoryImportStatus.REVIEW:
+        raise ValidationError(
+            gettext("This import is no longer waiting for a decision (%(status)s).")
+            % {"status": locked.get_status_display()}
+        )
+    return locked
+
+
+@transaction.atomic
+def directory_import_valid_records(*, job: DirectoryImport, by: User) -> DirectoryImport:
+    """Queue the import of every valid record of an upload whose strict check found problems
+    (the rest is left out and reported). ImportRunning while another import into the network is
+    unfinished; ValidationError if the job is not waiting for a decision."""
+    Network.objects.select_for_update().filter(pk=job.network_id).first()
+    job = _review_lock(job=job, by=by)
+    running = directory_import_unfinished(network=job.network, now=timezone.now())
+    if running is not None:
+        raise ImportRunning(
+            gettext("An import into %(network)s is still running (%(file)s); try again later.")
+            % {"network": job.network.name, "file": running.original_name}
+        )
+    job.status, job.skip_invalid = DirectoryImportStatus.QUEUED, True
+    job.summary, job.problems, job.findings, job.finished_at = "", [], [], None
+    # A fresh start for the stale-import rule (a worker has it from now).
+    job.created_at = timezone.now()
+    job.save()
+    transaction.on_commit(lambda: tasks.directory_import_run.delay(job.pk))
+    return job
+
+
+@transaction.atomic
+def directory_import_cancel(*, job: DirectoryImport, by: User) -> DirectoryImport:
+    """Cancel an upload whose strict check found problems: its stored file is deleted (after
+    commit) and nothing is imported."""
+    job = _review_lock(job=job, by=by)
+    name = job.upload.name
+    storage = job.upload.storage
+    job.status, job.upload = DirectoryImportStatus.CANCELLED, ""
+    job.finished_at = timezone.now()
+    job.summary = gettext("Cancelled; the uploaded file was deleted and nothing was imported.")
+    job.save(update_fields=["status", "upload", "finished_at", "summary"])
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+    return job

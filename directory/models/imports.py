@@ -14,6 +14,9 @@ class DirectoryImportStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Imported")
     FAILED = "failed", _("Refused: nothing imported")
+    # The file has problems: nothing imported yet; an admin imports the valid records or cancels.
+    REVIEW = "review", _("Problems found: import the valid records or cancel")
+    CANCELLED = "cancelled", _("Cancelled: nothing imported")
 
 
 def import_upload_to(instance: DirectoryImport, filename: str) -> str:
@@ -39,6 +42,10 @@ class DirectoryImport(models.Model):
     summary = models.TextField(blank=True)
     problems = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    # Import every valid record and report the rest (chosen after a strict run found problems).
+    skip_invalid = models.BooleanField(default=False)
+    # The report: [file, row, field, problem, what was done] per problem found or repair made.
+    findings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
