@@ -58,11 +58,14 @@ def test_bad_upload_lists_every_problem_and_imports_nothing(
             {"network": tenant_a.network.pk, "upload": upload},
         )
     job = DirectoryImport.objects.get()
-    assert job.status == "failed"
+    assert job.status == "review"
     assert any(p.startswith("services.csv row 1, status") for p in job.problems)
-    assert any(p.startswith("locations.csv row 1, latitude") for p in job.problems)
+    # Coordinates out of range are a repair, not a problem: reported, never refused.
+    assert ["locations.csv", 1, "latitude"] in [line[:3] for line in job.findings]
+    assert not any(p.startswith("locations.csv") for p in job.problems)
     body = client.get(response["Location"]).content.decode()
-    assert "services.csv row 1, status" in body
+    assert "&#x27;open&#x27; is not one of" in body
+    assert "Import the valid records" in body
     assert ServicePage.objects.count() == 0
 
 
