@@ -566,7 +566,7 @@ class _Builder:
                 description=row.text("description", max_length=200),
             )
             named = [(c, t, k, row.uuid(c)) for c, t, k in owners if row.raw(c)]
-            target = next((k[i] for _, _, k, i in named if i in k), None)
+            target = next((k[i] for _, _, k, i in named if i is not None and i in k), None)
             if target is None and named:
                 column, table, known, _ = named[0]
                 self.refer(row, column, table, known, required=True)
@@ -786,10 +786,10 @@ class _Builder:
                 if ident is not None:
                     programs[ident] = program
         for service in services.values():
-            program_id = service.extra.get("program_id")
-            program = programs.get(_uuid_or_none(program_id)) if program_id else None
-            if program is not None:
-                service.extra["program"] = program
+            program_id = _uuid_or_none(service.extra.get("program_id"))
+            found = programs.get(program_id) if program_id is not None else None
+            if found is not None:
+                service.extra["program"] = found
         every: dict[uuid.UUID, Any] = {**organizations, **services, **locations}
         for row in self.rows("metadata"):
             mark = len(self.problems)

@@ -213,7 +213,7 @@ class _Importer(ImportWrites):
         new_pages: list[AgencyPage] = []
         new_organizations: list[Organization] = []
         for record in records:
-            values = {
+            values: dict[str, Any] = {
                 "title": record.name,
                 "alternate_name": record.alternate_name,
                 "description": record.description,
