@@ -854,10 +854,13 @@ def _hsds_object(row: Row) -> dict[str, Any]:
     }
 
 
+_SPECS = {table: {spec.name: spec for spec in schema.TABLES[table]} for table in MAPPED_COLUMNS}
+
+
 def _extra_columns(row: Row, table: str) -> dict[str, Any]:
     """The HSDS 3.0 properties of an organization, service or location Handoff has no field
     for, as HSDS JSON (empty cells left out)."""
-    specs = {spec.name: spec for spec in schema.TABLES.get(table, ())}
+    specs = _SPECS[table]
     mapped = MAPPED_COLUMNS[table]
     extra: dict[str, Any] = {}
     for key, value in row.row.items():
