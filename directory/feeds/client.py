@@ -194,9 +194,7 @@ def _get(
                         }
                     )
                 elif response.status_code != 200:
-                    hint = (
-                        _(" (check the API key)") if response.status_code in {401, 403} else ""
-                    )
+                    hint = _(" (check the API key)") if response.status_code in {401, 403} else ""
                     raise FeedUnavailable(
                         _("Page %(page)s answered HTTP %(status)s%(hint)s.")
                         % {"page": number, "status": response.status_code, "hint": hint}

@@ -180,7 +180,9 @@ def _directory(dataset: Dataset) -> Directory:
         raise FeedInvalid(list(exc.problems), list(exc.warnings)) from exc
 
 
-def _apply(*, run: FeedRun, network: Network, dataset: Dataset, directory: Directory) -> ImportReport:
+def _apply(
+    *, run: FeedRun, network: Network, dataset: Dataset, directory: Directory
+) -> ImportReport:
     """Import the feed and bring its listings' marks, and their publication, up to date."""
     service_ids = {s.id for o in directory.organizations for s in o.services}
     agency_ids = {o.id for o in directory.organizations}

@@ -7,78 +7,202 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('directory', '0009_hsds_extra'),
-        ('network', '0010_clients_and_referrals_moved'),
+        ("directory", "0009_hsds_extra"),
+        ("network", "0010_clients_and_referrals_moved"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         migrations.swappable_dependency(settings.WAGTAIL_PAGE_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HsdsFeed',
+            name="HsdsFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('url', models.URLField(help_text='The base address of the HSDS 3.0 API, e.g. https://211.example.org/api/hsds/ (its services are read from <address>/services).', max_length=500, verbose_name='API address')),
-                ('api_key', models.CharField(blank=True, max_length=500, verbose_name='API key')),
-                ('api_key_header', models.CharField(default='X-Api-Key', help_text='The HTTP header the API expects its key in (e.g. X-Api-Key, Authorization).', max_length=100, verbose_name='API key header')),
-                ('per_page', models.PositiveSmallIntegerField(default=100, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)], verbose_name='services per page')),
-                ('sync_every_hours', models.PositiveSmallIntegerField(default=24, help_text='0: only when someone presses “Sync now”.', validators=[django.core.validators.MaxValueValidator(720)], verbose_name='sync every (hours)')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('next_sync_at', models.DateTimeField(blank=True, db_index=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hsds_feeds', to='network.network')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "url",
+                    models.URLField(
+                        help_text="The base address of the HSDS 3.0 API, e.g. https://211.example.org/api/hsds/ (its services are read from <address>/services).",
+                        max_length=500,
+                        verbose_name="API address",
+                    ),
+                ),
+                ("api_key", models.CharField(blank=True, max_length=500, verbose_name="API key")),
+                (
+                    "api_key_header",
+                    models.CharField(
+                        default="X-Api-Key",
+                        help_text="The HTTP header the API expects its key in (e.g. X-Api-Key, Authorization).",
+                        max_length=100,
+                        verbose_name="API key header",
+                    ),
+                ),
+                (
+                    "per_page",
+                    models.PositiveSmallIntegerField(
+                        default=100,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(1000),
+                        ],
+                        verbose_name="services per page",
+                    ),
+                ),
+                (
+                    "sync_every_hours",
+                    models.PositiveSmallIntegerField(
+                        default=24,
+                        help_text="0: only when someone presses “Sync now”.",
+                        validators=[django.core.validators.MaxValueValidator(720)],
+                        verbose_name="sync every (hours)",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "next_sync_at",
+                    models.DateTimeField(blank=True, db_index=True, editable=False, null=True),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hsds_feeds",
+                        to="network.network",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'HSDS feed',
-                'verbose_name_plural': 'HSDS feeds',
-                'ordering': ['name', 'pk'],
+                "verbose_name": "HSDS feed",
+                "verbose_name_plural": "HSDS feeds",
+                "ordering": ["name", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='FeedRun',
+            name="FeedRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Synced'), ('failed', 'Failed: nothing changed')], default='queued', max_length=10)),
-                ('trigger', models.CharField(choices=[('schedule', 'Schedule'), ('manual', 'Sync now')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('services', models.PositiveIntegerField(default=0)),
-                ('bytes_read', models.PositiveBigIntegerField(default=0)),
-                ('summary', models.TextField(blank=True)),
-                ('problems', models.JSONField(blank=True, default=list)),
-                ('warnings', models.JSONField(blank=True, default=list)),
-                ('unpublished', models.JSONField(blank=True, default=list)),
-                ('republished', models.JSONField(blank=True, default=list)),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('feed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='directory.hsdsfeed')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Synced"),
+                            ("failed", "Failed: nothing changed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[("schedule", "Schedule"), ("manual", "Sync now")], max_length=10
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("services", models.PositiveIntegerField(default=0)),
+                ("bytes_read", models.PositiveBigIntegerField(default=0)),
+                ("summary", models.TextField(blank=True)),
+                ("problems", models.JSONField(blank=True, default=list)),
+                ("warnings", models.JSONField(blank=True, default=list)),
+                ("unpublished", models.JSONField(blank=True, default=list)),
+                ("republished", models.JSONField(blank=True, default=list)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "feed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="directory.hsdsfeed",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'feed sync',
-                'verbose_name_plural': 'feed syncs',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "feed sync",
+                "verbose_name_plural": "feed syncs",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='FeedListing',
+            name="FeedListing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unpublished_by_feed', models.BooleanField(default=False)),
-                ('page', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='feed_listing', to=settings.WAGTAIL_PAGE_MODEL)),
-                ('last_seen_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='directory.feedrun')),
-                ('feed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='listings', to='directory.hsdsfeed')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unpublished_by_feed", models.BooleanField(default=False)),
+                (
+                    "page",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feed_listing",
+                        to=settings.WAGTAIL_PAGE_MODEL,
+                    ),
+                ),
+                (
+                    "last_seen_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="directory.feedrun",
+                    ),
+                ),
+                (
+                    "feed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="listings",
+                        to="directory.hsdsfeed",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'listing from a feed',
+                "verbose_name": "listing from a feed",
             },
         ),
         migrations.AddConstraint(
-            model_name='hsdsfeed',
-            constraint=models.UniqueConstraint(fields=('network', 'url'), name='hsds_feed_unique_url'),
+            model_name="hsdsfeed",
+            constraint=models.UniqueConstraint(
+                fields=("network", "url"), name="hsds_feed_unique_url"
+            ),
         ),
     ]

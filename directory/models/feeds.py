@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.models import Page
 
@@ -63,6 +64,18 @@ class HsdsFeed(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def last_sync_display(self) -> str:
+        """The last sync's status and end, from the admin listing's annotations."""
+        status = getattr(self, "last_status", None)
+        if not status:
+            return str(_("Never"))
+        label = str(FeedRunStatus(status).label)
+        finished = getattr(self, "last_finished_at", None)
+        if finished is None:
+            return label
+        return f"{label} · {timezone.localtime(finished):%Y-%m-%d %H:%M}"
 
 
 class FeedRunStatus(models.TextChoices):

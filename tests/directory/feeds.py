@@ -95,7 +95,7 @@ def feed_served(server: FeedServer) -> Iterator[FeedServer]:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             server.requests.append((parts.path, dict(self.headers)))
