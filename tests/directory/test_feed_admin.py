@@ -211,3 +211,15 @@ def test_a_listing_from_a_feed_says_so_in_the_editor_and_on_its_page(client, ten
     client.force_login(tenant_a.users["network_admin"])
     editor = client.get(reverse("wagtailadmin_pages:edit", args=[service.pk])).content.decode()
     assert "This listing comes from the feed “County 211”" in editor
+
+
+def test_the_public_pages_name_the_feed_a_listing_comes_from(client, tenant_a):
+    with feed_served(FeedServer([feed_service(0), feed_service(1)])) as server:
+        feed = HsdsFeed.objects.create(network=tenant_a.network, name="County 211", url=server.url)
+        run = FeedRun.objects.create(feed=feed, trigger=FeedRunTrigger.MANUAL)
+        assert feed_sync_run(run_id=run.pk).status == FeedRunStatus.DONE
+    service = ServicePage.objects.get(hsds_id=ident("svc", 0))
+    site = tenant_a.network.site
+    for page in (service, service.get_parent()):
+        body = client.get(page.get_url(), HTTP_HOST=site.hostname).content.decode()
+        assert "This listing comes from County 211." in body
