@@ -60,6 +60,8 @@ bench: venv
 		--services $(BENCH_SERVICES) --quiet
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.sync_feed \
+		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.referral_loop --quiet --database-url $(BENCH_PG)
 	REDIS_URL=$(BENCH_REDIS) CELERY_TASK_ALWAYS_EAGER=true DJANGO_SETTINGS_MODULE=cms.settings.dev \
