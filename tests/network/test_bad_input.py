@@ -21,7 +21,7 @@ from tests.referrals.factories import Loop
 
 pytestmark = pytest.mark.django_db
 
-API = reverse("referrals:api_referrals")
+API = reverse("referrals:api:referrals")
 NUL = "\x00"
 
 
@@ -96,7 +96,7 @@ def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):
     before = written()
     response = _api_send(client, loop, note=f"call{NUL}after 5")
     assert response.status_code == 400
-    assert "note" in response.json()["errors"]
+    assert "note" in {d["field"] for d in response.json()["details"]}
     assert written() == before
 
 
@@ -138,7 +138,7 @@ def test_api_send_with_wrong_json_types_answers_400_per_field(client, loop, body
             target["service"] = loop.food.pk  # a real service, so that the location is read
     response = _api_send(client, loop, **body)
     assert response.status_code == 400, response.content[:500]
-    assert field in response.json()["errors"], response.json()
+    assert any(field in d["field"] for d in response.json()["details"]), response.json()
     assert written() == before
 
 
@@ -147,7 +147,7 @@ def test_api_service_given_as_an_object_names_the_field(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     response = _api_send(client, loop, targets=[{"service": {"a": 1}}])
     assert response.status_code == 400
-    assert "service" in " ".join(response.json()["errors"]["targets"])
+    assert [d["field"] for d in response.json()["details"]] == ["targets.0.service"]
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_api_transition_with_wrong_json_types_answers_400(client, loop, body):
     act_as(client, loop.agency_staff, loop.food_agency)
     events = ReferralEvent.objects.count()
     response = client.post(
-        reverse("referrals:api_referral_transition", args=[referral.pk]),
+        reverse("referrals:api:referral_transition", args=[referral.pk]),
         data=json.dumps(body),
         content_type="application/json",
     )
