@@ -118,9 +118,11 @@ def error_response(
 
 
 def _field_path(location: Sequence[Any]) -> str:
-    # ninja locates a problem as ("query", "per_page") or ("body", "payload", "to"): keep the
-    # part a client wrote.
-    parts = [str(p) for p in location if p not in ("body", "payload", "query", "path", "header")]
+    # ninja locates a problem as ("query", "per_page"), ("query", "filters", "status", 0) or
+    # ("body", "payload", "to"): keep the part a client wrote (so name a body schema argument
+    # ``payload`` and a query schema argument ``filters``).
+    where = ("body", "payload", "query", "filters", "path", "header")
+    parts = [str(p) for i, p in enumerate(location) if not (i < 2 and p in where)]
     return ".".join(parts) or "request"
 
 

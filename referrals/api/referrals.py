@@ -207,8 +207,8 @@ def referral_send(
 def referral_read(request: TenantRequest, referral_id: int = ReferralId) -> dict[str, Any]:
     """The referral with its timeline and the client's data its consent and agreement disclose
     to the acting organization now (logged as read). The agency's first read marks it seen."""
-    organization = acting_organization(request)
     found = visible_referral(request, referral_id)
+    organization = acting_organization(request)
     if organization.pk == found.agency_id:
         transitions.referral_viewed(referral=found, by=request.user, organization=organization)
     # The client's fields and every free text come from the disclosure, never from the referral.
