@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # trigram lookups and full-text search (inert on SQLite)
     "django_htmx",
+    # The API docs page (cms.api) from ninja's own static Swagger UI files, not a CDN.
+    "ninja",
     # Sign-in (issue 13 §5): lockout, two-factor, CSP.
     "axes",
     "django_otp",
