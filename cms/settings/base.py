@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    "ninja",  # the API docs page (Swagger UI) from the package's static files, not a CDN
 ]
 
 MIDDLEWARE = [
@@ -345,6 +346,12 @@ WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 HSDS_IMPORT_MAX_MEMBERS = env_int("HSDS_IMPORT_MAX_MEMBERS", 64)
 HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES", 50 * 1024 * 1024)
 HSDS_IMPORT_STALE_MINUTES = env_int("HSDS_IMPORT_STALE_MINUTES", 120)
+# The public HSDS API (/api/hsds/): requests one client address may make per window (seconds);
+# 0 requests turns the limit off. Counted in the default cache (shared by every web process).
+HSDS_API_RATE_LIMIT = {
+    "requests": env_int("HSDS_API_RATE_LIMIT_REQUESTS", 600),
+    "seconds": env_int("HSDS_API_RATE_LIMIT_SECONDS", 60),
+}
 # --- Sign-in fit for health data (issue 13 §5) -------------------------------------------------
 # Lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429) for the cool-off, even with the right password. Every
