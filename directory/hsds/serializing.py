@@ -35,24 +35,15 @@ from ..models import (
     ServicePage,
     TaxonomyTerm,
 )
-from . import schema
 from .records import NAMESPACE, handoff_taxonomies, well_known_term_id
 
 HsdsObject = dict[str, Any]
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 HSDS_VERSION = "3.0"
 
-# The properties each object's own fields and modelled nested objects produce: ``hsds_extra``
-# may add others (contacts, funding, program...), never these (an extra ``addresses`` or
-# ``latitude`` must not undo a hidden address).
-_MODELLED: dict[str, frozenset[str]] = {
-    obj: frozenset(
-        [spec.name for spec in schema.TABLES[table]]
-        + [nested.key for nested in schema.NESTED.get(obj, ()) if nested.child]
-        + list(schema.HANDOFF_EXTENSIONS.get(table, ()))
-    )
-    for table, obj in schema.TABLE_OBJECT.items()
-}
+# What a location's ``hsds_extra`` may never bring back: the address and map point a
+# confidential location hides.
+_HIDDEN_PLACE = frozenset({"addresses", "latitude", "longitude", "address_confidential"})
 
 
 def derived_id(*parts: object) -> str:
@@ -81,9 +72,8 @@ def _clean(obj: Mapping[str, Any]) -> HsdsObject:
 
 def _with_extra(obj: HsdsObject, extra: Mapping[str, Any] | None, kind: str) -> HsdsObject:
     if extra:
-        modelled = _MODELLED[kind]
         for key, value in extra.items():
-            if key.startswith("x_") or key in modelled or key in obj:
+            if key.startswith("x_") or key in obj or (kind == "location" and key in _HIDDEN_PLACE):
                 continue
             obj[key] = value
     return obj

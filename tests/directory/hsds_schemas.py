@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from directory.hsds import schema
 
+OFFICIAL_BASE = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/"
 JSON_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean"}
 
 
@@ -59,14 +62,12 @@ def official_dir() -> Path | None:
 def official_validator(file_name: str) -> Draft202012Validator:
     """A validator of one official compiled schema file (``service.json``...), offline: every
     ``$ref`` to another file of the folder is resolved from the folder."""
-    from referencing import Registry, Resource
-
     folder = official_dir()
     assert folder is not None
     resources = []
     for path in folder.glob("*.json"):
         contents = json.loads(path.read_text(encoding="utf-8"))
-        resource = Resource.from_contents(contents, default_specification=_draft())
+        resource = Resource.from_contents(contents, default_specification=DRAFT202012)
         resources.append((path.name, resource))
         resources.append(
             (
@@ -77,9 +78,3 @@ def official_validator(file_name: str) -> Draft202012Validator:
     registry = Registry().with_resources(resources)
     contents = json.loads((folder / file_name).read_text(encoding="utf-8"))
     return Draft202012Validator(contents, registry=registry, format_checker=FormatChecker())
-
-
-def _draft() -> Any:
-    from referencing.jsonschema import DRAFT202012
-
-    return DRAFT202012

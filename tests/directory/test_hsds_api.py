@@ -696,3 +696,41 @@ def test_the_csv_export_holds_every_published_organization_and_term(alpha):
     assert "latitude" not in shelter
     for row in tables["addresses"]:
         assert row["address_1"] != STREET
+
+
+# --- the official compiled schemas (opt-in) ---------------------------------------------------
+
+
+@pytest.mark.skipif(
+    hsds_schemas.official_dir() is None,
+    reason="HSDS_SCHEMA_DIR does not name a folder of the official HSDS 3.0 schema files",
+)
+def test_answers_validate_against_the_official_schemas(client, alpha):
+    """Each answer against the official file named for it in the API reference, for the files
+    the folder holds (``service.json``, ``service_list.json``, ``organization.json``,
+    ``taxonomy.json``, ``taxonomy_term.json``...)."""
+    folder = hsds_schemas.official_dir()
+    pantry = ServicePage.objects.get(title="Weekly Food Pantry")
+    shelter = AgencyPage.objects.get(title="Waterfront Night Shelter")
+    answers = {
+        "service.json": [ok(client, alpha, f"/services/{pantry.hsds_id}")]
+        + ok(client, alpha, "/services", full="true", per_page=100)["contents"],
+        "service_list.json": ok(client, alpha, "/services", per_page=100)["contents"],
+        "organization.json": [ok(client, alpha, f"/organizations/{shelter.hsds_id}")],
+        "organization_list.json": ok(client, alpha, "/organizations", per_page=100)["contents"],
+        "taxonomy.json": ok(client, alpha, "/taxonomies", per_page=100)["contents"],
+        "taxonomy_term.json": ok(client, alpha, "/taxonomy_terms", per_page=100)["contents"],
+        "service_at_location_list.json": ok(client, alpha, "/service_at_locations", per_page=100)[
+            "contents"
+        ],
+    }
+    checked = 0
+    for file_name, objects in answers.items():
+        if not (folder / file_name).exists():
+            continue
+        validator = hsds_schemas.official_validator(file_name)
+        for obj in objects:
+            problems = [e.message for e in validator.iter_errors(obj)]
+            assert problems == [], (file_name, obj.get("id"), problems)
+            checked += 1
+    assert checked, f"none of {sorted(answers)} is in {folder}"
