@@ -364,6 +364,12 @@ HSDS_FEED_MAX_BYTES = env_int("HSDS_FEED_MAX_BYTES", 500 * 1024 * 1024)
 HSDS_FEED_MAX_PAGES = env_int("HSDS_FEED_MAX_PAGES", 5000)
 HSDS_FEED_ALLOW_PRIVATE_ADDRESSES = env_bool("HSDS_FEED_ALLOW_PRIVATE_ADDRESSES", False)
 HSDS_FEED_STALE_MINUTES = env_int("HSDS_FEED_STALE_MINUTES", 120)
+# The public HSDS API (/api/hsds/): requests one client address may make per window (seconds);
+# 0 requests turns the limit off. Counted in the default cache (shared by every web process).
+HSDS_API_RATE_LIMIT = {
+    "requests": env_int("HSDS_API_RATE_LIMIT_REQUESTS", 600),
+    "seconds": env_int("HSDS_API_RATE_LIMIT_SECONDS", 60),
+}
 # --- Sign-in fit for health data (issue 13 §5) -------------------------------------------------
 # Lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429) for the cool-off, even with the right password. Every
