@@ -284,9 +284,16 @@ def _read_package(files: _DirectoryFiles | _ZipFiles, *, name: str, source: str 
         try:
             package = json.loads(files.open(descriptor))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ReadError(f"{descriptor} is not valid JSON: {exc}") from exc
+            # e.g. the spec's examples/csv, whose datapackage.json is a symbolic link elsewhere
+            package = None
+            dataset.note(
+                descriptor,
+                None,
+                "",
+                f"not valid JSON ({exc}); the CSV files were recognised by their names",
+            )
         if not isinstance(package, dict):
-            raise ReadError(f"{descriptor}: expected a Data Package object")
+            package = {}
         package_name = str(package.get("name") or "").strip()
         for resource in package.get("resources") or []:
             if isinstance(resource, dict) and isinstance(resource.get("path"), str):
@@ -372,10 +379,11 @@ def _read_csv(dataset: Dataset, stem: str, name: str, content: bytes) -> None:
                 if column not in known and (not legacy or column in dummy):
                     dataset.note(name, 0, column, "not an HSDS 3.0 column; ignored")
         weekday_numbers = False
+        short = 0
         for number, values in enumerate(reader, start=1):
             if not any(value.strip() for value in values):
                 continue
-            if len(values) != len(header):
+            if len(values) > len(header):
                 dataset.errors.append(
                     Problem(
                         name,
@@ -385,11 +393,22 @@ def _read_csv(dataset: Dataset, stem: str, name: str, content: bytes) -> None:
                     )
                 )
                 continue
+            if len(values) < len(header):  # trailing empty cells left out, as many exports do
+                short += 1
+                values = [*values, *[""] * (len(header) - len(values))]
             row = {k: v.strip() for k, v in zip(header, values, strict=True)}
             if legacy:
                 weekday_numbers |= row.get("weekday", "").isdigit()
                 row = versions.row_to_3(stem, table, row)
             dataset.add(table, row, source=name, number=number)
+        if short:
+            dataset.note(
+                name,
+                None,
+                "",
+                f"{short} row(s) have fewer cells than the header; the missing cells were read "
+                "as empty",
+            )
         if weekday_numbers:
             dataset.note(
                 name, None, "weekday", "weekday numbers were read as ISO 8601 days (1 = Monday)"

@@ -226,7 +226,7 @@ def test_malformed_csv_is_reported_with_its_row(network, tmp_path):
 def test_wrong_cell_count_is_reported(network, tmp_path):
     folder = hsds_write(tmp_path / "p", hsds_minimal())
     with (folder / "organizations.csv").open("a") as handle:
-        handle.write("only-one-cell\n")
+        handle.write("a,b,c,d,e,f,g,h,i,j,k,l,m,n\n")
     problems = _problems(network, folder)
     assert any("organizations.csv row 2" in p and "cells" in p for p in problems), problems
 

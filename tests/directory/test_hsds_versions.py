@@ -568,3 +568,23 @@ def test_each_problem_is_reported_once_and_grouped_for_reading(network, tmp_path
         t.startswith("services.csv, status: is required (40 times; rows 1, 2, 3, 4, 5, ...)")
         for t in text
     ), text
+
+
+@pytest.mark.django_db
+def test_rows_without_their_trailing_empty_cells_read_as_empty_and_a_bad_descriptor_is_noted(
+    tmp_path,
+):
+    folder = _write(tmp_path / "p", hsds_2_files())
+    (folder / "datapackage.json").write_text("../../datapackage.json")  # a link, as in the spec
+    with (folder / "organizations.csv").open("a") as handle:
+        handle.write("2,Second food bank,Soup\n")  # no email or url cells
+    dataset = read(folder)
+    assert not dataset.errors, dataset.errors
+    second = next(r for r in dataset.rows("organizations") if r[ORIGINAL_ID] == "2")
+    assert (second["description"], second["email"]) == ("Soup", "")
+    notes = [str(w) for w in dataset.warnings]
+    assert (
+        "organizations.csv, -: 1 row(s) have fewer cells than the header; the missing cells "
+        "were read as empty" in notes
+    ), notes
+    assert any(n.startswith("datapackage.json, -: not valid JSON") for n in notes), notes
