@@ -148,6 +148,8 @@ ENTITY_SINGULAR: dict[str, str] = {
     if entity not in ("physical_address", "postal_address", "accessibility_for_disabilities")
 }
 
+_REFERENCES = frozenset({"id", "link_id", "resource_id", "parent_id", *FOREIGN_KEYS})
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
@@ -235,19 +237,16 @@ def ids_to_uuids(tables: Rows, *, source: str) -> Counter[str]:
     mapped: Counter[str] = Counter()
     for table, rows in tables.items():
         for row in rows:
-            for column, value in list(row.items()):
-                if (
-                    column.startswith("_")
-                    or isinstance(value, bool)
-                    or not isinstance(value, str | int)
-                    or value == ""
-                ):
-                    continue
-                target = _target(table, column, row)
-                if not target:
+            # Only id and reference columns can need it: look at those alone (imports are large).
+            for column in _REFERENCES.intersection(row):
+                value = row.get(column)
+                if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
                     continue
                 text = str(value).strip()
                 if not text or _UUID.match(text):
+                    continue
+                target = _target(table, column, row)
+                if not target:
                     continue
                 row[column] = str(stable_id(source, target, text))
                 if column == "id":
