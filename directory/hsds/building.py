@@ -60,15 +60,15 @@ def build(dataset: Dataset) -> Directory:
     for row in rows("organizations"):
         record = OrganizationRecord(
             id=row.uuid("id") or uuid.uuid4(),
-            name=row.text("name", required=True, max_length=200),
+            name=row.text("name", required=True, max_length=255),
             description=row.text("description", required=True),
-            alternate_name=row.text("alternate_name", max_length=200),
+            alternate_name=row.text("alternate_name"),
             email=row.email("email"),
             website=row.url("website") or row.url("url"),
-            tax_status=row.text("tax_status", max_length=100),
-            tax_id=row.text("tax_id", max_length=40),
+            tax_status=row.text("tax_status"),
+            tax_id=row.text("tax_id"),
             year_incorporated=row.integer("year_incorporated", low=1600, high=2200),
-            legal_status=row.text("legal_status", max_length=100),
+            legal_status=row.text("legal_status"),
         )
         organizations[record.id] = record
 
@@ -155,8 +155,8 @@ def _terms(
         )
         if taxonomy_id and taxonomy_id not in taxonomy_names:
             row.problem("taxonomy_id", f"no taxonomy with id {taxonomy_id}")
-        code = row.text("code", max_length=64)
-        name = row.text("name", required=True, max_length=200)
+        code = row.text("code")
+        name = row.text("name", required=True)
         if ident is None:
             continue
         role = _term_role(taxonomy_id, taxonomy, uri, code)
@@ -248,11 +248,11 @@ def _locations(
         locations[ident] = LocationRecord(
             id=ident,
             organization_id=org_id if org_id in organizations else None,
-            name=row.text("name", max_length=200) or "Main location",
+            name=row.text("name") or "Main location",
             location_type=row.choice(
                 "location_type", LOCATION_TYPES, required=True, default="physical"
             ),
-            alternate_name=row.text("alternate_name", max_length=200),
+            alternate_name=row.text("alternate_name"),
             description=row.text("description"),
             transportation=row.text("transportation"),
             address_confidential=row.boolean("address_confidential"),
@@ -272,12 +272,12 @@ def _locations(
         if location.address_id is not None and address_type != "physical":
             continue  # the physical address wins; a postal one adds nothing we map
         location.address_id = row.uuid("id")
-        location.address_1 = row.text("address_1", required=True, max_length=200)
-        location.address_2 = row.text("address_2", max_length=200)
-        location.city = row.text("city", required=True, max_length=100)
-        location.region = row.text("region", max_length=100)
-        location.state_province = row.text("state_province", required=True, max_length=100)
-        location.postal_code = row.text("postal_code", required=True, max_length=10)
+        location.address_1 = row.text("address_1", required=True)
+        location.address_2 = row.text("address_2")
+        location.city = row.text("city", required=True)
+        location.region = row.text("region")
+        location.state_province = row.text("state_province", required=True)
+        location.postal_code = row.text("postal_code", required=True)
         location.country = (row.text("country", max_length=2) or "US").upper()
     for row in accessibility_rows:
         location_id = row.uuid("location_id", required=True)
@@ -312,17 +312,17 @@ def _services(
             name=row.text("name", required=True, max_length=255),
             status=row.choice("status", SERVICE_STATUSES, required=True, default="active"),
             description=row.text("description"),
-            alternate_name=row.text("alternate_name", max_length=200),
+            alternate_name=row.text("alternate_name"),
             url=row.url("url"),
             email=row.email("email"),
-            interpretation_services=row.text("interpretation_services", max_length=300),
+            interpretation_services=row.text("interpretation_services"),
             application_process=row.text("application_process"),
             fees_description=row.text("fees_description"),
-            wait_time=row.text("wait_time", max_length=200),
+            wait_time=row.text("wait_time"),
             eligibility_description=row.text("eligibility_description"),
             minimum_age=minimum,
             maximum_age=maximum,
-            alert=row.text("alert", max_length=300),
+            alert=row.text("alert"),
         )
         if ident is not None and org_id is not None:
             services[ident] = record
@@ -339,10 +339,10 @@ def _phones(
     for row in phone_rows:
         phone = PhoneRecord(
             id=row.uuid("id") or uuid.uuid4(),
-            number=row.text("number", required=True, max_length=40),
-            extension=row.text("extension", max_length=10),
+            number=row.text("number", required=True),
+            extension=row.text("extension"),
             type=row.choice("type", PHONE_TYPES),
-            description=row.text("description", max_length=200),
+            description=row.text("description"),
         )
         owners = [
             (column, row.uuid(column))
@@ -447,7 +447,7 @@ def _schedules(
         opens, closes = row.clock("opens_at"), row.clock("closes_at")
         if opens is None or closes is None:
             continue
-        note = row.text("description", max_length=200)
+        note = row.text("description")
         target += [
             HoursRecord(
                 id=ident,
@@ -477,27 +477,27 @@ def _service_children(
 
     for row in area_rows:
         service = owner(row)
-        name = row.text("name", max_length=200) or row.text("extent", max_length=200)
+        name = row.text("name") or row.text("extent")
         if not name:
             row.problem("name", "is required")
         if service and name:
             service.service_areas.append(
-                (row.uuid("id") or uuid.uuid4(), name, row.text("description", max_length=300))
+                (row.uuid("id") or uuid.uuid4(), name, row.text("description"))
             )
     for row in cost_rows:
         service = owner(row)
         option = CostOptionRecord(
             id=row.uuid("id") or uuid.uuid4(),
-            option=row.text("option", max_length=200),
+            option=row.text("option"),
             amount=row.decimal("amount", low=0, high=10**8),
             currency=(row.text("currency", max_length=3) or "USD").upper(),
-            amount_description=row.text("amount_description", max_length=200),
+            amount_description=row.text("amount_description"),
         )
         if service:
             service.cost_options.append(option)
     for row in document_rows:
         service = owner(row)
-        document = row.text("document", required=True, max_length=200)
+        document = row.text("document", required=True)
         if service and document:
             service.required_documents.append(
                 (row.uuid("id") or uuid.uuid4(), document, row.url("uri"))
