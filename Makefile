@@ -10,7 +10,7 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
 	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
 	WAGTAILADMIN_BASE_URL=https://handoff.example.org
 
-.PHONY: venv demo serve test check lint format migrate bench clean messages messages-check
+.PHONY: venv demo serve test test-api check lint format migrate bench clean messages messages-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: venv
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Schemathesis against every JSON API's OpenAPI schema (tests/api/apis.py), with more generated
+## requests than `make test` runs (HANDOFF_API_EXAMPLES per operation and mode; 20 there).
+API_EXAMPLES ?= 200
+test-api: venv
+	mkdir -p var
+	HANDOFF_API_EXAMPLES=$(API_EXAMPLES) $(BIN)/python -m pytest -p no:xdist tests/api
+
 ## Lint, types, the import contracts (pyproject [tool.importlinter]), Django checks, migrations
 ## up to date, deploy checks on production settings,
 ## the Spanish catalogue up to date.
@@ -59,6 +66,8 @@ bench: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
 		--services $(BENCH_SERVICES) --quiet
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.import_directory \
+		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.sync_feed \
 		--services $(BENCH_SERVICES) --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.search_directory --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.referral_loop --quiet --database-url $(BENCH_PG)

@@ -19,7 +19,8 @@ Errors. Every error is JSON ``{"error": <code>, "message": <words for a person>}
 
 Paging. A list answers the envelope of the HSDS 3.0 API reference (``Page``): ``total_items``,
 ``total_pages``, ``page_number`` (from 1), ``size`` (items on this page), ``first_page``,
-``last_page``, ``empty`` and ``contents``. ``page_params`` reads ``page`` and ``per_page``.
+``last_page``, ``empty`` and ``contents``. ``page_params`` reads ``page`` (1 to ``MAX_PAGE``) and
+``per_page`` (1 to ``MAX_PER_PAGE``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any, Generic, TypeVar
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
@@ -41,6 +43,8 @@ from ninja.openapi.docs import Swagger
 T = TypeVar("T")
 
 MAX_PER_PAGE = 100
+# Far enough for any list; beyond it an offset may not fit the database's integers.
+MAX_PAGE = 1_000_000
 
 
 class ErrorDetail(Schema):
@@ -84,6 +88,17 @@ class ApiError(Exception):
         self.details = details
 
 
+# The code of an error django-ninja raises itself (a body that is not JSON: 400; CSRF: 403).
+HTTP_ERROR_CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    429: "rate_limited",
+}
+
 # The errors a typical operation can answer, for its ``response=`` map.
 ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 404: ErrorOut}
 
@@ -103,9 +118,11 @@ def error_response(
 
 
 def _field_path(location: Sequence[Any]) -> str:
-    # ninja locates a problem as ("query", "per_page") or ("body", "payload", "to"): keep the
-    # part a client wrote.
-    parts = [str(p) for p in location if p not in ("body", "payload", "query", "path")]
+    # ninja locates a problem as ("query", "per_page"), ("query", "filters", "status", 0) or
+    # ("body", "payload", "to"): keep the part a client wrote (so name a body schema argument
+    # ``payload`` and a query schema argument ``filters``).
+    where = ("body", "payload", "query", "filters", "path", "header")
+    parts = [str(p) for i, p in enumerate(location) if not (i < 2 and p in where)]
     return ".".join(parts) or "request"
 
 
@@ -124,21 +141,23 @@ def api_make(
     auth: Any = None,
     docs_decorator: Callable[..., Any] | None = None,
 ) -> NinjaAPI:
-    """A ``NinjaAPI`` answering errors as the module says."""
+    """A ``NinjaAPI`` answering errors as the module says (each handler takes ``exc: Any``:
+    django-ninja types it as the exception or its class)."""
     api = NinjaAPI(
         title=title,
         version=version,
         description=description,
         urls_namespace=urls_namespace,
         auth=auth,
-        docs=Swagger(),
+        # No "valid" badge: Swagger UI would fetch it from validator.swagger.io.
+        docs=Swagger(settings={"validatorUrl": None}),
         docs_decorator=docs_decorator,
     )
 
-    def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, exc.status, exc.code, exc.message, exc.details)
 
-    def on_invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    def on_invalid(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(
             api,
             request,
@@ -148,7 +167,7 @@ def api_make(
             validation_details(exc.errors),
         )
 
-    def on_django_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    def on_django_invalid(request: HttpRequest, exc: Any) -> HttpResponse:
         named = (
             exc.message_dict.items() if hasattr(exc, "error_dict") else [("request", exc.messages)]
         )
@@ -159,19 +178,32 @@ def api_make(
         ]
         return error_response(api, request, 400, "invalid", details[0]["message"], details)
 
-    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_not_found(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, 404, "not_found", _("Not found."))
 
-    def on_forbidden(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_forbidden(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, 403, "forbidden", str(exc) or _("You may not do this."))
 
-    def on_unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def on_unauthenticated(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, 401, "unauthenticated", _("Sign in first."))
 
-    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        codes = {405: "method_not_allowed", 409: "conflict", 429: "rate_limited"}
+    def on_http_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(
-            api, request, exc.status_code, codes.get(exc.status_code, "error"), str(exc)
+            api,
+            request,
+            exc.status_code,
+            HTTP_ERROR_CODES.get(exc.status_code, "error"),
+            str(exc.message),
+        )
+
+    def on_body_read(request: HttpRequest, exc: Any) -> HttpResponse:
+        # A form post's body was already read as form fields (by a middleware): not JSON.
+        return error_response(
+            api,
+            request,
+            400,
+            "invalid",
+            _("Send a JSON object with Content-Type: application/json."),
         )
 
     api.add_exception_handler(ApiError, on_api_error)
@@ -181,6 +213,7 @@ def api_make(
     api.add_exception_handler(PermissionDenied, on_forbidden)
     api.add_exception_handler(AuthenticationError, on_unauthenticated)
     api.add_exception_handler(HttpError, on_http_error)
+    api.add_exception_handler(RawPostDataException, on_body_read)
     return api
 
 
@@ -201,8 +234,13 @@ def page_params(page: int | None, per_page: int | None, *, default: int = 50) ->
     page = 1 if page is None else page
     per_page = default if per_page is None else per_page
     details = []
-    if page < 1:
-        details.append({"field": "page", "message": _("Pages are numbered from 1.")})
+    if not 1 <= page <= MAX_PAGE:
+        details.append(
+            {
+                "field": "page",
+                "message": _("Pages are numbered from 1 to %(max)s.") % {"max": MAX_PAGE},
+            }
+        )
     if not 1 <= per_page <= MAX_PER_PAGE:
         details.append(
             {
@@ -232,6 +270,7 @@ def page_envelope(total: int, params: PageParams, contents: list[Any]) -> dict[s
 
 __all__ = [
     "ERRORS",
+    "MAX_PAGE",
     "MAX_PER_PAGE",
     "ApiError",
     "ErrorDetail",

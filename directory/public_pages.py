@@ -30,6 +30,8 @@ from network.models import Network
 
 from .models import (
     AgencyPage,
+    FeedListing,
+    HsdsFeed,
     Location,
     Phone,
     SdohCategory,
@@ -248,6 +250,12 @@ def open_status_label(status: OpenStatus | None, tz_now: datetime) -> str:
     }
 
 
+def listing_source_feed(*, page: Page) -> HsdsFeed | None:
+    """The feed a listing comes from (shown on its page), if it comes from one."""
+    mark = FeedListing.objects.filter(page_id=page.pk).select_related("feed").first()
+    return mark.feed if mark is not None else None
+
+
 def service_context(
     *, page: ServicePage, request: HttpRequest, network: Network | None
 ) -> dict[str, Any]:
@@ -287,6 +295,7 @@ def service_context(
         "open_label": label,
         "back_url": back_to_search_url(request),
         "sees_confidential": staff,
+        "source_feed": listing_source_feed(page=page),
     }
 
 
@@ -307,4 +316,5 @@ def agency_context(*, page: AgencyPage, request: HttpRequest) -> dict[str, Any]:
         "places": [place_for(location, staff=staff) for location in locations],
         "back_url": back_to_search_url(request),
         "sees_confidential": staff,
+        "source_feed": listing_source_feed(page=page),
     }

@@ -15,6 +15,8 @@ from . import (
     followup_tasks,  # noqa: F401  (registers the tasks the services queue)
     services,
 )
+from .feeds import runs as feed_runs
+from .feeds import sync as feed_sync
 from .hsds import import_jobs
 
 
@@ -32,3 +34,18 @@ def listings_verification_request_all() -> int:
 def directory_import_run(import_id: int) -> str:
     """Import an uploaded HSDS file; the status it ended in."""
     return import_jobs.directory_import_run(import_id=import_id).status
+
+
+@shared_task
+def hsds_feed_sync(run_id: int) -> str:
+    """Run a queued sync of an HSDS feed; the status it ended in."""
+    return feed_sync.feed_sync_run(run_id=run_id).status
+
+
+@shared_task
+def hsds_feeds_sync_due() -> int:
+    """Every few minutes: queue the syncs of the feeds whose time has come; how many."""
+    runs = feed_runs.feed_runs_due_create(now=timezone.now())
+    for run in runs:
+        hsds_feed_sync.delay(run.pk)
+    return len(runs)

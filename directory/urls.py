@@ -1,11 +1,16 @@
 """Every route of the directory outside Wagtail: the emailed listing check (``/listings/``) and
-the agency portal's listing pages in the staff workspace (``/workspace/listings/``)."""
+the agency portal's listing pages in the staff workspace (``/workspace/listings/``), and the
+public HSDS 3.0 API of each network's host (``/api/hsds/``)."""
 
-from django.urls import path
+from django.urls import include, path
 
+from .api.hsds import api as hsds_api
+from .api.public import public_read_urls
 from .views import listings, verification
 
 app_name = "directory"
+
+_hsds_patterns, _hsds_app, _hsds_namespace = hsds_api.urls
 
 urlpatterns = [
     path("listings/verify/", verification.listing_verify, name="listing_verify"),
@@ -21,5 +26,12 @@ urlpatterns = [
         "workspace/listings/services/<int:pk>/capacity/",
         listings.capacity_update,
         name="capacity_update",
+    ),
+    path(
+        "api/hsds/",
+        include(
+            (public_read_urls(_hsds_patterns, prefix="hsds"), _hsds_app),
+            namespace=_hsds_namespace,
+        ),
     ),
 ]

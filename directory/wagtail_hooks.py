@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver, include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin import messages
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList
@@ -21,7 +22,8 @@ from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_
 from network.wagtail_scoping import NetworkAdminsMenuItem, NetworkScopedSnippetViewSet
 
 from . import admin_views, services
-from .models import ListingSuggestion, TaxonomyTerm
+from .feeds import admin as feed_admin
+from .models import FeedListing, HsdsFeed, ListingSuggestion, TaxonomyTerm
 
 taxonomy_policy = NetworkScopedPolicy(TaxonomyTerm)
 register_permission_policy(TaxonomyTerm, taxonomy_policy, exact_class=True)
@@ -146,9 +148,34 @@ class ListingSuggestionViewSet(NetworkScopedSnippetViewSet):
 register_snippet(ListingSuggestionViewSet)
 
 
+register_permission_policy(HsdsFeed, feed_admin.feed_policy, exact_class=True)
+register_snippet(feed_admin.HsdsFeedViewSet)
+
+
+@hooks.register("before_edit_page")
+def listing_feed_mark(request: HttpRequest, page: Any) -> None:
+    """The editor says when a listing comes from a feed: the feed's next sync overwrites it."""
+    if request.method != "GET":
+        return
+    mark = FeedListing.objects.filter(page_id=page.pk).select_related("feed").first()
+    if mark is not None:
+        messages.info(
+            request,
+            _(
+                "This listing comes from the feed “%(feed)s”: its next sync replaces what is "
+                "changed here. Change it at the source, or remove it from the feed."
+            )
+            % {"feed": mark.feed.name},
+        )
+
+
 @hooks.register("register_admin_urls")
 def directory_admin_urls() -> list[URLPattern | URLResolver]:
     urls = [
+        path("feeds/<int:pk>/syncs/", feed_admin.feed_runs, name="feed_runs"),
+        path("feeds/<int:pk>/sync-now/", feed_admin.feed_sync_now, name="feed_sync_now"),
+        path("feed-syncs/<int:pk>/", feed_admin.feed_run_detail, name="feed_run"),
+        path("feed-syncs/<int:pk>/report.csv", feed_admin.feed_run_report, name="feed_run_report"),
         path("import/", admin_views.import_index, name="import_index"),
         path("import/<int:pk>/", admin_views.import_detail, name="import_detail"),
         path("import/<int:pk>/report.csv", admin_views.import_report, name="import_report"),

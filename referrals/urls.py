@@ -1,8 +1,8 @@
 """Every route of the referral loop, under the staff workspace (``/workspace/``)."""
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, URLResolver, path
 
-from . import api
+from .api import api
 from .views import (
     client_records,
     clients,
@@ -19,7 +19,7 @@ from .views import (
 
 app_name = "referrals"
 
-urlpatterns: list[URLPattern] = [
+urlpatterns: list[URLPattern | URLResolver] = [
     # The clinic: clients, their screenings and consents.
     path("clients/", clients.client_list, name="client_list"),
     path("clients/new/", clients.client_new, name="client_new"),
@@ -59,12 +59,6 @@ urlpatterns: list[URLPattern] = [
     path("inbox/", inbox.referral_inbox, name="referral_inbox"),
     path("notifications/", notifications.notification_list, name="notification_list"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),
-    # The JSON API for the acting organization.
-    path("api/referrals/", api.referrals, name="api_referrals"),
-    path("api/referrals/<int:pk>/", api.referral, name="api_referral"),
-    path(
-        "api/referrals/<int:pk>/transition/",
-        api.referral_transition,
-        name="api_referral_transition",
-    ),
+    # The JSON API for the acting organization (referrals:api:…), its schema and docs.
+    path("api/", api.urls),
 ]

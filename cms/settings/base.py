@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # trigram lookups and full-text search (inert on SQLite)
     "django_htmx",
+    # The API docs page (cms.api) from ninja's own static Swagger UI files, not a CDN.
+    "ninja",
     # Sign-in (issue 13 §5): lockout, two-factor, CSP.
     "axes",
     "django_otp",
@@ -264,6 +266,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "referrals.tasks.network_dashboards_warm",
         "schedule": crontab(minute="*"),
     },
+    "hsds-feeds-sync": {
+        "task": "directory.tasks.hsds_feeds_sync_due",
+        "schedule": crontab(minute="*/10"),
+    },
     "referrals-overdue-sweep": {
         "task": "referrals.tasks.referrals_overdue_sweep",
         "schedule": crontab(minute="*/15"),
@@ -345,6 +351,25 @@ WAGTAILADMIN_PERMITTED_LANGUAGES = LANGUAGES
 HSDS_IMPORT_MAX_MEMBERS = env_int("HSDS_IMPORT_MAX_MEMBERS", 64)
 HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("HSDS_IMPORT_MAX_UNCOMPRESSED_BYTES", 50 * 1024 * 1024)
 HSDS_IMPORT_STALE_MINUTES = env_int("HSDS_IMPORT_STALE_MINUTES", 120)
+# HSDS API feeds a directory follows (directory.feeds): per request, the connect and read timeouts
+# in seconds, how often a failed request is tried again (waiting BACKOFF, then twice as long…),
+# the most one page and one whole feed may weigh, and the most pages a feed may have. Feeds on
+# private or loopback addresses are refused unless allowed (a server's own network is not a feed).
+HSDS_FEED_CONNECT_TIMEOUT = env_float("HSDS_FEED_CONNECT_TIMEOUT", 5.0)
+HSDS_FEED_READ_TIMEOUT = env_float("HSDS_FEED_READ_TIMEOUT", 60.0)
+HSDS_FEED_RETRIES = env_int("HSDS_FEED_RETRIES", 3)
+HSDS_FEED_BACKOFF_SECONDS = env_float("HSDS_FEED_BACKOFF_SECONDS", 2.0)
+HSDS_FEED_MAX_PAGE_BYTES = env_int("HSDS_FEED_MAX_PAGE_BYTES", 20 * 1024 * 1024)
+HSDS_FEED_MAX_BYTES = env_int("HSDS_FEED_MAX_BYTES", 500 * 1024 * 1024)
+HSDS_FEED_MAX_PAGES = env_int("HSDS_FEED_MAX_PAGES", 5000)
+HSDS_FEED_ALLOW_PRIVATE_ADDRESSES = env_bool("HSDS_FEED_ALLOW_PRIVATE_ADDRESSES", False)
+HSDS_FEED_STALE_MINUTES = env_int("HSDS_FEED_STALE_MINUTES", 120)
+# The public HSDS API (/api/hsds/): requests one client address may make per window (seconds);
+# 0 requests turns the limit off. Counted in the default cache (shared by every web process).
+HSDS_API_RATE_LIMIT = {
+    "requests": env_int("HSDS_API_RATE_LIMIT_REQUESTS", 600),
+    "seconds": env_int("HSDS_API_RATE_LIMIT_SECONDS", 60),
+}
 # --- Sign-in fit for health data (issue 13 §5) -------------------------------------------------
 # Lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429) for the cool-off, even with the right password. Every

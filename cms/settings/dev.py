@@ -14,3 +14,5 @@ WAGTAILADMIN_BASE_URL = env_str("WAGTAILADMIN_BASE_URL") or (
     f"http://{env_str('HANDOFF_HOST', '127.0.0.1')}:{env_int('PORT', 8000)}"
 )
 INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405 — the demo data and seed_demo
+# The demo may follow a feed served by another process on this machine.
+HSDS_FEED_ALLOW_PRIVATE_ADDRESSES = env_bool("HSDS_FEED_ALLOW_PRIVATE_ADDRESSES", True)

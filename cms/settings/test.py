@@ -25,3 +25,6 @@ INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405 — the demo data and s
 # No map tiles from the internet in tests (the Content-Security-Policy still names the default
 # tile host, for the browser tests that turn them on and answer the requests themselves).
 SEARCH_MAP_TILES = env_bool("SEARCH_MAP_TILES", False)
+# The feed tests serve their HSDS APIs from this machine, and do not wait between retries.
+HSDS_FEED_ALLOW_PRIVATE_ADDRESSES = True
+HSDS_FEED_BACKOFF_SECONDS = 0.0

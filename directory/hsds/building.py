@@ -150,8 +150,11 @@ class _Builder:
     def repaired(
         self, row: Row | tuple[str, int | None], column: str, message: str, action: str
     ) -> None:
-        where = row.where if isinstance(row, Row) else row
-        self.findings.append(Finding(where[0], where[1], column, message, action))
+        if isinstance(row, Row):
+            problem = Problem(row.where[0], row.where[1], column, message, row.path)
+        else:
+            problem = Problem(row[0], row[1], column, message)
+        self.findings.append(Finding.of(problem, action))
 
     def refer(
         self, row: Row, column: str, table: str, known: dict[uuid.UUID, Any], *, required: bool
@@ -212,7 +215,7 @@ class _Builder:
         self._schedules(self.rows("schedules"), services, sals, locations)
         self._service_children(services)
         self._attributes(self.rows("attributes"), services, terms, roles)
-        self._extras(organizations, services, locations)
+        self._extras(organizations, services, locations, sals)
 
         for location in locations.values():
             if location.organization_id in organizations:
@@ -237,15 +240,15 @@ class _Builder:
             mark = len(self.problems)
             record = OrganizationRecord(
                 id=row.uuid("id") or uuid.uuid4(),
-                name=row.text("name", required=True, max_length=200),
+                name=row.text("name", required=True, max_length=255),
                 description=row.text("description", required=True),
-                alternate_name=row.text("alternate_name", max_length=200),
+                alternate_name=row.text("alternate_name"),
                 email=row.email("email"),
                 website=row.url("website") or row.url("url"),
-                tax_status=row.text("tax_status", max_length=100),
-                tax_id=row.text("tax_id", max_length=40),
+                tax_status=row.text("tax_status"),
+                tax_id=row.text("tax_id"),
                 year_incorporated=row.integer("year_incorporated", low=1600, high=2200),
-                legal_status=row.text("legal_status", max_length=100),
+                legal_status=row.text("legal_status"),
                 extra=_extra_columns(row, "organizations"),
             )
             if self.kept(row, mark, RECORD_SKIPPED, table="organizations"):
@@ -283,8 +286,8 @@ class _Builder:
                     row, "taxonomy_id", gone or f"no taxonomy with id {taxonomy_id}",
                     TAXONOMY_DROPPED,
                 )  # fmt: skip
-            code = row.text("code", max_length=64)
-            name = row.text("name", required=True, max_length=200)
+            code = row.text("code")
+            name = row.text("name", required=True)
             role = _term_role(taxonomy_id, taxonomy, uri, code)
             if role and role[1] == "":
                 row.problem("code", f"{code!r} is not a code of the {role[0]} taxonomy")
@@ -335,11 +338,11 @@ class _Builder:
             record = LocationRecord(
                 id=ident or uuid.uuid4(),
                 organization_id=org_id if org_id in organizations else None,
-                name=row.text("name", max_length=200) or "Main location",
+                name=row.text("name") or "Main location",
                 location_type=row.choice(
                     "location_type", LOCATION_TYPES, required=True, default="physical"
                 ),
-                alternate_name=row.text("alternate_name", max_length=200),
+                alternate_name=row.text("alternate_name"),
                 description=row.text("description"),
                 transportation=row.text("transportation"),
                 address_confidential=row.boolean("address_confidential"),
@@ -447,12 +450,12 @@ class _Builder:
             address_type = row.raw("address_type").lower() or "physical"
             values = {
                 "address_id": row.uuid("id"),
-                "address_1": row.text("address_1", required=True, max_length=200),
-                "address_2": row.text("address_2", max_length=200),
-                "city": row.text("city", required=True, max_length=100),
-                "region": row.text("region", max_length=100),
-                "state_province": row.text("state_province", required=True, max_length=100),
-                "postal_code": row.text("postal_code", required=True, max_length=10),
+                "address_1": row.text("address_1", required=True),
+                "address_2": row.text("address_2"),
+                "city": row.text("city", required=True),
+                "region": row.text("region"),
+                "state_province": row.text("state_province", required=True),
+                "postal_code": row.text("postal_code", required=True),
                 "country": (row.text("country", max_length=2) or "US").upper(),
             }
             if not self.kept(row, mark, ROW_DROPPED) or location is None:
@@ -493,17 +496,17 @@ class _Builder:
                 name=row.text("name", required=True, max_length=255),
                 status=row.choice("status", SERVICE_STATUSES, required=True, default="active"),
                 description=row.text("description"),
-                alternate_name=row.text("alternate_name", max_length=200),
+                alternate_name=row.text("alternate_name"),
                 url=row.url("url"),
                 email=row.email("email"),
-                interpretation_services=row.text("interpretation_services", max_length=300),
+                interpretation_services=row.text("interpretation_services"),
                 application_process=row.text("application_process"),
                 fees_description=row.text("fees_description"),
-                wait_time=row.text("wait_time", max_length=200),
+                wait_time=row.text("wait_time"),
                 eligibility_description=row.text("eligibility_description"),
                 minimum_age=minimum,
                 maximum_age=maximum,
-                alert=row.text("alert", max_length=300),
+                alert=row.text("alert"),
                 extra=_extra_columns(row, "services"),
             )
             kept = self.kept(row, mark, RECORD_SKIPPED, table="services")
@@ -560,10 +563,10 @@ class _Builder:
             mark = len(self.problems)
             phone = PhoneRecord(
                 id=row.uuid("id") or uuid.uuid4(),
-                number=row.text("number", required=True, max_length=40),
-                extension=row.text("extension", max_length=10),
+                number=row.text("number", required=True),
+                extension=row.text("extension"),
                 type=row.choice("type", PHONE_TYPES),
-                description=row.text("description", max_length=200),
+                description=row.text("description"),
             )
             named = [(c, t, k, row.uuid(c)) for c, t, k in owners if row.raw(c)]
             target = next((k[i] for _, _, k, i in named if i is not None and i in k), None)
@@ -648,7 +651,7 @@ class _Builder:
             if not days or any(d not in BYDAY for d in days):
                 row.problem("byday", f"{row.raw('byday')!r} is not a list of days (MO,TU,...)")
             opens, closes = row.clock("opens_at"), row.clock("closes_at")
-            note = row.text("description", max_length=200)
+            note = row.text("description")
             if not self.kept(row, mark, ROW_DROPPED) or target is None:
                 continue
             if opens is None or closes is None or not days or any(d not in BYDAY for d in days):
@@ -667,10 +670,10 @@ class _Builder:
         for row in self.rows("service_areas"):
             mark = len(self.problems)
             service = owner(row)
-            name = row.text("name", max_length=200) or row.text("extent", max_length=200)
+            name = row.text("name") or row.text("extent")
             if not name:
                 row.problem("name", "is required")
-            area = (row.uuid("id") or uuid.uuid4(), name, row.text("description", max_length=300))
+            area = (row.uuid("id") or uuid.uuid4(), name, row.text("description"))
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.service_areas.append(area)
         for row in self.rows("cost_options"):
@@ -678,17 +681,17 @@ class _Builder:
             service = owner(row)
             option = CostOptionRecord(
                 id=row.uuid("id") or uuid.uuid4(),
-                option=row.text("option", max_length=200),
+                option=row.text("option"),
                 amount=row.decimal("amount", low=0, high=10**8),
                 currency=(row.text("currency", max_length=3) or "USD").upper(),
-                amount_description=row.text("amount_description", max_length=200),
+                amount_description=row.text("amount_description"),
             )
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.cost_options.append(option)
         for row in self.rows("required_documents"):
             mark = len(self.problems)
             service = owner(row)
-            document = row.text("document", required=True, max_length=200)
+            document = row.text("document", required=True)
             uri = row.url("uri")
             if self.kept(row, mark, ROW_DROPPED) and service and document:
                 service.required_documents.append((row.uuid("id") or uuid.uuid4(), document, uri))
@@ -740,11 +743,14 @@ class _Builder:
         organizations: dict[uuid.UUID, OrganizationRecord],
         services: dict[uuid.UUID, ServiceRecord],
         locations: dict[uuid.UUID, LocationRecord],
+        sals: dict[uuid.UUID, tuple[ServiceRecord, ServiceAtLocationRecord]],
     ) -> None:
         """Contacts, programs, funding, identifiers, URLs and metadata, kept on the most
-        specific record they belong to (service, then location, then organization)."""
+        specific record they belong to (service, then location, then organization); what
+        belongs to a service at a location is kept on its service."""
         owners: dict[str, dict[uuid.UUID, Any]] = {
             "service_id": services,
+            "service_at_location_id": {ident: pair[0] for ident, pair in sals.items()},
             "location_id": locations,
             "organization_id": organizations,
         }
@@ -769,7 +775,11 @@ class _Builder:
                 if self.kept(row, mark, ROW_DROPPED) and record is not None:
                     record.extra.setdefault(key, []).append(_hsds_object(row))
 
-        attach("contacts", "contacts", ("service_id", "location_id", "organization_id"))
+        attach(
+            "contacts",
+            "contacts",
+            ("service_id", "service_at_location_id", "location_id", "organization_id"),
+        )
         attach("funding", "funding", ("service_id", "organization_id"))
         attach("organization_identifiers", "organization_identifiers", ("organization_id",))
         attach("urls", "additional_urls", ("service_id", "organization_id"))
@@ -810,7 +820,11 @@ class _Builder:
 
 
 def _table_of(column: str) -> str:
-    return {"service_id": "services", "location_id": "locations"}.get(column, "organizations")
+    return {
+        "service_id": "services",
+        "service_at_location_id": "service_at_location",
+        "location_id": "locations",
+    }.get(column, "organizations")
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

@@ -34,9 +34,18 @@ class Row:
         self.row = row
         self.problems = problems
         self.where = (row["_source"], row["_row"])
+        self.path: str = row.get("_path", "")
+        self._said: set[tuple[str, str]] | None = None
 
     def problem(self, column: str, message: str) -> None:
-        self.problems.append(Problem(self.where[0], self.where[1], column, message))
+        """Report a problem once, however often the cell is read (an id is read as the row's key
+        and again as the record's)."""
+        said = self._said if self._said is not None else set()
+        self._said = said
+        if (column, message) in said:
+            return
+        said.add((column, message))
+        self.problems.append(Problem(self.where[0], self.where[1], column, message, self.path))
 
     def raw(self, column: str) -> str:
         value = self.row.get(column)

@@ -313,7 +313,7 @@ class _Importer(ImportWrites):
         self.children[(Location, page.pk)] = kept
 
     def _organization_new(self, record: OrganizationRecord) -> Organization:
-        name = record.name
+        name = record.name[:200]  # network.Organization.name holds 200; the page keeps it all
         n = 2
         while name in self.org_names:  # two HSDS organizations may share a name
             name = f"{record.name[:190]} ({n})"

@@ -222,7 +222,9 @@ class Finding:
 
     @classmethod
     def of(cls, problem: Problem, action: str) -> Finding:
-        return cls(problem.file, problem.row, problem.field, problem.message, action)
+        # A JSON file's problem is located by its path in the file, not by a row.
+        file = f"{problem.file} {problem.path}" if problem.path else problem.file
+        return cls(file, problem.row, problem.field, problem.message, action)
 
     def __str__(self) -> str:
         where = self.file if self.row is None else f"{self.file} row {self.row}"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "NESTED",
+    "PASSTHROUGH",
     "REQUIRED_JSON",
     "SOURCE_COMMIT",
     "TABLES",
@@ -256,6 +257,57 @@ TABLES: dict[str, tuple[FieldSpec, ...]] = {
         _s("description"),
         _s("details"),
         _s("url", fmt="uri"),
+    ),
+}
+
+# HSDS 3.0 tables Handoff keeps without modelling them (the importer stores them in the owning
+# object's ``hsds_extra``): their columns, in the schema's order, like ``TABLES``.
+PASSTHROUGH: dict[str, tuple[FieldSpec, ...]] = {
+    "contacts": (
+        _id(),
+        _fk("organization_id"),
+        _fk("service_id"),
+        _fk("service_at_location_id"),
+        _fk("location_id"),
+        _s("name"),
+        _s("title"),
+        _s("department"),
+        _s("email", fmt="email"),
+    ),
+    "programs": (
+        _id(),
+        _fk("organization_id"),
+        _s("name", required=True),
+        _s("alternate_name"),
+        _s("description", required=True),
+    ),
+    "funding": (_id(), _fk("organization_id"), _fk("service_id"), _s("source")),
+    "organization_identifiers": (
+        _id(),
+        _fk("organization_id"),
+        _s("identifier_scheme"),
+        _s("identifier_type", required=True),
+        _s("identifier", required=True),
+    ),
+    "metadata": (
+        _id(),
+        _fk("resource_id", required=True),
+        _s("resource_type", required=True),
+        _s("last_action_date", required=True, fmt="date"),
+        _s("last_action_type", required=True),
+        _s("field_name", required=True),
+        _s("previous_value", required=True),
+        _s("replacement_value", required=True),
+        _s("updated_by", required=True),
+    ),
+    "meta_table_descriptions": (_id(), _s("name"), _s("language"), _s("character_set")),
+    # 3.0.1: a service's additional_urls and an organization's additional_websites.
+    "urls": (
+        _id(),
+        _s("label"),
+        _s("url", required=True, fmt="uri"),
+        _fk("organization_id"),
+        _fk("service_id"),
     ),
 }
 

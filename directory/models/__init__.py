@@ -9,6 +9,7 @@ imported here, and ``from directory.models import X`` works for every model clas
 """
 
 from .agencies import AgencyPage, DirectoryIndexPage
+from .feeds import FeedListing, FeedRun, FeedRunStatus, FeedRunTrigger, HsdsFeed
 from .fields import _hsds_id as _hsds_id  # named by the migrations
 from .imports import DirectoryImport, DirectoryImportStatus
 from .imports import import_upload_to as import_upload_to  # named by the migrations
@@ -54,7 +55,12 @@ __all__ = [
     "DirectoryImportStatus",
     "DirectoryIndexPage",
     "FeeType",
+    "FeedListing",
+    "FeedRun",
+    "FeedRunStatus",
+    "FeedRunTrigger",
     "GeocodeStatus",
+    "HsdsFeed",
     "ListingEditorGroup",
     "ListingField",
     "ListingSuggestion",

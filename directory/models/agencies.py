@@ -63,19 +63,19 @@ class AgencyPage(Page):
     )
     hsds_id = hsds_id_field()
     hsds_extra = hsds_extra_field()
-    alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
+    alternate_name = models.CharField(_("alternate name"), blank=True)
     description = models.TextField(_("description"))
     website = models.URLField(_("website"), blank=True)
     email = models.EmailField(_("email"), blank=True)
-    tax_status = models.CharField(_("tax status"), max_length=100, blank=True)
-    tax_id = models.CharField(_("tax id"), max_length=40, blank=True)
+    tax_status = models.CharField(_("tax status"), blank=True)
+    tax_id = models.CharField(_("tax id"), blank=True)
     year_incorporated = models.PositiveSmallIntegerField(
         _("year incorporated"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1600), MaxValueValidator(2200)],
     )
-    legal_status = models.CharField(_("legal status"), max_length=100, blank=True)
+    legal_status = models.CharField(_("legal status"), blank=True)
     logo = models.ForeignKey(
         "wagtailimages.Image", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -28,10 +28,10 @@ class PhoneNumber(models.Model):
     """The fields of an HSDS phone, shared by agency, location and service phones."""
 
     hsds_id = hsds_id_field()
-    number = models.CharField(_("number"), max_length=40)
-    extension = models.CharField(_("extension"), max_length=10, blank=True)
+    number = models.CharField(_("number"))
+    extension = models.CharField(_("extension"), blank=True)
     type = models.CharField(_("type"), max_length=20, blank=True, choices=PHONE_TYPES)
-    description = models.CharField(_("description"), max_length=200, blank=True)
+    description = models.CharField(_("description"), blank=True)
 
     panels = [
         FieldRowPanel([FieldPanel("number"), FieldPanel("extension"), FieldPanel("type")]),
@@ -85,18 +85,18 @@ class Location(Orderable, ClusterableModel):
     hsds_id = hsds_id_field()
     address_hsds_id = hsds_id_field()
     hsds_extra = hsds_extra_field()
-    name = models.CharField(_("name"), max_length=200)
-    alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
+    name = models.CharField(_("name"))
+    alternate_name = models.CharField(_("alternate name"), blank=True)
     description = models.TextField(_("description"), blank=True)
     location_type = models.CharField(
         _("type"), max_length=10, choices=LocationType.choices, default=LocationType.PHYSICAL
     )
-    address_1 = models.CharField(_("street address"), max_length=200, blank=True)
-    address_2 = models.CharField(_("address line 2"), max_length=200, blank=True)
-    city = models.CharField(_("city"), max_length=100, blank=True)
-    region = models.CharField(_("county"), max_length=100, blank=True)
-    state_province = models.CharField(_("state"), max_length=100, blank=True)
-    postal_code = models.CharField(_("ZIP code"), max_length=10, blank=True)
+    address_1 = models.CharField(_("street address"), blank=True)
+    address_2 = models.CharField(_("address line 2"), blank=True)
+    city = models.CharField(_("city"), blank=True)
+    region = models.CharField(_("county"), blank=True)
+    state_province = models.CharField(_("state"), blank=True)
+    postal_code = models.CharField(_("ZIP code"), blank=True)
     country = models.CharField(_("country"), max_length=2, default="US")
     latitude = models.DecimalField(
         _("latitude"),
@@ -189,7 +189,7 @@ class WeeklyOpening(models.Model):
     closes_at = models.TimeField(
         _("closes"), help_text=_("Earlier than opening time: open past midnight.")
     )
-    description = models.CharField(_("note"), max_length=200, blank=True)
+    description = models.CharField(_("note"), blank=True)
 
     class Meta:
         abstract = True

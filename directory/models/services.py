@@ -57,7 +57,7 @@ class ServicePage(Page):
 
     hsds_id = hsds_id_field()
     hsds_extra = hsds_extra_field()
-    alternate_name = models.CharField(_("alternate name"), max_length=200, blank=True)
+    alternate_name = models.CharField(_("alternate name"), blank=True)
     description = models.TextField(_("description"))
     url = models.URLField(_("web page"), blank=True)
     email = models.EmailField(_("email"), blank=True)
@@ -76,7 +76,7 @@ class ServicePage(Page):
         blank=True,
         help_text=_("ISO 639 codes of the languages staff speak."),
     )
-    interpretation_services = models.CharField(_("interpretation"), max_length=300, blank=True)
+    interpretation_services = models.CharField(_("interpretation"), blank=True)
     eligibility_description = models.TextField(_("eligibility"), blank=True)
     minimum_age = models.PositiveSmallIntegerField(
         _("minimum age"), null=True, blank=True, validators=[MaxValueValidator(130)]
@@ -89,7 +89,7 @@ class ServicePage(Page):
     )
     fees_description = models.TextField(_("fee details"), blank=True)
     application_process = models.TextField(_("how to apply"), blank=True)
-    wait_time = models.CharField(_("wait time"), max_length=200, blank=True)
+    wait_time = models.CharField(_("wait time"), blank=True)
     referral_method = models.CharField(
         _("referrals"),
         max_length=20,
@@ -98,7 +98,6 @@ class ServicePage(Page):
     )
     alert = models.CharField(
         _("alert"),
-        max_length=300,
         blank=True,
         help_text=_("A short temporary notice shown with the service."),
     )
@@ -259,7 +258,7 @@ class ServiceClosure(Orderable):
 class CostOption(Orderable):
     page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="cost_options")
     hsds_id = hsds_id_field()
-    option = models.CharField(_("option"), max_length=200, blank=True)
+    option = models.CharField(_("option"), blank=True)
     amount = models.DecimalField(
         _("amount"),
         max_digits=10,
@@ -269,7 +268,7 @@ class CostOption(Orderable):
         validators=[MinValueValidator(0)],
     )
     currency = models.CharField(_("currency"), max_length=3, default="USD")
-    amount_description = models.CharField(_("amount description"), max_length=200, blank=True)
+    amount_description = models.CharField(_("amount description"), blank=True)
 
     panels = [
         FieldRowPanel([FieldPanel("option"), FieldPanel("amount"), FieldPanel("currency")]),
@@ -280,7 +279,7 @@ class CostOption(Orderable):
 class RequiredDocument(Orderable):
     page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="required_documents")
     hsds_id = hsds_id_field()
-    document = models.CharField(_("document"), max_length=200)
+    document = models.CharField(_("document"))
     uri = models.URLField(_("link"), blank=True)
 
 
@@ -289,14 +288,14 @@ class ServiceArea(Orderable):
 
     page = ParentalKey(ServicePage, on_delete=models.CASCADE, related_name="service_areas")
     hsds_id = hsds_id_field()
-    name = models.CharField(_("name"), max_length=200, help_text=_("A ZIP code or county name."))
+    name = models.CharField(_("name"), help_text=_("A ZIP code or county name."))
     extent_type = models.CharField(
         _("kind"),
         max_length=10,
         default="zip",
         choices=[("zip", _("ZIP code")), ("county", _("County")), ("other", _("Other"))],
     )
-    description = models.CharField(_("description"), max_length=300, blank=True)
+    description = models.CharField(_("description"), blank=True)
 
     panels = [FieldRowPanel([FieldPanel("name"), FieldPanel("extent_type")])]
 

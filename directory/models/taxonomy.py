@@ -41,9 +41,9 @@ class TaxonomyTerm(models.Model):
         "network.Network", on_delete=models.CASCADE, related_name="taxonomy_terms"
     )
     hsds_id = hsds_id_field()
-    taxonomy = models.CharField(_("taxonomy"), max_length=120, default="Service types")
-    code = models.CharField(_("code"), max_length=64)
-    name = models.CharField(_("name"), max_length=200)
+    taxonomy = models.CharField(_("taxonomy"), default="Service types")
+    code = models.CharField(_("code"))
+    name = models.CharField(_("name"))
     description = models.TextField(_("description"), blank=True)
     parent = models.ForeignKey(
         "self",

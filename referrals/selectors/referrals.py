@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
-from referrals.lifecycle import TERMINAL
+from referrals.lifecycle import OUTCOME_OWED, TERMINAL
 from referrals.models import Referral, ReferralEvent
 
 if TYPE_CHECKING:
@@ -49,3 +53,58 @@ def referral_inbox(
 def referral_timeline(*, referral: Referral) -> QuerySet[ReferralEvent]:
     """The referral's events, oldest first, with their authors (call after checking access)."""
     return referral.events.select_related("actor", "organization").order_by("at", "pk")
+
+
+def referrals_listed(
+    *,
+    user: User,
+    organization: Organization,
+    now: datetime,
+    direction: str | None = None,
+    statuses: Sequence[str] = (),
+    category: str = "",
+    overdue: bool | None = None,
+    updated_after: datetime | None = None,
+    sent_from: date | None = None,
+    sent_to: date | None = None,
+    order: str = "-created_at",
+) -> QuerySet[Referral]:
+    """The referrals the organization sent or received that ``user`` may see (those of
+    ``referrals_visible``), filtered (every filter combines as AND; ``direction`` "sent" or
+    "received"; sent dates are days in the network's time zone), in ``order`` (a field of
+    ``LIST_ORDERS``, newest first with "-"), with their sender and agency."""
+    qs = referrals_visible(user=user, organization=organization)
+    if direction == "sent":
+        qs = qs.filter(sender=organization)
+    elif direction == "received":
+        qs = qs.filter(agency=organization)
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    if category:
+        if connection.features.supports_json_field_contains:
+            qs = qs.filter(categories__contains=[category])
+        else:  # SQLite: the JSON list's text holds each code quoted
+            qs = qs.filter(categories__icontains=f'"{category}"')
+    if overdue is not None:
+        late = Q(status="requested", response_due_at__lt=now) | Q(
+            status__in=OUTCOME_OWED, outcome_due_at__lt=now
+        )
+        qs = qs.filter(late) if overdue else qs.exclude(late)
+    if updated_after is not None:
+        qs = qs.filter(updated_at__gt=updated_after)
+    tz = ZoneInfo(organization.network.time_zone)
+    # The calendar's first and last days bound nothing (and their midnights may not fit UTC).
+    if sent_from is not None and sent_from > date.min:
+        qs = qs.filter(sent_at__gte=datetime.combine(sent_from, time.min, tz))
+    if sent_to is not None:
+        if sent_to >= date.max:
+            qs = qs.filter(sent_at__isnull=False)
+        else:
+            qs = qs.filter(sent_at__lt=datetime.combine(sent_to + timedelta(days=1), time.min, tz))
+    if order not in LIST_ORDERS:
+        raise ValueError(f"Unknown order {order!r}.")
+    tie = "-pk" if order.startswith("-") else "pk"
+    return qs.select_related("sender", "agency").order_by(order, tie)
+
+
+LIST_ORDERS: frozenset[str] = frozenset({"-created_at", "created_at", "-updated_at", "updated_at"})

@@ -104,9 +104,20 @@ def referrals_send_with_consent(
     used returns the referrals it made and records no second consent.
     """
     key = idempotency_key.strip()
-    replay = bool(key) and (
-        Referral.objects.filter(sender=sender, idempotency_key__startswith=f"{key}/").exists()
+    made = (
+        list(
+            Referral.objects.filter(
+                sender=sender, idempotency_key__startswith=f"{key}/"
+            ).values_list("client_id", "service_id")
+        )
+        if key
+        else []
     )
+    replay = bool(made)
+    # The key again with other content (another client, other services) is a conflict, not
+    # a send of the difference.
+    if replay and sorted(made) != sorted((client.pk, t.service.pk) for t in targets):
+        raise IdempotencyConflict(_("This idempotency key was already used for another send."))
     with transaction.atomic():
         if consent is not None and not replay:
             agencies = (

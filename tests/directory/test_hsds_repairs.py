@@ -215,7 +215,7 @@ def test_unreadable_row_is_dropped_but_an_unreadable_file_refuses(network, tmp_p
     with (folder / "services.csv").open("a") as handle:
         handle.write("only-one-cell\n")
     report = _import(network, folder, skip_invalid=True)
-    assert ("services.csv", 2, "", ROW_DROPPED) in _lines(report)
+    assert ("services.csv", 2, "name", RECORD_SKIPPED) in _lines(report)
     (folder / "organizations.csv").write_bytes(b"id,name\n\xff\xfe,bad\n")
     (folder / "services.csv").unlink()
     with pytest.raises(InvalidImport) as err:
@@ -519,8 +519,9 @@ def test_nested_json_keeps_its_extras(network, tmp_path):
     path.write_text(json.dumps([service]))
     _import(network, path)
     stored = ServicePage.objects.get(hsds_id=SVC).hsds_extra
-    assert stored["contacts"] == service["contacts"]
-    assert stored["funding"] == service["funding"]
+    # Kept as published, with the owner's id HSDS tables give them.
+    assert stored["contacts"] == [{**c, "service_id": SVC} for c in service["contacts"]]
+    assert stored["funding"] == [{**f, "service_id": SVC} for f in service["funding"]]
     assert AgencyPage.objects.get(hsds_id=ORG).hsds_extra["organization_identifiers"]
     assert Location.objects.get(hsds_id=LOC).accessibility == "Ramp"
     assert not _import(network, path).changed

@@ -163,8 +163,8 @@ def agency_responses(client, rich: Rich) -> dict[str, tuple[str, str]]:  # type:
     loop, pk = rich.loop, rich.referral.pk
     act_as(client, loop.agency_staff, loop.food_agency)
     page_url = reverse("referrals:referral_detail", args=[pk])
-    api_url = reverse("referrals:api_referral", args=[pk])
-    api_move = reverse("referrals:api_referral_transition", args=[pk])
+    api_url = reverse("referrals:api:referral", args=[pk])
+    api_move = reverse("referrals:api:referral_transition", args=[pk])
     html_move = reverse("referrals:referral_transition", args=[pk])
     out: dict[str, tuple[str, str]] = {}
 
@@ -174,11 +174,11 @@ def agency_responses(client, rich: Rich) -> dict[str, tuple[str, str]]:  # type:
 
     keep("page", "html", client.get(page_url))
     keep("api detail", "json", client.get(api_url))
-    keep("api list", "json", client.get(reverse("referrals:api_referrals")))
+    keep("api list", "json", client.get(reverse("referrals:api:referrals")))
     keep(
         "api list filtered",
         "json",
-        client.get(reverse("referrals:api_referrals"), {"status": "requested"}),
+        client.get(reverse("referrals:api:referrals"), {"status": "requested"}),
     )
     keep(
         "api accept",
@@ -257,7 +257,7 @@ def test_agency_gets_exactly_its_agreement_fields_everywhere(client, loop, field
         else:  # lists and status answers carry no client data at all
             assert traces(body, set(ClientField.values)) == {}, name
 
-    detail = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
+    detail = client.get(reverse("referrals:api:referral", args=[rich.referral.pk])).json()
     assert detail["disclosed_fields"] == sorted(allowed)
     assert set(detail["client"]) == allowed
     assert detail["withdrawn"] is False
@@ -282,7 +282,7 @@ def test_sender_sees_every_field_and_it_is_its_own_read_not_a_disclosure(client,
     rich = rich_referral(loop, [F.NAME])
     act_as(client, loop.clinic_staff, loop.clinic)
     page = text(client.get(reverse("referrals:referral_detail", args=[rich.referral.pk])))
-    api = client.get(reverse("referrals:api_referral", args=[rich.referral.pk]))
+    api = client.get(reverse("referrals:api:referral", args=[rich.referral.pk]))
     assert missing(page, set(ClientField.values), "html") == {}
     assert missing(text(api), set(ClientField.values), "json") == {}
     assert api.json()["disclosed_fields"] == sorted(ClientField.values)
@@ -313,7 +313,7 @@ def test_a_screening_positive_for_a_sensitive_need_is_not_passed_on(client, loop
         },
     )
     act_as(client, loop.agency_staff, loop.food_agency)
-    body = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
+    body = client.get(reverse("referrals:api:referral", args=[rich.referral.pk])).json()
     assert body["client"]["screening"]["positive_categories"] == ["transportation-insecurity"]
     assert "intimate-partner-violence" not in str(body["client"])
 
@@ -322,11 +322,11 @@ def _responses_off_the_referral(client, referral: Referral) -> list[tuple[str, o
     pk = referral.pk
     return [
         ("page", client.get(reverse("referrals:referral_detail", args=[pk]))),
-        ("api detail", client.get(reverse("referrals:api_referral", args=[pk]))),
+        ("api detail", client.get(reverse("referrals:api:referral", args=[pk]))),
         (
             "api move",
             client.post(
-                reverse("referrals:api_referral_transition", args=[pk]),
+                reverse("referrals:api:referral_transition", args=[pk]),
                 {"to": "accepted", "version": 1},
                 content_type="application/json",
             ),
@@ -366,8 +366,8 @@ def test_organizations_off_the_referral_get_404_and_nothing_else(client, loop, o
     for name, response in _responses_off_the_referral(client, rich.referral):
         assert response.status_code == 404, name
         assert traces(text(response), set(ClientField.values)) == {}, name
-    listing = client.get(reverse("referrals:api_referrals"))
-    assert rich.referral.pk not in [row["id"] for row in listing.json()["results"]]
+    listing = client.get(reverse("referrals:api:referrals"))
+    assert rich.referral.pk not in [row["id"] for row in listing.json()["contents"]]
     rich.referral.refresh_from_db()
     assert (rich.referral.status, rich.referral.version) == ("requested", 1)
     assert rich.referral.events.count() == 1
@@ -386,7 +386,7 @@ def test_people_without_a_membership_get_nothing(client, loop, outsider):
 def test_other_roles_of_the_agency_see_the_same_fields(client, loop):
     rich = rich_referral(loop, [F.NAME])
     act_as(client, loop.tenant.users[Role.AGENCY_ADMIN], loop.food_agency)
-    body = client.get(reverse("referrals:api_referral", args=[rich.referral.pk])).json()
+    body = client.get(reverse("referrals:api:referral", args=[rich.referral.pk])).json()
     assert body["client"] == {"name": "Zephyrine Quillfeather"}
 
 
@@ -403,7 +403,7 @@ def test_sharing_a_way_to_reach_the_client_shares_do_not_contact(loop, contact):
 def test_a_terminated_or_narrowed_agreement_applies_to_open_referrals(client, loop):
     rich = rich_referral(loop, [ClientField.NAME, ClientField.EMAIL])
     act_as(client, loop.agency_staff, loop.food_agency)
-    url = reverse("referrals:api_referral", args=[rich.referral.pk])
+    url = reverse("referrals:api:referral", args=[rich.referral.pk])
     assert "zephyrine.q@example.net" in client.get(url).content.decode()
     narrower = consent_services.agreement_create(
         by=loop.admin, agency=loop.food_agency, fields=["name"], effective_from=date(2026, 1, 1)

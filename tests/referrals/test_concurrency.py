@@ -168,12 +168,12 @@ def api_transition_after_reading(
     http: HttpClient, pk: int, body: dict[str, Any]
 ) -> Callable[[threading.Barrier], Any]:
     def act(barrier: threading.Barrier) -> Any:
-        listed = http.get(reverse("referrals:api_referrals"))
+        listed = http.get(reverse("referrals:api:referrals"))
         assert listed.status_code == 200
-        (row,) = [r for r in listed.json()["results"] if r["id"] == pk]
+        (row,) = [r for r in listed.json()["contents"] if r["id"] == pk]
         barrier.wait(timeout=30)
         return http.post(
-            reverse("referrals:api_referral_transition", args=[pk]),
+            reverse("referrals:api:referral_transition", args=[pk]),
             data=json.dumps({**body, "version": row["version"]}),
             content_type="application/json",
         )
@@ -247,7 +247,7 @@ def test_the_same_key_posted_twice_at_once_makes_one_referral(loop):
         def act(barrier: threading.Barrier) -> Any:
             barrier.wait(timeout=30)
             return http.post(
-                reverse("referrals:api_referrals"),
+                reverse("referrals:api:referrals"),
                 data=json.dumps(
                     {
                         "client": loop.client.pk,
@@ -264,7 +264,7 @@ def test_the_same_key_posted_twice_at_once_makes_one_referral(loop):
     responses = race(post(clients[0]), post(clients[1]))
 
     assert [r.status_code for r in responses] == [201, 201], [r.content for r in responses]
-    ids = [sorted(row["id"] for row in r.json()["results"]) for r in responses]
+    ids = [sorted(row["id"] for row in r.json()["referrals"]) for r in responses]
     assert ids[0] == ids[1]
     assert Referral.objects.count() == 2
     assert ReferralEvent.objects.count() == 2

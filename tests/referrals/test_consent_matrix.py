@@ -128,7 +128,7 @@ def test_send_over_the_api_is_refused_and_writes_nothing(client, loop, case):
     before = writes(loop)
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.post(
-        reverse("referrals:api_referrals"),
+        reverse("referrals:api:referrals"),
         {
             "client": loop.client.pk,
             "targets": [{"service": loop.food.pk}],
@@ -151,7 +151,7 @@ def test_sending_to_several_agencies_is_all_or_nothing(client, loop):
     before = writes(loop)
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.post(
-        reverse("referrals:api_referrals"),
+        reverse("referrals:api:referrals"),
         {
             "client": loop.client.pk,
             "targets": [{"service": loop.food.pk}, {"service": loop.housing.pk}],
@@ -169,7 +169,7 @@ def test_sending_to_several_agencies_is_all_or_nothing(client, loop):
 def _api_send_with_consent(client, loop: Loop, consent: object, key: str = "given"):  # type: ignore[no-untyped-def]
     act_as(client, loop.clinic_staff, loop.clinic)
     return client.post(
-        reverse("referrals:api_referrals"),
+        reverse("referrals:api:referrals"),
         {
             "client": loop.client.pk,
             "targets": [{"service": loop.food.pk}],
@@ -190,7 +190,7 @@ def test_the_api_records_the_consent_given_with_the_send(client, loop):
     given = {"method": "verbal", "attestation": "I read the consent script in Spanish."}
     response = _api_send_with_consent(client, loop, given)
     assert response.status_code == 201, response.content[:500]
-    (sent,) = response.json()["results"]
+    (sent,) = response.json()["referrals"]
     referral = Referral.objects.get(pk=sent["id"])
     consent = referral.consent
     assert consent != loop.consent
@@ -202,7 +202,7 @@ def test_the_api_records_the_consent_given_with_the_send(client, loop):
     assert consent.recorded_by == loop.clinic_staff
     again = _api_send_with_consent(client, loop, given)
     assert again.status_code == 201
-    assert [r["id"] for r in again.json()["results"]] == [referral.pk]
+    assert [r["id"] for r in again.json()["referrals"]] == [referral.pk]
     assert Consent.objects.filter(client=loop.client).count() == 2  # the revoked one, this one
 
 
@@ -214,7 +214,7 @@ def test_a_consent_the_api_cannot_record_writes_nothing(client, loop):
     before = writes(loop)
     response = _api_send_with_consent(client, loop, {"method": "verbal"}, key="unattested")
     assert response.status_code == 400
-    assert "attestation" in response.json()["errors"]
+    assert "attestation" in {d["field"] for d in response.json()["details"]}
     assert Consent.objects.count() == consents
     assert writes(loop) == before
 
@@ -320,14 +320,14 @@ def agency_sees(client, loop: Loop, referral: Referral, surface: str) -> str:  #
         assert response.status_code == 200
         return response.content.decode()
     if surface == "api-detail":
-        response = client.get(reverse("referrals:api_referral", args=[referral.pk]))
+        response = client.get(reverse("referrals:api:referral", args=[referral.pk]))
         assert response.status_code == 200
         assert response.json()["id"] == referral.pk
         return response.content.decode()
     if surface == "api-list":
-        response = client.get(reverse("referrals:api_referrals"))
+        response = client.get(reverse("referrals:api:referrals"))
         assert response.status_code == 200
-        assert referral.pk in [row["id"] for row in response.json()["results"]]
+        assert referral.pk in [row["id"] for row in response.json()["contents"]]
         return response.content.decode()
     assert surface == "inbox"
     rows = list(referral_inbox(user=loop.agency_staff, organization=loop.food_agency))
@@ -352,7 +352,7 @@ def test_agency_sees_nothing_and_nothing_is_logged(client, loop, every_field, ca
         assert 'data-testid="withdrawn"' in body
         assert 'data-testid="disclosed"' not in body
     if surface == "api-detail":
-        detail = client.get(reverse("referrals:api_referral", args=[referral.pk])).json()
+        detail = client.get(reverse("referrals:api:referral", args=[referral.pk])).json()
         assert detail["withdrawn"] is True
         assert detail["client"] == {}
         assert detail["disclosed_fields"] == []
@@ -430,7 +430,7 @@ def test_agency_page_shows_exactly_the_agreed_fields_and_logs_each_view(client, 
 def test_agency_api_detail_shows_exactly_the_agreed_fields_and_logs_it(client, loop):
     referral = loop.send(categories=[FOOD], note=NOTE)
     act_as(client, loop.agency_staff, loop.food_agency)
-    body = client.get(reverse("referrals:api_referral", args=[referral.pk])).json()
+    body = client.get(reverse("referrals:api:referral", args=[referral.pk])).json()
     assert body["withdrawn"] is False
     assert body["disclosed_fields"] == sorted(AGREED_FIELDS)
     assert body["client"] == {

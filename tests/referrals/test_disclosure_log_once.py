@@ -77,7 +77,7 @@ def test_another_person_or_purpose_within_the_window_is_logged(client, loop):
         act_as(client, loop.agency_staff, loop.food_agency)
         client.get(page_url(referral))
         client.get(reverse("referrals:referral_print", args=[referral.pk]))
-        client.get(reverse("referrals:api_referral", args=[referral.pk]))
+        client.get(reverse("referrals:api:referral", args=[referral.pk]))
         act_as(client, loop.clinic_staff, loop.clinic)
         client.get(page_url(referral))
     purposes = sorted(

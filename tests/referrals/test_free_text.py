@@ -110,8 +110,8 @@ def surfaces(client, conversation: Conversation) -> dict[str, str]:  # type: ign
     for referral in conversation.referrals:
         pk = referral.pk
         out[f"page {pk}"] = body_of(client.get(reverse("referrals:referral_detail", args=[pk])))
-        out[f"api {pk}"] = body_of(client.get(reverse("referrals:api_referral", args=[pk])))
-    out["api list"] = body_of(client.get(reverse("referrals:api_referrals")))
+        out[f"api {pk}"] = body_of(client.get(reverse("referrals:api:referral", args=[pk])))
+    out["api list"] = body_of(client.get(reverse("referrals:api:referrals")))
     return out
 
 
@@ -158,7 +158,7 @@ def test_the_agency_reads_every_word_while_consented_and_each_display_is_logged(
     }
     for referral, names in by_referral.items():
         page = body_of(client.get(reverse("referrals:referral_detail", args=[referral.pk])))
-        api = client.get(reverse("referrals:api_referral", args=[referral.pk]))
+        api = client.get(reverse("referrals:api:referral", args=[referral.pk]))
         assert found(page) == names, referral
         assert found(body_of(api)) == names, referral
         assert api.json()["text_withheld"] is False
@@ -186,7 +186,7 @@ def test_lists_inbox_notifications_and_emails_never_carry_the_words(client, conv
         assert found(bodies[name]) == set(), name
     assert "Referral #" in bodies["notifications"]  # the in-app list did have rows
     act_as(client, conversation.loop.clinic_staff, conversation.loop.clinic)
-    assert found(body_of(client.get(reverse("referrals:api_referrals")))) == set()
+    assert found(body_of(client.get(reverse("referrals:api:referrals")))) == set()
     sent = messages_out()
     assert any(name.startswith("email") for name in sent)  # the e-mails did go out
     for name, text in sent.items():
@@ -236,7 +236,7 @@ def test_every_word_is_withdrawn_with_the_details(
     page = bodies[f"page {conversation.open.pk}"]
     assert 'data-testid="withdrawn"' in page
     assert 'data-testid="text-withheld"' in page
-    detail = client.get(reverse("referrals:api_referral", args=[conversation.open.pk])).json()
+    detail = client.get(reverse("referrals:api:referral", args=[conversation.open.pk])).json()
     assert (detail["withdrawn"], detail["text_withheld"]) == (True, True)
     assert (detail["status_reason"], detail["outcome_note"]) == ("", "")
     assert any(event["text_withheld"] for event in detail["timeline"])
@@ -273,7 +273,7 @@ def test_an_agreement_without_the_note_keeps_the_clinics_words_from_the_agency(
     assert found(bodies[f"api {conversation.done.pk}"]) == {"agency outcome"}
     assert "Maria Lopez" in bodies[f"page {conversation.open.pk}"]
     assert 'data-testid="text-withheld"' in bodies[f"page {conversation.open.pk}"]
-    cancelled = client.get(reverse("referrals:api_referral", args=[conversation.cancelled.pk]))
+    cancelled = client.get(reverse("referrals:api:referral", args=[conversation.cancelled.pk]))
     assert cancelled.json()["status_reason"] == ""
     assert cancelled.json()["text_withheld"] is True
     shown = sorted(f for f in AGREED_FIELDS if f != ClientField.NOTE)
@@ -327,15 +327,15 @@ def test_another_agency_the_client_was_referred_to_never_reads_them(client, conv
     for referral in conversation.referrals:
         for url in (
             reverse("referrals:referral_detail", args=[referral.pk]),
-            reverse("referrals:api_referral", args=[referral.pk]),
+            reverse("referrals:api:referral", args=[referral.pk]),
         ):
             response = client.get(url)
             assert response.status_code == 404, url
             assert found(response.content.decode()) == set(), url
     own = [
         client.get(reverse("referrals:referral_detail", args=[housing.pk])),
-        client.get(reverse("referrals:api_referral", args=[housing.pk])),
-        client.get(reverse("referrals:api_referrals")),
+        client.get(reverse("referrals:api:referral", args=[housing.pk])),
+        client.get(reverse("referrals:api:referrals")),
         client.get(reverse("referrals:referral_inbox")),
     ]
     for response in own:
@@ -343,7 +343,7 @@ def test_another_agency_the_client_was_referred_to_never_reads_them(client, conv
     assert found(body_of(own[0])) == {"housing message"}
     # Nor does the food agency read the housing agency's words.
     act_as(client, loop.agency_staff, loop.food_agency)
-    assert client.get(reverse("referrals:api_referral", args=[housing.pk])).status_code == 404
+    assert client.get(reverse("referrals:api:referral", args=[housing.pk])).status_code == 404
     assert not AccessLog.objects.filter(
         referral__in=conversation.referrals, organization=loop.housing_agency
     ).exists()
@@ -367,7 +367,7 @@ def test_the_page_and_api_cost_the_same_queries_for_any_number_of_words(client, 
     act_as(client, reader["by"], reader["organization"])
     urls = [
         reverse("referrals:referral_detail", args=[referral.pk]),
-        reverse("referrals:api_referral", args=[referral.pk]),
+        reverse("referrals:api:referral", args=[referral.pk]),
     ]
     for url in urls:  # the agency's first visit writes its "opened" event, each its log row
         client.get(url)

@@ -22,7 +22,7 @@ def test_api_answers_a_stale_version_with_409_and_the_current_state(client, loop
     referral = loop.send()
     transition(loop, referral, "accepted", Side.RECIPIENT)
     act_as(client, loop.agency_staff, loop.food_agency)
-    url = reverse("referrals:api_referral_transition", args=[referral.pk])
+    url = reverse("referrals:api:referral_transition", args=[referral.pk])
     response = client.post(
         url, {"to": "rejected", "reason": "Full", "version": 1}, content_type="application/json"
     )

@@ -13,7 +13,7 @@ from tests.conftest import act_as
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
 pytestmark = pytest.mark.usefixtures("clock_before_sent_at")
 
-LIST = reverse("referrals:api_referrals")
+LIST = reverse("referrals:api:referrals")
 
 
 def _queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def test_referral_list_api_does_not_grow_with_referrals(client, loop, side):
         loop.send(key=f"more-{n}", service=loop.housing if n % 2 else loop.food)
     many = _queries(client, LIST)
     assert many == few
-    assert len(client.get(LIST).json()["results"]) == (13 if side == "clinic" else 7)
+    assert len(client.get(LIST).json()["contents"]) == (13 if side == "clinic" else 7)
 
 
 @pytest.mark.django_db

@@ -142,7 +142,7 @@ def test_tracker_logs_one_row_per_referral_shown(staff, loop):
 def test_the_sending_clinic_reading_its_referral_is_logged(staff, loop):
     referral = loop.send()
     assert staff.get(reverse("referrals:referral_detail", args=[referral.pk])).status_code == 200
-    api = staff.get(reverse("referrals:api_referral", args=[referral.pk]))
+    api = staff.get(reverse("referrals:api:referral", args=[referral.pk]))
     assert api.status_code == 200
     assert _rows(referral=referral) == [
         (loop.clinic_staff.username, loop.clinic.pk, loop.client.pk, referral.pk, "view"),

@@ -27,7 +27,7 @@ def move_url(referral: Referral) -> str:
 
 
 def api_url(referral: Referral) -> str:
-    return reverse("referrals:api_referral_transition", args=[referral.pk])
+    return reverse("referrals:api:referral_transition", args=[referral.pk])
 
 
 def last_status_text(referral: Referral) -> str:

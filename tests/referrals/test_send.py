@@ -183,7 +183,7 @@ def api_send(http, loop: Loop, key: str | None, client: Client | None = None, **
     }
     headers = {"Idempotency-Key": key} if key is not None else {}
     return http.post(
-        reverse("referrals:api_referrals"),
+        reverse("referrals:api:referrals"),
         data=json.dumps(payload),
         content_type="application/json",
         headers=headers,
@@ -199,7 +199,7 @@ def test_ten_retried_posts_with_one_idempotency_key_make_one_referral(
         responses = [api_send(client, loop, "api-retry-1") for _ in range(10)]
 
     assert [r.status_code for r in responses] == [201] * 10
-    ids = {r.json()["results"][0]["id"] for r in responses}
+    ids = {r.json()["referrals"][0]["id"] for r in responses}
     assert len(ids) == 1
     assert written() == {"Referral": 1, "ReferralEvent": 1, "Notification": 4, "AccessLog": 0}
     assert len(mail.outbox) == 2
@@ -232,7 +232,8 @@ def test_the_api_refuses_a_send_without_an_idempotency_key(loop, client, key):
     response = api_send(client, loop, key)
 
     assert response.status_code == 400
-    assert "idempotency_key" in response.json()["errors"]
+    assert response.json()["error"] == "invalid"
+    assert [d["field"] for d in response.json()["details"]] == ["Idempotency-Key"]
     assert written() == {"Referral": 0, "ReferralEvent": 0, "Notification": 0, "AccessLog": 0}
 
 

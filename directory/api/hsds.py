@@ -1,0 +1,411 @@
+"""The HSDS 3.0 API of a network's directory: public, read-only, on each network's host at
+``/api/hsds/`` (the Open Referral API reference for HSDS 3.0).
+
+Thin: each operation checks its parameters, asks ``directory.hsds.selectors`` for the
+network's published listings, and answers what ``directory.hsds.serializing`` makes of them
+(the same objects ``hsds_export`` writes). Around every operation (``directory.api.public``):
+CORS for reads, rate limiting, the network of the host, ETag / Last-Modified and 304.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Max, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.http import http_date
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Schema
+
+from cms.api import ERRORS, ApiError, ErrorOut, Page, api_make, page_envelope, page_params
+from network.models import Network
+
+from ..geocoding import GeocodingError, geocode
+from ..hsds import documents, selectors
+from ..hsds.selectors import HsdsFilter, Near
+from ..hsds.serializing import HSDS_VERSION
+
+HsdsObject = dict[str, Any]
+PROFILE_URL = "https://docs.openreferral.org/en/latest/hsds/profiles.html"
+
+api = api_make(
+    title="Handoff HSDS 3.0 API",
+    version=HSDS_VERSION,
+    urls_namespace="directory:hsds",
+    description=(
+        "A network's community resource directory as Open Referral HSDS 3.0, public and "
+        "read-only. Lists are paged (page from 1, per_page up to 100) and every filter given "
+        "must match (AND)."
+    ),
+)
+
+
+class Root(Schema):
+    version: str
+    profile: str
+    openapi_url: str
+    description: str
+    publisher: dict[str, Any]
+
+
+class PagingQuery(Schema):
+    page: int | None = Field(None, description="Page number, from 1.")
+    per_page: int | None = Field(None, description="Items a page, 1 to 100 (default 50).")
+    format: str = Field("json", description="Only json.")
+
+
+class ServiceQuery(PagingQuery):
+    search: str = Field("", description="Words that must all appear in the name or description.")
+    taxonomy_term_id: uuid.UUID | None = Field(
+        None, description="Tagged with this term or one below it."
+    )
+    taxonomy_id: uuid.UUID | None = Field(None, description="Tagged with a term of this taxonomy.")
+    organization_id: uuid.UUID | None = Field(None, description="Offered by this organization.")
+    modified_after: datetime | None = Field(
+        None, description="Published on or after this instant (no offset: UTC)."
+    )
+    minimal: bool = Field(False, description="Only id, name, status and last_modified.")
+    full: bool = Field(False, description="Fully nested services.")
+    full_service: bool = Field(False, description="The same as full.")
+    postcode: str = Field("", max_length=20, description="Offered at a location in this postcode.")
+    proximity: float | None = Field(
+        None, gt=0, le=500_000, description="Metres from the postcode's centre (needs postcode)."
+    )
+
+
+class OrganizationQuery(PagingQuery):
+    search: str = ""
+    taxonomy_term_id: uuid.UUID | None = None
+    taxonomy_id: uuid.UUID | None = None
+    modified_after: datetime | None = None
+    full: bool = Field(False, description="Organizations with their phones and locations.")
+    full_service: bool = Field(False, description="With their services, fully nested.")
+
+
+class TaxonomyQuery(PagingQuery):
+    search: str = ""
+
+
+class TermQuery(PagingQuery):
+    search: str = ""
+    taxonomy_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = Field(None, description="Terms directly below this one.")
+    top_only: bool = Field(False, description="Only terms without a parent.")
+
+
+class SalQuery(ServiceQuery):
+    pass
+
+
+class FullServiceOut(Schema):
+    """A fully nested HSDS 3.0 service (schema/compiled/service.json)."""
+
+    id: str
+    name: str
+    status: str
+
+
+ANY_PAGE = Page[dict[str, Any]]
+
+
+def _network(request: HttpRequest) -> Network:
+    return request.hsds_network  # type: ignore[attr-defined,no-any-return]
+
+
+def _json(data: Any, *, last_modified: datetime | None = None) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")),
+        content_type="application/json",
+    )
+    if last_modified is not None:
+        response["Last-Modified"] = http_date(last_modified.timestamp())
+    return response
+
+
+def _check_format(query: PagingQuery) -> None:
+    if query.format != "json":
+        raise ApiError(
+            400,
+            "invalid",
+            _("Only the json format is served."),
+            [{"field": "format", "message": _("Only the json format is served.")}],
+        )
+
+
+def _filter(query: Any) -> HsdsFilter:
+    modified_after = getattr(query, "modified_after", None)
+    if modified_after is not None and modified_after.tzinfo is None:
+        modified_after = modified_after.replace(tzinfo=UTC)
+    postcode = getattr(query, "postcode", "").strip()
+    proximity = getattr(query, "proximity", None)
+    near = None
+    if proximity is not None:
+        if not postcode:
+            message = _("proximity is measured from a postcode: give postcode too.")
+            raise ApiError(400, "invalid", message, [{"field": "proximity", "message": message}])
+        try:
+            centre = geocode(postcode)
+        except GeocodingError:
+            centre = None
+        if centre is None:
+            message = _("No place is known by this postcode.")
+            raise ApiError(400, "invalid", message, [{"field": "postcode", "message": message}])
+        near = Near(latitude=centre.latitude, longitude=centre.longitude, metres=proximity)
+    return HsdsFilter(
+        search=getattr(query, "search", "").strip(),
+        taxonomy_term_id=getattr(query, "taxonomy_term_id", None),
+        taxonomy_id=getattr(query, "taxonomy_id", None),
+        organization_id=getattr(query, "organization_id", None),
+        modified_after=modified_after,
+        postcode=postcode,
+        near=near,
+    )
+
+
+def _page_of(rows: QuerySet[Any], query: PagingQuery) -> tuple[int, Any, list[Any]]:
+    _check_format(query)
+    params = page_params(query.page, query.per_page)
+    total = rows.count()
+    items = list(rows[params.offset : params.offset + params.per_page]) if total else []
+    return total, params, items
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(404, "not_found", _("Not found.")) from None
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@api.get("/", response=Root, summary="About this API", tags=["required"])
+def root(request: HttpRequest) -> HttpResponse:
+    """The HSDS version and profile of this API, and where its OpenAPI document is."""
+    network = _network(request)
+    return _json(
+        {
+            "version": HSDS_VERSION,
+            "profile": PROFILE_URL,
+            "openapi_url": request.build_absolute_uri(reverse("directory:hsds:openapi-json")),
+            "description": _("The community resource directory of %(network)s.")
+            % {"network": network.name},
+            "publisher": {"name": network.name},
+        }
+    )
+
+
+@api.get("/services", response={200: ANY_PAGE, **ERRORS}, summary="Services", tags=["required"])
+def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpResponse:
+    """The network's published services: the list form (with the organization's own fields),
+    ``full``/``full_service`` for fully nested services, ``minimal`` for id, name, status and
+    last modification only."""
+    network = _network(request)
+    where = _filter(query)
+    rows = selectors.services_by_place(
+        selectors.filtered_services(network=network, where=where),
+        postcode=where.postcode,
+        near=where.near,
+    )
+    if query.minimal:
+        rows = rows.only("pk", "hsds_id", "title", "status", "last_published_at")
+    else:
+        rows = rows.only("pk", "path")
+    total, params, services = _page_of(rows, query)
+    contents = documents.service_objects(
+        services,
+        network=network,
+        full=query.full or query.full_service,
+        minimal=query.minimal,
+    )
+    return _json(page_envelope(total, params, contents))
+
+
+@api.get(
+    "/services/{id}",
+    response={200: FullServiceOut, **ERRORS},
+    summary="One service, fully nested",
+    tags=["required"],
+)
+def service_detail(request: HttpRequest, id: str) -> HttpResponse:
+    network = _network(request)
+    service = (
+        selectors.published_services(network=network)
+        .filter(hsds_id=_uuid(id))
+        .only("pk", "path", "last_published_at")
+        .first()
+    )
+    if service is None:
+        raise ApiError(404, "not_found", _("No published service has this id."))
+    (obj,) = documents.service_objects([service], network=network, full=True)
+    return _json(obj, last_modified=service.last_published_at)
+
+
+@api.get(
+    "/organizations", response={200: ANY_PAGE, **ERRORS}, summary="Organizations", tags=["optional"]
+)
+def organizations_list(request: HttpRequest, query: Query[OrganizationQuery]) -> HttpResponse:
+    """The network's published organizations: their own fields, ``full`` with their phones and
+    locations, ``full_service`` also with their services fully nested."""
+    network = _network(request)
+    total, params, agencies = _page_of(
+        selectors.filtered_organizations(network=network, where=_filter(query)), query
+    )
+    nested = query.full or query.full_service
+    contents = documents.organization_objects(
+        agencies, network=network, nested=nested, with_services=query.full_service
+    )
+    return _json(page_envelope(total, params, contents))
+
+
+@api.get(
+    "/organizations/{id}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One organization, fully nested",
+    tags=["optional"],
+)
+def organization_detail(request: HttpRequest, id: str, full_service: bool = False) -> HttpResponse:
+    """An organization with its phones, locations and services (each service's own fields,
+    or fully nested with ``full_service``)."""
+    network = _network(request)
+    agency = selectors.published_agencies(network=network).filter(hsds_id=_uuid(id)).first()
+    if agency is None:
+        raise ApiError(404, "not_found", _("No published organization has this id."))
+    (obj,) = documents.organization_objects(
+        [agency], network=network, nested=True, with_services=True
+    )
+    if not full_service:
+        obj["services"] = [
+            {k: v for k, v in s.items() if not isinstance(v, list | dict)} for s in obj["services"]
+        ]
+    latest = (
+        selectors.published_services(network=network)
+        .filter(path__startswith=agency.path)
+        .aggregate(latest=Max("last_published_at"))["latest"]
+    )
+    changed = [d for d in (agency.last_published_at, latest) if d is not None]
+    return _json(obj, last_modified=max(changed) if changed else None)
+
+
+def _taxonomies(network: Network) -> list[HsdsObject]:
+    return documents.taxonomies(network=network)
+
+
+def _in_memory_page(items: list[HsdsObject], query: PagingQuery) -> HttpResponse:
+    _check_format(query)
+    params = page_params(query.page, query.per_page)
+    contents = items[params.offset : params.offset + params.per_page]
+    return _json(page_envelope(len(items), params, contents))
+
+
+def _matches(obj: HsdsObject, search: str) -> bool:
+    text = " ".join(str(obj.get(k, "")) for k in ("name", "description", "code")).casefold()
+    return all(word.casefold() in text for word in search.split())
+
+
+@api.get("/taxonomies", response={200: ANY_PAGE, **ERRORS}, summary="Taxonomies", tags=["optional"])
+def taxonomies_list(request: HttpRequest, query: Query[TaxonomyQuery]) -> HttpResponse:
+    """Handoff's taxonomies (SDOH categories, fee type, referral method) and the network's."""
+    items = [t for t in _taxonomies(_network(request)) if _matches(t, query.search)]
+    return _in_memory_page(items, query)
+
+
+@api.get(
+    "/taxonomies/{id}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One taxonomy",
+    tags=["optional"],
+)
+def taxonomy_detail(request: HttpRequest, id: str) -> HttpResponse:
+    wanted = str(_uuid(id))
+    for taxonomy in _taxonomies(_network(request)):
+        if taxonomy["id"] == wanted:
+            return _json(taxonomy)
+    raise ApiError(404, "not_found", _("No taxonomy has this id."))
+
+
+def _terms(network: Network) -> list[HsdsObject]:
+    return documents.taxonomy_terms(network=network)
+
+
+@api.get(
+    "/taxonomy_terms",
+    response={200: ANY_PAGE, **ERRORS},
+    summary="Taxonomy terms",
+    tags=["optional"],
+)
+def taxonomy_terms_list(request: HttpRequest, query: Query[TermQuery]) -> HttpResponse:
+    """Every term of the taxonomies above, filtered (AND) by words, taxonomy and parent."""
+    items = [
+        t
+        for t in _terms(_network(request))
+        if _matches(t, query.search)
+        and (query.taxonomy_id is None or t.get("taxonomy_id") == str(query.taxonomy_id))
+        and (query.parent_id is None or t.get("parent_id") == str(query.parent_id))
+        and (not query.top_only or "parent_id" not in t)
+    ]
+    return _in_memory_page(items, query)
+
+
+@api.get(
+    "/taxonomy_terms/{id}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One taxonomy term",
+    tags=["optional"],
+)
+def taxonomy_term_detail(request: HttpRequest, id: str) -> HttpResponse:
+    wanted = str(_uuid(id))
+    for term in _terms(_network(request)):
+        if term["id"] == wanted:
+            return _json(term)
+    raise ApiError(404, "not_found", _("No taxonomy term has this id."))
+
+
+@api.get(
+    "/service_at_locations",
+    response={200: ANY_PAGE, **ERRORS},
+    summary="Services at locations",
+    tags=["optional"],
+)
+def service_at_locations_list(request: HttpRequest, query: Query[SalQuery]) -> HttpResponse:
+    """Where each published service is offered; ``postcode`` and ``proximity`` (metres from
+    the postcode's centre, nearest first) find them by place, never at a confidential address.
+    ``full`` nests the location and the hours there."""
+    network = _network(request)
+    rows = selectors.filtered_service_at_locations(network=network, where=_filter(query))
+    total, params, sals = _page_of(rows.only("pk", "page_id"), query)
+    full = query.full or query.full_service
+    return _json(
+        page_envelope(
+            total, params, documents.service_at_location_objects(sals, network=network, full=full)
+        )
+    )
+
+
+@api.get(
+    "/service_at_locations/{id}",
+    response={200: dict[str, Any], **ERRORS},
+    summary="One service at a location, nested",
+    tags=["optional"],
+)
+def service_at_location_detail(request: HttpRequest, id: str) -> HttpResponse:
+    network = _network(request)
+    sal = (
+        selectors.filtered_service_at_locations(network=network, where=HsdsFilter())
+        .filter(hsds_id=_uuid(id))
+        .only("pk", "page_id")
+        .first()
+    )
+    if sal is None:
+        raise ApiError(404, "not_found", _("No published service at a location has this id."))
+    (obj,) = documents.service_at_location_objects([sal], network=network, full=True)
+    return _json(obj)
+
+
+__all__ = ["ErrorOut", "api"]

@@ -1,0 +1,355 @@
+"""What a network publishes as HSDS: its live listings, filtered as the HSDS API asks, and
+loaded with everything ``directory.hsds.serializing`` reads (a fixed number of queries for any
+number of rows).
+
+Published means live: a live service under a live agency under the network's directory. Drafts,
+unpublished pages, other networks' pages never come out of here.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt, Substr
+
+from cms.categories import SDOH_CATEGORIES
+from network.models import Network
+
+from ..models import (
+    AgencyPage,
+    DirectoryIndexPage,
+    Location,
+    LocationHours,
+    ServiceAtLocation,
+    ServiceHours,
+    ServicePage,
+    TaxonomyTerm,
+)
+from .records import (
+    FEE_CODES,
+    FEE_TAXONOMY_ID,
+    REFERRAL_CODES,
+    REFERRAL_TAXONOMY_ID,
+    SDOH_TAXONOMY_ID,
+    well_known_term_id,
+)
+from .serializing import network_taxonomy_id
+
+EARTH_RADIUS_METRES = 6_371_008.8
+METRES_PER_DEGREE = 111_195.0
+
+
+@dataclass(frozen=True)
+class Near:
+    """Within ``metres`` of a point (the centre of a postcode)."""
+
+    latitude: float
+    longitude: float
+    metres: float
+
+
+@dataclass(frozen=True)
+class HsdsFilter:
+    """The HSDS API's list parameters, checked (every one given must match: AND)."""
+
+    search: str = ""
+    taxonomy_term_id: uuid.UUID | None = None
+    taxonomy_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    modified_after: datetime | None = None
+    postcode: str = ""
+    near: Near | None = None
+
+
+def directory_index(*, network: Network) -> DirectoryIndexPage | None:
+    return DirectoryIndexPage.objects.child_of(network.root_page).first()
+
+
+def published_agencies(*, network: Network) -> QuerySet[AgencyPage]:
+    """The network's live agency pages, in tree order."""
+    index = directory_index(network=network)
+    if index is None:
+        return AgencyPage.objects.none()
+    return AgencyPage.objects.child_of(index).live().order_by("path")
+
+
+def published_services(*, network: Network) -> QuerySet[ServicePage]:
+    """The network's live services whose agency is live too, in tree order."""
+    index = directory_index(network=network)
+    if index is None:
+        return ServicePage.objects.none()
+    agency_path_length = len(index.path) + AgencyPage.steplen
+    agency_live = AgencyPage.objects.filter(
+        path=Substr(OuterRef("path"), 1, agency_path_length), live=True
+    )
+    return (
+        ServicePage.objects.live()
+        .filter(path__startswith=index.path, depth=index.depth + 2)
+        .filter(Exists(agency_live))
+        .order_by("path")
+    )
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def _words(search: str) -> list[str]:
+    return [w for w in search.split() if w]
+
+
+def _service_term_q(*, network: Network, term_id: uuid.UUID, prefix: str = "") -> Q:
+    """Services tagged with the term, or with any term below it in its tree."""
+    for code in _sdoh_codes():
+        if term_id == well_known_term_id("sdohcc", code):
+            through = ServicePage.categories.through
+            return Q(
+                Exists(
+                    through.objects.filter(
+                        servicepage_id=OuterRef(f"{prefix}pk"), sdohcategory__code=code
+                    )
+                )
+            )
+    for code in FEE_CODES:
+        if term_id == well_known_term_id("fee", code):
+            return Q(**{f"{prefix}fee_type": code})
+    for code in REFERRAL_CODES:
+        if term_id == well_known_term_id("referral", code):
+            return Q(**{f"{prefix}referral_method": code})
+    terms = list(TaxonomyTerm.objects.filter(network=network).values_list("pk", "parent_id"))
+    root = TaxonomyTerm.objects.filter(network=network, hsds_id=term_id).values_list(
+        "pk", flat=True
+    )
+    wanted = set(root)
+    grew = bool(wanted)
+    while grew:  # the subtree: terms whose parent is wanted, until nothing is added
+        before = len(wanted)
+        wanted |= {pk for pk, parent in terms if parent in wanted}
+        grew = len(wanted) > before
+    through = ServicePage.service_types.through
+    return Q(
+        Exists(
+            through.objects.filter(
+                servicepage_id=OuterRef(f"{prefix}pk"), taxonomyterm_id__in=sorted(wanted)
+            )
+        )
+    )
+
+
+def _sdoh_codes() -> list[str]:
+    return [code for code, _display in SDOH_CATEGORIES]
+
+
+def _service_taxonomy_q(*, network: Network, taxonomy_id: uuid.UUID, prefix: str = "") -> Q:
+    """Services tagged with any term of the taxonomy."""
+    if taxonomy_id == SDOH_TAXONOMY_ID:
+        through = ServicePage.categories.through
+        return Q(Exists(through.objects.filter(servicepage_id=OuterRef(f"{prefix}pk"))))
+    if taxonomy_id in (FEE_TAXONOMY_ID, REFERRAL_TAXONOMY_ID):
+        return Q()  # every service has a fee type and a referral method
+    names = TaxonomyTerm.objects.filter(network=network).values_list("taxonomy", flat=True)
+    name = next(
+        (n for n in set(names) if network_taxonomy_id(network, n) == str(taxonomy_id)), None
+    )
+    if name is None:
+        return Q(pk__in=[])
+    through = ServicePage.service_types.through
+    return Q(
+        Exists(
+            through.objects.filter(
+                servicepage_id=OuterRef(f"{prefix}pk"), taxonomyterm__taxonomy=name
+            )
+        )
+    )
+
+
+def _organization_q(*, network: Network, organization_id: uuid.UUID, prefix: str = "") -> Q:
+    agency = published_agencies(network=network).filter(hsds_id=organization_id).first()
+    if agency is None:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}path__startswith": agency.path})
+
+
+def _public_locations(*, postcode: str, near: Near | None) -> QuerySet[Location]:
+    """Locations anyone may find by place: never a confidential one (its postcode or point
+    would tell where a shelter is)."""
+    locations = Location.objects.filter(address_confidential=False)
+    if postcode and near is None:
+        locations = locations.filter(postal_code__iexact=postcode)
+    if near is not None:
+        locations = _within(locations, near=near, prefix="point__")
+    return locations
+
+
+def _within(queryset: QuerySet, *, near: Near, prefix: str) -> QuerySet:  # type: ignore[type-arg]
+    """Rows whose point (``<prefix>latitude``/``longitude``) is within ``near``: a bounding
+    box the indexes can use, then the great-circle distance, annotated as ``distance``."""
+    dlat = near.metres / METRES_PER_DEGREE
+    dlng = dlat / max(math.cos(math.radians(near.latitude)), 0.01)
+    lat, lng = F(f"{prefix}latitude"), F(f"{prefix}longitude")
+    boxed = queryset.filter(
+        **{
+            f"{prefix}latitude__gte": near.latitude - dlat,
+            f"{prefix}latitude__lte": near.latitude + dlat,
+            f"{prefix}longitude__gte": near.longitude - dlng,
+            f"{prefix}longitude__lte": near.longitude + dlng,
+        }
+    )
+    half_dlat = Radians(lat - near.latitude) / 2
+    half_dlng = Radians(lng - near.longitude) / 2
+    haversine = Power(Sin(half_dlat), 2) + Cos(Radians(lat)) * math.cos(
+        math.radians(near.latitude)
+    ) * Power(Sin(half_dlng), 2)
+    distance = 2 * EARTH_RADIUS_METRES * ASin(Sqrt(haversine))
+    return boxed.annotate(distance=distance).filter(distance__lte=near.metres)  # type: ignore[no-any-return]
+
+
+def filtered_services(*, network: Network, where: HsdsFilter) -> QuerySet[ServicePage]:
+    """The network's published services matching every given filter."""
+    services = published_services(network=network)
+    return services.filter(_service_q(network=network, where=where, prefix=""))
+
+
+def _service_q(*, network: Network, where: HsdsFilter, prefix: str) -> Q:
+    q = Q()
+    for word in _words(where.search):
+        q &= (
+            Q(**{f"{prefix}title__icontains": word})
+            | Q(**{f"{prefix}alternate_name__icontains": word})
+            | Q(**{f"{prefix}description__icontains": word})
+        )
+    if where.taxonomy_term_id is not None:
+        q &= _service_term_q(network=network, term_id=where.taxonomy_term_id, prefix=prefix)
+    if where.taxonomy_id is not None:
+        q &= _service_taxonomy_q(network=network, taxonomy_id=where.taxonomy_id, prefix=prefix)
+    if where.organization_id is not None:
+        q &= _organization_q(network=network, organization_id=where.organization_id, prefix=prefix)
+    if where.modified_after is not None:
+        q &= Q(**{f"{prefix}last_published_at__gte": where.modified_after})
+    return q
+
+
+def services_by_place(
+    services: QuerySet[ServicePage], *, postcode: str, near: Near | None
+) -> QuerySet[ServicePage]:
+    """Services offered at a public location in the postcode (or within ``near``)."""
+    if not postcode and near is None:
+        return services
+    at = ServiceAtLocation.objects.filter(
+        page_id=OuterRef("pk"),
+        location__in=_public_locations(postcode=postcode, near=near).values("pk"),
+    )
+    return services.filter(Exists(at))
+
+
+def filtered_service_at_locations(
+    *, network: Network, where: HsdsFilter
+) -> QuerySet[ServiceAtLocation]:
+    """The network's published services at their locations, matching every filter; the
+    nearest first when ``where.near`` is given. A confidential location is never found by
+    place."""
+    services = filtered_services(network=network, where=where)
+    rows = ServiceAtLocation.objects.filter(page__in=services.values("pk"))
+    if where.near is not None:
+        rows = _within(
+            rows.filter(location__address_confidential=False),
+            near=where.near,
+            prefix="location__point__",
+        )
+        return rows.order_by("distance", "page__path", "pk")
+    if where.postcode:
+        rows = rows.filter(
+            location__address_confidential=False, location__postal_code__iexact=where.postcode
+        )
+    return rows.order_by("page__path", "sort_order", "pk")
+
+
+def filtered_organizations(*, network: Network, where: HsdsFilter) -> QuerySet[AgencyPage]:
+    """The network's published agencies matching every filter; the taxonomy filters match an
+    agency offering a published service so tagged."""
+    agencies = published_agencies(network=network)
+    for word in _words(where.search):
+        agencies = agencies.filter(
+            Q(title__icontains=word)
+            | Q(alternate_name__icontains=word)
+            | Q(description__icontains=word)
+        )
+    if where.taxonomy_term_id is not None or where.taxonomy_id is not None:
+        tagged = published_services(network=network).filter(
+            _service_q(
+                network=network,
+                where=HsdsFilter(
+                    taxonomy_term_id=where.taxonomy_term_id, taxonomy_id=where.taxonomy_id
+                ),
+                prefix="",
+            )
+        )
+        agency_path_length = len(directory_index(network=network).path) + AgencyPage.steplen  # type: ignore[union-attr]
+        agencies = agencies.filter(
+            path__in=tagged.annotate(agency_path=Substr("path", 1, agency_path_length)).values(
+                "agency_path"
+            )
+        )
+    if where.modified_after is not None:
+        agencies = agencies.filter(last_published_at__gte=where.modified_after)
+    return agencies
+
+
+def network_terms(*, network: Network) -> QuerySet[TaxonomyTerm]:
+    return TaxonomyTerm.objects.filter(network=network).select_related("parent").order_by("pk")
+
+
+# --- loading for the serializer -----------------------------------------------------------------
+
+
+def _locations_prefetch(lookup: str) -> Prefetch:  # type: ignore[type-arg]
+    return Prefetch(
+        lookup,
+        queryset=Location.objects.prefetch_related(
+            "phones", Prefetch("hours", queryset=LocationHours.objects.order_by("sort_order"))
+        ),
+    )
+
+
+def services_load(
+    services: Sequence[ServicePage] | QuerySet[ServicePage], *, full: bool
+) -> list[ServicePage]:
+    """The services with what the serializer reads for the list form or the full one."""
+    if not full:
+        return list(services)
+    return list(
+        services.prefetch_related(  # type: ignore[union-attr]
+            "categories",
+            Prefetch("service_types", queryset=TaxonomyTerm.objects.select_related("parent")),
+            "phones",
+            "cost_options",
+            "required_documents",
+            "service_areas",
+            Prefetch("hours", queryset=ServiceHours.objects.order_by("sort_order")),
+            Prefetch(
+                "service_locations",
+                queryset=ServiceAtLocation.objects.select_related("location").prefetch_related(
+                    "location__phones", "location__hours"
+                ),
+            ),
+        )
+    )
+
+
+def agencies_of(services: Sequence[ServicePage], *, nested: bool) -> dict[str, AgencyPage]:
+    """The agency of each service, by the agency's tree path (one query, or three nested)."""
+    paths = {s.path[: -ServicePage.steplen] for s in services}
+    agencies = AgencyPage.objects.filter(path__in=paths)
+    if nested:
+        agencies = agencies.prefetch_related("phones", _locations_prefetch("locations"))
+    return {a.path: a for a in agencies}
+
+
+def agencies_load(agencies: QuerySet[AgencyPage], *, nested: bool) -> list[AgencyPage]:
+    if not nested:
+        return list(agencies)
+    return list(agencies.prefetch_related("phones", _locations_prefetch("locations")))
