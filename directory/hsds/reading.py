@@ -546,6 +546,29 @@ def _json_kind(obj: dict[str, Any], name: str) -> str:
     return "service"
 
 
+def objects_flattened(
+    *,
+    name: str,
+    organizations: Iterable[dict[str, Any]] = (),
+    services: Iterable[dict[str, Any]] = (),
+    taxonomies: Iterable[dict[str, Any]] = (),
+    terms: Iterable[dict[str, Any]] = (),
+) -> Dataset:
+    """Nested HSDS objects (as the API and the JSON export give them) as the tables of a
+    package, each shared object once: what the CSV export writes."""
+    dataset = Dataset()
+    flattener = _Flattener(dataset, name)
+    for number, organization in enumerate(organizations, start=1):
+        flattener.organization(organization, f"organizations[{number - 1}]", number)
+    for number, service in enumerate(services, start=1):
+        flattener.service(service, f"services[{number - 1}]", number, organization_id=None)
+    for number, taxonomy in enumerate(taxonomies, start=1):
+        flattener._add("taxonomies", taxonomy, f"taxonomies[{number - 1}]", number)
+    for number, term in enumerate(terms, start=1):
+        flattener.term(term, f"taxonomy_terms[{number - 1}]", number)
+    return dataset
+
+
 class _Flattener:
     """Turns nested objects into rows with foreign keys, keeping each shared object once (the
     official examples repeat one phone, contact or schedule under several owners: the first

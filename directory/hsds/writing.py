@@ -17,7 +17,7 @@ from typing import Any
 from network.models import Network
 
 from . import documents, schema, selectors
-from .reading import Dataset, _Flattener
+from .reading import objects_flattened
 from .serializing import HsdsObject
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -45,27 +45,25 @@ def directory_services(network: Network) -> list[HsdsObject]:
 def directory_tables(network: Network) -> DirectoryTables:
     """Every live listing of ``network`` as HSDS tabular rows (values as Python scalars)."""
     services = directory_services(network)
-    dataset = Dataset()
-    flattener = _Flattener(dataset, "export")
     agencies = list(selectors.published_agencies(network=network))
+    organizations: list[HsdsObject] = []
     for start in range(0, len(agencies), BATCH):
-        organizations = documents.organization_objects(
+        organizations += documents.organization_objects(
             agencies[start : start + BATCH], network=network, nested=True, with_services=False
         )
-        for number, organization in enumerate(organizations, start=start + 1):
-            flattener.organization(organization, number)
-    for number, service in enumerate(services, start=1):
-        flattener.service(service, number)
-    vocabulary = [
-        ("taxonomies", documents.taxonomies(network=network)),
-        ("taxonomy_terms", documents.taxonomy_terms(network=network)),
-    ]
-    for table, objects in vocabulary:
-        for number, obj in enumerate(objects, start=1):
-            flattener._once(table, obj, number)
+    dataset = objects_flattened(
+        name="export",
+        organizations=organizations,
+        services=services,
+        taxonomies=documents.taxonomies(network=network),
+        terms=documents.taxonomy_terms(network=network),
+    )
     tables = DirectoryTables(
         {
-            table: [{k: v for k, v in row.items() if k not in ("_source", "_row")} for row in rows]
+            table: [
+                {k: v for k, v in row.items() if k not in ("_source", "_row", "_path")}
+                for row in rows
+            ]
             for table, rows in dataset.tables.items()
         }
     )
