@@ -275,6 +275,12 @@ def read_json_bytes(content: bytes, *, name: str = "input.json") -> Dataset:
         data = data.get("contents", data.get("services", [data]))
     if not isinstance(data, list):
         raise ReadError(f"{name}: expected a list of service objects")
+    return read_json_objects(data, name=name)
+
+
+def read_json_objects(data: list[Any], *, name: str) -> Dataset:
+    """Flatten nested HSDS service (or organization) objects already parsed from JSON (an API
+    page's ``contents``, say) into the tabular form."""
     dataset = Dataset()
     flattener = _Flattener(dataset, name)
     for index, item in enumerate(data, start=1):
