@@ -31,6 +31,7 @@ from ..hsds.records import Directory, InvalidImport
 from ..models import AgencyPage, FeedListing, FeedRun, FeedRunStatus, HsdsFeed, ServicePage
 from ..services import directory_index_for
 from .client import FeedSource, FeedUnavailable, feed_fetch
+from .held import listings_hold, listings_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,14 @@ def feed_sync_run(
                 _("%(count)s listing(s) no longer in the feed were unpublished.")
                 % {"count": len(run.unpublished)}
             )
+        if run.held:
+            parts.append(
+                _(
+                    "%(count)s listing(s) the feed changed are held for review: their live "
+                    "version is unchanged until a moderator approves."
+                )
+                % {"count": len(run.held)}
+            )
         if run.republished:
             parts.append(
                 _("%(count)s listing(s) back in the feed were published again.")
@@ -128,6 +137,7 @@ def feed_sync_run(
             "warnings",
             "unpublished",
             "republished",
+            "held",
             "pages",
             "services",
             "bytes_read",
@@ -194,11 +204,16 @@ def _apply(
         # One writer per network at a time: two syncs placing new pages under the same parent
         # would compute the same tree paths.
         Network.objects.select_for_update().filter(pk=network.pk).first()
+        index = directory_index_for(network)
+        before: dict[int, dict[str, Any]] = {}
+        if run.feed.hold_changes:
+            existing = _pages_present(index=index, agency_ids=agency_ids, service_ids=service_ids)
+            before = listings_snapshot(page_ids=existing)
         try:
             report = directory_import(network=network, dataset=dataset, directory=directory)
         except InvalidImport as exc:
             raise FeedInvalid(list(exc.problems), list(exc.warnings)) from exc
-        index = directory_index_for(network)
+        run.held = listings_hold(before=before) if before else []
         present = _pages_present(index=index, agency_ids=agency_ids, service_ids=service_ids)
         run.unpublished, run.republished = _listings_mark(run=run, present=present)
     return report
