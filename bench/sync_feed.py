@@ -192,7 +192,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
         f"{len(services) / again_seconds:,.0f} services/s; {again.summary[:80]}"
     )
     out(
-        f"fetch alone: {fetch_seconds:.1f} s for {len(fetched.pages)} pages "
+        f"fetch alone: {fetch_seconds:.1f} s for {fetched.page_count} pages "
         f"({mib(fetched.bytes_read)}), {fetched.services:,} services"
     )
     ok = (

@@ -145,6 +145,7 @@ class HsdsFeedViewSet(NetworkScopedSnippetViewSet):
             FieldRowPanel(
                 [FieldPanel("per_page"), FieldPanel("sync_every_hours"), FieldPanel("active")]
             ),
+            FieldPanel("hold_changes"),
         ],
         base_form_class=HsdsFeedForm,
     )
@@ -228,6 +229,7 @@ def feed_run_report(request: HttpRequest, pk: int) -> HttpResponse:
     for rows, action in (
         (run.unpublished, gettext("unpublished: no longer in the feed")),
         (run.republished, gettext("published again: back in the feed")),
+        (run.held, gettext("changed in the feed: held for review")),
     ):
         for page_id, title in rows:
             writer.writerow(["", "", "", f"{title} (page {page_id})", action])

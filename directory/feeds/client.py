@@ -50,9 +50,12 @@ class FeedSource:
 
 @dataclass
 class FetchedFeed:
-    """Every page of a feed, as received (JSON bytes), and what reading them took."""
+    """Every page of a feed (each page's ``contents``, parsed once), and what reading them took.
 
-    pages: list[bytes] = field(default_factory=list)
+    When the caller takes each page as it comes (``page_read``), ``pages`` stays empty."""
+
+    pages: list[list[Any]] = field(default_factory=list)
+    page_count: int = 0
     services: int = 0
     bytes_read: int = 0
     retries: int = 0
@@ -94,10 +97,14 @@ def feed_fetch(
     session: requests.Session | None = None,
     sleep: Sleep = time.sleep,
     progress: Callable[[int, int], None] | None = None,
+    page_read: Callable[[int, list[Any]], None] | None = None,
 ) -> FetchedFeed:
     """Read every page of the feed's services; raises FeedUnavailable with the reason if any page
     cannot be had (after retries), is not a page envelope, is out of order or too large, or the
-    pages do not add up to the total the feed announced."""
+    pages do not add up to the total the feed announced.
+
+    Each page is parsed once: its ``contents`` go to ``page_read(number, contents)`` as soon as
+    the page is in (so the caller need not keep them all), or else are kept in ``pages``."""
     address_check(source.url)
     session = session or requests.Session()
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -131,8 +138,12 @@ def feed_fetch(
                 )
                 % {"items": total_items, "page": number, "now": envelope["total_items"]}
             )
-        fetched.pages.append(body)
+        fetched.page_count = number
         fetched.services += len(envelope["contents"])
+        if page_read is None:
+            fetched.pages.append(envelope["contents"])
+        else:
+            page_read(number, envelope["contents"])
         if progress is not None:
             progress(number, total_pages)
         if envelope.get("last_page") is True or number >= total_pages or not envelope["contents"]:

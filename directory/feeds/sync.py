@@ -26,11 +26,12 @@ from network.models import Network
 from ..hsds.building import build
 from ..hsds.import_writes import ImportReport
 from ..hsds.importing import directory_import
-from ..hsds.reading import Dataset, Problem, ReadError, read_json_bytes
+from ..hsds.reading import Dataset, Problem, ReadError, read_json_objects
 from ..hsds.records import Directory, InvalidImport
 from ..models import AgencyPage, FeedListing, FeedRun, FeedRunStatus, HsdsFeed, ServicePage
 from ..services import directory_index_for
 from .client import FeedSource, FeedUnavailable, feed_fetch
+from .held import listings_hold, listings_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,10 @@ def feed_sync_run(
         return run
     feed = run.feed
     try:
-        fetched = feed_fetch(feed_source(feed), session=session)
+        pages = FeedPages()
+        fetched = feed_fetch(feed_source(feed), session=session, page_read=pages.add)
         run.pages, run.services, run.bytes_read = (
-            len(fetched.pages),
+            fetched.page_count,
             fetched.services,
             fetched.bytes_read,
         )
@@ -81,7 +83,7 @@ def feed_sync_run(
                     "its listings, if it has really closed)."
                 )
             )
-        dataset = feed_dataset(fetched.pages)
+        dataset = pages.dataset
         directory = _directory(dataset)
         report = _apply(run=run, network=feed.network, dataset=dataset, directory=directory)
     except FeedUnavailable as exc:
@@ -111,6 +113,14 @@ def feed_sync_run(
                 _("%(count)s listing(s) no longer in the feed were unpublished.")
                 % {"count": len(run.unpublished)}
             )
+        if run.held:
+            parts.append(
+                _(
+                    "%(count)s listing(s) the feed changed are held for review: their live "
+                    "version is unchanged until a moderator approves."
+                )
+                % {"count": len(run.held)}
+            )
         if run.republished:
             parts.append(
                 _("%(count)s listing(s) back in the feed were published again.")
@@ -127,6 +137,7 @@ def feed_sync_run(
             "warnings",
             "unpublished",
             "republished",
+            "held",
             "pages",
             "services",
             "bytes_read",
@@ -140,17 +151,21 @@ def feed_sync_run(
     return run
 
 
-def feed_dataset(pages: list[bytes]) -> Dataset:
-    """The feed's pages as one dataset: objects shared by services on several pages (an
-    organization, a location) are kept once; a service listed twice means the pages shifted
-    while they were read, and the read is refused."""
-    merged = Dataset()
-    seen: set[tuple[str, str]] = set()
-    for number, body in enumerate(pages, start=1):
+class FeedPages:
+    """The feed's pages flattened, as they come in, into one dataset: objects shared by services
+    on several pages (an organization, a location) are kept once; a service listed twice means the
+    pages shifted while they were read, and the read is refused."""
+
+    def __init__(self) -> None:
+        self.dataset = Dataset()
+        self.seen: set[tuple[str, str]] = set()
+
+    def add(self, number: int, contents: list[Any]) -> None:
         try:
-            part = read_json_bytes(body, name=_("page %(number)s") % {"number": number})
+            part = read_json_objects(contents, name=_("page %(number)s") % {"number": number})
         except ReadError as exc:
             raise FeedUnavailable(str(exc)) from exc
+        merged = self.dataset
         merged.errors += part.errors
         merged.warnings += part.warnings
         for table, rows in part.tables.items():
@@ -158,7 +173,7 @@ def feed_dataset(pages: list[bytes]) -> Dataset:
             for row in rows:
                 ident = str(row.get("id") or "")
                 if ident:
-                    if (table, ident) in seen:
+                    if (table, ident) in self.seen:
                         if table == "services":
                             raise FeedUnavailable(
                                 _(
@@ -168,9 +183,8 @@ def feed_dataset(pages: list[bytes]) -> Dataset:
                                 % {"id": ident, "page": number}
                             )
                         continue
-                    seen.add((table, ident))
+                    self.seen.add((table, ident))
                 kept.append(row)
-    return merged
 
 
 def _directory(dataset: Dataset) -> Directory:
@@ -190,11 +204,16 @@ def _apply(
         # One writer per network at a time: two syncs placing new pages under the same parent
         # would compute the same tree paths.
         Network.objects.select_for_update().filter(pk=network.pk).first()
+        index = directory_index_for(network)
+        before: dict[int, dict[str, Any]] = {}
+        if run.feed.hold_changes:
+            existing = _pages_present(index=index, agency_ids=agency_ids, service_ids=service_ids)
+            before = listings_snapshot(page_ids=existing)
         try:
-            report = directory_import(network=network, dataset=dataset)
+            report = directory_import(network=network, dataset=dataset, directory=directory)
         except InvalidImport as exc:
             raise FeedInvalid(list(exc.problems), list(exc.warnings)) from exc
-        index = directory_index_for(network)
+        run.held = listings_hold(before=before) if before else []
         present = _pages_present(index=index, agency_ids=agency_ids, service_ids=service_ids)
         run.unpublished, run.republished = _listings_mark(run=run, present=present)
     return report

@@ -54,6 +54,7 @@ def directory_import(
     dataset: Dataset,
     progress: Progress | None = None,
     skip_invalid: bool = False,
+    directory: Directory | None = None,
 ) -> ImportReport:
     """Upsert a whole HSDS dataset into ``network``'s directory, by HSDS id, in one transaction.
 
@@ -61,8 +62,11 @@ def directory_import(
     input has errors. ``skip_invalid``: imports every valid record and leaves out the rest
     (``directory.hsds.building`` says what and why). Either way the report's ``findings`` say
     what was repaired and what was skipped. Re-importing the same data changes nothing.
+    ``directory``, when the caller has already built (and so checked) ``dataset``, is imported
+    as it is instead of building it again.
     """
-    directory = build(dataset, skip_invalid=skip_invalid)
+    if directory is None:
+        directory = build(dataset, skip_invalid=skip_invalid)
     with transaction.atomic():
         return _Importer(network, directory, progress).run()
 
@@ -253,14 +257,16 @@ class _Importer(ImportWrites):
             Organization.objects.bulk_create(new_organizations, batch_size=500)
             self.report.created["organization"] += len(new_organizations)
         for page in new_pages:
-            page.organization_id = page.organization.pk if page.organization else None
+            if page.organization_id is None:  # its new organization, saved above (cached: no query)
+                page.organization = page.organization
         self._pages_insert([(self.index, new_pages)])
         for page in new_pages:
             self.agency_pages[page.hsds_id] = page
+        created = {organization.pk for organization in new_organizations}
         linked = [
             p.organization_id
             for p in new_pages
-            if p.organization_id and p.organization not in new_organizations
+            if p.organization_id and p.organization_id not in created
         ]
         for organization in Organization.objects.filter(pk__in=linked).exclude(
             kind__in=[OrganizationKind.AGENCY, OrganizationKind.BOTH]

@@ -511,6 +511,17 @@ def read_json_bytes(
         items = [(f"$[{i}]", item) for i, item in enumerate(data)]
     else:
         raise ReadError(f"{name}: expected an HSDS object, a list of them or a page envelope")
+    return read_json_objects(items, name=name, source=source)
+
+
+def read_json_objects(
+    data: list[Any] | list[tuple[str, Any]], *, name: str, source: str | None = None
+) -> Dataset:
+    """Flatten nested HSDS objects already parsed from JSON (an API page's ``contents``, say)
+    into the tabular form; ``data`` holds the objects, or (JSON path, object) pairs."""
+    items: list[tuple[str, Any]] = [
+        item if isinstance(item, tuple) else (f"$[{i}]", item) for i, item in enumerate(data)
+    ]
     dataset = Dataset()
     flattener = _Flattener(dataset, name)
     for index, (path, item) in enumerate(items, start=1):

@@ -48,6 +48,15 @@ class HsdsFeed(models.Model):
         help_text=_("0: only when someone presses “Sync now”."),
     )
     active = models.BooleanField(_("active"), default=True)
+    hold_changes = models.BooleanField(
+        _("hold changes for review"),
+        default=False,
+        help_text=_(
+            "Off: what the feed changes in a listing it delivered before is published at once. "
+            "On: each change becomes a revision submitted for review, and the live listing stays "
+            "as it is until a moderator approves it. New listings are published at once either way."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -114,6 +123,8 @@ class FeedRun(models.Model):
     # The listings this run unpublished because the feed no longer lists them: [[page id, title]].
     unpublished = models.JSONField(default=list, blank=True)
     republished = models.JSONField(default=list, blank=True)
+    # The listings whose changes this run held for review (the feed's "hold changes" setting).
+    held = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('directory', '0011_hsds_unlimited_lengths'),
+        ('directory', '0012_feed_hold_changes'),
     ]
 
     operations = [
