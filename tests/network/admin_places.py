@@ -17,7 +17,7 @@ from wagtail.models import Page
 
 from consent import services as consent_services
 from directory import services as directory_services
-from directory.models import AgencyPage, ListingSuggestion, ServicePage, TaxonomyTerm
+from directory.models import AgencyPage, HsdsFeed, ListingSuggestion, ServicePage, TaxonomyTerm
 from network.models import Network, Organization, Role, User
 from tests.network.factories import Tenant, organization_make, tenant_make
 
@@ -39,6 +39,7 @@ class Place:
     suggestion: ListingSuggestion
     document: Any
     image: Any
+    feed: HsdsFeed
 
     def snippet(self, model: type) -> Any:
         return {
@@ -46,6 +47,7 @@ class Place:
             Network: self.tenant.network,
             TaxonomyTerm: self.term,
             ListingSuggestion: self.suggestion,
+            HsdsFeed: self.feed,
             type(self.agreement): self.agreement,
         }[model]
 
@@ -77,7 +79,10 @@ def place_make(label: str) -> Place:
         by=tenant.users[Role.AGENCY_STAFF],
         text=f"{marker} suggestion",
     )
-    for instance in (tenant.agency, term, agreement, suggestion):
+    feed = HsdsFeed.objects.create(
+        network=network, name=f"{marker} feed", url=f"https://{label.lower()}.example.org/api/hsds/"
+    )
+    for instance in (tenant.agency, term, agreement, suggestion, feed):
         log(instance=instance, action="wagtail.edit", user=admin)
     # People's names carry the marker too: page owners and editors are offered as filters.
     User.objects.filter(pk__in=[user.pk for user in tenant.users.values()]).update(first_name=label)
@@ -103,6 +108,7 @@ def place_make(label: str) -> Place:
         suggestion=suggestion,
         document=document,
         image=image,
+        feed=feed,
     )
 
 

@@ -15,6 +15,7 @@ entry to ``EXCLUDED`` with the reason.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -51,8 +52,16 @@ from wagtail.snippets.models import get_snippet_models
 from wagtail.workflows import get_task_types
 
 from consent.models import Consent
-from directory.models import DirectoryImport
-from network.models import Invitation, Membership, Organization, User
+from directory.hsds import documents as hsds_documents
+from directory.models import (
+    AgencyPage,
+    DirectoryImport,
+    FeedRun,
+    HsdsFeed,
+    ServiceAtLocation,
+    ServicePage,
+)
+from network.models import Invitation, Membership, Network, Organization, User
 from referrals.models import Client as ClientRecord
 from referrals.models import Referral, Screening
 from tests.network.isolation_world import Owner, file_names
@@ -91,6 +100,8 @@ ROUTE_MODELS: list[tuple[str, str, type[models.Model]]] = [
     (r"^admin/documents/", "pk", Document),
     (r"^admin/images/", "pk", Image),
     (r"^admin/directory/import/", "pk", DirectoryImport),
+    (r"^admin/directory/feeds/", "pk", HsdsFeed),
+    (r"^admin/directory/feed-syncs/", "pk", FeedRun),
     (r"^workspace/(organizations/<slug:slug>/)?invitations/", "pk", Invitation),
     (r"^files/consents/", "pk", Consent),
 ]
@@ -117,6 +128,7 @@ PARAM_MODELS: dict[str, type[models.Model]] = {
     "collection_id": Collection,
     "redirect_id": Redirect,
     "agency_id": Organization,
+    "referral_id": Referral,
     "uploaded_file_id": UploadedFile,
     "session_id": EditingSession,
     "restriction_id": CollectionViewRestriction,
@@ -151,12 +163,36 @@ def _token(owner: Owner, route: str) -> list[str]:
     return [default_token_generator.make_token(u) for u in users] + ["set-password"]
 
 
+def _hsds_ids(owner: Owner, route: str) -> list[str]:
+    """The HSDS ids of the owner's published directory objects that the public HSDS API names
+    (``api/hsds/<kind>/<id>``): what another network's API must answer 404 to."""
+    kind = route.removeprefix("api/hsds/").split("/")[0]
+    networks = owner.objects(Network)
+    if kind == "services":
+        return [str(p.hsds_id) for p in owner.objects(ServicePage)][:2]
+    if kind == "organizations":
+        return [str(p.hsds_id) for p in owner.objects(AgencyPage)][:2]
+    if kind == "service_at_locations":
+        return [str(s.hsds_id) for s in owner.objects(ServiceAtLocation)][:2]
+    made = hsds_documents.taxonomies if kind == "taxonomies" else hsds_documents.taxonomy_terms
+    # The SDOH categories and Handoff's fixed vocabularies have one id in every network (the
+    # same public object): only the owner's own terms name something of theirs.
+    shared = {
+        str(obj["id"])
+        for network in Network.objects.exclude(pk__in=[n.pk for n in networks])
+        for obj in made(network=network)
+    }
+    own = [str(obj["id"]) for network in networks for obj in made(network=network)]
+    return [ident for ident in own if ident not in shared][:2]
+
+
 # Parameter name -> values that are not row ids.
 PARAM_VALUES: dict[str, Callable[[Owner, str], list[str]]] = {
     "slug": lambda owner, route: _own_slugs(owner),
     "uidb64": _uidb64,
     "token": _token,
     "filter_spec": lambda owner, route: ["original", "width-100"],
+    "id": _hsds_ids,
     "action_name": lambda owner, route: (
         _page_api_actions(owner, route) if route.startswith("admin/api/") else ["approve", "reject"]
     ),
@@ -196,6 +232,8 @@ class Pattern:
     def view(self) -> str:
         callback = self.url_pattern.callback
         target = getattr(callback, "view_class", callback)
+        while isinstance(target, functools.partial):  # a wrapped API view
+            target = target.func
         return f"{target.__module__}.{target.__qualname__}"
 
     @property

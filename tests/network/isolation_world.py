@@ -45,6 +45,9 @@ from directory import verification_links
 from directory.models import (
     AgencyPage,
     DirectoryImport,
+    FeedRun,
+    FeedRunStatus,
+    HsdsFeed,
     ServicePage,
     TaxonomyTerm,
 )
@@ -286,6 +289,15 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
         organization=loop.food_agency,
         by=tenant.users[Role.AGENCY_STAFF],
         text=mark("suggestion"),
+    )
+    feed = HsdsFeed.objects.create(
+        network=tenant.network,
+        name=mark("feed"),
+        url="https://bravo-211.example.org/api/hsds/",
+        api_key=mark("feed-key"),
+    )
+    FeedRun.objects.create(
+        feed=feed, status=FeedRunStatus.FAILED, trigger="manual", summary=mark("feed-run")
     )
     DirectoryImport.objects.create(
         network=tenant.network,

@@ -86,6 +86,9 @@ def test_every_url_pattern_is_walked(world: World) -> None:
             if (
                 match.func is not pattern.url_pattern.callback
                 and pattern.view != "wagtail.views.serve"
+                # django-ninja names each operation of one path (GET and POST of a list, the
+                # API's root): the first pattern of the route answers every method of it.
+                and match.route != pattern.route
             ):
                 problems.append(f"{pattern.route}: built {target.url}, which reaches {match.func}")
     assert not problems, "\n".join(problems)
