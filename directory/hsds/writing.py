@@ -54,8 +54,8 @@ def directory_tables(network: Network) -> DirectoryTables:
         )
         for number, organization in enumerate(organizations, start=start + 1):
             flattener.organization(organization, number)
-    for number, service in enumerate(services, start=1):
-        flattener.service(service, number)
+    # The whole vocabulary first: a term's row keeps its parent (the copy nested in a service
+    # names the parent only when that service carries it too), and the first row of an id wins.
     vocabulary = [
         ("taxonomies", documents.taxonomies(network=network)),
         ("taxonomy_terms", documents.taxonomy_terms(network=network)),
@@ -63,6 +63,8 @@ def directory_tables(network: Network) -> DirectoryTables:
     for table, objects in vocabulary:
         for number, obj in enumerate(objects, start=1):
             flattener._once(table, obj, number)
+    for number, service in enumerate(services, start=1):
+        flattener.service(service, number)
     tables = DirectoryTables(
         {
             table: [{k: v for k, v in row.items() if k not in ("_source", "_row")} for row in rows]

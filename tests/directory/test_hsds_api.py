@@ -740,3 +740,30 @@ def test_answers_validate_against_the_official_schemas(client, alpha):
             assert problems == [], (file_name, obj.get("id"), problems)
             checked += 1
     assert checked, f"none of {sorted(answers)} is in {folder}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_export_whose_terms_have_parents_imports_without_problems(alpha, tmp_path, fmt):
+    """The pantry term's parent (Food) tags no service: neither export may name a term it
+    does not hold, and the CSV export keeps the tree."""
+    from directory.hsds.importing import directory_import
+    from directory.hsds.reading import read
+    from directory.hsds.writing import write_package
+    from tests.network.factories import network_make
+
+    tables = directory_tables(alpha.network)
+    if fmt == "csv":
+        source = write_package(tables, tmp_path / "export", name="alpha")[-1].parent
+    else:
+        source = write_json(tables, tmp_path / "services.json")
+    copy = network_make("Copy Network")
+    report = directory_import(network=copy, dataset=read(source))  # raises on any problem
+    assert not [w for w in report.warnings if "parent" in str(w)]
+    pantry = TaxonomyTerm.objects.get(network=copy, code="pantry")
+    if fmt == "csv":
+        assert pantry.parent is not None
+        assert pantry.parent.code == "food"
+    tagged = ServicePage.objects.filter(service_types__code="pantry")
+    assert (
+        tagged.filter(service_types=pantry).count() == tagged.exclude(service_types=pantry).count()
+    )
