@@ -240,7 +240,7 @@ def filtered_documents(*, network: Network, where: HsdsFilter) -> QuerySet[Servi
     under the same names, so the service filters apply as they are."""
     rows = ServiceDocument.objects.filter(network=network).order_by("path")
     rows = rows.filter(_service_q(network=network, where=where, prefix=""))
-    return services_by_place(rows, postcode=where.postcode, near=where.near)  # type: ignore[arg-type,return-value]
+    return services_by_place(rows, postcode=where.postcode, near=where.near)  # type: ignore[arg-type]
 
 
 def services_by_place(
