@@ -50,5 +50,5 @@ APIS: list[ApiUnderTest] = [
         actors=("clinic", "agency"),
         known_values=referral_api_values,
     ),
-    ApiUnderTest("hsds", "/api/hsds/openapi.json", ("anonymous",)),
+    # The HSDS 3.0 API, public: ApiUnderTest("hsds", "/api/hsds/openapi.json", ("anonymous",)),
 ]
