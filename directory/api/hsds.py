@@ -28,7 +28,8 @@ from network.models import Network
 from ..geocoding import GeocodingError, geocode
 from ..hsds import documents, selectors
 from ..hsds.selectors import HsdsFilter, Near
-from ..hsds.serializing import HSDS_VERSION
+from ..hsds.serializing import HSDS_VERSION, service_minimal
+from ..models import ServiceDocument
 
 HsdsObject = dict[str, Any]
 PROFILE_URL = "https://docs.openreferral.org/en/latest/hsds/profiles.html"
@@ -175,6 +176,15 @@ def _page_of(rows: QuerySet[Any], query: PagingQuery) -> tuple[int, Any, list[An
     return total, params, items
 
 
+def _json_page(total: int, params: Any, texts: list[str]) -> HttpResponse:
+    """A page whose items are stored JSON text, spliced in without parsing them again."""
+    envelope = page_envelope(total, params, texts)
+    del envelope["contents"]
+    head = json.dumps(envelope, separators=(",", ":"))
+    body = head[:-1] + ',"contents":[' + ",".join(texts) + "]}"
+    return HttpResponse(body, content_type="application/json")
+
+
 def _uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -207,24 +217,15 @@ def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpRespo
     ``full``/``full_service`` for fully nested services, ``minimal`` for id, name, status and
     last modification only."""
     network = _network(request)
-    where = _filter(query)
-    rows = selectors.services_by_place(
-        selectors.filtered_services(network=network, where=where),
-        postcode=where.postcode,
-        near=where.near,
-    )
+    rows = selectors.filtered_documents(network=network, where=_filter(query))
     if query.minimal:
-        rows = rows.only("pk", "hsds_id", "title", "status", "last_published_at")
-    else:
-        rows = rows.only("pk", "path")
-    total, params, services = _page_of(rows, query)
-    contents = documents.service_objects(
-        services,
-        network=network,
-        full=query.full or query.full_service,
-        minimal=query.minimal,
-    )
-    return _json(page_envelope(total, params, contents))
+        total, params, found = _page_of(
+            rows.only("pk", "hsds_id", "title", "status", "last_published_at"), query
+        )
+        return _json(page_envelope(total, params, [service_minimal(d) for d in found]))
+    column = "full" if query.full or query.full_service else "summary"
+    total, params, texts = _page_of(rows.values_list(column, flat=True), query)
+    return _json_page(total, params, texts)
 
 
 @api.get(
@@ -235,16 +236,18 @@ def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpRespo
 )
 def service_detail(request: HttpRequest, id: str) -> HttpResponse:
     network = _network(request)
-    service = (
-        selectors.published_services(network=network)
-        .filter(hsds_id=_uuid(id))
-        .only("pk", "path", "last_published_at")
+    found = (
+        ServiceDocument.objects.filter(network=network, hsds_id=_uuid(id))
+        .values_list("full", "last_published_at")
         .first()
     )
-    if service is None:
+    if found is None:
         raise ApiError(404, "not_found", _("No published service has this id."))
-    (obj,) = documents.service_objects([service], network=network, full=True)
-    return _json(obj, last_modified=service.last_published_at)
+    text, last_published_at = found
+    response = HttpResponse(text, content_type="application/json")
+    if last_published_at is not None:
+        response["Last-Modified"] = http_date(last_published_at.timestamp())
+    return response
 
 
 @api.get(

@@ -569,14 +569,16 @@ def objects_flattened(
     package, each shared object once: what the CSV export writes."""
     dataset = Dataset()
     flattener = _Flattener(dataset, name)
-    for number, organization in enumerate(organizations, start=1):
-        flattener.organization(organization, f"organizations[{number - 1}]", number)
-    for number, service in enumerate(services, start=1):
-        flattener.service(service, f"services[{number - 1}]", number, organization_id=None)
+    # The whole vocabulary first: the first row of an id wins, and a term's own row keeps its
+    # parent (the copy nested in a service names the parent only when that service has it too).
     for number, taxonomy in enumerate(taxonomies, start=1):
         flattener._add("taxonomies", taxonomy, f"taxonomies[{number - 1}]", number)
     for number, term in enumerate(terms, start=1):
         flattener.term(term, f"taxonomy_terms[{number - 1}]", number)
+    for number, organization in enumerate(organizations, start=1):
+        flattener.organization(organization, f"organizations[{number - 1}]", number)
+    for number, service in enumerate(services, start=1):
+        flattener.service(service, f"services[{number - 1}]", number, organization_id=None)
     return dataset
 
 

@@ -26,6 +26,7 @@ from ..models import (
     Location,
     LocationHours,
     ServiceAtLocation,
+    ServiceDocument,
     ServiceHours,
     ServicePage,
     TaxonomyTerm,
@@ -231,6 +232,15 @@ def _service_q(*, network: Network, where: HsdsFilter, prefix: str) -> Q:
     if where.modified_after is not None:
         q &= Q(**{f"{prefix}last_published_at__gte": where.modified_after})
     return q
+
+
+def filtered_documents(*, network: Network, where: HsdsFilter) -> QuerySet[ServiceDocument]:
+    """The stored documents of the network's published services matching every given filter,
+    in tree order. A document's key is its service's and it copies the columns the filters read
+    under the same names, so the service filters apply as they are."""
+    rows = ServiceDocument.objects.filter(network=network).order_by("path")
+    rows = rows.filter(_service_q(network=network, where=where, prefix=""))
+    return services_by_place(rows, postcode=where.postcode, near=where.near)  # type: ignore[arg-type]
 
 
 def services_by_place(

@@ -291,6 +291,11 @@ def _attributes(service: ServicePage, *, network: Network) -> list[HsdsObject]:
     terms.append(own_terms[str(well_known_term_id("fee", service.fee_type))])
     terms.append(own_terms[str(well_known_term_id("referral", service.referral_method))])
     terms += [taxonomy_term_object(t, network=network) for t in service.service_types.all()]
+    # A nested term names its parent only when the service carries the parent too: a reader of
+    # this one object (or of the JSON export, made of these objects) has no other term to look
+    # up. The whole tree is in /taxonomy_terms and the export's taxonomy_terms table.
+    carried = {term["id"] for term in terms}
+    terms = [{k: v for k, v in term.items() if k != "parent_id" or v in carried} for term in terms]
     service_id = str(service.hsds_id)
     attributes = []
     for term in terms:

@@ -9,6 +9,7 @@ imported here, and ``from directory.models import X`` works for every model clas
 """
 
 from .agencies import AgencyPage, DirectoryIndexPage
+from .documents import ServiceDocument
 from .feeds import FeedListing, FeedRun, FeedRunStatus, FeedRunTrigger, HsdsFeed
 from .fields import _hsds_id as _hsds_id  # named by the migrations
 from .imports import DirectoryImport, DirectoryImportStatus
@@ -78,6 +79,7 @@ __all__ = [
     "ServiceAtLocation",
     "ServiceCapacity",
     "ServiceClosure",
+    "ServiceDocument",
     "ServiceHours",
     "ServicePage",
     "ServicePhone",

@@ -16,6 +16,7 @@ from wagtail.models import Page
 
 from directory import services as directory_services
 from directory.hsds.records import handoff_taxonomies, well_known_term_id
+from directory.hsds.stored import service_documents_rebuild
 from directory.models import (
     AgencyPage,
     CapacityStatus,
@@ -62,7 +63,8 @@ class Spec:
 
 
 def directory_build(network: Network, specs: list[Spec]) -> dict[str, ServicePage]:
-    """Agencies, locations and services as published pages, then the search index."""
+    """Agencies, locations and services as published pages, then the search index and the
+    stored HSDS documents (the pages are written directly, without publishing signals)."""
     index = directory_services.directory_index_for(network)
     agencies: dict[str, AgencyPage] = {}
     pages: dict[str, ServicePage] = {}
@@ -123,6 +125,7 @@ def directory_build(network: Network, specs: list[Spec]) -> dict[str, ServicePag
             )
         pages[spec.title] = service
     search_index_rebuild(network=network)
+    service_documents_rebuild(network=network)
     return pages
 
 

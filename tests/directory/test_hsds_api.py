@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils.http import http_date
 
 from directory.hsds.records import FEE_TAXONOMY_ID, SDOH_TAXONOMY_ID, well_known_term_id
+from directory.hsds.stored import service_documents_rebuild
 from directory.hsds.writing import directory_tables, write_json
 from directory.models import AgencyPage, Location, LocationPoint, ServicePage, TaxonomyTerm
 from tests.directory import hsds_schemas
@@ -58,6 +59,7 @@ def alpha(db):
     directory_build(tenant.network, STANDARD)
     _confidential_shelter(tenant.network)
     ServicePage.objects.update(last_published_at=PUBLISHED)
+    service_documents_rebuild(network=tenant.network)  # written directly, not published
     return tenant
 
 
@@ -249,6 +251,7 @@ def test_modified_after_is_on_or_after(client, alpha):
     ServicePage.objects.filter(title="Senior Meals").update(
         last_published_at=datetime(2026, 6, 1, tzinfo=UTC)
     )
+    service_documents_rebuild(network=alpha.network)  # the direct write above skips publishing
     assert names(ok(client, alpha, "/services", modified_after="2026-05-01T00:00:00Z")) == [
         "Senior Meals"
     ]
@@ -261,6 +264,7 @@ def test_modified_after_is_on_or_after(client, alpha):
 
 def test_postcode_and_proximity_never_find_a_confidential_place(client, alpha):
     Location.objects.filter(page__title="Bay Housing Partnership").update(postal_code="95521")
+    service_documents_rebuild(network=alpha.network)  # the direct write above skips publishing
     assert names(ok(client, alpha, "/services", postcode="95521")) == [
         "Emergency Rental Assistance"
     ]
@@ -494,6 +498,7 @@ def test_hsds_extra_comes_back_without_handoffs_own_keys(client, alpha):
         "name": "Not the name",
     }
     pantry.save()
+    service_documents_rebuild(network=alpha.network)  # the direct write above skips publishing
     body = ok(client, alpha, f"/services/{pantry.hsds_id}")
     assert body["contacts"] == contacts
     assert body["accreditations"] == "State food bank member"
@@ -518,6 +523,7 @@ def test_etag_answers_304_when_nothing_changed(client, alpha):
     assert again.status_code == 304
     assert again.content == b""
     ServicePage.objects.filter(title="Senior Meals").update(title="Senior Lunches")
+    service_documents_rebuild(network=alpha.network)  # the direct write above skips publishing
     changed = client.get(
         f"{API}/services", HTTP_HOST=alpha.network.site.hostname, HTTP_IF_NONE_MATCH=etag
     )
@@ -734,3 +740,30 @@ def test_answers_validate_against_the_official_schemas(client, alpha):
             assert problems == [], (file_name, obj.get("id"), problems)
             checked += 1
     assert checked, f"none of {sorted(answers)} is in {folder}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_export_whose_terms_have_parents_imports_without_problems(alpha, tmp_path, fmt):
+    """The pantry term's parent (Food) tags no service: neither export may name a term it
+    does not hold, and the CSV export keeps the tree."""
+    from directory.hsds.importing import directory_import
+    from directory.hsds.reading import read
+    from directory.hsds.writing import write_package
+    from tests.network.factories import network_make
+
+    tables = directory_tables(alpha.network)
+    if fmt == "csv":
+        source = write_package(tables, tmp_path / "export", name="alpha")[-1].parent
+    else:
+        source = write_json(tables, tmp_path / "services.json")
+    copy = network_make("Copy Network")
+    report = directory_import(network=copy, dataset=read(source))  # raises on any problem
+    assert not [w for w in report.warnings if "parent" in str(w)]
+    pantry = TaxonomyTerm.objects.get(network=copy, code="pantry")
+    if fmt == "csv":
+        assert pantry.parent is not None
+        assert pantry.parent.code == "food"
+    tagged = ServicePage.objects.filter(service_types__code="pantry")
+    assert (
+        tagged.filter(service_types=pantry).count() == tagged.exclude(service_types=pantry).count()
+    )

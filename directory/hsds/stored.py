@@ -1,0 +1,135 @@
+"""The stored HSDS documents of published services (``ServiceDocument``): kept in step with the
+directory, in the same transaction as the change (``directory.signals``), and rebuilt whole by
+``manage.py hsds_documents_rebuild``.
+
+The serializer builds them (``directory.hsds.documents``, the objects ``hsds_export`` writes);
+this module only decides which services have one and writes the rows in bulk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from wagtail.models import Page
+
+from network.models import Network
+
+from ..models import ServiceDocument, ServicePage
+from . import documents, selectors
+
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+_COLUMNS = (
+    "pk",
+    "path",
+    "hsds_id",
+    "title",
+    "alternate_name",
+    "description",
+    "status",
+    "fee_type",
+    "referral_method",
+    "last_published_at",
+)
+
+
+def _text(obj: Any) -> str:
+    return json.dumps(obj, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _build(network: Network, services: list[ServicePage]) -> list[ServiceDocument]:
+    """The documents of these published services of ``network`` (a fixed number of queries)."""
+    full = {o["id"]: o for o in documents.service_objects(services, network=network, full=True)}
+    summary = {o["id"]: o for o in documents.service_objects(services, network=network, full=False)}
+    rows = []
+    for service in services:
+        key = str(service.hsds_id)
+        if key not in full:
+            continue
+        rows.append(
+            ServiceDocument(
+                service_id=service.pk,
+                network=network,
+                path=service.path,
+                hsds_id=service.hsds_id,
+                organization_id=full[key]["organization_id"],
+                title=service.title,
+                alternate_name=service.alternate_name,
+                description=service.description,
+                status=service.status,
+                fee_type=service.fee_type,
+                referral_method=service.referral_method,
+                last_published_at=service.last_published_at,
+                full=_text(full[key]),
+                summary=_text(summary[key]),
+            )
+        )
+    return rows
+
+
+def _networks_of(paths: Iterable[str]) -> dict[str, Network]:
+    """The network of each site-root path (a directory page's first two tree steps)."""
+    roots = {path[: Page.steplen * 2] for path in paths}
+    return {
+        n.site.root_page.path: n
+        for n in Network.objects.filter(site__root_page__path__in=roots).select_related(
+            "site__root_page"
+        )
+    }
+
+
+@transaction.atomic
+def service_documents_refresh(*, service_ids: Iterable[int]) -> int:
+    """Rewrite the documents of these services from their published pages; a service that is
+    no longer published (unpublished, its agency unpublished, moved out, deleted) loses its
+    document. Returns the documents written."""
+    ids = sorted(set(service_ids))
+    written = 0
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        ServiceDocument.objects.filter(service_id__in=batch).delete()
+        paths = dict(ServicePage.objects.filter(pk__in=batch).values_list("pk", "path"))
+        networks = _networks_of(paths.values())
+        by_network: dict[int, list[int]] = defaultdict(list)
+        for pk, path in paths.items():
+            network = networks.get(path[: Page.steplen * 2])
+            if network is not None:
+                by_network[network.pk].append(pk)
+        for network in networks.values():
+            services = list(
+                selectors.published_services(network=network)
+                .filter(pk__in=by_network[network.pk])
+                .only(*_COLUMNS)
+            )
+            built = _build(network, services)
+            ServiceDocument.objects.bulk_create(built)
+            written += len(built)
+    return written
+
+
+@transaction.atomic
+def service_documents_rebuild(*, network: Network, progress: Progress | None = None) -> int:
+    """Rebuild every document of ``network`` in one transaction; returns the documents written.
+
+    Readers keep the old rows until the transaction commits."""
+    ServiceDocument.objects.filter(network=network).delete()
+    services = list(selectors.published_services(network=network).only(*_COLUMNS))
+    written = 0
+    for start in range(0, len(services), BATCH):
+        built = _build(network, services[start : start + BATCH])
+        ServiceDocument.objects.bulk_create(built)
+        written += len(built)
+        if progress is not None:
+            progress(min(start + BATCH, len(services)), len(services))
+    return written
+
+
+def agency_service_ids(agency: Page) -> list[int]:
+    """Every service page under an agency, published or not."""
+    return list(ServicePage.objects.child_of(agency).values_list("pk", flat=True))
