@@ -63,8 +63,8 @@ def build(args: argparse.Namespace, network: object, workdir: Path) -> int | Non
     from search import tasks as search_tasks
 
     # The API reads none of the search indexes an import queues for a worker: skip them.
-    followup_tasks.pages_search_index.delay = lambda *a, **k: None  # type: ignore[method-assign]
-    search_tasks.search_documents_refresh.delay = lambda *a, **k: None  # type: ignore[method-assign]
+    followup_tasks.pages_search_index.delay = lambda *a, **k: None  # type: ignore[method-assign,assignment]
+    search_tasks.search_documents_refresh.delay = lambda *a, **k: None  # type: ignore[method-assign,assignment]
     sizes = [PACKAGE_SERVICES] * (args.services // PACKAGE_SERVICES)
     if args.services % PACKAGE_SERVICES:
         sizes.append(args.services % PACKAGE_SERVICES)
@@ -127,13 +127,13 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
     query_counts: set[int] = set()
     with override_settings(ALLOWED_HOSTS=["*"], HSDS_API_RATE_LIMIT={"requests": 0}):
         for page in wanted[: min(20, len(wanted))]:  # warm-up
-            client.get(url, {"full_service": "true", "per_page": PER_PAGE, "page": page})
+            client.get(url, {"full_service": "true", "per_page": str(PER_PAGE), "page": str(page)})
         for page in wanted:
             reset_queries()
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = client.get(
-                    url, {"full_service": "true", "per_page": PER_PAGE, "page": page}
+                    url, {"full_service": "true", "per_page": str(PER_PAGE), "page": str(page)}
                 )
                 body = response.content
                 timings.append((time.perf_counter() - started) * 1000)

@@ -115,7 +115,7 @@ ANY_PAGE = Page[dict[str, Any]]
 
 
 def _network(request: HttpRequest) -> Network:
-    return request.hsds_network  # type: ignore[attr-defined,no-any-return]
+    return request.hsds_network  # type: ignore[attr-defined]
 
 
 def _json(data: Any, *, last_modified: datetime | None = None) -> HttpResponse:

@@ -186,7 +186,7 @@ def _public_locations(*, postcode: str, near: Near | None) -> QuerySet[Location]
     return locations
 
 
-def _within(queryset: QuerySet, *, near: Near, prefix: str) -> QuerySet:  # type: ignore[type-arg]
+def _within(queryset: QuerySet, *, near: Near, prefix: str) -> QuerySet:
     """Rows whose point (``<prefix>latitude``/``longitude``) is within ``near``: a bounding
     box the indexes can use, then the great-circle distance, annotated as ``distance``."""
     dlat = near.metres / METRES_PER_DEGREE
@@ -206,7 +206,7 @@ def _within(queryset: QuerySet, *, near: Near, prefix: str) -> QuerySet:  # type
         math.radians(near.latitude)
     ) * Power(Sin(half_dlng), 2)
     distance = 2 * EARTH_RADIUS_METRES * ASin(Sqrt(haversine))
-    return boxed.annotate(distance=distance).filter(distance__lte=near.metres)  # type: ignore[no-any-return]
+    return boxed.annotate(distance=distance).filter(distance__lte=near.metres)
 
 
 def filtered_services(*, network: Network, where: HsdsFilter) -> QuerySet[ServicePage]:
@@ -316,7 +316,7 @@ def network_terms(*, network: Network) -> QuerySet[TaxonomyTerm]:
 # --- loading for the serializer -----------------------------------------------------------------
 
 
-def _locations_prefetch(lookup: str) -> Prefetch:  # type: ignore[type-arg]
+def _locations_prefetch(lookup: str) -> Prefetch:
     return Prefetch(
         lookup,
         queryset=Location.objects.prefetch_related(
