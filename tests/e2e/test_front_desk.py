@@ -197,6 +197,7 @@ def closed_tab(page, site: str, housing: Referral, t: Words, shot: str) -> None:
     # the search, which is posted again, never put in the address.
     search.fill("Lopez")
     search.press("Enter")
+    page.get_by_test_id("search-note").filter(has_text="Lopez").wait_for()
     page.locator("[data-testid=tab-all][aria-current=page]").wait_for()
     page.get_by_role("link", name=f"#{housing.pk}").wait_for()
     page.get_by_test_id("tab-closed").click()

@@ -194,12 +194,16 @@ def test_tabs_sort_and_pages_post_the_search_again_and_never_put_it_in_an_addres
     body = response.content.decode()
     assert f'value="{name}"' in body  # the box keeps it
     assert 'data-testid="clear-search"' in body
-    # Every tab, the order and the next page submit the search form again, to addresses
-    # that carry the tab, the order and nothing else.
-    tab = re.search(r'<button type="submit" form="inbox-search" formaction="([^"]*)"', body)
+    # Every tab posts the search again (its own small form), and the order and the next page
+    # submit the search form again, to addresses that carry the tab, the order and nothing else.
+    tab = re.search(r'<form method="post" action="([^"]*)" class="tab-form"', body)
     assert tab
     assert tab.group(1) == "?tab=new&amp;sort=due"
-    assert 'formaction="?tab=closed&amp;sort=due"' in body
+    assert 'action="?tab=closed&amp;sort=due" class="tab-form"' in body
+    assert body.count(f'<input type="hidden" name="q" value="{name}">') == 6
+    # Enter in the box presses the search form's first button in the page's order: no button
+    # of that form comes before it (a tab there would take the search to its tab).
+    assert 'form="inbox-search"' not in body[: body.index('id="inbox-search"')]
     assert 'formaction="?tab=new&amp;sort=-due"' in body  # the order
     assert 'name="page" value="2"' in body
     assert 'id="inbox-search"' in body
