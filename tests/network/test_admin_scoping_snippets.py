@@ -11,7 +11,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from wagtail.snippets.models import get_snippet_models
 
-from directory.models import ListingSuggestion, TaxonomyTerm
+from directory.models import HsdsFeed, ListingSuggestion, TaxonomyTerm
 from network.models import Network, Organization, Role
 from tests.network.admin_places import ADMIN_ROLES, Place, places_make
 from tests.network.factories import organization_make
@@ -125,6 +125,7 @@ def test_the_snippets_index_counts_only_what_the_user_may_see(client, places, su
         TaxonomyTerm: TaxonomyTerm.objects.filter(network=network).count(),
         agreements: agreements.objects.filter(agency__network=network).count(),
         ListingSuggestion: ListingSuggestion.objects.filter(network=network).count(),
+        HsdsFeed: HsdsFeed.objects.filter(network=network).count(),
     }
     assert {Organization, TaxonomyTerm, agreements} <= set(seen)
     assert seen == {model: expected[model] for model in seen}
