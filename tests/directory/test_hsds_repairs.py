@@ -223,7 +223,7 @@ def test_unreadable_row_is_dropped_but_an_unreadable_file_refuses(network, tmp_p
     assert "not UTF-8" in str(err.value.problems[0])
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_failure_in_the_middle_leaves_the_directory_as_it_was(network, tmp_path, monkeypatch):
     tables = hsds_minimal()
     _import(network, hsds_write(tmp_path / "a", tables))
