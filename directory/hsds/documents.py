@@ -25,9 +25,24 @@ def service_objects(
 ) -> list[HsdsObject]:
     if minimal:
         return [service_minimal(s) for s in services]
+    return [pair[0 if full else 1] for pair in _service_pairs(services, network=network, full=full)]
+
+
+def service_documents(
+    services: list[Any], *, network: Network
+) -> list[tuple[HsdsObject, HsdsObject]]:
+    """Each published service's fully nested object and list form, from one load."""
+    return _service_pairs(services, network=network, full=True)
+
+
+def _service_pairs(
+    services: list[Any], *, network: Network, full: bool
+) -> list[tuple[HsdsObject, HsdsObject]]:
+    """(full object or {}, list form) of each published service among ``services``."""
     loaded = selectors.services_load(
         selectors.published_services(network=network).filter(pk__in=[s.pk for s in services]),
         full=full,
+        location_details=False,
     )
     by_pk = {s.pk: s for s in loaded}
     agencies = selectors.agencies_of(loaded, nested=full)
@@ -37,15 +52,18 @@ def service_objects(
         agency = agencies[service.path[: -service.steplen]]
         if full and agency.path not in organizations:
             organizations[agency.path] = organization_object(agency, nested=True)
-        result.append(
+        nested = (
             service_object(
                 service,
                 agency=agency,
                 network=network,
-                full=full,
-                organization=organizations.get(agency.path),
+                full=True,
+                organization=organizations[agency.path],
             )
+            if full
+            else {}
         )
+        result.append((nested, service_object(service, agency=agency, network=network, full=False)))
     return result
 
 

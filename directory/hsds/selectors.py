@@ -326,11 +326,25 @@ def _locations_prefetch(lookup: str) -> Prefetch:
 
 
 def services_load(
-    services: Sequence[ServicePage] | QuerySet[ServicePage], *, full: bool
+    services: Sequence[ServicePage] | QuerySet[ServicePage],
+    *,
+    full: bool,
+    location_details: bool = True,
 ) -> list[ServicePage]:
-    """The services with what the serializer reads for the list form or the full one."""
+    """The services with what the serializer reads for the list form or the full one; without
+    ``location_details`` the locations of their service_at_locations come bare (the caller
+    has their objects from the agencies)."""
     if not full:
         return list(services)
+    locations = (
+        ServiceAtLocation.objects.select_related("location").prefetch_related(
+            "location__phones", "location__hours"
+        )
+        if location_details
+        else ServiceAtLocation.objects.select_related("location").only(
+            "id", "page_id", "hsds_id", "description", "location__id", "location__hsds_id"
+        )
+    )
     return list(
         services.prefetch_related(  # type: ignore[union-attr]
             "categories",
@@ -340,12 +354,7 @@ def services_load(
             "required_documents",
             "service_areas",
             Prefetch("hours", queryset=ServiceHours.objects.order_by("sort_order")),
-            Prefetch(
-                "service_locations",
-                queryset=ServiceAtLocation.objects.select_related("location").prefetch_related(
-                    "location__phones", "location__hours"
-                ),
-            ),
+            Prefetch("service_locations", queryset=locations),
         )
     )
 

@@ -380,8 +380,17 @@ def service_object(
     obj["organization"] = (
         organization if organization is not None else organization_object(agency, nested=True)
     )
+    # The agency's locations, already made for its organization: a service is offered at
+    # its agency's locations, so each is made once per agency, not once per service.
+    made = {loc["id"]: loc for loc in obj["organization"].get("locations", [])}
     obj["service_at_locations"] = [
-        service_at_location_object(sal, service=service, agency=agency, nested=True)
+        service_at_location_object(
+            sal,
+            service=service,
+            agency=agency,
+            nested=True,
+            location=made.get(str(sal.location.hsds_id)),
+        )
         for sal in locations.values()
     ]
     obj["phones"] = [_phone(p, service_id=service_id) for p in service.phones.all()]
@@ -435,11 +444,17 @@ def _scalars(extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def service_at_location_object(
-    sal: ServiceAtLocation, *, service: ServicePage, agency: AgencyPage, nested: bool
+    sal: ServiceAtLocation,
+    *,
+    service: ServicePage,
+    agency: AgencyPage,
+    nested: bool,
+    location: HsdsObject | None = None,
 ) -> HsdsObject:
     """A service at a location: its ids and description, or (``nested``) with its location
     and the service's hours there (prefetch ``location`` with its ``phones`` and ``hours``,
-    and the service's ``hours``)."""
+    and the service's ``hours``; or pass the location's object, made already, as
+    ``location``)."""
     sal_id = str(sal.hsds_id)
     obj = _clean(
         {
@@ -454,5 +469,9 @@ def service_at_location_object(
             (h for h in service.hours.all() if h.location_id == sal.location_id),
             lambda _row: {"service_at_location_id": sal_id},
         )
-        obj["location"] = location_object(sal.location, organization_id=str(agency.hsds_id))
+        obj["location"] = (
+            location
+            if location is not None
+            else location_object(sal.location, organization_id=str(agency.hsds_id))
+        )
     return obj

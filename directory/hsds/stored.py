@@ -45,20 +45,23 @@ def _text(obj: Any) -> str:
 
 def _build(network: Network, services: list[ServicePage]) -> list[ServiceDocument]:
     """The documents of these published services of ``network`` (a fixed number of queries)."""
-    full = {o["id"]: o for o in documents.service_objects(services, network=network, full=True)}
-    summary = {o["id"]: o for o in documents.service_objects(services, network=network, full=False)}
+    made = {
+        full["id"]: (full, summary)
+        for full, summary in documents.service_documents(services, network=network)
+    }
     rows = []
     for service in services:
         key = str(service.hsds_id)
-        if key not in full:
+        if key not in made:
             continue
+        full, summary = made[key]
         rows.append(
             ServiceDocument(
                 service_id=service.pk,
                 network=network,
                 path=service.path,
                 hsds_id=service.hsds_id,
-                organization_id=full[key]["organization_id"],
+                organization_id=full["organization_id"],
                 title=service.title,
                 alternate_name=service.alternate_name,
                 description=service.description,
@@ -66,8 +69,8 @@ def _build(network: Network, services: list[ServicePage]) -> list[ServiceDocumen
                 fee_type=service.fee_type,
                 referral_method=service.referral_method,
                 last_published_at=service.last_published_at,
-                full=_text(full[key]),
-                summary=_text(summary[key]),
+                full=_text(full),
+                summary=_text(summary),
             )
         )
     return rows
