@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt, Substr
@@ -22,13 +24,18 @@ from network.models import Network
 
 from ..models import (
     AgencyPage,
+    CostOption,
     DirectoryIndexPage,
     Location,
     LocationHours,
+    Phone,
+    RequiredDocument,
+    ServiceArea,
     ServiceAtLocation,
     ServiceDocument,
     ServiceHours,
     ServicePage,
+    ServicePhone,
     TaxonomyTerm,
 )
 from .records import (
@@ -316,13 +323,37 @@ def network_terms(*, network: Network) -> QuerySet[TaxonomyTerm]:
 # --- loading for the serializer -----------------------------------------------------------------
 
 
-def _locations_prefetch(lookup: str) -> Prefetch:
-    return Prefetch(
-        lookup,
-        queryset=Location.objects.prefetch_related(
-            "phones", Prefetch("hours", queryset=LocationHours.objects.order_by("sort_order"))
-        ),
-    )
+def _attach(
+    parents: Sequence[Any], relation: str, rows: QuerySet[Any], *, parent_field: str = "page"
+) -> None:
+    """Load ``rows`` (a child model's, ordered) of all ``parents`` in one query and attach each
+    parent's as its prefetched ``relation``: what ``prefetch_related`` gives, without the
+    queryset it builds for every parent (through modelcluster's managers, that cost several
+    times the loading itself). The serializer only iterates these relations."""
+    column = f"{parent_field}_id"
+    by_parent: dict[int, list[Any]] = defaultdict(list)
+    for row in rows.filter(**{f"{column}__in": [p.pk for p in parents]}):
+        by_parent[getattr(row, column)].append(row)
+    for parent in parents:
+        if not hasattr(parent, "_prefetched_objects_cache"):
+            parent._prefetched_objects_cache = {}
+        parent._prefetched_objects_cache[relation] = by_parent.get(parent.pk, [])
+
+
+def _ordered(model: Any) -> QuerySet[Any]:
+    return model.objects.order_by("sort_order", "pk")
+
+
+def _locations_attach(locations: Sequence[Location]) -> None:
+    _attach(locations, "phones", _ordered(Phone), parent_field="location")
+    _attach(locations, "hours", _ordered(LocationHours), parent_field="location")
+
+
+def _agencies_attach(agencies: Sequence[AgencyPage]) -> None:
+    """Each agency's phones and locations, with the locations' phones and hours."""
+    _attach(agencies, "phones", _ordered(Phone))
+    _attach(agencies, "locations", _ordered(Location))
+    _locations_attach([loc for a in agencies for loc in a.locations.all()])
 
 
 def services_load(
@@ -336,39 +367,53 @@ def services_load(
     has their objects from the agencies)."""
     if not full:
         return list(services)
-    locations = (
-        ServiceAtLocation.objects.select_related("location").prefetch_related(
-            "location__phones", "location__hours"
-        )
-        if location_details
-        else ServiceAtLocation.objects.select_related("location").only(
-            "id", "page_id", "hsds_id", "description", "location__id", "location__hsds_id"
-        )
-    )
-    return list(
+    loaded = list(
         services.prefetch_related(  # type: ignore[union-attr]
             "categories",
             Prefetch("service_types", queryset=TaxonomyTerm.objects.select_related("parent")),
-            "phones",
-            "cost_options",
-            "required_documents",
-            "service_areas",
-            Prefetch("hours", queryset=ServiceHours.objects.order_by("sort_order")),
-            Prefetch("service_locations", queryset=locations),
         )
     )
+    for relation, model in (
+        ("phones", ServicePhone),
+        ("cost_options", CostOption),
+        ("required_documents", RequiredDocument),
+        ("service_areas", ServiceArea),
+        ("hours", ServiceHours),
+    ):
+        _attach(loaded, relation, _ordered(model))
+    if location_details:
+        sals = _ordered(ServiceAtLocation).select_related("location")
+    else:
+        sals = (
+            _ordered(ServiceAtLocation)
+            .select_related("location")
+            .only("id", "page_id", "hsds_id", "description", "location__id", "location__hsds_id")
+        )
+    _attach(loaded, "service_locations", sals)
+    if location_details:
+        _locations_attach(
+            list(
+                {
+                    sal.location_id: sal.location
+                    for s in loaded
+                    for sal in s.service_locations.all()
+                }.values()
+            )
+        )
+    return loaded
 
 
 def agencies_of(services: Sequence[ServicePage], *, nested: bool) -> dict[str, AgencyPage]:
-    """The agency of each service, by the agency's tree path (one query, or three nested)."""
+    """The agency of each service, by the agency's tree path (one query, or five nested)."""
     paths = {s.path[: -ServicePage.steplen] for s in services}
-    agencies = AgencyPage.objects.filter(path__in=paths)
+    agencies = list(AgencyPage.objects.filter(path__in=paths))
     if nested:
-        agencies = agencies.prefetch_related("phones", _locations_prefetch("locations"))
+        _agencies_attach(agencies)
     return {a.path: a for a in agencies}
 
 
 def agencies_load(agencies: QuerySet[AgencyPage], *, nested: bool) -> list[AgencyPage]:
-    if not nested:
-        return list(agencies)
-    return list(agencies.prefetch_related("phones", _locations_prefetch("locations")))
+    loaded = list(agencies)
+    if nested:
+        _agencies_attach(loaded)
+    return loaded
