@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from wagtail.models import Page
 from wagtail.query import PageQuerySet
 
@@ -16,6 +16,10 @@ from .models import AgencyPage, DirectoryIndexPage, LocationPoint, ServicePage
 
 if TYPE_CHECKING:
     from network.models import User
+
+JobT = TypeVar("JobT", bound=Model)
+# The statuses a background job (an uploaded import, a feed's sync) has until it is over.
+JOB_UNFINISHED = ("queued", "running")
 
 
 def network_roots() -> dict[str, tuple[Network, Page]]:
@@ -30,6 +34,17 @@ def directory_pages(*, network: Network) -> PageQuerySet:
     if index is None:
         return Page.objects.none()
     return Page.objects.descendant_of(index)
+
+
+def job_unfinished(*, jobs: QuerySet[JobT], now: datetime, stale_minutes: int) -> JobT | None:
+    """The latest of ``jobs`` (imports, or a feed's syncs) still queued or running, if any; one
+    created more than ``stale_minutes`` before ``now`` no longer counts: its worker died."""
+    since = now - timedelta(minutes=stale_minutes)
+    return (
+        jobs.filter(status__in=JOB_UNFINISHED, created_at__gte=since)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def listings_stale(*, network: Network, now: datetime) -> QuerySet[Page]:

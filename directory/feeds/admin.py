@@ -31,6 +31,7 @@ from network.models import User
 from network.permissions import NetworkPerm, NetworkScopedPolicy, networks_with_perm
 from network.wagtail_scoping import NetworkScopedSnippetViewSet, snippets_visible
 
+from ..hsds.records import REPORT_COLUMNS
 from ..models import FeedRun, FeedRunStatus, HsdsFeed
 from .client import FeedUnavailable, address_check
 from .runs import SyncRunning
@@ -39,7 +40,8 @@ from .services import feed_sync_request
 feed_policy = NetworkScopedPolicy(HsdsFeed)
 
 RUNS_SHOWN = 50
-REPORT_COLUMNS = ("file", "row", "field", "problem", "what was done")
+# How many lines of a run's report its page shows (all of them are in the CSV download).
+FINDINGS_SHOWN = 50
 
 
 class HsdsFeedForm(WagtailAdminModelForm):
@@ -114,6 +116,19 @@ class HsdsFeedIndexView(snippet_views.IndexView):
         return buttons
 
 
+class HsdsFeedDeleteView(snippet_views.DeleteView):
+    """Says what deleting a feed does to the listings that came from it."""
+
+    @property
+    def confirmation_message(self) -> str:
+        return gettext(
+            "Are you sure you want to delete this HSDS feed? Its syncs and their reports are "
+            "deleted. The listings that came from it stay in the directory as they are (one the "
+            "feed had unpublished stays unpublished); they no longer say they come from it, and "
+            "nothing updates or unpublishes them any more."
+        )
+
+
 class HsdsFeedViewSet(NetworkScopedSnippetViewSet):
     model = HsdsFeed
     icon = "resubmit"
@@ -121,6 +136,7 @@ class HsdsFeedViewSet(NetworkScopedSnippetViewSet):
     menu_order = 245
     add_to_admin_menu = True
     index_view_class = HsdsFeedIndexView
+    delete_view_class = HsdsFeedDeleteView
     list_display = [
         "name",
         "network",
@@ -189,7 +205,9 @@ def _run_for(request: HttpRequest, pk: int) -> FeedRun:
 
 def feed_runs(request: HttpRequest, pk: int) -> HttpResponse:
     feed = _feed_for(request, pk)
-    runs = list(feed.runs.select_related("requested_by")[:RUNS_SHOWN])
+    # The list shows each run's counts, not its report: the reports stay in the database.
+    reports = ("problems", "warnings", "findings", "unpublished", "republished", "held")
+    runs = list(feed.runs.select_related("requested_by").defer(*reports)[:RUNS_SHOWN])
     running = any(r.status in {FeedRunStatus.QUEUED, FeedRunStatus.RUNNING} for r in runs)
     return render(
         request,
@@ -213,18 +231,31 @@ def feed_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
 def feed_run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     running = run.status in {FeedRunStatus.QUEUED, FeedRunStatus.RUNNING}
-    return render(request, "directory/admin/feed_run.html", {"run": run, "running": running})
+    findings = run.findings or []
+    return render(
+        request,
+        "directory/admin/feed_run.html",
+        {
+            "run": run,
+            "running": running,
+            "findings": findings[:FINDINGS_SHOWN],
+            "findings_total": len(findings),
+            "findings_more": max(len(findings) - FINDINGS_SHOWN, 0),
+        },
+    )
 
 
 def feed_run_report(request: HttpRequest, pk: int) -> HttpResponse:
-    """The run's report as CSV: every problem, warning and listing taken down or put back."""
+    """The run's report as CSV: every problem, repair, record left out and warning, and every
+    listing taken down, put back or held."""
     run = _run_for(request, pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"feed-{run.feed_id}-sync-{run.pk}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
     writer = csv.writer(response)
     writer.writerow(REPORT_COLUMNS)
-    for row in [*run.problems, *run.warnings]:
+    for row in [*run.problems, *(run.findings or []), *run.warnings]:
         writer.writerow(_cells(row))
     for rows, action in (
         (run.unpublished, gettext("unpublished: no longer in the feed")),

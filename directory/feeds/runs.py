@@ -1,9 +1,10 @@
-"""Sync runs of HSDS feeds: whether one is unfinished, queuing a new one, and which feeds are
-due. Nothing here queues a task (``directory.tasks`` and ``directory.feeds.services`` do)."""
+"""Sync runs of HSDS feeds: queuing a new one (one unfinished at a time, as
+``directory.selectors.job_unfinished`` tells), and which feeds are due. Nothing here queues a task
+(``directory.tasks`` and ``directory.feeds.services`` do)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,26 +14,12 @@ from django.utils.translation import gettext
 
 from network.models import User
 
-from ..models import FeedRun, FeedRunStatus, FeedRunTrigger, HsdsFeed
+from ..models import FeedRun, FeedRunTrigger, HsdsFeed
+from ..selectors import job_unfinished
 
 
 class SyncRunning(ValidationError):
     """The feed already has a sync queued or running."""
-
-
-def feed_run_unfinished(*, feed: HsdsFeed, now: datetime) -> FeedRun | None:
-    """The feed's sync still queued or running, if any (one stuck for longer than
-    ``HSDS_FEED_STALE_MINUTES`` no longer counts: its worker died)."""
-    since = now - timedelta(minutes=settings.HSDS_FEED_STALE_MINUTES)
-    return (
-        FeedRun.objects.filter(
-            feed=feed,
-            status__in=[FeedRunStatus.QUEUED, FeedRunStatus.RUNNING],
-            created_at__gte=since,
-        )
-        .order_by("-created_at")
-        .first()
-    )
 
 
 @transaction.atomic
@@ -40,7 +27,11 @@ def feed_run_create(*, feed: HsdsFeed, trigger: str, by: User | None, now: datet
     """A new queued run of ``feed``; SyncRunning while another is unfinished."""
     # The feed row is the lock: two requests at once make one run.
     HsdsFeed.objects.select_for_update().filter(pk=feed.pk).first()
-    running = feed_run_unfinished(feed=feed, now=now)
+    running = job_unfinished(
+        jobs=FeedRun.objects.filter(feed=feed),
+        now=now,
+        stale_minutes=settings.HSDS_FEED_STALE_MINUTES,
+    )
     if running is not None:
         raise SyncRunning(
             gettext("A sync of %(feed)s is already queued or running; wait until it has finished.")

@@ -1,10 +1,13 @@
 """Running one sync of an HSDS feed (the sync task's work).
 
 The whole feed is read first; only when every page came in is it applied, in one transaction,
-through the HSDS importer: new and changed listings are written as a file import writes them, the
-listings that came from this feed and are no longer in it are unpublished (never any other), and
-those it had unpublished and lists again are published again. A feed that fails part way changes
-nothing; the run records why.
+through the HSDS importer in its skip-invalid mode: valid services are written as a file import
+writes them, safe repairs are made, and invalid records are left out; the run's report says which
+(the import's report, ``directory.hsds.building``). The listings that came from this feed and are
+no longer in it are unpublished (never any other), and those it had unpublished and lists again
+are published again. A listing the feed still lists but whose copy was skipped this time is still
+in the feed: it is kept as it was, never unpublished for it. A feed that fails part way, or that
+cannot be read as a whole, changes nothing; the run records why.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from wagtail.models import Page
 from network.models import Network
 
 from ..hsds.building import build
+from ..hsds.import_jobs import findings_rows
 from ..hsds.import_writes import ImportReport
 from ..hsds.importing import directory_import
 from ..hsds.reading import Dataset, Problem, ReadError, read_json_objects
-from ..hsds.records import Directory, InvalidImport
+from ..hsds.records import REPAIRS, Directory, InvalidImport
 from ..models import AgencyPage, FeedListing, FeedRun, FeedRunStatus, HsdsFeed, ServicePage
 from ..services import directory_index_for
 from .client import FeedSource, FeedUnavailable, feed_fetch
@@ -39,7 +43,8 @@ Progress = Callable[[int, int], None]
 
 
 class FeedInvalid(Exception):
-    """The feed came in whole but its services cannot be imported (every problem listed)."""
+    """The feed came in whole but cannot be imported as a whole: its problems are not in any one
+    record that could be left out (every problem listed)."""
 
     def __init__(self, problems: list[Problem], warnings: list[Problem]) -> None:
         super().__init__(f"{len(problems)} problem(s)")
@@ -107,7 +112,18 @@ def feed_sync_run(
         raise
     else:
         run.status = FeedRunStatus.DONE
+        run.findings = findings_rows(report.findings)
+        run.repaired = sum(f.action.startswith(REPAIRS) for f in report.findings)
+        run.skipped = len(report.findings) - run.repaired
         parts = [report.summary() if report.changed else _("Nothing changed.")]
+        if run.skipped or run.repaired:
+            parts.append(
+                _(
+                    "%(skipped)s problem(s) left a record or part of one out; %(repaired)s safe "
+                    "repair(s) made (see the report)."
+                )
+                % {"skipped": run.skipped, "repaired": run.repaired}
+            )
         if run.unpublished:
             parts.append(
                 _("%(count)s listing(s) no longer in the feed were unpublished.")
@@ -135,6 +151,9 @@ def feed_sync_run(
             "summary",
             "problems",
             "warnings",
+            "findings",
+            "repaired",
+            "skipped",
             "unpublished",
             "republished",
             "held",
@@ -188,10 +207,23 @@ class FeedPages:
 
 
 def _directory(dataset: Dataset) -> Directory:
+    """The feed's valid records (the rest left out and reported, as a skip-invalid import does);
+    FeedInvalid if the feed cannot be read as a whole."""
     try:
-        return build(dataset)
+        return build(dataset, skip_invalid=True)
     except InvalidImport as exc:
         raise FeedInvalid(list(exc.problems), list(exc.warnings)) from exc
+
+
+def _listed_ids(dataset: Dataset, table: str) -> set[uuid.UUID]:
+    """The ids of every ``table`` row the feed listed, valid or not."""
+    ids: set[uuid.UUID] = set()
+    for row in dataset.rows(table):
+        try:
+            ids.add(uuid.UUID(str(row.get("id") or "")))
+        except ValueError:
+            continue  # a row without a usable id names no stored listing
+    return ids
 
 
 def _apply(
@@ -200,6 +232,9 @@ def _apply(
     """Import the feed and bring its listings' marks, and their publication, up to date."""
     service_ids = {s.id for o in directory.organizations for s in o.services}
     agency_ids = {o.id for o in directory.organizations}
+    # What the feed lists but this run left out (invalid): still in the feed, kept as it was.
+    skipped_service_ids = _listed_ids(dataset, "services") - service_ids
+    skipped_agency_ids = _listed_ids(dataset, "organizations") - agency_ids
     with transaction.atomic():
         # One writer per network at a time: two syncs placing new pages under the same parent
         # would compute the same tree paths.
@@ -215,25 +250,33 @@ def _apply(
             raise FeedInvalid(list(exc.problems), list(exc.warnings)) from exc
         run.held = listings_hold(before=before) if before else []
         present = _pages_present(index=index, agency_ids=agency_ids, service_ids=service_ids)
-        run.unpublished, run.republished = _listings_mark(run=run, present=present)
+        kept = _pages_present(
+            index=index, agency_ids=skipped_agency_ids, service_ids=skipped_service_ids
+        )
+        run.unpublished, run.republished = _listings_mark(run=run, present=present, kept=kept)
     return report
 
 
 def _pages_present(
     *, index: Page, agency_ids: set[uuid.UUID], service_ids: set[uuid.UUID]
 ) -> dict[int, bool]:
-    """The network's listing pages the feed delivered, with whether each is live."""
+    """The network's listing pages with these HSDS ids, with whether each is live."""
     present: dict[int, bool] = {}
     for model, ids in ((AgencyPage, agency_ids), (ServicePage, service_ids)):
+        if not ids:
+            continue
         rows = model.objects.descendant_of(index).values_list("pk", "hsds_id", "live")
         present.update({pk: live for pk, hsds_id, live in rows if hsds_id in ids})
     return present
 
 
-def _listings_mark(*, run: FeedRun, present: dict[int, bool]) -> tuple[list[Any], list[Any]]:
+def _listings_mark(
+    *, run: FeedRun, present: dict[int, bool], kept: dict[int, bool]
+) -> tuple[list[Any], list[Any]]:
     """Mark the delivered pages as this feed's; unpublish this feed's pages it no longer lists;
-    publish again those it had unpublished and lists again. Returns both lists, as
-    [page id, title]."""
+    publish again those it had unpublished and delivers again. ``kept`` are this feed's pages it
+    still lists but whose copy was skipped: seen, left as they are. Returns the unpublished and
+    the republished pages, as [page id, title]."""
     feed = run.feed
     marks = {m.page_id: m for m in FeedListing.objects.filter(page_id__in=list(present))}
     new = [
@@ -245,6 +288,9 @@ def _listings_mark(*, run: FeedRun, present: dict[int, bool]) -> tuple[list[Any]
     FeedListing.objects.filter(page_id__in=list(marks)).update(
         feed=feed, last_seen_run=run, unpublished_by_feed=False
     )
+    # Only its own marks: a skipped copy claims no listing (and one the feed had unpublished
+    # stays so, to come back when a valid copy does).
+    FeedListing.objects.filter(feed=feed, page_id__in=list(kept)).update(last_seen_run=run)
     gone = list(
         FeedListing.objects.filter(feed=feed)
         .exclude(last_seen_run=run)

@@ -4,7 +4,6 @@ per network at a time). ``directory.hsds.import_jobs`` runs them."""
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +18,7 @@ from network.permissions import NetworkPerm, user_has_network_perm
 
 from .. import tasks
 from ..models import DirectoryImport, DirectoryImportStatus
+from ..selectors import job_unfinished
 from .reading import MAX_FILE_BYTES, ReadError, zip_check
 
 IMPORT_SUFFIXES = (".zip", ".json", ".ndjson")
@@ -28,18 +28,12 @@ class ImportRunning(ValidationError):
     """Another import into the same network is queued or running."""
 
 
-def directory_import_unfinished(*, network: Network, now: datetime) -> DirectoryImport | None:
-    """The network's import still queued or running, if any (one stuck for longer than
-    ``HSDS_IMPORT_STALE_MINUTES`` no longer counts: its worker died)."""
-    since = now - timedelta(minutes=settings.HSDS_IMPORT_STALE_MINUTES)
-    return (
-        DirectoryImport.objects.filter(
-            network=network,
-            status__in=[DirectoryImportStatus.QUEUED, DirectoryImportStatus.RUNNING],
-            created_at__gte=since,
-        )
-        .order_by("-created_at")
-        .first()
+def _import_unfinished(network: Network) -> DirectoryImport | None:
+    """The network's import still queued or running (``HSDS_IMPORT_STALE_MINUTES`` at most)."""
+    return job_unfinished(
+        jobs=DirectoryImport.objects.filter(network=network),
+        now=timezone.now(),
+        stale_minutes=settings.HSDS_IMPORT_STALE_MINUTES,
     )
 
 
@@ -79,7 +73,7 @@ def directory_import_start(*, network: Network, upload: UploadedFile, by: User) 
         _upload_zip_check(upload, name)
     # One import per network at a time: the network row is the lock, held until commit.
     Network.objects.select_for_update().filter(pk=network.pk).first()
-    running = directory_import_unfinished(network=network, now=timezone.now())
+    running = _import_unfinished(network)
     if running is not None:
         raise ImportRunning(
             {
@@ -121,7 +115,7 @@ def directory_import_valid_records(*, job: DirectoryImport, by: User) -> Directo
     unfinished; ValidationError if the job is not waiting for a decision."""
     Network.objects.select_for_update().filter(pk=job.network_id).first()
     job = _review_lock(job=job, by=by)
-    running = directory_import_unfinished(network=job.network, now=timezone.now())
+    running = _import_unfinished(job.network)
     if running is not None:
         raise ImportRunning(
             gettext("An import into %(network)s is still running (%(file)s); try again later.")

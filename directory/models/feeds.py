@@ -118,8 +118,14 @@ class FeedRun(models.Model):
     bytes_read = models.PositiveBigIntegerField(default=0)
     summary = models.TextField(blank=True)
     # Each a list of [file, row, field, problem, what was done] (the CSV report's columns).
+    # ``problems`` refused the whole run; ``findings`` are what a run that went through repaired
+    # or skipped (as the import's skip-invalid mode reports them).
     problems = models.JSONField(default=list, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    findings = models.JSONField(default=list, blank=True)
+    # The findings counted, for the list of runs (which does not load the reports).
+    repaired = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
     # The listings this run unpublished because the feed no longer lists them: [[page id, title]].
     unpublished = models.JSONField(default=list, blank=True)
     republished = models.JSONField(default=list, blank=True)
@@ -138,6 +144,8 @@ class FeedRun(models.Model):
 class FeedListing(models.Model):
     """A listing (agency or service page) that came from a feed.
 
+    Deleting the feed deletes these marks, never the listings: the network keeps its directory as
+    it was, unmarked (a listing the feed had unpublished stays unpublished).
     ``unpublished_by_feed`` marks the listings the feed's sync took down because the feed no longer
     lists them: only those are published again when they come back (one a person unpublished
     stays unpublished).

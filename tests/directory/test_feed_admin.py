@@ -12,7 +12,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from directory.feeds.sync import feed_sync_run
-from directory.models import FeedRun, FeedRunStatus, FeedRunTrigger, HsdsFeed, ServicePage
+from directory.models import (
+    FeedListing,
+    FeedRun,
+    FeedRunStatus,
+    FeedRunTrigger,
+    HsdsFeed,
+    ServicePage,
+)
 from tests.directory.feeds import FeedServer, feed_served, feed_service, ident
 from tests.network.factories import Tenant
 
@@ -38,6 +45,8 @@ def run_make(feed: HsdsFeed) -> FeedRun:
         status=FeedRunStatus.FAILED,
         summary="1 problem(s) found in the feed; nothing was changed.",
         problems=[["page 2", 3, "name", "=required", "refused: nothing changed"]],
+        findings=[["page 1 $[0]", 1, "email", "Secret finding", "record skipped"]],
+        skipped=1,
         unpublished=[[42, "Old service"]],
     )
 
@@ -58,7 +67,9 @@ def test_admins_list_and_open_only_their_networks_feeds(client, tenant_a, tenant
         reverse("directory_admin:feed_run", args=[their_run.pk]),
         reverse("directory_admin:feed_run_report", args=[their_run.pk]),
     ):
-        assert client.get(url).status_code == 404, url
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert b"Secret finding" not in response.content
     assert (
         client.post(reverse("directory_admin:feed_sync_now", args=[theirs.pk])).status_code == 404
     )
@@ -81,6 +92,7 @@ def test_other_roles_reach_no_feed(client, tenant_a, role):
         assert response.status_code in {302, 403, 404}, (url, response.status_code)
         assert KEY.encode() not in response.content
         assert b"Old service" not in response.content
+        assert b"Secret finding" not in response.content
     client.post(reverse("directory_admin:feed_sync_now", args=[feed.pk]))
     assert feed.runs.count() == 1
 
@@ -108,6 +120,8 @@ def test_the_api_key_is_set_kept_and_cleared_but_never_shown(client, tenant_a, t
     page = client.get(snippet_url("edit", feed.pk)).content.decode()
     assert KEY not in page
     assert "A key is set (not shown)" in page
+    assert 'type="password" name="new_api_key"' in page
+    assert 'name="api_key"' not in page
     client.post(snippet_url("edit", feed.pk), {**form, "new_api_key": "", "name": "Renamed"})
     feed.refresh_from_db()
     assert (feed.name, feed.api_key) == ("Renamed", KEY)
@@ -164,6 +178,7 @@ def test_the_report_lists_problems_and_unpublished_listings_as_csv(client, tenan
     assert rows == [
         ["file", "row", "field", "problem", "what was done"],
         ["page 2", "3", "name", "'=required", "refused: nothing changed"],
+        ["page 1 $[0]", "1", "email", "Secret finding", "record skipped"],
         ["", "", "", "Old service (page 42)", "unpublished: no longer in the feed"],
     ]
 
@@ -223,3 +238,81 @@ def test_the_public_pages_name_the_feed_a_listing_comes_from(client, tenant_a):
     for page in (service, service.get_parent()):
         body = client.get(page.get_url(), HTTP_HOST=site.hostname).content.decode()
         assert "This listing comes from County 211." in body
+
+
+def test_a_sync_leaves_invalid_records_out_and_its_report_counts_and_lists_them(
+    client, tenant_a, tenant_b
+):
+    services = [feed_service(n) for n in range(6)]
+    services[5]["name"], services[5]["status"] = "", "closed-for-ever"
+    location = services[0]["service_at_locations"][0]["location"]
+    location["latitude"], location["longitude"] = 0, 0
+    with feed_served(FeedServer(services)) as server:
+        feed = HsdsFeed.objects.create(
+            network=tenant_a.network, name="County 211", url=server.url, per_page=4
+        )
+        run = FeedRun.objects.create(feed=feed, trigger=FeedRunTrigger.MANUAL)
+        run = feed_sync_run(run_id=run.pk)
+    assert run.status == FeedRunStatus.DONE, run.summary
+    assert (run.skipped, run.repaired) == (4, 1)
+    client.force_login(tenant_a.users["network_admin"])
+    runs_page = client.get(reverse("directory_admin:feed_runs", args=[feed.pk])).content.decode()
+    assert "Left out" in runs_page
+    assert "<td>4</td><td>1</td>" in runs_page
+    detail = client.get(reverse("directory_admin:feed_run", args=[run.pk])).content.decode()
+    assert "4 problems left a record or part of one out;" in detail
+    assert "1 safe repair made." in detail
+    assert "closed-for-ever" in detail
+    response = client.get(reverse("directory_admin:feed_run_report", args=[run.pk]))
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["file", "row", "field", "problem", "what was done"]
+    actions = [row[4] for row in rows[1:]]
+    assert actions.count("record skipped") == 2
+    assert actions.count("row dropped") == 2
+    assert "coordinates dropped; the location is placed from its address" in actions
+    # Another network's admin reaches neither the run nor its report.
+    client.force_login(tenant_b.users["network_admin"])
+    for name in ("directory_admin:feed_run", "directory_admin:feed_run_report"):
+        response = client.get(reverse(name, args=[run.pk]))
+        assert response.status_code == 404
+        assert b"closed-for-ever" not in response.content
+
+
+def test_deleting_a_feed_keeps_its_listings_and_removes_their_mark(client, tenant_a, tenant_b):
+    services = [feed_service(n) for n in range(3)]
+    with feed_served(FeedServer(services)) as server:
+        feed = HsdsFeed.objects.create(network=tenant_a.network, name="County 211", url=server.url)
+        assert (
+            feed_sync_run(
+                run_id=FeedRun.objects.create(feed=feed, trigger=FeedRunTrigger.MANUAL).pk
+            ).status
+            == FeedRunStatus.DONE
+        )
+        del services[2]
+        gone = feed_sync_run(
+            run_id=FeedRun.objects.create(feed=feed, trigger=FeedRunTrigger.MANUAL).pk
+        )
+    assert {title for _, title in gone.unpublished} == {"Service 2"}
+    kept = ServicePage.objects.get(hsds_id=ident("svc", 0))
+    # Another network's admin can neither see the confirmation nor delete.
+    client.force_login(tenant_b.users["network_admin"])
+    assert client.get(snippet_url("delete", feed.pk)).status_code == 404
+    assert client.post(snippet_url("delete", feed.pk)).status_code == 404
+    assert HsdsFeed.objects.filter(pk=feed.pk).exists()
+    client.force_login(tenant_a.users["network_admin"])
+    confirm = client.get(snippet_url("delete", feed.pk)).content.decode()
+    assert "The listings that came from it stay in the directory as they are" in confirm
+    assert client.post(snippet_url("delete", feed.pk)).status_code == 302
+    assert not HsdsFeed.objects.filter(pk=feed.pk).exists()
+    assert not FeedRun.objects.filter(feed_id=feed.pk).exists()
+    assert not FeedListing.objects.exists()
+    root = tenant_a.network.root_page
+    pages = ServicePage.objects.descendant_of(root)
+    assert sorted(pages.live().values_list("title", flat=True)) == ["Service 0", "Service 1"]
+    assert not pages.get(hsds_id=ident("svc", 2)).live  # the feed's unpublishing stays
+    editor = client.get(reverse("wagtailadmin_pages:edit", args=[kept.pk])).content.decode()
+    assert "This listing comes from" not in editor
+    site = tenant_a.network.site
+    public = client.get(kept.get_url(), HTTP_HOST=site.hostname).content.decode()
+    assert "Service 0" in public
+    assert "This listing comes from" not in public

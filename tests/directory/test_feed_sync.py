@@ -3,6 +3,7 @@ this feed's vanished listings unpublished (never another's), the API key sent an
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -222,17 +223,94 @@ def test_pages_that_hold_fewer_services_than_announced_change_nothing(tenant_a):
 
 
 @pytest.mark.django_db
-def test_invalid_services_are_reported_where_they_are_and_nothing_changes(tenant_a):
+def test_invalid_services_are_left_out_and_reported_and_the_rest_is_imported(tenant_a):
     services = [feed_service(n) for n in range(6)]
     services[5]["name"] = ""
     services[5]["status"] = "closed-for-ever"
     with feed_served(FeedServer(services)) as server:
         run = sync(feed_make(tenant_a, server))
+    assert run.status == FeedRunStatus.DONE, run.summary
+    assert live_titles(tenant_a) == sorted(f"Service {n}" for n in range(5))
+    assert not ServicePage.objects.filter(hsds_id=ident("svc", 5)).exists()
+    # Where each problem is (page 2, its second service), and what was done about it.
+    lines = {(file, row, name, action) for file, row, name, _problem, action in run.findings}
+    assert ("page 2 $[1]", 2, "name", "record skipped") in lines
+    assert ("page 2 $[1]", 2, "status", "record skipped") in lines
+    # Its parts go with it: the place it is offered at and its phone.
+    parts = [(name, problem, action) for _f, _r, name, problem, action in run.findings[2:]]
+    assert parts == [
+        ("service_id", "its service (page 2 row 2) was skipped", "row dropped"),
+        ("service_id", "its service (page 2 row 2) was skipped", "row dropped"),
+    ]
+    assert (run.skipped, run.repaired) == (4, 0)
+    assert run.problems == []
+    assert "4 problem(s) left a record or part of one out; 0 safe repair(s)" in run.summary
+
+
+@pytest.mark.django_db
+def test_safe_repairs_are_made_and_reported(tenant_a):
+    services = [feed_service(n) for n in range(3)]
+    location = services[0]["service_at_locations"][0]["location"]
+    location["latitude"], location["longitude"] = 0, 0
+    with feed_served(FeedServer(services)) as server:
+        run = sync(feed_make(tenant_a, server))
+    assert run.status == FeedRunStatus.DONE, run.summary
+    assert len(live_titles(tenant_a)) == 3
+    assert (run.skipped, run.repaired) == (0, 1)
+    [(_file, _row, name, problem, action)] = run.findings
+    assert (name, problem) == ("latitude", "0,0 is not a place")
+    assert action == "coordinates dropped; the location is placed from its address"
+
+
+@pytest.mark.django_db
+def test_a_listing_the_feed_still_lists_is_kept_when_its_copy_is_invalid(tenant_a):
+    services = [feed_service(n) for n in range(6)]
+    with feed_served(FeedServer(services)) as server:
+        feed = feed_make(tenant_a, server)
+        sync(feed)
+        services[1]["name"] = ""  # still listed, but invalid this time
+        for n in (3, 4, 5):  # agency 1 is invalid: all of its services are left out with it
+            services[n]["organization"]["description"] = ""
+        del services[2]  # and service 2 has really gone
+        run = sync(feed)
+        assert run.status == FeedRunStatus.DONE, run.summary
+        assert {title for _, title in run.unpublished} == {"Service 2"}
+        assert live_titles(tenant_a) == [
+            "Service 0",
+            "Service 1",
+            "Service 3",
+            "Service 4",
+            "Service 5",
+        ]
+        assert AgencyPage.objects.get(hsds_id=ident("org", 1)).live
+        assert FeedListing.objects.filter(feed=feed, last_seen_run=run).count() == 7
+        # Left out again while the feed had unpublished it: it stays unpublished until a valid
+        # copy comes back.
+        services.insert(2, {**feed_service(2), "name": ""})
+        again = sync(feed)
+        assert again.republished == []
+        assert "Service 2" not in live_titles(tenant_a)
+        services[:] = [feed_service(n) for n in range(6)]
+        valid = sync(feed)
+    assert {title for _, title in valid.republished} == {"Service 2"}
+    assert live_titles(tenant_a) == sorted(f"Service {n}" for n in range(6))
+    assert (valid.skipped, valid.findings) == (0, [])
+
+
+@pytest.mark.django_db
+def test_a_feed_that_cannot_be_read_as_a_whole_changes_nothing(tenant_a):
+    services = [feed_service(n) for n in range(6)]
+    with feed_served(FeedServer(services)) as server:
+        feed = feed_make(tenant_a, server)
+        server.broken[2] = json.dumps(
+            {**server.page(2, 4), "contents": ["not an object", 42]}
+        ).encode()
+        run = sync(feed)
     assert run.status == FeedRunStatus.FAILED
     assert run.summary.endswith("problem(s) found in the feed; nothing was changed.")
-    where = {(file, row, name) for file, row, name, _, _ in run.problems}
-    assert ("page 2", 2, "name") in where
-    assert ("page 2", 2, "status") in where
+    assert ["page 2", None, "", "no HSDS objects in the file", "refused: nothing changed"] in (
+        run.problems
+    )
     assert not ServicePage.objects.descendant_of(tenant_a.network.root_page).exists()
 
 
@@ -341,3 +419,16 @@ def test_the_schedule_syncs_the_feeds_that_are_due(tenant_a):
     assert not manual.runs.exists()
     assert not paused.runs.exists()
     assert list(due.runs.values_list("status", flat=True)) == ["done", "done"]
+
+
+@pytest.mark.django_db
+def test_a_sync_unfinished_for_too_long_no_longer_blocks_the_next(tenant_a, settings):
+    with feed_served(FeedServer([feed_service(0)])) as server:
+        feed = feed_make(tenant_a, server)
+    stuck = FeedRun.objects.create(feed=feed, trigger=FeedRunTrigger.SCHEDULE)
+    later = stuck.created_at + timedelta(minutes=settings.HSDS_FEED_STALE_MINUTES - 1)
+    with pytest.raises(feed_runs.SyncRunning):
+        feed_runs.feed_run_create(feed=feed, trigger=FeedRunTrigger.MANUAL, by=None, now=later)
+    stale = stuck.created_at + timedelta(minutes=settings.HSDS_FEED_STALE_MINUTES + 1)
+    run = feed_runs.feed_run_create(feed=feed, trigger=FeedRunTrigger.MANUAL, by=None, now=stale)
+    assert run.pk != stuck.pk
