@@ -224,8 +224,11 @@ def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpRespo
         )
         return _json(page_envelope(total, params, [service_minimal(d) for d in found]))
     column = "full" if query.full or query.full_service else "summary"
-    total, params, texts = _page_of(rows.values_list(column, flat=True), query)
-    return _json_page(total, params, texts)
+    total, params, keys = _page_of(rows.values_list("pk", flat=True), query)
+    # The page's keys first (the filters and the offset walk an index, not the documents),
+    # then only these documents.
+    texts = dict(ServiceDocument.objects.filter(pk__in=keys).values_list("pk", column))
+    return _json_page(total, params, [texts[key] for key in keys if key in texts])
 
 
 @api.get(

@@ -62,7 +62,11 @@ class ServiceDocument(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["network", "path"], name="hsds_document_order"),
+            # With the key: a page's keys are read from the index alone (an index-only scan),
+            # however deep the page, without touching the wide document rows.
+            models.Index(
+                fields=["network", "path"], include=["service"], name="hsds_document_order"
+            ),
             models.Index(fields=["network", "hsds_id"], name="hsds_document_id"),
             models.Index(fields=["network", "organization_id"], name="hsds_document_org"),
             models.Index(fields=["network", "last_published_at"], name="hsds_document_modified"),
