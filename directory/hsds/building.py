@@ -20,7 +20,9 @@ a location whose organization is missing joins the organization of the services 
 
 What HSDS 3.0 has and Handoff does not model (contacts, programs, funding, organization
 identifiers, accessibility, metadata, additional URLs and every other property of an
-organization, service or location) goes into the records' ``extra``: ``hsds_extra``.
+organization, service or location) goes into the records' ``extra``: ``hsds_extra``. So do the
+language and attribute objects as given (their ids, names, notes and values), and a term's
+taxonomy as given, for export and the HSDS API to give them back.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ MAPPED_COLUMNS = {
 # Nested HSDS 3.0 properties (JSON input keeps them as they are) kept in ``hsds_extra``.
 NESTED_EXTRA = (
     "contacts", "funding", "programs", "program", "organization_identifiers", "metadata",
-    "additional_urls", "accessibility", "capacities",
+    "additional_urls", "additional_websites", "accessibility", "capacities",
 )  # fmt: skip
 MAIN_TABLE = {"organization": "organizations", "service": "services", "location": "locations"}
 # The table a referenced record lives in, and how the report names it.
@@ -262,6 +264,7 @@ class _Builder:
     ) -> tuple[dict[uuid.UUID, TermRecord], dict[uuid.UUID, tuple[str, str]]]:
         """Taxonomy terms; ``roles`` marks the terms of Handoff's own taxonomies (category...)."""
         taxonomy_names: dict[uuid.UUID, tuple[str, str]] = {}
+        details: dict[uuid.UUID, dict[str, Any]] = {}
         for row in taxonomy_rows:
             mark = len(self.problems)
             ident = row.uuid("id")
@@ -269,6 +272,7 @@ class _Builder:
             uri = row.text("uri")
             if self.kept(row, mark, RECORD_SKIPPED, table="taxonomies") and ident:
                 taxonomy_names[ident] = (name, uri)
+                details[ident] = {**_hsds_object(row), "name": name}
         terms: dict[uuid.UUID, TermRecord] = {}
         roles: dict[uuid.UUID, tuple[str, str]] = {}
         places: dict[uuid.UUID, Row] = {}
@@ -277,8 +281,10 @@ class _Builder:
             ident = row.uuid("id")
             taxonomy_id = row.uuid("taxonomy_id")
             taxonomy, uri = row.text("taxonomy"), ""
+            extra = _term_extra(row)
             if taxonomy_id in taxonomy_names:
                 taxonomy, uri = taxonomy_names[taxonomy_id]
+                extra["taxonomy_detail"] = details[taxonomy_id]
             elif taxonomy_id is not None:
                 where = self.skipped["taxonomies"].get(taxonomy_id)
                 gone = f"its taxonomy ({where[0]} row {where[1]}) was skipped" if where else ""
@@ -307,6 +313,7 @@ class _Builder:
                 description=description,
                 parent_id=parent_id,
                 taxonomy=taxonomy or "Service types",
+                extra=extra,
             )
         for term in terms.values():
             if term.parent_id and term.parent_id not in terms:
@@ -604,6 +611,8 @@ class _Builder:
                 )
             if self.kept(row, mark, ROW_DROPPED) and target and code not in target.languages:
                 target.languages.append(code)
+                # The language objects as given: their ids (and names, notes) go back out.
+                target.extra.setdefault("languages", []).append(_hsds_object(row))
 
     def _schedules(
         self,
@@ -724,6 +733,8 @@ class _Builder:
                 service = self.refer(row, "link_id", "services", services, required=True)
             if not self.kept(row, mark, ROW_DROPPED) or service is None or term is None:
                 continue
+            # The attributes as given: their ids (and values) go back out with their terms.
+            service.extra.setdefault("attributes", []).append(_hsds_object(row))
             role = roles.get(term.id)
             if role is None:
                 if term.id not in service.service_type_ids:
@@ -755,10 +766,12 @@ class _Builder:
             "organization_id": organizations,
         }
 
-        def attach(table: str, key: str, columns: tuple[str, ...]) -> None:
+        def attach(
+            table: str, key: str, columns: tuple[str, ...], *, organization_key: str = ""
+        ) -> None:
             for row in self.rows(table):
                 mark = len(self.problems)
-                record = None
+                record, column = None, ""
                 for column in columns:
                     ident = row.uuid(column)
                     record = owners[column].get(ident) if ident else None
@@ -773,7 +786,9 @@ class _Builder:
                     else:
                         row.problem(columns[-1], "is required")
                 if self.kept(row, mark, ROW_DROPPED) and record is not None:
-                    record.extra.setdefault(key, []).append(_hsds_object(row))
+                    # An organization's URLs are its ``additional_websites`` in HSDS 3.0.
+                    own = organization_key if column == "organization_id" else ""
+                    record.extra.setdefault(own or key, []).append(_hsds_object(row))
 
         attach(
             "contacts",
@@ -782,7 +797,12 @@ class _Builder:
         )
         attach("funding", "funding", ("service_id", "organization_id"))
         attach("organization_identifiers", "organization_identifiers", ("organization_id",))
-        attach("urls", "additional_urls", ("service_id", "organization_id"))
+        attach(
+            "urls",
+            "additional_urls",
+            ("service_id", "organization_id"),
+            organization_key="additional_websites",
+        )
         programs: dict[uuid.UUID, dict[str, Any]] = {}
         for row in self.rows("programs"):
             mark = len(self.problems)
@@ -885,6 +905,11 @@ def _extra_columns(row: Row, table: str) -> dict[str, Any]:
         elif key in NESTED_EXTRA and isinstance(value, list | dict):
             extra[key] = value
     return extra
+
+
+def _term_extra(row: Row) -> dict[str, Any]:
+    """A term's HSDS properties Handoff has no field for (its language, its URI)."""
+    return {key: row.text(key) for key in ("language", "term_uri") if row.text(key)}
 
 
 def _term_role(
