@@ -94,6 +94,17 @@ NESTED_EXTRA = (
     "contacts", "funding", "programs", "program", "organization_identifiers", "metadata",
     "additional_urls", "additional_websites", "accessibility", "capacities",
 )  # fmt: skip
+# Properties of the parts Handoff models (as rows of its own) that it has no field for: kept, with
+# the part's id, in the owner's ``hsds_extra`` under the part's HSDS key, and given back with it.
+UNMODELLED_PARTS = {
+    "addresses": ("attention",),
+    "schedules": (
+        "valid_from", "valid_to", "dtstart", "timezone", "until", "count", "wkst", "interval",
+        "byweekno", "bymonthday", "byyearday", "schedule_link", "attending_type", "notes",
+    ),
+    "service_areas": ("extent", "extent_type", "uri"),
+    "cost_options": ("valid_from", "valid_to"),
+}  # fmt: skip
 MAIN_TABLE = {"organization": "organizations", "service": "services", "location": "locations"}
 # The table a referenced record lives in, and how the report names it.
 LABEL = {
@@ -471,6 +482,7 @@ class _Builder:
                 continue  # the physical address wins; a postal one adds nothing we map
             for name, value in values.items():
                 setattr(location, name, value)
+            _part_keep(location.extra, "addresses", row)
         for row in accessibility_rows:
             mark = len(self.problems)
             location = self.refer(row, "location_id", "locations", locations, required=True)
@@ -627,23 +639,23 @@ class _Builder:
             ident = row.uuid("id") or uuid.uuid4()
             location_id: uuid.UUID | None = None
             target: list[HoursRecord] | None = None
+            owner: ServiceRecord | LocationRecord | None = None
             if row.raw("service_at_location_id"):
                 found = self.refer(
                     row, "service_at_location_id", "service_at_location", sals, required=True
                 )
                 if found is not None:
-                    location_id, target = found[1].location_id, found[0].hours
+                    owner, location_id = found[0], found[1].location_id
             elif row.raw("service_id"):
-                service = self.refer(row, "service_id", "services", services, required=True)
-                target = service.hours if service else None
+                owner = self.refer(row, "service_id", "services", services, required=True)
             elif row.raw("location_id"):
-                location = self.refer(row, "location_id", "locations", locations, required=True)
-                if location is not None:
-                    location_id, target = location.id, location.hours
+                owner = self.refer(row, "location_id", "locations", locations, required=True)
+                location_id = owner.id if owner is not None else None
             else:
                 row.problem(
                     "service_id", "a schedule needs a service, service_at_location or location"
                 )
+            target = owner.hours if owner is not None else None
             freq = row.raw("freq").upper()
             if freq and freq != "WEEKLY":
                 if self.kept(row, mark, ROW_DROPPED):
@@ -668,6 +680,8 @@ class _Builder:
             target += [
                 HoursRecord(ident, location_id, BYDAY[day], opens, closes, note) for day in days
             ]
+            if owner is not None:
+                _part_keep(owner.extra, "schedules", row)
 
     def _service_children(self, services: dict[uuid.UUID, ServiceRecord]) -> None:
         def owner(row: Row) -> ServiceRecord | None:
@@ -685,6 +699,7 @@ class _Builder:
             area = (row.uuid("id") or uuid.uuid4(), name, row.text("description"))
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.service_areas.append(area)
+                _part_keep(service.extra, "service_areas", row)
         for row in self.rows("cost_options"):
             mark = len(self.problems)
             service = owner(row)
@@ -697,6 +712,7 @@ class _Builder:
             )
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.cost_options.append(option)
+                _part_keep(service.extra, "cost_options", row)
         for row in self.rows("required_documents"):
             mark = len(self.problems)
             service = owner(row)
@@ -905,6 +921,24 @@ def _extra_columns(row: Row, table: str) -> dict[str, Any]:
         elif key in NESTED_EXTRA and isinstance(value, list | dict):
             extra[key] = value
     return extra
+
+
+_PART_SPECS = {
+    table: {spec.name: spec for spec in schema.TABLES[table]} for table in UNMODELLED_PARTS
+}
+
+
+def _part_keep(extra: dict[str, Any], table: str, row: Row) -> None:
+    """Keep the properties of a part (a schedule, an address...) Handoff has no field for, with
+    the part's id, in its owner's ``extra`` (nothing when it has none)."""
+    specs = _PART_SPECS[table]
+    values = {
+        column: _typed(specs[column], row.row[column])
+        for column in UNMODELLED_PARTS[table]
+        if row.row.get(column) not in ("", None)
+    }
+    if values and row.raw("id"):
+        extra.setdefault(table, []).append({"id": row.raw("id"), **values})
 
 
 def _term_extra(row: Row) -> dict[str, Any]:

@@ -113,6 +113,19 @@ def _kept(extra: Mapping[str, Any] | None, key: str) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _parts(extra: Mapping[str, Any] | None, key: str) -> dict[str, dict[str, Any]]:
+    """What the importer kept of a part's properties Handoff has no field for (a schedule's
+    ``valid_from``, an address's ``attention``...), by the part's id."""
+    return {str(item.get("id")): item for item in _kept(extra, key) if item.get("id")}
+
+
+def _with_part(obj: HsdsObject, parts: Mapping[str, Mapping[str, Any]]) -> HsdsObject:
+    """``obj`` with its kept unmodelled properties (never over one Handoff sets)."""
+    for key, value in parts.get(str(obj["id"]), {}).items():
+        obj.setdefault(key, value)
+    return obj
+
+
 def _languages(
     codes: Iterable[str], extra: Mapping[str, Any] | None, **owner: str
 ) -> list[HsdsObject]:
@@ -167,10 +180,14 @@ def _accessibility(location: Location, location_id: str) -> list[HsdsObject]:
     ]
 
 
-def _schedules(hours: Iterable[Any], owner: Any) -> list[HsdsObject]:
-    """Weekly openings (a row per weekday) joined back into HSDS WEEKLY schedules.
+def _schedules(
+    hours: Iterable[Any], owner: Any, extra: Mapping[str, Any] | None
+) -> list[HsdsObject]:
+    """Weekly openings (a row per weekday) joined back into HSDS WEEKLY schedules, with what
+    the owner's ``extra`` kept of them.
 
     ``owner(row)`` names who the schedule belongs to (``{"service_id": ...}``)."""
+    kept = _parts(extra, "schedules")
     grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for row in hours:
         key = (
@@ -182,16 +199,19 @@ def _schedules(hours: Iterable[Any], owner: Any) -> list[HsdsObject]:
         )
         grouped[key].append(row.weekday)
     return [
-        _clean(
-            {
-                "id": hsds_id,
-                **dict(who),
-                "freq": "WEEKLY",
-                "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
-                "opens_at": _clock(opens),
-                "closes_at": _clock(closes),
-                "description": note,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": hsds_id,
+                    **dict(who),
+                    "freq": "WEEKLY",
+                    "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
+                    "opens_at": _clock(opens),
+                    "closes_at": _clock(closes),
+                    "description": note,
+                }
+            ),
+            kept,
         )
         for (hsds_id, who, opens, closes, note), days in grouped.items()
     ]
@@ -222,24 +242,25 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
         obj["address_confidential"] = True
     obj["addresses"] = []
     if location.address_1 and not hidden:
-        obj["addresses"].append(
-            _clean(
-                {
-                    "id": location.address_hsds_id,
-                    "location_id": location_id,
-                    "address_1": location.address_1,
-                    "address_2": location.address_2,
-                    "city": location.city,
-                    "region": location.region,
-                    "state_province": location.state_province,
-                    "postal_code": location.postal_code,
-                    "country": location.country,
-                    "address_type": "physical",
-                }
-            )
+        address = _clean(
+            {
+                "id": location.address_hsds_id,
+                "location_id": location_id,
+                "address_1": location.address_1,
+                "address_2": location.address_2,
+                "city": location.city,
+                "region": location.region,
+                "state_province": location.state_province,
+                "postal_code": location.postal_code,
+                "country": location.country,
+                "address_type": "physical",
+            }
         )
+        obj["addresses"].append(_with_part(address, _parts(location.hsds_extra, "addresses")))
     obj["phones"] = [_phone(p, location_id=location_id) for p in location.phones.all()]
-    obj["schedules"] = _schedules(location.hours.all(), lambda _row: {"location_id": location_id})
+    obj["schedules"] = _schedules(
+        location.hours.all(), lambda _row: {"location_id": location_id}, location.hsds_extra
+    )
     obj["languages"] = _languages(location.languages, location.hsds_extra, location_id=location_id)
     obj["accessibility"] = _accessibility(location, location_id)
     return _with_extra(obj, location.hsds_extra, "location")
@@ -456,29 +477,38 @@ def service_object(
     obj["schedules"] = _schedules(
         (h for h in service.hours.all() if h.location_id not in locations),
         lambda _row: {"service_id": service_id},
+        service.hsds_extra,
     )
     obj["languages"] = _languages(service.languages, service.hsds_extra, service_id=service_id)
+    areas = _parts(service.hsds_extra, "service_areas")
     obj["service_areas"] = [
-        _clean(
-            {
-                "id": area.hsds_id,
-                "service_id": service_id,
-                "name": area.name,
-                "description": area.description,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": area.hsds_id,
+                    "service_id": service_id,
+                    "name": area.name,
+                    "description": area.description,
+                }
+            ),
+            areas,
         )
         for area in service.service_areas.all()
     ]
+    options = _parts(service.hsds_extra, "cost_options")
     obj["cost_options"] = [
-        _clean(
-            {
-                "id": option.hsds_id,
-                "service_id": service_id,
-                "option": option.option,
-                "currency": option.currency,
-                "amount": option.amount,
-                "amount_description": option.amount_description,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": option.hsds_id,
+                    "service_id": service_id,
+                    "option": option.option,
+                    "currency": option.currency,
+                    "amount": option.amount,
+                    "amount_description": option.amount_description,
+                }
+            ),
+            options,
         )
         for option in service.cost_options.all()
     ]
@@ -521,6 +551,7 @@ def service_at_location_object(
         obj["schedules"] = _schedules(
             (h for h in service.hours.all() if h.location_id == sal.location_id),
             lambda _row: {"service_at_location_id": sal_id},
+            service.hsds_extra,
         )
         obj["location"] = location_object(sal.location, organization_id=str(agency.hsds_id))
     return obj

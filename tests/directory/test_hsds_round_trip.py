@@ -25,6 +25,7 @@ from directory.hsds.serializing import derived_id, network_taxonomy_id
 from directory.hsds.writing import directory_tables, write_package
 from directory.models import FeedRunStatus, HsdsFeed, Location, ServicePage, TaxonomyTerm
 from tests.directory.factories import hsds_write
+from tests.directory.hsds_schemas import errors
 from tests.directory.test_feed_sync import sync
 
 Tables = dict[str, list[dict[str, str]]]
@@ -201,6 +202,7 @@ def package_tables() -> Tables:
             {
                 "id": ident("address", "loc"),
                 "location_id": LOC,
+                "attention": "Care of the front desk",
                 "address_1": "4 Bridge Rd",
                 "address_2": "Back door",
                 "city": "Klamath",
@@ -267,11 +269,21 @@ def package_tables() -> Tables:
             {
                 "id": ident("schedule", "svc"),
                 "service_id": SVC,
+                "valid_from": "2024-01-01",
+                "valid_to": "2030-12-31",
+                "dtstart": "2024-01-01",
+                "timezone": "-8",
+                "until": "2030-12-31",
+                "wkst": "MO",
                 "freq": "WEEKLY",
+                "interval": "1",
                 "byday": "MO,WE",
                 "opens_at": "09:00:00",
                 "closes_at": "12:30:00",
                 "description": "Pantry hours",
+                "schedule_link": "https://krma.example.org/calendar",
+                "attending_type": "In person",
+                "notes": "Bring a bag.",
             },
             {
                 "id": ident("schedule", "sal"),
@@ -281,6 +293,7 @@ def package_tables() -> Tables:
                 "opens_at": "14:00:00",
                 "closes_at": "16:00:00",
                 "description": "Produce at the hall",
+                "count": "40",
             },
             {
                 "id": ident("schedule", "loc"),
@@ -290,6 +303,7 @@ def package_tables() -> Tables:
                 "opens_at": "08:00:00",
                 "closes_at": "17:00:00",
                 "description": "Hall open",
+                "notes": "Closed on county holidays.",
             },
         ],
         "languages": [
@@ -309,12 +323,17 @@ def package_tables() -> Tables:
                 "service_id": SVC,
                 "name": "Lower Klamath",
                 "description": "From the mouth to the bridge.",
+                "extent": "Klamath, Requa and Klamath Glen",
+                "extent_type": "text",
+                "uri": "https://krma.example.org/area",
             }
         ],
         "cost_options": [
             {
                 "id": ident("cost"),
                 "service_id": SVC,
+                "valid_from": "2024-01-01",
+                "valid_to": "2025-12-31",
                 "option": "Delivery",
                 "currency": "USD",
                 "amount": "5.5",
@@ -478,6 +497,9 @@ def test_every_mapped_field_survives_import_api_sync_and_export(
     copy = Location.objects.get(hsds_id=SHELTER, page__path__startswith=_index_path(tenant_b))
     assert copy.address_confidential
     assert (copy.address_1, copy.latitude) == ("", None)
+    # What B serves of it is HSDS 3.0 (kept properties typed as the schema says).
+    services = directory_tables(tenant_b.network).services
+    assert [e for service in services for e in errors("service", service)] == []
     # B's export of the copy is what A's export of the import is (nothing added on the way).
     source = _exported(tenant_a, tmp_path / "source")
     assert _without_last_modified(exported) == _without_last_modified(source)
