@@ -811,6 +811,7 @@ class _Builder:
             "contacts",
             ("service_id", "service_at_location_id", "location_id", "organization_id"),
         )
+        self._contact_phones([*organizations.values(), *services.values(), *locations.values()])
         attach("funding", "funding", ("service_id", "organization_id"))
         attach("organization_identifiers", "organization_identifiers", ("organization_id",))
         attach(
@@ -853,6 +854,27 @@ class _Builder:
                 )
             if self.kept(row, mark, ROW_DROPPED) and record is not None:
                 record.extra.setdefault("metadata", []).append(_hsds_object(row))
+
+    def _contact_phones(self, records: list[Any]) -> None:
+        """A contact's phones (a phone naming only its contact) go with the contact kept in its
+        owner's ``extra``, as its ``phones``."""
+        contacts = {
+            str(contact.get("id")): contact
+            for record in records
+            for contact in record.extra.get("contacts", [])
+        }
+        specs = {spec.name: spec for spec in schema.TABLES["phones"]}
+        owners = ("organization_id", "location_id", "service_id")
+        for raw in self.dataset.rows("phones"):
+            contact = contacts.get(str(raw.get("contact_id") or "").strip())
+            if contact is None or not raw.get("number") or any(raw.get(c) for c in owners):
+                continue
+            phone = {
+                key: _typed(specs.get(key), value)
+                for key, value in raw.items()
+                if not key.startswith("_") and value not in ("", None, [], {})
+            }
+            contact.setdefault("phones", []).append(phone)
 
 
 def _table_of(column: str) -> str:

@@ -264,6 +264,14 @@ def package_tables() -> Tables:
                 "type": "text",
                 "description": "Text the pantry",
             },
+            {
+                "id": ident("phone", "contact"),
+                "contact_id": ident("contact", "svc"),
+                "number": "707-555-0145",
+                "extension": "3",
+                "type": "cell",
+                "description": "Tom's mobile",
+            },
         ],
         "schedules": [
             {
