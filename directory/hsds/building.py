@@ -20,7 +20,9 @@ a location whose organization is missing joins the organization of the services 
 
 What HSDS 3.0 has and Handoff does not model (contacts, programs, funding, organization
 identifiers, accessibility, metadata, additional URLs and every other property of an
-organization, service or location) goes into the records' ``extra``: ``hsds_extra``.
+organization, service or location) goes into the records' ``extra``: ``hsds_extra``. So do the
+language and attribute objects as given (their ids, names, notes and values), and a term's
+taxonomy as given, for export and the HSDS API to give them back.
 """
 
 from __future__ import annotations
@@ -90,8 +92,19 @@ MAPPED_COLUMNS = {
 # Nested HSDS 3.0 properties (JSON input keeps them as they are) kept in ``hsds_extra``.
 NESTED_EXTRA = (
     "contacts", "funding", "programs", "program", "organization_identifiers", "metadata",
-    "additional_urls", "accessibility", "capacities",
+    "additional_urls", "additional_websites", "accessibility", "capacities",
 )  # fmt: skip
+# Properties of the parts Handoff models (as rows of its own) that it has no field for: kept, with
+# the part's id, in the owner's ``hsds_extra`` under the part's HSDS key, and given back with it.
+UNMODELLED_PARTS = {
+    "addresses": ("attention",),
+    "schedules": (
+        "valid_from", "valid_to", "dtstart", "timezone", "until", "count", "wkst", "interval",
+        "byweekno", "bymonthday", "byyearday", "schedule_link", "attending_type", "notes",
+    ),
+    "service_areas": ("extent", "extent_type", "uri"),
+    "cost_options": ("valid_from", "valid_to"),
+}  # fmt: skip
 MAIN_TABLE = {"organization": "organizations", "service": "services", "location": "locations"}
 # The table a referenced record lives in, and how the report names it.
 LABEL = {
@@ -262,6 +275,7 @@ class _Builder:
     ) -> tuple[dict[uuid.UUID, TermRecord], dict[uuid.UUID, tuple[str, str]]]:
         """Taxonomy terms; ``roles`` marks the terms of Handoff's own taxonomies (category...)."""
         taxonomy_names: dict[uuid.UUID, tuple[str, str]] = {}
+        details: dict[uuid.UUID, dict[str, Any]] = {}
         for row in taxonomy_rows:
             mark = len(self.problems)
             ident = row.uuid("id")
@@ -269,6 +283,7 @@ class _Builder:
             uri = row.text("uri")
             if self.kept(row, mark, RECORD_SKIPPED, table="taxonomies") and ident:
                 taxonomy_names[ident] = (name, uri)
+                details[ident] = {**_hsds_object(row), "name": name}
         terms: dict[uuid.UUID, TermRecord] = {}
         roles: dict[uuid.UUID, tuple[str, str]] = {}
         places: dict[uuid.UUID, Row] = {}
@@ -277,8 +292,10 @@ class _Builder:
             ident = row.uuid("id")
             taxonomy_id = row.uuid("taxonomy_id")
             taxonomy, uri = row.text("taxonomy"), ""
+            extra = _term_extra(row)
             if taxonomy_id in taxonomy_names:
                 taxonomy, uri = taxonomy_names[taxonomy_id]
+                extra["taxonomy_detail"] = details[taxonomy_id]
             elif taxonomy_id is not None:
                 where = self.skipped["taxonomies"].get(taxonomy_id)
                 gone = f"its taxonomy ({where[0]} row {where[1]}) was skipped" if where else ""
@@ -307,6 +324,7 @@ class _Builder:
                 description=description,
                 parent_id=parent_id,
                 taxonomy=taxonomy or "Service types",
+                extra=extra,
             )
         for term in terms.values():
             if term.parent_id and term.parent_id not in terms:
@@ -464,6 +482,7 @@ class _Builder:
                 continue  # the physical address wins; a postal one adds nothing we map
             for name, value in values.items():
                 setattr(location, name, value)
+            _part_keep(location.extra, "addresses", row)
         for row in accessibility_rows:
             mark = len(self.problems)
             location = self.refer(row, "location_id", "locations", locations, required=True)
@@ -604,6 +623,8 @@ class _Builder:
                 )
             if self.kept(row, mark, ROW_DROPPED) and target and code not in target.languages:
                 target.languages.append(code)
+                # The language objects as given: their ids (and names, notes) go back out.
+                target.extra.setdefault("languages", []).append(_hsds_object(row))
 
     def _schedules(
         self,
@@ -618,23 +639,23 @@ class _Builder:
             ident = row.uuid("id") or uuid.uuid4()
             location_id: uuid.UUID | None = None
             target: list[HoursRecord] | None = None
+            owner: ServiceRecord | LocationRecord | None = None
             if row.raw("service_at_location_id"):
                 found = self.refer(
                     row, "service_at_location_id", "service_at_location", sals, required=True
                 )
                 if found is not None:
-                    location_id, target = found[1].location_id, found[0].hours
+                    owner, location_id = found[0], found[1].location_id
             elif row.raw("service_id"):
-                service = self.refer(row, "service_id", "services", services, required=True)
-                target = service.hours if service else None
+                owner = self.refer(row, "service_id", "services", services, required=True)
             elif row.raw("location_id"):
-                location = self.refer(row, "location_id", "locations", locations, required=True)
-                if location is not None:
-                    location_id, target = location.id, location.hours
+                owner = self.refer(row, "location_id", "locations", locations, required=True)
+                location_id = owner.id if owner is not None else None
             else:
                 row.problem(
                     "service_id", "a schedule needs a service, service_at_location or location"
                 )
+            target = owner.hours if owner is not None else None
             freq = row.raw("freq").upper()
             if freq and freq != "WEEKLY":
                 if self.kept(row, mark, ROW_DROPPED):
@@ -659,6 +680,8 @@ class _Builder:
             target += [
                 HoursRecord(ident, location_id, BYDAY[day], opens, closes, note) for day in days
             ]
+            if owner is not None:
+                _part_keep(owner.extra, "schedules", row)
 
     def _service_children(self, services: dict[uuid.UUID, ServiceRecord]) -> None:
         def owner(row: Row) -> ServiceRecord | None:
@@ -676,6 +699,7 @@ class _Builder:
             area = (row.uuid("id") or uuid.uuid4(), name, row.text("description"))
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.service_areas.append(area)
+                _part_keep(service.extra, "service_areas", row)
         for row in self.rows("cost_options"):
             mark = len(self.problems)
             service = owner(row)
@@ -688,6 +712,7 @@ class _Builder:
             )
             if self.kept(row, mark, ROW_DROPPED) and service:
                 service.cost_options.append(option)
+                _part_keep(service.extra, "cost_options", row)
         for row in self.rows("required_documents"):
             mark = len(self.problems)
             service = owner(row)
@@ -724,6 +749,8 @@ class _Builder:
                 service = self.refer(row, "link_id", "services", services, required=True)
             if not self.kept(row, mark, ROW_DROPPED) or service is None or term is None:
                 continue
+            # The attributes as given: their ids (and values) go back out with their terms.
+            service.extra.setdefault("attributes", []).append(_hsds_object(row))
             role = roles.get(term.id)
             if role is None:
                 if term.id not in service.service_type_ids:
@@ -755,10 +782,12 @@ class _Builder:
             "organization_id": organizations,
         }
 
-        def attach(table: str, key: str, columns: tuple[str, ...]) -> None:
+        def attach(
+            table: str, key: str, columns: tuple[str, ...], *, organization_key: str = ""
+        ) -> None:
             for row in self.rows(table):
                 mark = len(self.problems)
-                record = None
+                record, column = None, ""
                 for column in columns:
                     ident = row.uuid(column)
                     record = owners[column].get(ident) if ident else None
@@ -773,16 +802,24 @@ class _Builder:
                     else:
                         row.problem(columns[-1], "is required")
                 if self.kept(row, mark, ROW_DROPPED) and record is not None:
-                    record.extra.setdefault(key, []).append(_hsds_object(row))
+                    # An organization's URLs are its ``additional_websites`` in HSDS 3.0.
+                    own = organization_key if column == "organization_id" else ""
+                    record.extra.setdefault(own or key, []).append(_hsds_object(row))
 
         attach(
             "contacts",
             "contacts",
             ("service_id", "service_at_location_id", "location_id", "organization_id"),
         )
+        self._contact_phones([*organizations.values(), *services.values(), *locations.values()])
         attach("funding", "funding", ("service_id", "organization_id"))
         attach("organization_identifiers", "organization_identifiers", ("organization_id",))
-        attach("urls", "additional_urls", ("service_id", "organization_id"))
+        attach(
+            "urls",
+            "additional_urls",
+            ("service_id", "organization_id"),
+            organization_key="additional_websites",
+        )
         programs: dict[uuid.UUID, dict[str, Any]] = {}
         for row in self.rows("programs"):
             mark = len(self.problems)
@@ -817,6 +854,27 @@ class _Builder:
                 )
             if self.kept(row, mark, ROW_DROPPED) and record is not None:
                 record.extra.setdefault("metadata", []).append(_hsds_object(row))
+
+    def _contact_phones(self, records: list[Any]) -> None:
+        """A contact's phones (a phone naming only its contact) go with the contact kept in its
+        owner's ``extra``, as its ``phones``."""
+        contacts = {
+            str(contact.get("id")): contact
+            for record in records
+            for contact in record.extra.get("contacts", [])
+        }
+        specs = {spec.name: spec for spec in schema.TABLES["phones"]}
+        owners = ("organization_id", "location_id", "service_id")
+        for raw in self.dataset.rows("phones"):
+            contact = contacts.get(str(raw.get("contact_id") or "").strip())
+            if contact is None or not raw.get("number") or any(raw.get(c) for c in owners):
+                continue
+            phone = {
+                key: _typed(specs.get(key), value)
+                for key, value in raw.items()
+                if not key.startswith("_") and value not in ("", None, [], {})
+            }
+            contact.setdefault("phones", []).append(phone)
 
 
 def _table_of(column: str) -> str:
@@ -885,6 +943,29 @@ def _extra_columns(row: Row, table: str) -> dict[str, Any]:
         elif key in NESTED_EXTRA and isinstance(value, list | dict):
             extra[key] = value
     return extra
+
+
+_PART_SPECS = {
+    table: {spec.name: spec for spec in schema.TABLES[table]} for table in UNMODELLED_PARTS
+}
+
+
+def _part_keep(extra: dict[str, Any], table: str, row: Row) -> None:
+    """Keep the properties of a part (a schedule, an address...) Handoff has no field for, with
+    the part's id, in its owner's ``extra`` (nothing when it has none)."""
+    specs = _PART_SPECS[table]
+    values = {
+        column: _typed(specs[column], row.row[column])
+        for column in UNMODELLED_PARTS[table]
+        if row.row.get(column) not in ("", None)
+    }
+    if values and row.raw("id"):
+        extra.setdefault(table, []).append({"id": row.raw("id"), **values})
+
+
+def _term_extra(row: Row) -> dict[str, Any]:
+    """A term's HSDS properties Handoff has no field for (its language, its URI)."""
+    return {key: row.text(key) for key in ("language", "term_uri") if row.text(key)}
 
 
 def _term_role(

@@ -198,6 +198,7 @@ class _Importer(ImportWrites):
                 "description": record.description,
                 "taxonomy": record.taxonomy,
                 "parent": self.terms.get(record.parent_id) if record.parent_id else None,
+                "hsds_extra": record.extra,
             }
             created = term is None
             if term is None:

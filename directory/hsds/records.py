@@ -190,6 +190,7 @@ class TermRecord:
     description: str
     parent_id: uuid.UUID | None
     taxonomy: str
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

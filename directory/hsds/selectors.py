@@ -46,7 +46,7 @@ from .records import (
     SDOH_TAXONOMY_ID,
     well_known_term_id,
 )
-from .serializing import network_taxonomy_id
+from .serializing import network_taxonomy
 
 EARTH_RADIUS_METRES = 6_371_008.8
 METRES_PER_DEGREE = 111_195.0
@@ -159,17 +159,15 @@ def _service_taxonomy_q(*, network: Network, taxonomy_id: uuid.UUID, prefix: str
         return Q(Exists(through.objects.filter(servicepage_id=OuterRef(f"{prefix}pk"))))
     if taxonomy_id in (FEE_TAXONOMY_ID, REFERRAL_TAXONOMY_ID):
         return Q()  # every service has a fee type and a referral method
-    names = TaxonomyTerm.objects.filter(network=network).values_list("taxonomy", flat=True)
-    name = next(
-        (n for n in set(names) if network_taxonomy_id(network, n) == str(taxonomy_id)), None
-    )
-    if name is None:
+    terms = TaxonomyTerm.objects.filter(network=network).only("pk", "taxonomy", "hsds_extra")
+    wanted = [t.pk for t in terms if network_taxonomy(network, t)["id"] == str(taxonomy_id)]
+    if not wanted:
         return Q(pk__in=[])
     through = ServicePage.service_types.through
     return Q(
         Exists(
             through.objects.filter(
-                servicepage_id=OuterRef(f"{prefix}pk"), taxonomyterm__taxonomy=name
+                servicepage_id=OuterRef(f"{prefix}pk"), taxonomyterm_id__in=wanted
             )
         )
     )

@@ -11,6 +11,10 @@ Rules every object follows:
 * what an HSDS object carried that Handoff does not model (``hsds_extra`` on agencies, services
   and locations) is given back as HSDS properties, except Handoff's own ``x_`` keys; it never
   replaces a property Handoff models, so it cannot bring back a hidden address;
+* what Handoff models as a plain value but the source gave as objects (languages, a location's
+  accessibility, a service's attributes, a term's taxonomy) goes out as the source's objects,
+  under their ids, while they still say what Handoff has; otherwise with ids made from what they
+  belong to (``derived_id``);
 * a confidential address (``Location.address_confidential``) never appears: the location keeps
   its name and description, loses its address and map point, and says so with Handoff's
   ``address_confidential`` extension property (the public page shows no more).
@@ -103,18 +107,87 @@ def _phone(phone: Any, **owner: str) -> HsdsObject:
     )
 
 
-def _languages(codes: Iterable[str], **owner: str) -> list[HsdsObject]:
+def _kept(extra: Mapping[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    """The HSDS objects the importer kept in ``hsds_extra[key]`` as the source gave them."""
+    value = (extra or {}).get(key)
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _parts(extra: Mapping[str, Any] | None, key: str) -> dict[str, dict[str, Any]]:
+    """What the importer kept of a part's properties Handoff has no field for (a schedule's
+    ``valid_from``, an address's ``attention``...), by the part's id."""
+    return {str(item.get("id")): item for item in _kept(extra, key) if item.get("id")}
+
+
+def _with_part(obj: HsdsObject, parts: Mapping[str, Mapping[str, Any]]) -> HsdsObject:
+    """``obj`` with its kept unmodelled properties (never over one Handoff sets)."""
+    for key, value in parts.get(str(obj["id"]), {}).items():
+        obj.setdefault(key, value)
+    return obj
+
+
+def _languages(
+    codes: Iterable[str], extra: Mapping[str, Any] | None, **owner: str
+) -> list[HsdsObject]:
+    """A language object per code: the one the source gave for the code (its id, name and
+    note), else one with an id made from the owner and the code."""
     ((owner_key, owner_id),) = owner.items()
+    given = {str(item.get("code", "")).lower(): item for item in _kept(extra, "languages")}
+    result = []
+    for code in codes:
+        source = given.get(code, {})
+        result.append(
+            _clean(
+                {
+                    "id": source.get("id") or derived_id("language", owner_id, code),
+                    owner_key: owner_id,
+                    "name": source.get("name"),
+                    "code": code,
+                    "note": source.get("note"),
+                }
+            )
+        )
+    return result
+
+
+def _accessibility(location: Location, location_id: str) -> list[HsdsObject]:
+    """The accessibility objects the source gave while the location's accessibility is still
+    what they said (the importer joined them); else one object saying what it says now."""
+    if not location.accessibility:
+        return []
+    given = _kept(location.hsds_extra, "accessibility")
+    notes = (str(item.get("description") or item.get("details") or "") for item in given)
+    said = "\n".join(note for note in notes if note).strip()
+    if given and said == location.accessibility.strip():
+        return [
+            _clean(
+                {
+                    "id": item.get("id") or derived_id("accessibility", location_id, n),
+                    "location_id": location_id,
+                    "description": item.get("description"),
+                    "details": item.get("details"),
+                    "url": item.get("url"),
+                }
+            )
+            for n, item in enumerate(given)
+        ]
     return [
-        {"id": derived_id("language", owner_id, code), owner_key: owner_id, "code": code}
-        for code in codes
+        {
+            "id": derived_id("accessibility", location_id),
+            "location_id": location_id,
+            "description": location.accessibility,
+        }
     ]
 
 
-def _schedules(hours: Iterable[Any], owner: Any) -> list[HsdsObject]:
-    """Weekly openings (a row per weekday) joined back into HSDS WEEKLY schedules.
+def _schedules(
+    hours: Iterable[Any], owner: Any, extra: Mapping[str, Any] | None
+) -> list[HsdsObject]:
+    """Weekly openings (a row per weekday) joined back into HSDS WEEKLY schedules, with what
+    the owner's ``extra`` kept of them.
 
     ``owner(row)`` names who the schedule belongs to (``{"service_id": ...}``)."""
+    kept = _parts(extra, "schedules")
     grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for row in hours:
         key = (
@@ -126,16 +199,19 @@ def _schedules(hours: Iterable[Any], owner: Any) -> list[HsdsObject]:
         )
         grouped[key].append(row.weekday)
     return [
-        _clean(
-            {
-                "id": hsds_id,
-                **dict(who),
-                "freq": "WEEKLY",
-                "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
-                "opens_at": _clock(opens),
-                "closes_at": _clock(closes),
-                "description": note,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": hsds_id,
+                    **dict(who),
+                    "freq": "WEEKLY",
+                    "byday": ",".join(WEEKDAY_CODES[d] for d in sorted(days)),
+                    "opens_at": _clock(opens),
+                    "closes_at": _clock(closes),
+                    "description": note,
+                }
+            ),
+            kept,
         )
         for (hsds_id, who, opens, closes, note), days in grouped.items()
     ]
@@ -166,36 +242,27 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
         obj["address_confidential"] = True
     obj["addresses"] = []
     if location.address_1 and not hidden:
-        obj["addresses"].append(
-            _clean(
-                {
-                    "id": location.address_hsds_id,
-                    "location_id": location_id,
-                    "address_1": location.address_1,
-                    "address_2": location.address_2,
-                    "city": location.city,
-                    "region": location.region,
-                    "state_province": location.state_province,
-                    "postal_code": location.postal_code,
-                    "country": location.country,
-                    "address_type": "physical",
-                }
-            )
-        )
-    obj["phones"] = [_phone(p, location_id=location_id) for p in location.phones.all()]
-    obj["schedules"] = _schedules(location.hours.all(), lambda _row: {"location_id": location_id})
-    obj["languages"] = _languages(location.languages, location_id=location_id)
-    obj["accessibility"] = (
-        [
+        address = _clean(
             {
-                "id": derived_id("accessibility", location_id),
+                "id": location.address_hsds_id,
                 "location_id": location_id,
-                "description": location.accessibility,
+                "address_1": location.address_1,
+                "address_2": location.address_2,
+                "city": location.city,
+                "region": location.region,
+                "state_province": location.state_province,
+                "postal_code": location.postal_code,
+                "country": location.country,
+                "address_type": "physical",
             }
-        ]
-        if location.accessibility
-        else []
+        )
+        obj["addresses"].append(_with_part(address, _parts(location.hsds_extra, "addresses")))
+    obj["phones"] = [_phone(p, location_id=location_id) for p in location.phones.all()]
+    obj["schedules"] = _schedules(
+        location.hours.all(), lambda _row: {"location_id": location_id}, location.hsds_extra
     )
+    obj["languages"] = _languages(location.languages, location.hsds_extra, location_id=location_id)
+    obj["accessibility"] = _accessibility(location, location_id)
     return _with_extra(obj, location.hsds_extra, "location")
 
 
@@ -244,26 +311,41 @@ def _handoff_vocabulary() -> tuple[dict[str, HsdsObject], dict[str, HsdsObject]]
     )
 
 
+def network_taxonomy(network: Network, term: TaxonomyTerm) -> HsdsObject:
+    """The taxonomy of one of a network's terms: as its source published it (id, description,
+    uri, version) while the term still names it, else one of the network's own, by name."""
+    detail = (term.hsds_extra or {}).get("taxonomy_detail")
+    if isinstance(detail, dict) and detail.get("id") and detail.get("name") == term.taxonomy:
+        return _clean(
+            {
+                "id": str(detail["id"]),
+                "name": term.taxonomy,
+                "description": detail.get("description") or f"{network.name}: {term.taxonomy}",
+                "uri": detail.get("uri"),
+                "version": detail.get("version"),
+            }
+        )
+    return {
+        "id": network_taxonomy_id(network, term.taxonomy),
+        "name": term.taxonomy,
+        "description": f"{network.name}: {term.taxonomy}",
+    }
+
+
 def taxonomy_objects(network: Network, terms: Iterable[TaxonomyTerm]) -> list[HsdsObject]:
     """Handoff's own taxonomies (SDOH categories, fee type, referral method), then the
-    network's (one per ``taxonomy`` name its terms use)."""
+    network's (one per taxonomy its terms name, in the order of the names)."""
     own, _terms = _handoff_vocabulary()
-    names = sorted({term.taxonomy for term in terms})
-    return [
-        *own.values(),
-        *(
-            {
-                "id": network_taxonomy_id(network, name),
-                "name": name,
-                "description": f"{network.name}: {name}",
-            }
-            for name in names
-        ),
-    ]
+    network_own: dict[str, HsdsObject] = {}
+    for term in sorted(terms, key=lambda t: t.taxonomy):
+        taxonomy = network_taxonomy(network, term)
+        network_own.setdefault(taxonomy["id"], taxonomy)
+    return [*own.values(), *network_own.values()]
 
 
 def taxonomy_term_object(term: TaxonomyTerm, *, network: Network) -> HsdsObject:
     """A network's term (prefetch ``parent``)."""
+    extra = term.hsds_extra or {}
     return _clean(
         {
             "id": term.hsds_id,
@@ -272,7 +354,9 @@ def taxonomy_term_object(term: TaxonomyTerm, *, network: Network) -> HsdsObject:
             "description": term.description or term.name,
             "parent_id": term.parent.hsds_id if term.parent_id and term.parent else None,
             "taxonomy": term.taxonomy,
-            "taxonomy_id": network_taxonomy_id(network, term.taxonomy),
+            "language": extra.get("language"),
+            "taxonomy_id": network_taxonomy(network, term)["id"],
+            "term_uri": extra.get("term_uri"),
         }
     )
 
@@ -290,28 +374,33 @@ def _attributes(service: ServicePage, *, network: Network) -> list[HsdsObject]:
     terms = [own_terms[str(well_known_term_id("sdohcc", c.code))] for c in service.categories.all()]
     terms.append(own_terms[str(well_known_term_id("fee", service.fee_type))])
     terms.append(own_terms[str(well_known_term_id("referral", service.referral_method))])
-    terms += [taxonomy_term_object(t, network=network) for t in service.service_types.all()]
+    details: dict[str, HsdsObject] = {}
+    for service_type in service.service_types.all():
+        terms.append(taxonomy_term_object(service_type, network=network))
+        details[terms[-1]["id"]] = network_taxonomy(network, service_type)
     # A nested term names its parent only when the service carries the parent too: a reader of
     # this one object (or of the JSON export, made of these objects) has no other term to look
     # up. The whole tree is in /taxonomy_terms and the export's taxonomy_terms table.
     carried = {term["id"] for term in terms}
     terms = [{k: v for k, v in term.items() if k != "parent_id" or v in carried} for term in terms]
     service_id = str(service.hsds_id)
+    given = {str(a.get("taxonomy_term_id")): a for a in _kept(service.hsds_extra, "attributes")}
     attributes = []
     for term in terms:
-        taxonomy = own_taxonomies.get(term["taxonomy_id"]) or {
-            "id": term["taxonomy_id"],
-            "name": term["taxonomy"],
-            "description": f"{network.name}: {term['taxonomy']}",
-        }
+        source = given.get(str(term["id"]), {})
+        taxonomy = own_taxonomies.get(term["taxonomy_id"]) or details[term["id"]]
         attributes.append(
-            {
-                "id": derived_id("attribute", service_id, term["id"]),
-                "link_id": service_id,
-                "link_entity": "service",
-                "taxonomy_term_id": term["id"],
-                "taxonomy_term": {**term, "taxonomy_detail": taxonomy},
-            }
+            _clean(
+                {
+                    "id": source.get("id") or derived_id("attribute", service_id, term["id"]),
+                    "link_id": service_id,
+                    "link_type": source.get("link_type"),
+                    "link_entity": "service",
+                    "value": source.get("value"),
+                    "taxonomy_term_id": term["id"],
+                    "taxonomy_term": {**term, "taxonomy_detail": taxonomy},
+                }
+            )
         )
     return attributes
 
@@ -397,29 +486,38 @@ def service_object(
     obj["schedules"] = _schedules(
         (h for h in service.hours.all() if h.location_id not in locations),
         lambda _row: {"service_id": service_id},
+        service.hsds_extra,
     )
-    obj["languages"] = _languages(service.languages, service_id=service_id)
+    obj["languages"] = _languages(service.languages, service.hsds_extra, service_id=service_id)
+    areas = _parts(service.hsds_extra, "service_areas")
     obj["service_areas"] = [
-        _clean(
-            {
-                "id": area.hsds_id,
-                "service_id": service_id,
-                "name": area.name,
-                "description": area.description,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": area.hsds_id,
+                    "service_id": service_id,
+                    "name": area.name,
+                    "description": area.description,
+                }
+            ),
+            areas,
         )
         for area in service.service_areas.all()
     ]
+    options = _parts(service.hsds_extra, "cost_options")
     obj["cost_options"] = [
-        _clean(
-            {
-                "id": option.hsds_id,
-                "service_id": service_id,
-                "option": option.option,
-                "currency": option.currency,
-                "amount": option.amount,
-                "amount_description": option.amount_description,
-            }
+        _with_part(
+            _clean(
+                {
+                    "id": option.hsds_id,
+                    "service_id": service_id,
+                    "option": option.option,
+                    "currency": option.currency,
+                    "amount": option.amount,
+                    "amount_description": option.amount_description,
+                }
+            ),
+            options,
         )
         for option in service.cost_options.all()
     ]
@@ -468,6 +566,7 @@ def service_at_location_object(
         obj["schedules"] = _schedules(
             (h for h in service.hours.all() if h.location_id == sal.location_id),
             lambda _row: {"service_at_location_id": sal_id},
+            service.hsds_extra,
         )
         obj["location"] = (
             location

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cms.categories import NEED_LABELS, need_label
 
-from .fields import hsds_id_field
+from .fields import hsds_extra_field, hsds_id_field
 
 
 class SdohCategory(models.Model):
@@ -53,6 +53,9 @@ class TaxonomyTerm(models.Model):
         related_name="children",
         verbose_name=_("parent"),
     )
+    # The term's unmodelled HSDS properties (``language``, ``term_uri``) and ``taxonomy_detail``:
+    # its taxonomy as the source published it (id, description, uri, version).
+    hsds_extra = hsds_extra_field()
 
     class Meta:
         ordering = ["name"]
