@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("directory", "0014_hsds_service_documents"),
+        ("directory", "0016_hsds_document_order_key"),
     ]
 
     operations = [
