@@ -40,7 +40,7 @@ def _service_pairs(
 ) -> list[tuple[HsdsObject, HsdsObject]]:
     """(full object or {}, list form) of each published service among ``services``."""
     loaded = selectors.services_load(
-        selectors.published_services(network=network).filter(pk__in=[s.pk for s in services]),
+        selectors.published_services_among(network=network, pks=[s.pk for s in services]),
         full=full,
         location_details=False,
     )
@@ -108,9 +108,7 @@ def service_at_location_objects(
     services = {
         s.pk: s
         for s in selectors.services_load(
-            selectors.published_services(network=network).filter(
-                pk__in={sal.page_id for sal in sals}
-            ),
+            selectors.published_services_among(network=network, pks={sal.page_id for sal in sals}),
             full=True,
         )
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,6 +101,35 @@ def published_services(*, network: Network) -> QuerySet[ServicePage]:
         .filter(Exists(agency_live))
         .order_by("path")
     )
+
+
+def published_services_among(*, network: Network, pks: Iterable[int]) -> QuerySet[ServicePage]:
+    """``published_services`` restricted to these keys, decided from the keys: each page and
+    its agency are fetched by key and path, and checked here.
+
+    Asked as one query (``published_services().filter(pk__in=...)``), PostgreSQL plans from
+    the table's statistics; inside a bulk import's transaction they don't count the rows just
+    written, and the plan walked every service of the network for each batch of keys (4.6 s
+    a batch at 50,000 services, growing with the directory)."""
+    index = directory_index(network=network)
+    wanted = list(pks)
+    if index is None or not wanted:
+        return ServicePage.objects.none()
+    agency_length = len(index.path) + AgencyPage.steplen
+    candidates = [
+        (pk, path)
+        for pk, path, depth, live in ServicePage.objects.filter(pk__in=wanted).values_list(
+            "pk", "path", "depth", "live"
+        )
+        if live and depth == index.depth + 2 and path.startswith(index.path)
+    ]
+    live_agencies = set(
+        AgencyPage.objects.filter(
+            path__in={path[:agency_length] for _pk, path in candidates}, live=True
+        ).values_list("path", flat=True)
+    )
+    keep = [pk for pk, path in candidates if path[:agency_length] in live_agencies]
+    return ServicePage.objects.filter(pk__in=keep).order_by("path")
 
 
 # --- filters ----------------------------------------------------------------------------------

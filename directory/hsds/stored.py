@@ -106,9 +106,9 @@ def service_documents_refresh(*, service_ids: Iterable[int]) -> int:
                 by_network[network.pk].append(pk)
         for network in networks.values():
             services = list(
-                selectors.published_services(network=network)
-                .filter(pk__in=by_network[network.pk])
-                .only(*_COLUMNS)
+                selectors.published_services_among(
+                    network=network, pks=by_network[network.pk]
+                ).only(*_COLUMNS)
             )
             built = _build(network, services)
             ServiceDocument.objects.bulk_create(built)
