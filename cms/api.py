@@ -26,6 +26,7 @@ Paging. A list answers the envelope of the HSDS 3.0 API reference (``Page``): ``
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -45,6 +46,18 @@ T = TypeVar("T")
 MAX_PER_PAGE = 100
 # Far enough for any list; beyond it an offset may not fit the database's integers.
 MAX_PAGE = 1_000_000
+
+
+# How ISO 8601 text of a day, or of a day and time, starts.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date_text(value: Any) -> Any:
+    """A ``BeforeValidator`` for a query's day or instant: ISO 8601 text only (pydantic would
+    also read a number, as seconds since 1970: "13" would be an instant of 1970)."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError(_("Give an ISO 8601 date (and time), e.g. 2026-11-24T10:00:00Z."))
+    return value
 
 
 class ErrorDetail(Schema):
@@ -279,6 +292,7 @@ __all__ = [
     "PageParams",
     "api_make",
     "error_response",
+    "iso_date_text",
     "page_envelope",
     "page_params",
     "validation_details",

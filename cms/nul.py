@@ -39,8 +39,13 @@ def nul_refused(request: HttpRequest, field: str) -> HttpResponse:
         message = _("The address cannot contain null characters.")
     wants_json = "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
     if wants_json:
+        # The APIs' error (cms.api): the wrong parameter in ``details``.
         return JsonResponse(
-            {"error": "invalid", "message": message, "errors": {field or "path": [message]}},
+            {
+                "error": "invalid",
+                "message": message,
+                "details": [{"field": field or "path", "message": message}],
+            },
             status=400,
         )
     return HttpResponse(

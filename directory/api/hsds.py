@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max, QuerySet
@@ -21,8 +21,19 @@ from django.urls import reverse
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Schema
+from pydantic import AfterValidator, BeforeValidator
 
-from cms.api import ERRORS, ApiError, ErrorOut, Page, api_make, page_envelope, page_params
+from cms.api import (
+    MAX_PAGE,
+    MAX_PER_PAGE,
+    ApiError,
+    ErrorOut,
+    Page,
+    api_make,
+    iso_date_text,
+    page_envelope,
+    page_params,
+)
 from network.models import Network
 
 from ..geocoding import GeocodingError, geocode
@@ -54,10 +65,26 @@ class Root(Schema):
     publisher: dict[str, Any]
 
 
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC (without an offset, it is taken as UTC); one that UTC cannot hold
+    (an offset at the calendar's ends) is refused."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(_("This instant is out of range.")) from None
+
+
+Instant = Annotated[datetime, BeforeValidator(iso_date_text), AfterValidator(_in_utc)]
+
+
 class PagingQuery(Schema):
-    page: int | None = Field(None, description="Page number, from 1.")
-    per_page: int | None = Field(None, description="Items a page, 1 to 100 (default 50).")
-    format: str = Field("json", description="Only json.")
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+    per_page: int = Field(
+        50, ge=1, le=MAX_PER_PAGE, description="Items a page, 1 to 100 (default 50)."
+    )
+    format: Literal["json"] = Field("json", description="Only json.")
 
 
 class ServiceQuery(PagingQuery):
@@ -67,7 +94,7 @@ class ServiceQuery(PagingQuery):
     )
     taxonomy_id: uuid.UUID | None = Field(None, description="Tagged with a term of this taxonomy.")
     organization_id: uuid.UUID | None = Field(None, description="Offered by this organization.")
-    modified_after: datetime | None = Field(
+    modified_after: Instant | None = Field(
         None, description="Published on or after this instant (no offset: UTC)."
     )
     minimal: bool = Field(False, description="Only id, name, status and last_modified.")
@@ -83,7 +110,7 @@ class OrganizationQuery(PagingQuery):
     search: str = ""
     taxonomy_term_id: uuid.UUID | None = None
     taxonomy_id: uuid.UUID | None = None
-    modified_after: datetime | None = None
+    modified_after: Instant | None = None
     full: bool = Field(False, description="Organizations with their phones and locations.")
     full_service: bool = Field(False, description="With their services, fully nested.")
 
@@ -114,6 +141,16 @@ class FullServiceOut(Schema):
 ANY_PAGE = Page[dict[str, Any]]
 
 
+def answers(found: Any, *, reads_input: bool = True) -> dict[int, Any]:
+    """An operation's answers: ``found`` (200); 304 to a conditional request its ETag or
+    Last-Modified matches, 404 on a host that serves no directory (and for an id nothing has),
+    429 over the rate limit (``directory.api.public``); 400 if it reads parameters."""
+    documented: dict[int, Any] = {200: found, 304: None, 404: ErrorOut, 429: ErrorOut}
+    if reads_input:
+        documented[400] = ErrorOut
+    return dict(sorted(documented.items()))
+
+
 def _network(request: HttpRequest) -> Network:
     return request.hsds_network  # type: ignore[attr-defined]
 
@@ -128,20 +165,7 @@ def _json(data: Any, *, last_modified: datetime | None = None) -> HttpResponse:
     return response
 
 
-def _check_format(query: PagingQuery) -> None:
-    if query.format != "json":
-        raise ApiError(
-            400,
-            "invalid",
-            _("Only the json format is served."),
-            [{"field": "format", "message": _("Only the json format is served.")}],
-        )
-
-
 def _filter(query: Any) -> HsdsFilter:
-    modified_after = getattr(query, "modified_after", None)
-    if modified_after is not None and modified_after.tzinfo is None:
-        modified_after = modified_after.replace(tzinfo=UTC)
     postcode = getattr(query, "postcode", "").strip()
     proximity = getattr(query, "proximity", None)
     near = None
@@ -162,14 +186,13 @@ def _filter(query: Any) -> HsdsFilter:
         taxonomy_term_id=getattr(query, "taxonomy_term_id", None),
         taxonomy_id=getattr(query, "taxonomy_id", None),
         organization_id=getattr(query, "organization_id", None),
-        modified_after=modified_after,
+        modified_after=getattr(query, "modified_after", None),
         postcode=postcode,
         near=near,
     )
 
 
 def _page_of(rows: QuerySet[Any], query: PagingQuery) -> tuple[int, Any, list[Any]]:
-    _check_format(query)
     params = page_params(query.page, query.per_page)
     total = rows.count()
     items = list(rows[params.offset : params.offset + params.per_page]) if total else []
@@ -195,7 +218,9 @@ def _uuid(value: str) -> uuid.UUID:
 # --- operations -------------------------------------------------------------------------------
 
 
-@api.get("/", response=Root, summary="About this API", tags=["required"])
+@api.get(
+    "/", response=answers(Root, reads_input=False), summary="About this API", tags=["required"]
+)
 def root(request: HttpRequest) -> HttpResponse:
     """The HSDS version and profile of this API, and where its OpenAPI document is."""
     network = _network(request)
@@ -211,7 +236,7 @@ def root(request: HttpRequest) -> HttpResponse:
     )
 
 
-@api.get("/services", response={200: ANY_PAGE, **ERRORS}, summary="Services", tags=["required"])
+@api.get("/services", response=answers(ANY_PAGE), summary="Services", tags=["required"])
 def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpResponse:
     """The network's published services: the list form (with the organization's own fields),
     ``full``/``full_service`` for fully nested services, ``minimal`` for id, name, status and
@@ -233,7 +258,7 @@ def services_list(request: HttpRequest, query: Query[ServiceQuery]) -> HttpRespo
 
 @api.get(
     "/services/{id}",
-    response={200: FullServiceOut, **ERRORS},
+    response=answers(FullServiceOut, reads_input=False),
     summary="One service, fully nested",
     tags=["required"],
 )
@@ -253,9 +278,7 @@ def service_detail(request: HttpRequest, id: str) -> HttpResponse:
     return response
 
 
-@api.get(
-    "/organizations", response={200: ANY_PAGE, **ERRORS}, summary="Organizations", tags=["optional"]
-)
+@api.get("/organizations", response=answers(ANY_PAGE), summary="Organizations", tags=["optional"])
 def organizations_list(request: HttpRequest, query: Query[OrganizationQuery]) -> HttpResponse:
     """The network's published organizations: their own fields, ``full`` with their phones and
     locations, ``full_service`` also with their services fully nested."""
@@ -272,7 +295,7 @@ def organizations_list(request: HttpRequest, query: Query[OrganizationQuery]) ->
 
 @api.get(
     "/organizations/{id}",
-    response={200: dict[str, Any], **ERRORS},
+    response=answers(dict[str, Any]),
     summary="One organization, fully nested",
     tags=["optional"],
 )
@@ -304,7 +327,6 @@ def _taxonomies(network: Network) -> list[HsdsObject]:
 
 
 def _in_memory_page(items: list[HsdsObject], query: PagingQuery) -> HttpResponse:
-    _check_format(query)
     params = page_params(query.page, query.per_page)
     contents = items[params.offset : params.offset + params.per_page]
     return _json(page_envelope(len(items), params, contents))
@@ -315,7 +337,7 @@ def _matches(obj: HsdsObject, search: str) -> bool:
     return all(word.casefold() in text for word in search.split())
 
 
-@api.get("/taxonomies", response={200: ANY_PAGE, **ERRORS}, summary="Taxonomies", tags=["optional"])
+@api.get("/taxonomies", response=answers(ANY_PAGE), summary="Taxonomies", tags=["optional"])
 def taxonomies_list(request: HttpRequest, query: Query[TaxonomyQuery]) -> HttpResponse:
     """Handoff's taxonomies (SDOH categories, fee type, referral method) and the network's."""
     items = [t for t in _taxonomies(_network(request)) if _matches(t, query.search)]
@@ -324,7 +346,7 @@ def taxonomies_list(request: HttpRequest, query: Query[TaxonomyQuery]) -> HttpRe
 
 @api.get(
     "/taxonomies/{id}",
-    response={200: dict[str, Any], **ERRORS},
+    response=answers(dict[str, Any], reads_input=False),
     summary="One taxonomy",
     tags=["optional"],
 )
@@ -342,7 +364,7 @@ def _terms(network: Network) -> list[HsdsObject]:
 
 @api.get(
     "/taxonomy_terms",
-    response={200: ANY_PAGE, **ERRORS},
+    response=answers(ANY_PAGE),
     summary="Taxonomy terms",
     tags=["optional"],
 )
@@ -361,7 +383,7 @@ def taxonomy_terms_list(request: HttpRequest, query: Query[TermQuery]) -> HttpRe
 
 @api.get(
     "/taxonomy_terms/{id}",
-    response={200: dict[str, Any], **ERRORS},
+    response=answers(dict[str, Any], reads_input=False),
     summary="One taxonomy term",
     tags=["optional"],
 )
@@ -375,7 +397,7 @@ def taxonomy_term_detail(request: HttpRequest, id: str) -> HttpResponse:
 
 @api.get(
     "/service_at_locations",
-    response={200: ANY_PAGE, **ERRORS},
+    response=answers(ANY_PAGE),
     summary="Services at locations",
     tags=["optional"],
 )
@@ -396,7 +418,7 @@ def service_at_locations_list(request: HttpRequest, query: Query[SalQuery]) -> H
 
 @api.get(
     "/service_at_locations/{id}",
-    response={200: dict[str, Any], **ERRORS},
+    response=answers(dict[str, Any], reads_input=False),
     summary="One service at a location, nested",
     tags=["optional"],
 )

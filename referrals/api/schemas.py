@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, Schema
-from pydantic import AfterValidator, ConfigDict, StrictBool, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, field_validator
 
-from cms.api import MAX_PAGE, MAX_PER_PAGE, ErrorOut
+from cms.api import MAX_PAGE, MAX_PER_PAGE, ErrorOut, iso_date_text
 from referrals.models import ReasonCode, ReferralOutcome, ReferralStatus, Urgency
 
 # The largest id a database key holds (a signed 64-bit integer).
@@ -28,6 +28,9 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+# A query's day or instant, as ISO 8601 text (not a number of seconds).
+Day = Annotated[date, BeforeValidator(iso_date_text)]
+Instant = Annotated[datetime, BeforeValidator(iso_date_text)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 
 
@@ -126,11 +129,11 @@ class ReferralFilters(Schema):
     overdue: bool | None = Field(
         None, description="Only referrals past their answer or outcome due time (or not)."
     )
-    updated_after: datetime | None = Field(
+    updated_after: Instant | None = Field(
         None, description="Only referrals changed after this instant (with a time zone)."
     )
-    sent_from: date | None = Field(None, description="Sent on or after this day.")
-    sent_to: date | None = Field(None, description="Sent on or before this day.")
+    sent_from: Day | None = Field(None, description="Sent on or after this day.")
+    sent_to: Day | None = Field(None, description="Sent on or before this day.")
     sort: Literal["-created_at", "created_at", "-updated_at", "updated_at"] = Field(
         "-created_at",
         description="Newest first by default; 'updated_at' (oldest change first) suits polling "

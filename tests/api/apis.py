@@ -1,6 +1,7 @@
 """The JSON APIs the schemathesis suite (``test_schemas.py``) checks against their own OpenAPI
-schemas. Adding an API is one line in ``APIS``: where its schema is served, who calls it and,
-if it helps the generator reach real objects, the known values of its parameters."""
+schemas. Adding an API is one line in ``APIS``: where its schema is served, who calls it, on
+which host and, if it helps the generator reach real objects, the known values of its
+parameters."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from directory.hsds import documents, selectors
+from directory.hsds.selectors import HsdsFilter
+from directory.models import ServiceDocument
 from referrals.models import Referral
 from tests.referrals.factories import Loop
 
@@ -15,12 +19,26 @@ from tests.referrals.factories import Loop
 # organization ("clinic": the clinic's staff; "agency": the food agency's staff).
 Actor = str
 # Parameter (path, query or top-level body member) name → values that name real objects of the
-# loop; the generator sometimes uses one instead of what it made up.
+# loop; the generator sometimes uses one instead of what it made up. A name may be scoped to
+# the operations whose path ends with a given one: "/services/{id} id" is the ``id`` of
+# ``…/services/{id}`` only.
 KnownValues = Callable[[Loop], dict[str, list[Any]]]
+# The host the API is asked on (its ``Host`` header), given the loop.
+HostOf = Callable[[Loop], str]
 
 
 def no_known_values(loop: Loop) -> dict[str, list[Any]]:
     return {}
+
+
+def any_host(loop: Loop) -> str:
+    """Django's test client's own host: an API served on every host."""
+    return "testserver"
+
+
+def network_host(loop: Loop) -> str:
+    """The loop's network's own host: an API that answers for the network of the host."""
+    return loop.tenant.network.site.hostname
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,9 @@ class ApiUnderTest:
     schema_url: str
     actors: tuple[Actor, ...]
     known_values: KnownValues = field(default=no_known_values)
+    host: HostOf = field(default=any_host)
+    # Settings for the run (e.g. a rate limit the suite's thousands of requests would reach).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def referral_api_values(loop: Loop) -> dict[str, list[Any]]:
@@ -43,6 +64,41 @@ def referral_api_values(loop: Loop) -> dict[str, list[Any]]:
     }
 
 
+def hsds_api_values(loop: Loop) -> dict[str, list[Any]]:
+    """The network's published services, organizations, taxonomies, terms and services at
+    locations, each for its own operation's ``id`` and for the filters that take one, and the
+    loop's postcode, so that reads and filters reach them."""
+    network = loop.tenant.network
+    services = [
+        str(i)
+        for i in ServiceDocument.objects.filter(network=network).values_list("hsds_id", flat=True)
+    ]
+    organizations = [
+        str(i)
+        for i in selectors.published_agencies(network=network).values_list("hsds_id", flat=True)
+    ]
+    taxonomies = [t["id"] for t in documents.taxonomies(network=network)]
+    terms = [t["id"] for t in documents.taxonomy_terms(network=network)]
+    places = [
+        str(i)
+        for i in selectors.filtered_service_at_locations(
+            network=network, where=HsdsFilter()
+        ).values_list("hsds_id", flat=True)
+    ]
+    return {
+        "/services/{id} id": services,
+        "/organizations/{id} id": organizations,
+        "/taxonomies/{id} id": taxonomies,
+        "/taxonomy_terms/{id} id": terms,
+        "/service_at_locations/{id} id": places,
+        "organization_id": organizations,
+        "taxonomy_id": taxonomies,
+        "taxonomy_term_id": terms,
+        "parent_id": terms,
+        "postcode": ["95501"],
+    }
+
+
 APIS: list[ApiUnderTest] = [
     ApiUnderTest(
         "referrals",
@@ -50,5 +106,12 @@ APIS: list[ApiUnderTest] = [
         actors=("clinic", "agency"),
         known_values=referral_api_values,
     ),
-    # The HSDS 3.0 API, public: ApiUnderTest("hsds", "/api/hsds/openapi.json", ("anonymous",)),
+    ApiUnderTest(
+        "hsds",
+        "/api/hsds/openapi.json",
+        actors=("anonymous",),
+        known_values=hsds_api_values,
+        host=network_host,
+        settings={"HSDS_API_RATE_LIMIT": None},
+    ),
 ]

@@ -167,6 +167,10 @@ def test_pages_together_list_every_service_once(client, alpha):
         ({"taxonomy_id": "1"}, "taxonomy_id"),
         ({"organization_id": "x"}, "organization_id"),
         ({"modified_after": "last tuesday"}, "modified_after"),
+        ({"modified_after": "13"}, "modified_after"),  # not seconds since 1970
+        ({"modified_after": "0001-01-01T00:00:00+01:00"}, "modified_after"),  # before UTC's year 1
+        ({"search": "food\x00"}, "search"),
+        ({"postcode": "95501\x00", "proximity": "5000"}, "postcode"),
         ({"full": "maybe"}, "full"),
         ({"minimal": "perhaps"}, "minimal"),
         ({"proximity": "5000"}, "proximity"),
@@ -628,6 +632,24 @@ def test_openapi_document_and_docs_page(client, alpha):
     assert "cdn" not in html.lower()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "script-src 'self'" in docs["Content-Security-Policy"]
+
+
+def test_openapi_document_declares_every_answer(client, alpha):
+    """Every operation names what the wrapper around it may answer (304, 404 for a host
+    without a directory, 429), and 400 where it reads parameters."""
+    document = ok(client, alpha, "/openapi.json")
+    for path, operations in document["paths"].items():
+        if path.endswith("/openapi.json") or path.endswith("/docs"):
+            continue
+        answers = set(operations["get"]["responses"])
+        assert {"200", "304", "404", "429"} <= answers, path
+        takes_query = any(p["in"] == "query" for p in operations["get"].get("parameters", []))
+        assert ("400" in answers) == takes_query, path
+    paging = {
+        p["name"]: p["schema"] for p in document["paths"]["/api/hsds/services"]["get"]["parameters"]
+    }
+    assert (paging["per_page"]["minimum"], paging["per_page"]["maximum"]) == (1, 100)
+    assert paging["format"]["const"] == "json"
 
 
 # --- query counts -----------------------------------------------------------------------------

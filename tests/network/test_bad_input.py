@@ -88,7 +88,9 @@ def test_nul_in_the_api_status_filter_is_refused(client, loop):
     act_as(client, loop.clinic_staff, loop.clinic)
     response = client.get(API, {"status": NUL})
     assert response.status_code == 400
-    assert "null characters" in response.json()["message"]
+    body = response.json()
+    assert "null characters" in body["message"]
+    assert [d["field"] for d in body["details"]] == ["status"]  # the APIs' own error form
 
 
 def test_nul_in_an_api_body_string_is_refused_and_nothing_is_sent(client, loop):

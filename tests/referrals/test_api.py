@@ -237,7 +237,9 @@ def test_the_list_filters_combine(client, loop):
         {"updated_after": "yesterday"},
         {"updated_after": "2026-11-24T10:00:00"},  # no time zone
         {"updated_after": "0001-01-01T00:00:00+14:00"},  # before the calendar in UTC
+        {"updated_after": "13"},  # not seconds since 1970
         {"sent_from": "2026-02-30"},
+        {"sent_to": "0"},  # not a day counted in seconds since 1970
         {"sort": "client"},
         {"overdue": "maybe"},
         {"category": "x" * 101},
