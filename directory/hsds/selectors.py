@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt, Substr
 
 from cms.categories import SDOH_CATEGORIES
@@ -367,6 +367,31 @@ def _attach(
         parent._prefetched_objects_cache[relation] = by_parent.get(parent.pk, [])
 
 
+def _tags_attach(
+    services: Sequence[ServicePage],
+    relation: str,
+    target: str,
+    order: tuple[str, ...],
+    *,
+    related: tuple[str, ...] = (),
+) -> None:
+    """Each service's tags of a many-to-many ``relation`` (through rows naming ``target``),
+    attached like ``_attach`` and in the tag model's order."""
+    through = ServicePage._meta.get_field(relation).remote_field.through  # type: ignore[union-attr]
+    rows = (
+        through.objects.filter(servicepage_id__in=[s.pk for s in services])
+        .select_related(*(target, *(f"{target}__{r}" for r in related)))
+        .order_by(*(f"{target}__{o}" for o in order), "pk")
+    )
+    by_service: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_service[row.servicepage_id].append(getattr(row, target))
+    for service in services:
+        if not hasattr(service, "_prefetched_objects_cache"):
+            service._prefetched_objects_cache = {}
+        service._prefetched_objects_cache[relation] = by_service.get(service.pk, [])
+
+
 def _ordered(model: Any) -> QuerySet[Any]:
     return model.objects.order_by("sort_order", "pk")
 
@@ -394,12 +419,9 @@ def services_load(
     has their objects from the agencies)."""
     if not full:
         return list(services)
-    loaded = list(
-        services.prefetch_related(  # type: ignore[union-attr]
-            "categories",
-            Prefetch("service_types", queryset=TaxonomyTerm.objects.select_related("parent")),
-        )
-    )
+    loaded = list(services)
+    _tags_attach(loaded, "categories", "sdohcategory", ("sort_order", "display"))
+    _tags_attach(loaded, "service_types", "taxonomyterm", ("name",), related=("parent",))
     for relation, model in (
         ("phones", ServicePhone),
         ("cost_options", CostOption),
