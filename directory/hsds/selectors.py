@@ -377,7 +377,7 @@ def _tags_attach(
 ) -> None:
     """Each service's tags of a many-to-many ``relation`` (through rows naming ``target``),
     attached like ``_attach`` and in the tag model's order."""
-    through = ServicePage._meta.get_field(relation).remote_field.through  # type: ignore[union-attr]
+    through = ServicePage._meta.get_field(relation).remote_field.through
     rows = (
         through.objects.filter(servicepage_id__in=[s.pk for s in services])
         .select_related(*(target, *(f"{target}__{r}" for r in related)))

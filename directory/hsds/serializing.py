@@ -60,6 +60,14 @@ def network_taxonomy_id(network: Network, name: str) -> str:
     return derived_id("taxonomy", network.slug, name)
 
 
+def _rows(owner: Any, relation: str) -> Iterable[Any]:
+    """``owner``'s rows of a one-to-many or many-to-many relation: those the loader attached
+    (``directory.hsds.selectors``), read without building the relation's manager (through
+    modelcluster's managers, that cost more than the serializing), else from the database."""
+    loaded = getattr(owner, "_prefetched_objects_cache", {}).get(relation)
+    return loaded if loaded is not None else getattr(owner, relation).all()
+
+
 def _clean(obj: Mapping[str, Any]) -> HsdsObject:
     """Drop empty values (keeping ``id``), and make numbers JSON numbers."""
     result: HsdsObject = {}
@@ -257,9 +265,9 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
             }
         )
         obj["addresses"].append(_with_part(address, _parts(location.hsds_extra, "addresses")))
-    obj["phones"] = [_phone(p, location_id=location_id) for p in location.phones.all()]
+    obj["phones"] = [_phone(p, location_id=location_id) for p in _rows(location, "phones")]
     obj["schedules"] = _schedules(
-        location.hours.all(), lambda _row: {"location_id": location_id}, location.hsds_extra
+        _rows(location, "hours"), lambda _row: {"location_id": location_id}, location.hsds_extra
     )
     obj["languages"] = _languages(location.languages, location.hsds_extra, location_id=location_id)
     obj["accessibility"] = _accessibility(location, location_id)
@@ -288,10 +296,13 @@ def organization_object(
     )
     if nested:
         obj["phones"] = [
-            _phone(p, organization_id=org_id) for p in agency.phones.all() if p.location_id is None
+            _phone(p, organization_id=org_id)
+            for p in _rows(agency, "phones")
+            if p.location_id is None
         ]
         obj["locations"] = [
-            location_object(location, organization_id=org_id) for location in agency.locations.all()
+            location_object(location, organization_id=org_id)
+            for location in _rows(agency, "locations")
         ]
         if services is not None:
             obj["services"] = services
@@ -371,11 +382,13 @@ def _attributes(service: ServicePage, *, network: Network) -> list[HsdsObject]:
     """The terms a service is tagged with (prefetch ``categories`` and ``service_types``),
     as attributes carrying their term and its taxonomy."""
     own_taxonomies, own_terms = _handoff_vocabulary()
-    terms = [own_terms[str(well_known_term_id("sdohcc", c.code))] for c in service.categories.all()]
+    terms = [
+        own_terms[str(well_known_term_id("sdohcc", c.code))] for c in _rows(service, "categories")
+    ]
     terms.append(own_terms[str(well_known_term_id("fee", service.fee_type))])
     terms.append(own_terms[str(well_known_term_id("referral", service.referral_method))])
     details: dict[str, HsdsObject] = {}
-    for service_type in service.service_types.all():
+    for service_type in _rows(service, "service_types"):
         terms.append(taxonomy_term_object(service_type, network=network))
         details[terms[-1]["id"]] = network_taxonomy(network, service_type)
     # A nested term names its parent only when the service carries the parent too: a reader of
@@ -465,7 +478,7 @@ def service_object(
         obj["organization"] = organization_object(agency, nested=False)
         return _with_extra(obj, _scalars(service.hsds_extra), "service")
     service_id = str(obj["id"])
-    locations = {sal.location_id: sal for sal in service.service_locations.all()}
+    locations = {sal.location_id: sal for sal in _rows(service, "service_locations")}
     obj["organization"] = (
         organization if organization is not None else organization_object(agency, nested=True)
     )
@@ -482,9 +495,9 @@ def service_object(
         )
         for sal in locations.values()
     ]
-    obj["phones"] = [_phone(p, service_id=service_id) for p in service.phones.all()]
+    obj["phones"] = [_phone(p, service_id=service_id) for p in _rows(service, "phones")]
     obj["schedules"] = _schedules(
-        (h for h in service.hours.all() if h.location_id not in locations),
+        (h for h in _rows(service, "hours") if h.location_id not in locations),
         lambda _row: {"service_id": service_id},
         service.hsds_extra,
     )
@@ -502,7 +515,7 @@ def service_object(
             ),
             areas,
         )
-        for area in service.service_areas.all()
+        for area in _rows(service, "service_areas")
     ]
     options = _parts(service.hsds_extra, "cost_options")
     obj["cost_options"] = [
@@ -519,7 +532,7 @@ def service_object(
             ),
             options,
         )
-        for option in service.cost_options.all()
+        for option in _rows(service, "cost_options")
     ]
     obj["required_documents"] = [
         _clean(
@@ -530,7 +543,7 @@ def service_object(
                 "uri": document.uri,
             }
         )
-        for document in service.required_documents.all()
+        for document in _rows(service, "required_documents")
     ]
     obj["attributes"] = _attributes(service, network=network)
     return _with_extra(obj, service.hsds_extra, "service")
@@ -564,7 +577,7 @@ def service_at_location_object(
     )
     if nested:
         obj["schedules"] = _schedules(
-            (h for h in service.hours.all() if h.location_id == sal.location_id),
+            (h for h in _rows(service, "hours") if h.location_id == sal.location_id),
             lambda _row: {"service_at_location_id": sal_id},
             service.hsds_extra,
         )
