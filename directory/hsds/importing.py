@@ -69,6 +69,9 @@ def directory_import(
     if directory is None:
         directory = build(dataset, skip_invalid=skip_invalid)
     with transaction.atomic():
+        # One writer per network at a time, whoever calls (the command, an upload, a feed):
+        # two imports placing new pages under the same parent would compute the same tree paths.
+        Network.objects.select_for_update().filter(pk=network.pk).first()
         return _Importer(network, directory, progress).run()
 
 

@@ -286,3 +286,26 @@ def test_two_uploads_at_the_same_moment_start_one_import(tmp_path):
             thread.join(timeout=60)
     assert sorted(outcomes) == ["refused", "started"]
     assert DirectoryImport.objects.filter(network=tenant.network).count() == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="row locks need PostgreSQL; run with DATABASE_URL=postgres://…",
+)
+def test_every_import_locks_its_network_row(tenant_a, tmp_path):
+    """Whoever calls it (the command, an upload's task, a feed sync), an import holds its
+    network's row until it commits: two writers never compute the same tree paths."""
+    from django.test.utils import CaptureQueriesContext
+
+    from directory.hsds.importing import directory_import
+
+    dataset = read(hsds_write(tmp_path / "p", hsds_minimal()))
+    with CaptureQueriesContext(connection) as queries:
+        directory_import(network=tenant_a.network, dataset=dataset)
+    locks = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"network_network"' in q["sql"] and "FOR UPDATE" in q["sql"]
+    ]
+    assert locks, "the import did not lock the network row"
+    assert str(tenant_a.network.pk) in locks[0]
