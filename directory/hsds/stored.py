@@ -17,6 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from wagtail.models import Page
 
+from cms.bulk import rows_insert
 from network.models import Network
 
 from ..models import ServiceDocument, ServicePage
@@ -43,8 +44,9 @@ def _text(obj: Any) -> str:
     return json.dumps(obj, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
-def _build(network: Network, services: list[ServicePage]) -> list[ServiceDocument]:
-    """The documents of these published services of ``network`` (a fixed number of queries)."""
+def _build(network: Network, services: list[ServicePage]) -> list[dict[str, Any]]:
+    """The document rows of these published services of ``network`` (a fixed number of
+    queries)."""
     made = {
         full["id"]: (full, summary)
         for full, summary in documents.service_documents(services, network=network)
@@ -56,24 +58,32 @@ def _build(network: Network, services: list[ServicePage]) -> list[ServiceDocumen
             continue
         full, summary = made[key]
         rows.append(
-            ServiceDocument(
-                service_id=service.pk,
-                network=network,
-                path=service.path,
-                hsds_id=service.hsds_id,
-                organization_id=full["organization_id"],
-                title=service.title,
-                alternate_name=service.alternate_name,
-                description=service.description,
-                status=service.status,
-                fee_type=service.fee_type,
-                referral_method=service.referral_method,
-                last_published_at=service.last_published_at,
-                full=_text(full),
-                summary=_text(summary),
-            )
+            {
+                "service_id": service.pk,
+                "network_id": network.pk,
+                "path": service.path,
+                "hsds_id": service.hsds_id,
+                "organization_id": full["organization_id"],
+                "title": service.title,
+                "alternate_name": service.alternate_name,
+                "description": service.description,
+                "status": service.status,
+                "fee_type": service.fee_type,
+                "referral_method": service.referral_method,
+                "last_published_at": service.last_published_at,
+                "full": _text(full),
+                "summary": _text(summary),
+            }
         )
     return rows
+
+
+def _write(rows: list[dict[str, Any]]) -> int:
+    # Plain rows in bulk (COPY on PostgreSQL): the documents are large JSON texts, and the
+    # ORM's bulk insert passes through psycopg's query splitting (multi-row VALUES) or
+    # escapes every quote in Python (UNNEST arrays).
+    rows_insert(ServiceDocument, rows, fields=list(ServiceDocument._meta.concrete_fields))
+    return len(rows)
 
 
 def _networks_of(paths: Iterable[str]) -> dict[str, Network]:
@@ -110,9 +120,7 @@ def service_documents_refresh(*, service_ids: Iterable[int]) -> int:
                     network=network, pks=by_network[network.pk]
                 ).only(*_COLUMNS)
             )
-            built = _build(network, services)
-            ServiceDocument.objects.bulk_create(built)
-            written += len(built)
+            written += _write(_build(network, services))
     return written
 
 
@@ -125,9 +133,7 @@ def service_documents_rebuild(*, network: Network, progress: Progress | None = N
     services = list(selectors.published_services(network=network).only(*_COLUMNS))
     written = 0
     for start in range(0, len(services), BATCH):
-        built = _build(network, services[start : start + BATCH])
-        ServiceDocument.objects.bulk_create(built)
-        written += len(built)
+        written += _write(_build(network, services[start : start + BATCH]))
         if progress is not None:
             progress(min(start + BATCH, len(services)), len(services))
     return written

@@ -7,26 +7,7 @@ rows instead of building each object from a dozen tables on every request.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
-
-
-class DocumentTextField(models.TextField):
-    """A text column of large JSON documents, bulk-inserted as one placeholder per value.
-
-    On PostgreSQL Django bulk-inserts plain columns through ``UNNEST`` of one array per column,
-    and psycopg escapes every quote of every array element in Python: for JSON text, full of
-    quotes, that made writing documents cost more than building them. A field with its own
-    placeholder takes the plain multi-row ``VALUES`` path instead."""
-
-    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
-        return "%s"
-
-    def deconstruct(self) -> Any:
-        # The column is a plain text column: migrations see a TextField.
-        name, _path, args, kwargs = super().deconstruct()
-        return name, "django.db.models.TextField", args, kwargs
 
 
 class ServiceDocument(models.Model):
@@ -57,8 +38,8 @@ class ServiceDocument(models.Model):
     fee_type = models.CharField(max_length=20)
     referral_method = models.CharField(max_length=20)
     last_published_at = models.DateTimeField(null=True)
-    full = DocumentTextField()
-    summary = DocumentTextField()
+    full = models.TextField()
+    summary = models.TextField()
 
     class Meta:
         indexes = [
