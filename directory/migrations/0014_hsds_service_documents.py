@@ -5,20 +5,13 @@ from django.db import migrations, models
 
 
 def documents_build(apps, schema_editor):
-    """Build the documents of existing published services.
+    """Nothing: the documents of existing published services are built by
+    ``manage.py hsds_documents_rebuild`` after ``migrate`` (deploy/environment.md).
 
-    The serializer reads the live models (Wagtail's tree, prefetches), which historical models
-    cannot stand in for: this uses the current code, and skips an empty directory. Should a later
-    migration make that code unusable here, ``manage.py hsds_documents_rebuild`` does the same.
-    """
-    ServicePage = apps.get_model("directory", "ServicePage")
-    if not ServicePage.objects.exists():
-        return
-    from directory.hsds.stored import service_documents_rebuild
-    from network.models import Network
-
-    for network in Network.objects.all():
-        service_documents_rebuild(network=network)
+    This step first built them here with the current serializer, which reads the live models:
+    once a later migration (directory 0017) added a column those models read, the current code
+    no longer fit the tables at this point of the history, and migrating an existing database
+    failed here."""
 
 
 class Migration(migrations.Migration):
