@@ -322,10 +322,6 @@ def organization_detail(request: HttpRequest, id: str, full_service: bool = Fals
     return _json(obj, last_modified=max(changed) if changed else None)
 
 
-def _taxonomies(network: Network) -> list[HsdsObject]:
-    return documents.taxonomies(network=network)
-
-
 def _in_memory_page(items: list[HsdsObject], query: PagingQuery) -> HttpResponse:
     params = page_params(query.page, query.per_page)
     contents = items[params.offset : params.offset + params.per_page]
@@ -340,7 +336,9 @@ def _matches(obj: HsdsObject, search: str) -> bool:
 @api.get("/taxonomies", response=answers(ANY_PAGE), summary="Taxonomies", tags=["optional"])
 def taxonomies_list(request: HttpRequest, query: Query[TaxonomyQuery]) -> HttpResponse:
     """Handoff's taxonomies (SDOH categories, fee type, referral method) and the network's."""
-    items = [t for t in _taxonomies(_network(request)) if _matches(t, query.search)]
+    items = [
+        t for t in documents.taxonomies(network=_network(request)) if _matches(t, query.search)
+    ]
     return _in_memory_page(items, query)
 
 
@@ -351,15 +349,18 @@ def taxonomies_list(request: HttpRequest, query: Query[TaxonomyQuery]) -> HttpRe
     tags=["optional"],
 )
 def taxonomy_detail(request: HttpRequest, id: str) -> HttpResponse:
+    return _one_of(
+        documents.taxonomies(network=_network(request)), id, _("No taxonomy has this id.")
+    )
+
+
+def _one_of(items: list[HsdsObject], id: str, not_found: str) -> HttpResponse:
+    """The object of ``items`` with this id, or a JSON 404 saying ``not_found``."""
     wanted = str(_uuid(id))
-    for taxonomy in _taxonomies(_network(request)):
-        if taxonomy["id"] == wanted:
-            return _json(taxonomy)
-    raise ApiError(404, "not_found", _("No taxonomy has this id."))
-
-
-def _terms(network: Network) -> list[HsdsObject]:
-    return documents.taxonomy_terms(network=network)
+    for item in items:
+        if item["id"] == wanted:
+            return _json(item)
+    raise ApiError(404, "not_found", not_found)
 
 
 @api.get(
@@ -372,7 +373,7 @@ def taxonomy_terms_list(request: HttpRequest, query: Query[TermQuery]) -> HttpRe
     """Every term of the taxonomies above, filtered (AND) by words, taxonomy and parent."""
     items = [
         t
-        for t in _terms(_network(request))
+        for t in documents.taxonomy_terms(network=_network(request))
         if _matches(t, query.search)
         and (query.taxonomy_id is None or t.get("taxonomy_id") == str(query.taxonomy_id))
         and (query.parent_id is None or t.get("parent_id") == str(query.parent_id))
@@ -388,11 +389,9 @@ def taxonomy_terms_list(request: HttpRequest, query: Query[TermQuery]) -> HttpRe
     tags=["optional"],
 )
 def taxonomy_term_detail(request: HttpRequest, id: str) -> HttpResponse:
-    wanted = str(_uuid(id))
-    for term in _terms(_network(request)):
-        if term["id"] == wanted:
-            return _json(term)
-    raise ApiError(404, "not_found", _("No taxonomy term has this id."))
+    return _one_of(
+        documents.taxonomy_terms(network=_network(request)), id, _("No taxonomy term has this id.")
+    )
 
 
 @api.get(

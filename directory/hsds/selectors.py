@@ -361,6 +361,11 @@ def _attach(
     by_parent: dict[int, list[Any]] = defaultdict(list)
     for row in rows.filter(**{f"{column}__in": [p.pk for p in parents]}):
         by_parent[getattr(row, column)].append(row)
+    _loaded_set(parents, relation, by_parent)
+
+
+def _loaded_set(parents: Sequence[Any], relation: str, by_parent: dict[int, list[Any]]) -> None:
+    """Each parent's rows as its prefetched ``relation`` (none: an empty list)."""
     for parent in parents:
         if not hasattr(parent, "_prefetched_objects_cache"):
             parent._prefetched_objects_cache = {}
@@ -386,10 +391,7 @@ def _tags_attach(
     by_service: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_service[row.servicepage_id].append(getattr(row, target))
-    for service in services:
-        if not hasattr(service, "_prefetched_objects_cache"):
-            service._prefetched_objects_cache = {}
-        service._prefetched_objects_cache[relation] = by_service.get(service.pk, [])
+    _loaded_set(services, relation, by_service)
 
 
 def _ordered(model: Any) -> QuerySet[Any]:
