@@ -1,5 +1,6 @@
 """The tasks the directory's writes queue once they commit: place a location from its address,
-email an editor the link to confirm a listing, add pages created in bulk to Wagtail's search index.
+email an editor the link to confirm a listing, add pages created in bulk to Wagtail's search index,
+rebuild a renamed network's HSDS documents.
 
 They keep the names they had in ``directory.tasks`` (``name=``), so messages already queued and
 any routing by name still find them. ``directory.tasks``, the module Celery discovers, imports this
@@ -12,8 +13,11 @@ from celery import shared_task
 from wagtail.models import Page
 from wagtail.search.backends import get_search_backends
 
+from network.models import Network
+
 from . import map_points
 from .geocoding import GeocodingUnavailable
+from .hsds.stored import service_documents_rebuild
 from .notifications import listing_verification_email
 
 
@@ -53,3 +57,11 @@ def pages_search_index(page_ids: list[int]) -> int:
                 backend.add_bulk(model, pages)
             count += len(pages)
     return count
+
+
+@shared_task
+def hsds_documents_rebuild(network_id: int) -> int:
+    """Rebuild a network's stored HSDS documents (after a rename: its own taxonomies carry its
+    name and slug); how many were written."""
+    network = Network.objects.filter(pk=network_id).first()
+    return service_documents_rebuild(network=network) if network is not None else 0

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from wagtail.models import Page
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
-from network.models import Organization
+from network.models import Network, Organization
 from network.signals import membership_changed
 
-from . import services
+from . import followup_tasks, services
 from .changes import services_changed
 from .hsds.stored import agency_service_ids, service_documents_refresh
 from .models import AgencyPage, ServiceCapacity, ServicePage, TaxonomyTerm
@@ -82,3 +83,22 @@ def hsds_documents_term_leaving(sender: Any, *, instance: TaxonomyTerm, **kwargs
 @receiver(post_delete, sender=TaxonomyTerm)
 def hsds_documents_term_gone(sender: Any, *, instance: TaxonomyTerm, **kwargs: Any) -> None:
     service_documents_refresh(service_ids=getattr(instance, "_hsds_tagged", []))
+
+
+@receiver(pre_save, sender=Network)
+def hsds_documents_network_renaming(sender: Any, *, instance: Network, **kwargs: Any) -> None:
+    before = Network.objects.filter(pk=instance.pk).values("name", "slug").first()
+    instance._hsds_renamed = before is not None and before != {  # type: ignore[attr-defined]
+        "name": instance.name,
+        "slug": instance.slug,
+    }
+
+
+@receiver(post_save, sender=Network)
+def hsds_documents_network_renamed(sender: Any, *, instance: Network, **kwargs: Any) -> None:
+    """The network's own taxonomies name it (their description) and its slug (their ids): its
+    documents are rebuilt once the rename commits, by a worker (every service of a network,
+    too many for the admin's request); until then they carry the old name."""
+    if getattr(instance, "_hsds_renamed", False):
+        pk = instance.pk
+        transaction.on_commit(lambda: followup_tasks.hsds_documents_rebuild.delay(pk))

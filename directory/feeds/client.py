@@ -9,7 +9,6 @@ page of it came in.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -264,8 +264,8 @@ def _body(response: requests.Response, fetched: FetchedFeed, number: int) -> byt
 def _envelope(body: bytes, number: int) -> dict[str, Any]:
     """The page's envelope, checked: a JSON object with the HSDS page fields, in order."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(body)  # a page is megabytes: several times faster than json
+    except orjson.JSONDecodeError as exc:
         raise FeedUnavailable(
             _("Page %(page)s is not valid JSON (%(error)s).") % {"page": number, "error": exc}
         ) from exc

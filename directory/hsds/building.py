@@ -592,9 +592,17 @@ class _Builder:
             if target is None and named:
                 column, table, known, _ = named[0]
                 self.refer(row, column, table, known, required=True)
-            elif not named and not any(
-                row.raw(c) for c in ("contact_id", "service_at_location_id")
-            ):
+            elif not named and row.raw("service_at_location_id") and not row.raw("contact_id"):
+                # Handoff keeps the phones of organizations, locations, services and contacts.
+                self.warnings.append(
+                    Problem(
+                        row.where[0],
+                        row.where[1],
+                        "service_at_location_id",
+                        "phone of a service at a location; not mapped, ignored",
+                    )
+                )
+            elif not named and not row.raw("contact_id") and not row.raw("service_at_location_id"):
                 row.problem("organization_id", "a phone needs an organization, location or service")
             if self.kept(row, mark, ROW_DROPPED) and target is not None:
                 target.phones.append(phone)

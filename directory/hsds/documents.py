@@ -4,13 +4,16 @@ give the same objects; each costs a fixed number of queries, whatever the number
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from network.models import Network
 
+from ..models import ServicePage
 from . import selectors
 from .serializing import (
     HsdsObject,
+    _rows,
     organization_object,
     service_at_location_object,
     service_minimal,
@@ -25,22 +28,24 @@ def service_objects(
 ) -> list[HsdsObject]:
     if minimal:
         return [service_minimal(s) for s in services]
-    return [pair[0 if full else 1] for pair in _service_pairs(services, network=network, full=full)]
+    made = _service_pairs([s.pk for s in services], network=network, full=full)
+    return [made_one[1 if full else 2] for made_one in made]
 
 
 def service_documents(
-    services: list[Any], *, network: Network
-) -> list[tuple[HsdsObject, HsdsObject]]:
-    """Each published service's fully nested object and list form, from one load."""
-    return _service_pairs(services, network=network, full=True)
+    pks: Sequence[int], *, network: Network
+) -> list[tuple[Any, HsdsObject, HsdsObject]]:
+    """(the loaded service, its fully nested object, its list form) of each published service
+    among ``pks``, in their order, from one load."""
+    return _service_pairs(pks, network=network, full=True)
 
 
 def _service_pairs(
-    services: list[Any], *, network: Network, full: bool
-) -> list[tuple[HsdsObject, HsdsObject]]:
-    """(full object or {}, list form) of each published service among ``services``."""
+    pks: Sequence[int], *, network: Network, full: bool
+) -> list[tuple[Any, HsdsObject, HsdsObject]]:
+    """(service, full object or {}, list form) of each published service among ``pks``."""
     loaded = selectors.services_load(
-        selectors.published_services_among(network=network, pks=[s.pk for s in services]),
+        selectors.published_services_among(network=network, pks=pks),
         full=full,
         location_details=False,
     )
@@ -48,8 +53,8 @@ def _service_pairs(
     agencies = selectors.agencies_of(loaded, nested=full)
     organizations: dict[str, HsdsObject] = {}
     result = []
-    for service in (by_pk[s.pk] for s in services if s.pk in by_pk):
-        agency = agencies[service.path[: -service.steplen]]
+    for service in (by_pk[pk] for pk in pks if pk in by_pk):
+        agency = agencies[service.path[: -ServicePage.steplen]]
         if full and agency.path not in organizations:
             organizations[agency.path] = organization_object(agency, nested=True)
         nested = (
@@ -63,7 +68,8 @@ def _service_pairs(
             if full
             else {}
         )
-        result.append((nested, service_object(service, agency=agency, network=network, full=False)))
+        summary = service_object(service, agency=agency, network=network, full=False)
+        result.append((service, nested, summary))
     return result
 
 
@@ -116,11 +122,11 @@ def service_at_location_objects(
     result = []
     for sal in sals:
         service = services[sal.page_id]
-        match = next(s for s in service.service_locations.all() if s.pk == sal.pk)
+        match = next(s for s in _rows(service, "service_locations") if s.pk == sal.pk)
         obj = service_at_location_object(
             match,
             service=service,
-            agency=agencies[service.path[: -service.steplen]],
+            agency=agencies[service.path[: -ServicePage.steplen]],
             nested=full,
         )
         distance = getattr(sal, "distance", None)

@@ -4,6 +4,7 @@ and the ids of the taxonomies Handoff maps to its own fields."""
 from __future__ import annotations
 
 import csv
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import time
@@ -23,6 +24,7 @@ FEE_CODES = ("free", "sliding-scale", "fee")
 REFERRAL_CODES = ("electronic", "contact-directly")
 
 
+@functools.cache
 def well_known_term_id(taxonomy: str, code: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"term:{taxonomy}:{code}")
 

@@ -14,11 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import ASin, Cos, Power, Radians, Sin, Sqrt, Substr
+from wagtail.models import Page
 
+from cms.bulk import keys_in
 from cms.categories import SDOH_CATEGORIES
 from network.models import Network
 
@@ -118,9 +121,9 @@ def published_services_among(*, network: Network, pks: Iterable[int]) -> QuerySe
     agency_length = len(index.path) + AgencyPage.steplen
     candidates = [
         (pk, path)
-        for pk, path, depth, live in ServicePage.objects.filter(pk__in=wanted).values_list(
-            "pk", "path", "depth", "live"
-        )
+        for pk, path, depth, live in keys_in(
+            ServicePage.objects.all(), "page_ptr_id", wanted
+        ).values_list("pk", "path", "depth", "live")
         if live and depth == index.depth + 2 and path.startswith(index.path)
     ]
     live_agencies = set(
@@ -129,7 +132,7 @@ def published_services_among(*, network: Network, pks: Iterable[int]) -> QuerySe
         ).values_list("path", flat=True)
     )
     keep = [pk for pk, path in candidates if path[:agency_length] in live_agencies]
-    return ServicePage.objects.filter(pk__in=keep).order_by("path")
+    return keys_in(ServicePage.objects.all(), "page_ptr_id", keep).order_by("path")
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -350,18 +353,56 @@ def network_terms(*, network: Network) -> QuerySet[TaxonomyTerm]:
 # --- loading for the serializer -----------------------------------------------------------------
 
 
+class PlainRow(SimpleNamespace):
+    """A child row as its column values (``_attach(..., plain=True)``): what the serializer
+    reads of phones, hours, costs and the like, without building a model instance per row."""
+
+    @property
+    def pk(self) -> Any:
+        return self.id
+
+
 def _attach(
-    parents: Sequence[Any], relation: str, rows: QuerySet[Any], *, parent_field: str = "page"
+    parents: Sequence[Any],
+    relation: str,
+    rows: QuerySet[Any],
+    *,
+    parent_field: str = "page",
+    plain: bool = True,
 ) -> None:
     """Load ``rows`` (a child model's, ordered) of all ``parents`` in one query and attach each
     parent's as its prefetched ``relation``: what ``prefetch_related`` gives, without the
     queryset it builds for every parent (through modelcluster's managers, that cost several
-    times the loading itself). The serializer only iterates these relations."""
+    times the loading itself). The serializer only iterates these relations and reads their
+    columns, so the rows come ``plain`` (``PlainRow``) unless they carry related objects."""
     column = f"{parent_field}_id"
     by_parent: dict[int, list[Any]] = defaultdict(list)
-    for row in rows.filter(**{f"{column}__in": [p.pk for p in parents]}):
-        by_parent[getattr(row, column)].append(row)
+    rows = keys_in(rows, column, [p.pk for p in parents])
+    if plain:
+        names = [f.attname for f in rows.model._meta.concrete_fields]
+        for values in rows.values(*names):
+            by_parent[values[column]].append(PlainRow(**values))
+    else:
+        for row in rows:
+            by_parent[getattr(row, column)].append(row)
     _loaded_set(parents, relation, by_parent)
+
+
+# What the serializer and the stored documents read of a page's own (wagtailcore) columns.
+_PAGE_COLUMNS = ("id", "path", "title", "live", "last_published_at")
+
+
+def _plain(rows: QuerySet[Any]) -> list[Any]:
+    """``rows`` as ``PlainRow``s of their columns (of a page: its model's own and the few
+    page columns the serializer reads). Pages too: the serializer reads their fields, never
+    their methods, and a page instance costs more to build than to serialize."""
+    model = rows.model
+    names = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if not issubclass(model, Page) or f.model is not Page or f.attname in _PAGE_COLUMNS
+    ]
+    return [PlainRow(**values) for values in rows.values(*names)]
 
 
 def _loaded_set(parents: Sequence[Any], relation: str, by_parent: dict[int, list[Any]]) -> None:
@@ -381,16 +422,21 @@ def _tags_attach(
     related: tuple[str, ...] = (),
 ) -> None:
     """Each service's tags of a many-to-many ``relation`` (through rows naming ``target``),
-    attached like ``_attach`` and in the tag model's order."""
-    through = ServicePage._meta.get_field(relation).remote_field.through
-    rows = (
-        through.objects.filter(servicepage_id__in=[s.pk for s in services])
-        .select_related(*(target, *(f"{target}__{r}" for r in related)))
-        .order_by(*(f"{target}__{o}" for o in order), "pk")
+    attached like ``_attach`` and in the tag model's order. A network has few tags and its
+    services share them: each tag is loaded once, not once per service carrying it."""
+    field = ServicePage._meta.get_field(relation)
+    through = field.remote_field.through
+    links = list(
+        keys_in(through.objects.all(), "servicepage_id", [s.pk for s in services]).values_list(
+            "servicepage_id", f"{target}_id"
+        )
     )
+    tags = field.related_model.objects.filter(pk__in={tag for _service, tag in links})
+    ranked = {tag.pk: tag for tag in tags.select_related(*related).order_by(*order, "pk")}
+    rank = {pk: n for n, pk in enumerate(ranked)}
     by_service: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_service[row.servicepage_id].append(getattr(row, target))
+    for service, tag in sorted(links, key=lambda link: rank[link[1]]):
+        by_service[service].append(ranked[tag])
     _loaded_set(services, relation, by_service)
 
 
@@ -407,7 +453,7 @@ def _agencies_attach(agencies: Sequence[AgencyPage]) -> None:
     """Each agency's phones and locations, with the locations' phones and hours."""
     _attach(agencies, "phones", _ordered(Phone))
     _attach(agencies, "locations", _ordered(Location))
-    _locations_attach([loc for a in agencies for loc in a.locations.all()])
+    _locations_attach([loc for a in agencies for loc in a._prefetched_objects_cache["locations"]])
 
 
 def services_load(
@@ -415,13 +461,13 @@ def services_load(
     *,
     full: bool,
     location_details: bool = True,
-) -> list[ServicePage]:
+) -> list[Any]:
     """The services with what the serializer reads for the list form or the full one; without
     ``location_details`` the locations of their service_at_locations come bare (the caller
     has their objects from the agencies)."""
+    loaded = _plain(services) if isinstance(services, QuerySet) else list(services)
     if not full:
-        return list(services)
-    loaded = list(services)
+        return loaded
     _tags_attach(loaded, "categories", "sdohcategory", ("sort_order", "display"))
     _tags_attach(loaded, "service_types", "taxonomyterm", ("name",), related=("parent",))
     for relation, model in (
@@ -440,31 +486,31 @@ def services_load(
             .select_related("location")
             .only("id", "page_id", "hsds_id", "description", "location__id", "location__hsds_id")
         )
-    _attach(loaded, "service_locations", sals)
+    _attach(loaded, "service_locations", sals, plain=False)
     if location_details:
         _locations_attach(
             list(
                 {
                     sal.location_id: sal.location
                     for s in loaded
-                    for sal in s.service_locations.all()
+                    for sal in s._prefetched_objects_cache["service_locations"]
                 }.values()
             )
         )
     return loaded
 
 
-def agencies_of(services: Sequence[ServicePage], *, nested: bool) -> dict[str, AgencyPage]:
+def agencies_of(services: Sequence[Any], *, nested: bool) -> dict[str, Any]:
     """The agency of each service, by the agency's tree path (one query, or five nested)."""
     paths = {s.path[: -ServicePage.steplen] for s in services}
-    agencies = list(AgencyPage.objects.filter(path__in=paths))
+    agencies = _plain(AgencyPage.objects.filter(path__in=paths))
     if nested:
         _agencies_attach(agencies)
     return {a.path: a for a in agencies}
 
 
-def agencies_load(agencies: QuerySet[AgencyPage], *, nested: bool) -> list[AgencyPage]:
-    loaded = list(agencies)
+def agencies_load(agencies: QuerySet[AgencyPage], *, nested: bool) -> list[Any]:
+    loaded = _plain(agencies)
     if nested:
         _agencies_attach(loaded)
     return loaded

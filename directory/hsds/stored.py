@@ -8,11 +8,11 @@ this module only decides which services have one and writes the rows in bulk.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from wagtail.models import Page
@@ -26,56 +26,38 @@ from . import documents, selectors
 BATCH = 500
 Progress = Callable[[int, int], None]
 
-_COLUMNS = (
-    "pk",
-    "path",
-    "hsds_id",
-    "title",
-    "alternate_name",
-    "description",
-    "status",
-    "fee_type",
-    "referral_method",
-    "last_published_at",
-)
+
+_encoder = DjangoJSONEncoder()
 
 
 def _text(obj: Any) -> str:
-    return json.dumps(obj, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    # orjson: compact UTF-8, several times faster than the json module on these large objects;
+    # what it cannot encode itself (a Decimal) goes to Django's encoder.
+    return orjson.dumps(obj, default=_encoder.default).decode()
 
 
-def _build(network: Network, services: list[ServicePage]) -> list[dict[str, Any]]:
-    """The document rows of these published services of ``network`` (a fixed number of
-    queries)."""
-    made = {
-        full["id"]: (full, summary)
-        for full, summary in documents.service_documents(services, network=network)
-    }
-    rows = []
-    for service in services:
-        key = str(service.hsds_id)
-        if key not in made:
-            continue
-        full, summary = made[key]
-        rows.append(
-            {
-                "service_id": service.pk,
-                "network_id": network.pk,
-                "path": service.path,
-                "hsds_id": service.hsds_id,
-                "organization_id": full["organization_id"],
-                "title": service.title,
-                "alternate_name": service.alternate_name,
-                "description": service.description,
-                "status": service.status,
-                "fee_type": service.fee_type,
-                "referral_method": service.referral_method,
-                "last_published_at": service.last_published_at,
-                "full": _text(full),
-                "summary": _text(summary),
-            }
-        )
-    return rows
+def _build(network: Network, pks: Sequence[int]) -> list[dict[str, Any]]:
+    """The document rows of the published services of ``network`` among ``pks`` (a fixed
+    number of queries); the others are left out."""
+    return [
+        {
+            "service_id": service.pk,
+            "network_id": network.pk,
+            "path": service.path,
+            "hsds_id": service.hsds_id,
+            "organization_id": full["organization_id"],
+            "title": service.title,
+            "alternate_name": service.alternate_name,
+            "description": service.description,
+            "status": service.status,
+            "fee_type": service.fee_type,
+            "referral_method": service.referral_method,
+            "last_published_at": service.last_published_at,
+            "full": _text(full),
+            "summary": _text(summary),
+        }
+        for service, full, summary in documents.service_documents(pks, network=network)
+    ]
 
 
 def _write(rows: list[dict[str, Any]]) -> int:
@@ -115,12 +97,7 @@ def service_documents_refresh(*, service_ids: Iterable[int]) -> int:
             if network is not None:
                 by_network[network.pk].append(pk)
         for network in networks.values():
-            services = list(
-                selectors.published_services_among(
-                    network=network, pks=by_network[network.pk]
-                ).only(*_COLUMNS)
-            )
-            written += _write(_build(network, services))
+            written += _write(_build(network, by_network[network.pk]))
     return written
 
 
@@ -130,12 +107,12 @@ def service_documents_rebuild(*, network: Network, progress: Progress | None = N
 
     Readers keep the old rows until the transaction commits."""
     ServiceDocument.objects.filter(network=network).delete()
-    services = list(selectors.published_services(network=network).only(*_COLUMNS))
+    pks = list(selectors.published_services(network=network).values_list("pk", flat=True))
     written = 0
-    for start in range(0, len(services), BATCH):
-        written += _write(_build(network, services[start : start + BATCH]))
+    for start in range(0, len(pks), BATCH):
+        written += _write(_build(network, pks[start : start + BATCH]))
         if progress is not None:
-            progress(min(start + BATCH, len(services)), len(services))
+            progress(min(start + BATCH, len(pks)), len(pks))
     return written
 
 

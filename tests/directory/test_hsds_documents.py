@@ -18,6 +18,7 @@ from tests.directory.factories import (
     STANDARD,
     SVC,
     directory_build,
+    directory_make,
     hsds_minimal,
     hsds_write,
 )
@@ -186,3 +187,32 @@ def test_a_page_of_stored_services_costs_the_same_queries_for_more_rows(client, 
         [type(STANDARD[0])(f"Extra service {n}", "More.", agency="Extra") for n in range(6)],
     )
     assert queries() == few
+
+
+def test_a_renamed_network_s_documents_follow_once_the_rename_commits(
+    client, db, django_capture_on_commit_callbacks
+):
+    alpha = tenant_make("Alpha")
+    directory_make(alpha)  # with the network's own service types
+
+    def descriptions() -> set[str]:
+        found = set()
+        for document in ServiceDocument.objects.filter(network=alpha.network):
+            for attribute in json.loads(document.full)["attributes"]:
+                detail = attribute["taxonomy_term"]["taxonomy_detail"]
+                if detail["name"] == "Service types":
+                    found.add(detail["description"])
+        return found
+
+    assert descriptions() == {"Alpha Network: Service types"}
+    network = alpha.network
+    network.name, network.slug = "Alpha Valley Network", "alpha-valley"
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        network.save()
+    assert len(queued) == 1
+    assert descriptions() == {"Alpha Valley Network: Service types"}
+    assert_fresh(client, alpha)
+    # Saving it unchanged queues nothing.
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        network.save()
+    assert queued == []

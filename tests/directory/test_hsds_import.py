@@ -387,3 +387,21 @@ def test_a_service_that_changed_organization_moves_to_its_new_agency(network, tm
         assert page.numchild == page.get_children().count(), page
     again = directory_import(network=network, dataset=read(hsds_write(tmp_path / "c", tables)))
     assert not again.changed, again.summary()
+
+
+@pytest.mark.django_db
+def test_a_phone_of_a_service_at_a_location_is_reported_not_silently_dropped(tmp_path):
+    tables = hsds_minimal()
+    sal = tables["service_at_location"][0]["id"]
+    tables["phones"] = [
+        {"id": str(uuid.uuid4()), "service_id": SVC, "number": "707-555-0100"},
+        {"id": str(uuid.uuid4()), "service_at_location_id": sal, "number": "707-555-0199"},
+    ]
+    report = directory_import(network=network_make(), dataset=read(hsds_write(tmp_path, tables)))
+    notes = [str(w) for w in report.warnings]
+    assert notes == [
+        "phones.csv row 2, service_at_location_id: phone of a service at a location; not "
+        "mapped, ignored"
+    ]
+    service = ServicePage.objects.get(hsds_id=SVC)
+    assert [p.number for p in service.phones.all()] == ["707-555-0100"]
