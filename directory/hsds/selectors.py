@@ -354,8 +354,8 @@ def network_terms(*, network: Network) -> QuerySet[TaxonomyTerm]:
 
 
 class PlainRow(SimpleNamespace):
-    """A child row as its column values (``_attach(..., plain=True)``): what the serializer
-    reads of phones, hours, costs and the like, without building a model instance per row."""
+    """A row as its column values (``_attach``, ``_plain``): what the serializer reads of
+    services, agencies, phones, hours and the like, without building a model instance per row."""
 
     @property
     def pk(self) -> Any:
