@@ -378,13 +378,8 @@ def _attach(
     column = f"{parent_field}_id"
     by_parent: dict[int, list[Any]] = defaultdict(list)
     rows = keys_in(rows, column, [p.pk for p in parents])
-    if plain:
-        names = [f.attname for f in rows.model._meta.concrete_fields]
-        for values in rows.values(*names):
-            by_parent[values[column]].append(PlainRow(**values))
-    else:
-        for row in rows:
-            by_parent[getattr(row, column)].append(row)
+    for row in _plain(rows) if plain else rows:
+        by_parent[getattr(row, column)].append(row)
     _loaded_set(parents, relation, by_parent)
 
 
