@@ -2,13 +2,17 @@
 elsewhere), and asking for rows by hundreds of keys (one array parameter on PostgreSQL).
 
 Shared by the directory import, the HSDS documents and the search index, which write and read
-hundreds of thousands of child rows that nobody needs as model instances.
+hundreds of thousands of child rows that nobody needs as model instances; and what such jobs
+need around them: statistics that count the rows a transaction wrote, the garbage collector
+paused while they hold millions of objects.
 """
 
 from __future__ import annotations
 
+import gc
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, models, router
@@ -110,13 +114,27 @@ def rows_insert(
             )
 
 
+class _AnyOf(models.Lookup):
+    """``lhs = ANY(%s)``: the keys as one array parameter (PostgreSQL)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
+
+
 def keys_in(rows: models.QuerySet[Any], column: str, keys: Iterable[Any]) -> models.QuerySet[Any]:
     """``rows`` whose ``column`` (a field of the queryset's own table: its key or a foreign
     key's attname) is one of ``keys``.
 
     On PostgreSQL the keys go as one array (``= ANY(%s)``): as ``IN (%s, %s, ...)``, binding
     and quoting hundreds of parameters, query after query, costs more than running the query.
-    Elsewhere, ``IN``."""
+    Asked by the key of a model that extends another (a page: ``directory_servicepage`` joined
+    to ``wagtailcore_page``), the same keys bind each parent table's key too: the planner does
+    not carry an array condition across the join, and scanned the whole parent table for every
+    batch. Elsewhere, ``IN``."""
     keys = list(keys)
     if connections[rows.db].vendor != "postgresql":
         return rows.filter(**{f"{column}__in": keys})
@@ -124,7 +142,84 @@ def keys_in(rows: models.QuerySet[Any], column: str, keys: Iterable[Any]) -> mod
     field = meta.get_field(column)
     if field.model is not rows.model:
         raise ValueError(f"{column} is not a column of {meta.db_table}")
-    quote = connections[rows.db].ops.quote_name
-    condition = f"{quote(meta.db_table)}.{quote(field.column)} = ANY(%s)"
-    # Identifiers from model metadata, quoted; the keys are a parameter.
-    return rows.filter(RawSQL(condition, (keys,), output_field=models.BooleanField()))  # noqa: S611
+    rows = rows.filter(_AnyOf(models.F(field.attname), keys))
+    if field.primary_key:
+        quote = connections[rows.db].ops.quote_name
+        for parent in meta.get_parent_list():
+            # Django resolves the parent's key to the child's (the join's other side), so the
+            # parent's column is named here; a filter on one of its NOT NULL columns makes sure
+            # the parent is joined even when nothing else reads it.
+            parent_meta = parent._meta
+            column_sql = f"{quote(parent_meta.db_table)}.{quote(parent_meta.pk.column)}"
+            joined = next(
+                f.name
+                for f in parent_meta.local_concrete_fields
+                if not f.primary_key and not f.null
+            )
+            rows = rows.filter(
+                RawSQL(f"{column_sql} = ANY(%s)", (keys,), output_field=models.BooleanField()),  # noqa: S611
+                **{f"{joined}__isnull": False},
+            )
+    return rows
+
+
+def statistics_refresh(
+    written: Mapping[type[models.Model], int], *, least: int = 1000
+) -> list[str]:
+    """Refresh the planner's statistics, inside the current transaction, of the tables it has
+    grown the most: those it wrote ``least`` rows or more to, more than the table held when
+    last analyzed (never analyzed, empty, or at least doubled). Returns their names.
+
+    PostgreSQL plans from statistics that do not count rows written by a transaction that has
+    not committed, and autovacuum only looks after the commit. A large import into a new or
+    small directory then reads its own rows back (the HSDS documents, batch after batch) with
+    plans made for empty tables: a whole-table scan per batch. ANALYZE counts the
+    transaction's own rows. It holds a lock that a concurrent ANALYZE of the same table waits
+    for until this transaction ends, which is why only tables that grew this much are
+    analyzed. Nothing is done elsewhere than on PostgreSQL."""
+    tables = {
+        model._meta.db_table: count
+        for model, count in written.items()
+        if count >= least and connections[router.db_for_write(model)].vendor == "postgresql"
+    }
+    if not tables:
+        return []
+    connection = connections[router.db_for_write(next(iter(written)))]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, (SELECT reltuples FROM pg_class WHERE oid = to_regclass(name)) "
+            "FROM unnest(%s::text[]) AS name",
+            [[quote(table) for table in tables]],
+        )
+        held = dict(cursor.fetchall())
+        grown = [
+            table
+            for table, count in sorted(tables.items())
+            if held.get(quote(table)) is None or held[quote(table)] < count
+        ]
+        if grown:
+            # Identifiers from model metadata, quoted.
+            cursor.execute(f"ANALYZE {', '.join(quote(table) for table in grown)}")
+    return grown
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a bulk job (a context manager, or a
+    decorator: ``@gc_paused()``).
+
+    A feed sync or an import holds millions of small objects at once (the decoded pages, their
+    rows, the records) and allocates millions more; the collector walks every live object
+    again and again as the heap grows, which cost a third of a 20,000-service sync. Memory is
+    still freed by reference counting; the cycles made during the job are collected when it
+    ends, from the youngest generation only, where everything allocated meanwhile is."""
+    if not gc.isenabled():  # nested, or paused by the caller: theirs to resume
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from wagtail.models import Page
 
+from cms.bulk import gc_paused
 from network.models import Network
 
 from ..hsds.building import build
@@ -60,6 +61,7 @@ def feed_source(feed: HsdsFeed) -> FeedSource:
     )
 
 
+@gc_paused()
 def feed_sync_run(
     *, run_id: int, session: requests.Session | None = None, progress: Progress | None = None
 ) -> FeedRun:

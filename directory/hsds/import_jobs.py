@@ -10,6 +10,8 @@ from pathlib import Path
 from django.core.cache import cache
 from django.utils import timezone
 
+from cms.bulk import gc_paused
+
 from ..models import DirectoryImport, DirectoryImportStatus
 from .importing import directory_import
 from .reading import ReadError, read
@@ -25,6 +27,7 @@ def import_progress_key(import_id: int) -> str:
     return f"handoff:directory-import:{import_id}:progress"
 
 
+@gc_paused()
 def directory_import_run(*, import_id: int) -> DirectoryImport:
     """Run a queued upload (the task's work): record the report, or every problem found."""
     job = DirectoryImport.objects.select_related("network").get(pk=import_id)

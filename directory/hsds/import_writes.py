@@ -90,6 +90,8 @@ class ImportWrites:
         self.deletes: dict[type[models.Model], list[int]] = defaultdict(list)
         # New rows nobody needs back as objects: written with one executemany per table.
         self.rows: dict[type[models.Model], list[dict[str, Any]]] = defaultdict(list)
+        # Rows inserted so far, per model (pages: their Wagtail table and their own).
+        self.inserted: Counter[type[models.Model]] = Counter()
 
     def _flush(self) -> None:
         for model, pks in self.deletes.items():
@@ -98,8 +100,10 @@ class ImportWrites:
             model._default_manager.bulk_update(objs, list(fields), batch_size=500)
         for model, objs in self.creates.items():
             model._default_manager.bulk_create(objs, batch_size=500)
+            self.inserted[model] += len(objs)
         for model, rows in self.rows.items():
             rows_insert(model, rows)
+            self.inserted[model] += len(rows)
         self.creates.clear()
         self.rows.clear()
         self.updates.clear()
@@ -117,6 +121,7 @@ class ImportWrites:
         objs = self.creates.pop(model, [])
         if objs:
             model._default_manager.bulk_create(objs, batch_size=500)
+            self.inserted[model] += len(objs)
 
     def _sync(
         self,
@@ -219,3 +224,5 @@ class ImportWrites:
             fields=local,
         )
         self.new_page_ids += [page.pk for page in every]
+        self.inserted[Page] += len(every)
+        self.inserted[model] += len(every)

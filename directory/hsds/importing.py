@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from wagtail.models import Page
 
+from cms.bulk import gc_paused, statistics_refresh
 from network import services as network_services
 from network.models import Network, Organization, OrganizationKind
 
@@ -49,6 +50,7 @@ from .records import (
 Progress = Callable[[int, int], None]
 
 
+@gc_paused()
 def directory_import(
     *,
     network: Network,
@@ -126,6 +128,8 @@ class _Importer(ImportWrites):
                     "address",
                 )
             )
+        # The documents below read back what was written: with statistics that count it.
+        statistics_refresh(self.inserted)
         if self.report.changed:
             services_changed_send(page.pk for page in self.service_pages.values())
         if self.new_page_ids:

@@ -40,6 +40,7 @@ from ..models import (
     TaxonomyTerm,
 )
 from .records import NAMESPACE, handoff_taxonomies, well_known_term_id
+from .schema import REQUIRED_JSON
 
 HsdsObject = dict[str, Any]
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -68,12 +69,17 @@ def _rows(owner: Any, relation: str) -> Iterable[Any]:
     return loaded if loaded is not None else getattr(owner, relation).all()
 
 
-def _clean(obj: Mapping[str, Any]) -> HsdsObject:
-    """Drop empty values (keeping ``id``), and make numbers JSON numbers."""
+def _clean(obj: Mapping[str, Any], *, kind: str = "") -> HsdsObject:
+    """Drop empty values, and make numbers JSON numbers. What the schema of a ``kind`` of
+    object requires stays, empty (a street address with no ZIP code still has ``postal_code``);
+    ``id`` always does."""
+    required = REQUIRED_JSON.get(kind, ("id",))
     result: HsdsObject = {}
     for key, value in obj.items():
-        if key != "id" and (value is None or value == "" or value == []):
-            continue
+        if value is None or value == "" or value == []:
+            if key not in required:
+                continue
+            value = "" if value is None and key != "id" else value
         if isinstance(value, Decimal):
             value = float(value)
         elif isinstance(value, uuid.UUID):
@@ -111,7 +117,8 @@ def _phone(phone: Any, **owner: str) -> HsdsObject:
             "extension": int(phone.extension) if phone.extension.isdigit() else None,
             "type": phone.type,
             "description": phone.description,
-        }
+        },
+        kind="phone",
     )
 
 
@@ -244,7 +251,8 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
             "transportation": location.transportation,
             "latitude": None if hidden else location.latitude,
             "longitude": None if hidden else location.longitude,
-        }
+        },
+        kind="location",
     )
     if hidden:
         obj["address_confidential"] = True
@@ -262,7 +270,8 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
                 "postal_code": location.postal_code,
                 "country": location.country,
                 "address_type": "physical",
-            }
+            },
+            kind="address",
         )
         obj["addresses"].append(_with_part(address, _parts(location.hsds_extra, "addresses")))
     obj["phones"] = [_phone(p, location_id=location_id) for p in _rows(location, "phones")]
@@ -292,7 +301,8 @@ def organization_object(
             "tax_id": agency.tax_id,
             "year_incorporated": agency.year_incorporated,
             "legal_status": agency.legal_status,
-        }
+        },
+        kind="organization",
     )
     if nested:
         obj["phones"] = [
@@ -334,7 +344,8 @@ def network_taxonomy(network: Network, term: TaxonomyTerm) -> HsdsObject:
                 "description": detail.get("description") or f"{network.name}: {term.taxonomy}",
                 "uri": detail.get("uri"),
                 "version": detail.get("version"),
-            }
+            },
+            kind="taxonomy",
         )
     return {
         "id": network_taxonomy_id(network, term.taxonomy),
@@ -368,7 +379,8 @@ def taxonomy_term_object(term: TaxonomyTerm, *, network: Network) -> HsdsObject:
             "language": extra.get("language"),
             "taxonomy_id": network_taxonomy(network, term)["id"],
             "term_uri": extra.get("term_uri"),
-        }
+        },
+        kind="taxonomy_term",
     )
 
 
@@ -430,7 +442,8 @@ def service_minimal(service: ServicePage) -> HsdsObject:
             "name": service.title,
             "status": service.status,
             "last_modified": _timestamp(service.last_published_at),
-        }
+        },
+        kind="service",
     )
 
 
@@ -454,7 +467,8 @@ def _service_fields(service: ServicePage, *, organization_id: str) -> HsdsObject
             "maximum_age": service.maximum_age,
             "alert": service.alert,
             "last_modified": _timestamp(service.last_published_at),
-        }
+        },
+        kind="service",
     )
 
 

@@ -17,7 +17,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from wagtail.models import Page
 
-from cms.bulk import rows_insert
+from cms.bulk import gc_paused, rows_insert
 from network.models import Network
 
 from ..models import ServiceDocument, ServicePage
@@ -101,6 +101,7 @@ def service_documents_refresh(*, service_ids: Iterable[int]) -> int:
     return written
 
 
+@gc_paused()
 @transaction.atomic
 def service_documents_rebuild(*, network: Network, progress: Progress | None = None) -> int:
     """Rebuild every document of ``network`` in one transaction; returns the documents written.

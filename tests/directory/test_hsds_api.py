@@ -325,6 +325,26 @@ def test_minimal_and_full(client, alpha):
             assert item["attributes"]
 
 
+def test_an_address_missing_what_hsds_requires_keeps_those_fields_empty(client, alpha):
+    """HSDS requires an address's city, state, ZIP code and country; a location with only a
+    street has them, empty, rather than an address the schema refuses."""
+    from directory.hsds.stored import service_documents_refresh
+
+    pantry = ServicePage.objects.get(title="Weekly Food Pantry")
+    location = pantry.service_locations.first().location
+    Location.objects.filter(pk=location.pk).update(city="", state_province="", postal_code="")
+    service_documents_refresh(service_ids=[pantry.pk])
+    body = ok(client, alpha, f"/services/{pantry.hsds_id}")
+    assert hsds_schemas.errors("service", body) == []
+    address = next(
+        sal["location"]["addresses"][0]
+        for sal in body["service_at_locations"]
+        if sal["location"]["id"] == str(location.hsds_id)
+    )
+    assert (address["city"], address["state_province"], address["postal_code"]) == ("", "", "")
+    assert address["address_1"] == location.address_1
+
+
 def test_service_detail_is_fully_nested_and_valid(client, alpha):
     pantry = ServicePage.objects.get(title="Weekly Food Pantry")
     body = ok(client, alpha, f"/services/{pantry.hsds_id}")

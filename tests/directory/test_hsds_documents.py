@@ -216,3 +216,35 @@ def test_a_renamed_network_s_documents_follow_once_the_rename_commits(
     with django_capture_on_commit_callbacks(execute=True) as queued:
         network.save()
     assert queued == []
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="column compression is PostgreSQL's (TOAST)"
+)
+def test_documents_are_compressed_with_lz4_where_the_server_has_it(alpha):
+    """The documents' JSON texts are written compressed with LZ4 (migration 0018), and read
+    back whole."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+            "AND 'lz4' = ANY(enumvals)"
+        )
+        if cursor.fetchone() is None:
+            pytest.skip("this PostgreSQL server was built without LZ4")
+        cursor.execute(
+            "SELECT attname, attcompression FROM pg_attribute "
+            "WHERE attrelid = 'directory_servicedocument'::regclass "
+            "AND attname IN ('full', 'summary') ORDER BY attname"
+        )
+        assert cursor.fetchall() == [("full", "l"), ("summary", "l")]
+        # A value long enough to be compressed (over TOAST's 2 kB threshold) says LZ4.
+        document = ServiceDocument.objects.filter(network=alpha.network).first()
+        long_text = json.dumps({"description": "a pantry open on weekdays " * 400})
+        ServiceDocument.objects.filter(pk=document.pk).update(full=long_text)
+        cursor.execute(
+            'SELECT pg_column_compression("full") FROM directory_servicedocument '
+            "WHERE service_id = %s",
+            [document.pk],
+        )
+        assert cursor.fetchone() == ("lz4",)
+    assert ServiceDocument.objects.get(pk=document.pk).full == long_text

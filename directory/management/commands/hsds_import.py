@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cms.bulk import gc_paused
 from directory.hsds.importing import directory_import
 from directory.hsds.reading import ReadError, read
 from directory.hsds.records import REPAIRS, Finding, InvalidImport, report_csv_write
@@ -37,6 +38,7 @@ class Command(BaseCommand):
             help="Write every problem and what was done about it to FILE (CSV)",
         )
 
+    @gc_paused()
     def handle(self, *args: Any, **options: Any) -> None:
         network = Network.objects.filter(slug=options["network"]).first()
         if network is None:
