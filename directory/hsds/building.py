@@ -462,6 +462,7 @@ class _Builder:
         accessibility_rows: list[Row],
         locations: dict[uuid.UUID, LocationRecord],
     ) -> None:
+        given: list[tuple[LocationRecord, Row, str, dict[str, Any]]] = []
         for row in address_rows:
             mark = len(self.problems)
             location = self.refer(row, "location_id", "locations", locations, required=True)
@@ -478,11 +479,26 @@ class _Builder:
             }
             if not self.kept(row, mark, ROW_DROPPED) or location is None:
                 continue
-            if location.address_id is not None and address_type != "physical":
-                continue  # the physical address wins; a postal one adds nothing we map
-            for name, value in values.items():
-                setattr(location, name, value)
-            _part_keep(location.extra, "addresses", row)
+            given.append((location, row, address_type, values))
+        # A location's address (its fields, the map, search) is its first physical one, else
+        # its first. HSDS allows more (a postal address beside the street one): each other is
+        # kept whole with the location, and given back after it.
+        chosen: dict[int, tuple[Row, str]] = {}
+        for location, row, address_type, _values in given:
+            first = chosen.get(id(location))
+            if first is None or (first[1] != "physical" and address_type == "physical"):
+                chosen[id(location)] = (row, address_type)
+        for location, row, address_type, values in given:
+            if chosen[id(location)][0] is row:
+                for name, value in values.items():
+                    setattr(location, name, value)
+                # Its type, when not the "physical" Handoff gives by default.
+                more = {} if address_type == "physical" else {"address_type": address_type}
+                _part_keep(location.extra, "addresses", row, more=more)
+            else:
+                other = {**_hsds_object(row), "address_type": address_type}
+                other["country"] = values["country"]
+                location.extra.setdefault("addresses", []).append(other)
         for row in accessibility_rows:
             mark = len(self.problems)
             location = self.refer(row, "location_id", "locations", locations, required=True)
@@ -958,15 +974,19 @@ _PART_SPECS = {
 }
 
 
-def _part_keep(extra: dict[str, Any], table: str, row: Row) -> None:
+def _part_keep(
+    extra: dict[str, Any], table: str, row: Row, *, more: dict[str, Any] | None = None
+) -> None:
     """Keep the properties of a part (a schedule, an address...) Handoff has no field for, with
-    the part's id, in its owner's ``extra`` (nothing when it has none)."""
+    the part's id, in its owner's ``extra`` (nothing when it has none); ``more``: others the
+    caller decided to keep."""
     specs = _PART_SPECS[table]
     values = {
         column: _typed(specs[column], row.row[column])
         for column in UNMODELLED_PARTS[table]
         if row.row.get(column) not in ("", None)
     }
+    values.update(more or {})
     if values and row.raw("id"):
         extra.setdefault(table, []).append({"id": row.raw("id"), **values})
 

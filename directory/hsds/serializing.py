@@ -273,7 +273,18 @@ def location_object(location: Location, *, organization_id: str) -> HsdsObject:
             },
             kind="address",
         )
-        obj["addresses"].append(_with_part(address, _parts(location.hsds_extra, "addresses")))
+        parts = _parts(location.hsds_extra, "addresses")
+        address["address_type"] = parts.get(str(address["id"]), {}).get("address_type", "physical")
+        obj["addresses"].append(_with_part(address, parts))
+        # The location's other addresses (a postal one beside the street), as the source gave.
+        obj["addresses"] += [
+            _clean(
+                {**dict.fromkeys(REQUIRED_JSON["address"], ""), **item, "location_id": location_id},
+                kind="address",
+            )
+            for item in _kept(location.hsds_extra, "addresses")
+            if "address_1" in item and str(item.get("id")) != str(address["id"])
+        ]
     obj["phones"] = [_phone(p, location_id=location_id) for p in _rows(location, "phones")]
     obj["schedules"] = _schedules(
         _rows(location, "hours"), lambda _row: {"location_id": location_id}, location.hsds_extra

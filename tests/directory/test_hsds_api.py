@@ -325,24 +325,53 @@ def test_minimal_and_full(client, alpha):
             assert item["attributes"]
 
 
-def test_an_address_missing_what_hsds_requires_keeps_those_fields_empty(client, alpha):
-    """HSDS requires an address's city, state, ZIP code and country; a location with only a
-    street has them, empty, rather than an address the schema refuses."""
+def _addresses_varied(pantry: ServicePage) -> Location:
+    """The pantry's location with only a street (no city, state or ZIP code) and, beside it, a
+    postal address kept the way the importer keeps a second address; documents refreshed."""
     from directory.hsds.stored import service_documents_refresh
 
-    pantry = ServicePage.objects.get(title="Weekly Food Pantry")
     location = pantry.service_locations.first().location
-    Location.objects.filter(pk=location.pk).update(city="", state_province="", postal_code="")
+    Location.objects.filter(pk=location.pk).update(
+        city="",
+        state_province="",
+        postal_code="",
+        hsds_extra={
+            **location.hsds_extra,
+            "addresses": [
+                {
+                    "id": "66666666-6666-4666-8666-666666666666",
+                    "address_1": "PO Box 12",
+                    "city": "Eureka",
+                    "state_province": "CA",
+                    "postal_code": "95501",
+                    "country": "US",
+                    "address_type": "postal",
+                }
+            ],
+        },
+    )
     service_documents_refresh(service_ids=[pantry.pk])
+    location.refresh_from_db()
+    return location
+
+
+def test_addresses_missing_what_hsds_requires_keep_those_fields_empty(client, alpha):
+    """HSDS requires an address's city, state, ZIP code and country; a location with only a
+    street has them, empty, rather than an address the schema refuses. Its postal address
+    comes after it."""
+    pantry = ServicePage.objects.get(title="Weekly Food Pantry")
+    location = _addresses_varied(pantry)
     body = ok(client, alpha, f"/services/{pantry.hsds_id}")
     assert hsds_schemas.errors("service", body) == []
-    address = next(
-        sal["location"]["addresses"][0]
+    street, postal = next(
+        sal["location"]["addresses"]
         for sal in body["service_at_locations"]
         if sal["location"]["id"] == str(location.hsds_id)
     )
-    assert (address["city"], address["state_province"], address["postal_code"]) == ("", "", "")
-    assert address["address_1"] == location.address_1
+    assert (street["city"], street["state_province"], street["postal_code"]) == ("", "", "")
+    assert (street["address_1"], street["address_type"]) == (location.address_1, "physical")
+    assert (postal["address_1"], postal["address_type"]) == ("PO Box 12", "postal")
+    assert postal["location_id"] == str(location.hsds_id)
 
 
 def test_service_detail_is_fully_nested_and_valid(client, alpha):
@@ -755,6 +784,7 @@ def _official_answers(client, alpha) -> dict[str, list[tuple[str, dict]]]:
     names: ``(label, object)`` pairs, one per object checked."""
     pantry = ServicePage.objects.get(title="Weekly Food Pantry")
     shelter = AgencyPage.objects.get(title="Waterfront Night Shelter")
+    _addresses_varied(pantry)  # an address missing what HSDS requires, and a second one
     answers: dict[str, list[tuple[str, dict]]] = {}
 
     def listed(file_name: str, path: str, **params) -> None:

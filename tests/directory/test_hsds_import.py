@@ -405,3 +405,79 @@ def test_a_phone_of_a_service_at_a_location_is_reported_not_silently_dropped(tmp
     ]
     service = ServicePage.objects.get(hsds_id=SVC)
     assert [p.number for p in service.phones.all()] == ["707-555-0100"]
+
+
+POSTAL = "66666666-6666-4666-8666-666666666666"
+
+
+def _postal(location_id: str = LOC) -> dict[str, str]:
+    return {
+        "id": POSTAL,
+        "location_id": location_id,
+        "attention": "Intake desk",
+        "address_1": "PO Box 12",
+        "city": "Orick",
+        "state_province": "CA",
+        "postal_code": "95555",
+        "country": "us",
+        "address_type": "postal",
+    }
+
+
+def _addresses(network) -> list[dict]:
+    rows = directory_tables(network).get("addresses", [])
+    return sorted(
+        ({k: v for k, v in row.items() if v not in ("", None)} for row in rows),
+        key=lambda row: row["address_type"],
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_second_address_is_kept_and_given_back(network, tmp_path, fmt):
+    """A postal address beside the street one: the street address fills the location (map,
+    search), the postal one is kept whole and exported after it; re-importing changes
+    nothing, and it travels to another network."""
+    tables = hsds_minimal()
+    tables["addresses"].insert(0, _postal())  # listed first: the physical one still wins
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", tables)))
+    location = Location.objects.get(hsds_id=LOC)
+    assert (location.address_1, location.postal_code) == ("121 Swan Rd", "95555")
+    physical, postal = _addresses(network)
+    assert physical["address_1"] == "121 Swan Rd"
+    assert physical["address_type"] == "physical"
+    assert postal == {
+        **_postal(),
+        "country": "US",
+    }
+    again = directory_import(network=network, dataset=read(hsds_write(tmp_path / "q", tables)))
+    assert not again.changed, again.summary()
+
+    exported = directory_tables(network)
+    if fmt == "csv":
+        source = write_package(exported, tmp_path / "export", name="first")[-1].parent
+    else:
+        source = write_json(exported, tmp_path / "services.json")
+    copy = network_make("Copy Network")
+    directory_import(network=copy, dataset=read(source))
+    assert _addresses(copy) == _addresses(network)
+
+
+@pytest.mark.django_db
+def test_a_location_with_only_a_postal_address_keeps_its_type(network, tmp_path):
+    tables = hsds_minimal()
+    tables["addresses"] = [_postal()]
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", tables)))
+    assert Location.objects.get(hsds_id=LOC).address_1 == "PO Box 12"
+    [address] = _addresses(network)
+    assert address["address_type"] == "postal"
+    assert address["attention"] == "Intake desk"
+
+
+@pytest.mark.django_db
+def test_a_confidential_location_shows_none_of_its_addresses(network, tmp_path):
+    tables = hsds_minimal()
+    tables["addresses"].append(_postal())
+    directory_import(network=network, dataset=read(hsds_write(tmp_path / "p", tables)))
+    Location.objects.filter(hsds_id=LOC).update(address_confidential=True)
+    assert _addresses(network) == []
