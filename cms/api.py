@@ -40,6 +40,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
+from ninja.renderers import BaseRenderer
 
 T = TypeVar("T")
 
@@ -116,6 +117,20 @@ HTTP_ERROR_CODES = {
 ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 404: ErrorOut}
 
 
+# Builds an error's body from (status, code, message, details): FHIR answers OperationOutcome.
+ErrorBody = Callable[[int, str, str, "list[dict[str, str]] | None"], dict[str, Any]]
+
+
+def error_body(
+    status: int, code: str, message: str, details: list[dict[str, str]] | None
+) -> dict[str, Any]:
+    """The body of an error of Handoff's own APIs (``ErrorOut``)."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return body
+
+
 def error_response(
     api: NinjaAPI,
     request: HttpRequest,
@@ -124,10 +139,8 @@ def error_response(
     message: str,
     details: list[dict[str, str]] | None = None,
 ) -> HttpResponse:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if details:
-        body["details"] = details
-    return api.create_response(request, body, status=status)
+    build: ErrorBody = getattr(api, "error_body", error_body)
+    return api.create_response(request, build(status, code, message, details), status=status)
 
 
 def _field_path(location: Sequence[Any]) -> str:
@@ -153,9 +166,12 @@ def api_make(
     description: str = "",
     auth: Any = None,
     docs_decorator: Callable[..., Any] | None = None,
+    renderer: BaseRenderer | None = None,
+    errors: ErrorBody = error_body,
 ) -> NinjaAPI:
     """A ``NinjaAPI`` answering errors as the module says (each handler takes ``exc: Any``:
-    django-ninja types it as the exception or its class)."""
+    django-ninja types it as the exception or its class); ``errors`` builds their bodies
+    (FHIR's OperationOutcome instead of ``ErrorOut``), ``renderer`` their content type."""
     api = NinjaAPI(
         title=title,
         version=version,
@@ -165,7 +181,9 @@ def api_make(
         # No "valid" badge: Swagger UI would fetch it from validator.swagger.io.
         docs=Swagger(settings={"validatorUrl": None}),
         docs_decorator=docs_decorator,
+        renderer=renderer,
     )
+    api.error_body = errors  # type: ignore[attr-defined]
 
     def on_api_error(request: HttpRequest, exc: Any) -> HttpResponse:
         return error_response(api, request, exc.status, exc.code, exc.message, exc.details)
@@ -291,6 +309,7 @@ __all__ = [
     "Page",
     "PageParams",
     "api_make",
+    "error_body",
     "error_response",
     "iso_date_text",
     "page_envelope",

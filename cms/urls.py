@@ -39,6 +39,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("files/", include("consent.urls")),  # private files: checked, logged downloads
     path("", include("directory.urls")),  # /listings/… and the portal's /workspace/listings/…
     path("search/", include("search.urls")),
+    # FHIR R4 for EHRs (SMART Backend Services sign-in), on each network's host.
+    path("fhir/r4/", include("referrals.fhir.urls")),
     # Every admin URL naming a page, document or image checks the tenant first.
     path("admin/", include(admin_urls_scoped(wagtailadmin_urls.urlpatterns))),
     # Wagtail's document URL, served by a view that reads any storage and answers with an

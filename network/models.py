@@ -307,3 +307,80 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
 
 class NetworkUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Network, on_delete=models.CASCADE)
+
+
+# --- systems that sign in: SMART Backend Services clients ----------------------------------
+
+
+class ApiClientRole(models.TextChoices):
+    """What a system does for its organization: the role its account holds there."""
+
+    CLINIC = "clinic_staff", _("Sends referrals (an EHR of a clinic)")
+    AGENCY = "agency_staff", _("Works referrals received (an agency's case system)")
+
+
+class ApiClient(models.Model):
+    """A system (an EHR's integration engine) that signs in to the FHIR API with a signed JWT
+    (SMART Backend Services), for one organization of one network.
+
+    It acts through its own account (``user``: no password, a membership with ``role``), so
+    every rule, selector and access-log row treats it like a person, under its name.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="api_clients")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="api_clients"
+    )
+    user = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="api_client", editable=False
+    )
+    name = models.CharField(_("name"), max_length=120, help_text=_("E.g. “Epic at Eureka Clinic”."))
+    client_id = models.CharField(_("client id"), max_length=64, unique=True, editable=False)
+    role = models.CharField(_("acts as"), max_length=20, choices=ApiClientRole.choices)
+    jwks = models.JSONField(
+        _("public keys (JWKS)"),
+        help_text=_("The system's JSON Web Key Set: its public RS384 or ES384 keys, each with a kid."),
+    )
+    scopes = models.JSONField(
+        _("scopes allowed"),
+        default=list,
+        help_text=_("SMART system scopes it may ask for, e.g. system/Task.rs."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("API client")
+        constraints = [
+            models.UniqueConstraint(fields=["network", "name"], name="api_client_name_per_network"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiClientAssertion(models.Model):
+    """A client assertion's ``jti`` seen, kept until the assertion expires: a replay is refused."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=255)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "jti"], name="api_client_jti_once"),
+        ]
+
+
+class ApiAccessToken(models.Model):
+    """An access token issued to a client: only its SHA-256 is stored."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Token of {self.client_id} until {self.expires_at:%Y-%m-%d %H:%M}"

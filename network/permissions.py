@@ -233,12 +233,14 @@ class NetworkScopedPolicy(BasePermissionPolicy):
 
 
 def organizations_users_with_perm(organization: Organization, perm: OrgPerm) -> QuerySet[User]:
-    """Active users holding ``perm`` on the organization."""
+    """Active people holding ``perm`` on the organization: its systems (``ApiClient``) hear
+    through their FHIR subscriptions, not through notifications."""
     from .models import User
 
     # One grant per (user, permission, organization): no DISTINCT needed.
     return User.objects.filter(
         is_active=True,
+        api_client__isnull=True,
         organizationuserobjectpermission__content_object=organization,
         organizationuserobjectpermission__permission__codename=perm.value,
     )

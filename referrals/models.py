@@ -404,3 +404,180 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.user_id}: {self.subject}"
+
+
+# --- FHIR: a ServiceRequest posted before its Task --------------------------------------------
+
+
+class ServiceRequestRecord(models.Model):
+    """A ServiceRequest an EHR posted through the FHIR API: what it asks for, until the Task
+    that sends it (``referrals.fhir``) makes the referral under the same rules as the send page.
+
+    Holds the parsed request only (no copy of the posted JSON): the client, the service, the
+    needs, the consent named in ``supportingInfo`` and the note.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    requester = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(
+        "directory.ServicePage", on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.ForeignKey(
+        "directory.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    categories = models.JSONField(default=list)
+    code = models.JSONField(default=dict, help_text=_("The requested service's coding, as sent."))
+    consent = models.ForeignKey(
+        "consent.Consent", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.ROUTINE)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    referral = models.OneToOneField(
+        Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="service_request"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"ServiceRequest #{self.pk}"
+
+
+# --- FHIR: subscriptions (the R5 backport on R4) and their notifications outbox ----------------
+
+
+class FhirSubscriptionStatus(models.TextChoices):
+    """Subscription.status: ``requested`` until the handshake is delivered, ``active`` while
+    deliveries succeed, ``error`` while one fails (still retried), ``off`` when switched off."""
+
+    REQUESTED = "requested", _("Requested")
+    ACTIVE = "active", _("Active")
+    ERROR = "error", _("Error")
+    OFF = "off", _("Off")
+
+
+class FhirPayloadContent(models.TextChoices):
+    """How much a notification carries (``backport-payload-content``): never the resource."""
+
+    EMPTY = "empty", _("Empty")
+    ID_ONLY = "id-only", _("Ids only")
+
+
+class FhirSubscription(models.Model):
+    """A system's subscription to the SDOHCC Task topic: a rest-hook that is told when a Task
+    its organization owns or requested is created or changes status (``referrals.fhir``).
+
+    Filters are kept both as sent (``filters``, echoed back) and parsed (``owner``,
+    ``requester``, ``statuses``, ``codes``); an owner or requester is always the system's own
+    organization, so a subscriber only ever hears of its own referrals.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(
+        "network.ApiClient", on_delete=models.CASCADE, related_name="fhir_subscriptions"
+    )
+    topic = models.CharField(max_length=255)
+    filters = models.JSONField(default=list, help_text=_("Criteria as sent, e.g. Task?owner=…"))
+    owner = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    requester = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    statuses = models.JSONField(default=list, help_text=_("Task statuses; empty: any."))
+    codes = models.JSONField(default=list, help_text=_("Task codes; empty: any."))
+    reason = models.CharField(max_length=1000)
+    end_at = models.DateTimeField(null=True, blank=True)
+    # The FHIR base URL the system subscribed at: notifications name resources under it.
+    server_base = models.CharField(max_length=500)
+    endpoint = models.URLField(max_length=2000)
+    headers = models.JSONField(default=list, help_text=_("“Name: value” HTTP headers to send."))
+    content = models.CharField(
+        max_length=10, choices=FhirPayloadContent.choices, default=FhirPayloadContent.ID_ONLY
+    )
+    heartbeat_seconds = models.PositiveIntegerField(null=True, blank=True)
+    timeout_seconds = models.PositiveSmallIntegerField(default=10)
+    status = models.CharField(
+        max_length=10,
+        choices=FhirSubscriptionStatus.choices,
+        default=FhirSubscriptionStatus.REQUESTED,
+    )
+    # Short and free of client data: what the last delivery failure was ("HTTP 503").
+    error = models.CharField(max_length=200, blank=True)
+    events_since_start = models.PositiveBigIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["network", "status"], name="fhir_subscription_live")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1, timeout_seconds__lte=60),
+                name="fhir_subscription_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Subscription #{self.pk} of client {self.client_id}"
+
+
+class FhirNotificationKind(models.TextChoices):
+    HANDSHAKE = "handshake", _("Handshake")
+    HEARTBEAT = "heartbeat", _("Heartbeat")
+    EVENT = "event-notification", _("Event")
+
+
+class FhirNotification(models.Model):
+    """Outbox of a subscription: written in the transaction of what it announces, sent in
+    order (a row only once the one before it was delivered), retried with backoff, never
+    given up. Holds ids and numbers only, no client data."""
+
+    subscription = models.ForeignKey(
+        FhirSubscription, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=FhirNotificationKind.choices)
+    # An event's own number; for a handshake or heartbeat, the subscription's count of events
+    # when it was written (its ``events-since-subscription-start``).
+    event_number = models.PositiveBigIntegerField()
+    focus = models.ForeignKey(
+        Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The referral event's instant for an event; else when the row was written.
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["subscription_id", "pk"]
+        indexes = [
+            # A subscription's next row to send, and the sweep's rows due.
+            models.Index(
+                fields=["subscription", "id"],
+                condition=Q(delivered_at__isnull=True),
+                name="fhir_notification_queue",
+            ),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(delivered_at__isnull=True),
+                name="fhir_notification_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "event_number"],
+                condition=Q(kind="event-notification"),
+                name="fhir_notification_event_number_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_number} of subscription {self.subscription_id}"

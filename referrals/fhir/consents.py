@@ -1,0 +1,5 @@
+"""FHIR: consents."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""FHIR: patients."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""FHIR: screenings."""
+
+from ninja import Router
+
+router = Router()
