@@ -313,6 +313,7 @@ class AccessPurpose(models.TextChoices):
     PRINT = "print", _("Printed referral")
     INBOX = "inbox", _("Agency inbox")
     API = "api", _("Referral API")
+    FHIR = "fhir", _("FHIR API (an EHR's system)")
     CLIENT_LIST = "client_list", _("Client list")
     CLIENT = "client", _("Client page")
     SCREENING = "screening", _("Screening")

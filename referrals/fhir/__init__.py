@@ -9,7 +9,16 @@ Errors are OperationOutcomes (``base.operation_outcome``), bodies ``application/
 
 from cms.api import api_make
 
-from . import capability, consents, directory, orders, patients, screenings, subscriptions
+from . import (
+    capability,
+    consents,
+    directory,
+    orders,
+    patients,
+    screenings,
+    subscriptions,
+    transactions,
+)
 from .base import FhirRenderer, SmartBearer, operation_outcome
 
 api = api_make(
@@ -25,5 +34,14 @@ api = api_make(
     errors=operation_outcome,
 )
 
-for _module in (capability, patients, screenings, consents, orders, directory, subscriptions):
+for _module in (
+    capability,
+    patients,
+    screenings,
+    consents,
+    orders,
+    directory,
+    subscriptions,
+    transactions,
+):
     api.add_router("", _module.router)

@@ -26,6 +26,9 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from cms.api import ApiError
+from cms.client_address import client_ip
+from consent.models import AccessPurpose
+from consent.services import access_log_write
 from network.middleware import TenantRequest
 from network.models import Membership, Organization
 from network.permissions import checker_for
@@ -168,6 +171,21 @@ def fhir_response(request: HttpRequest, body: dict[str, Any], status: int = 200)
     return response
 
 
+def reads_log(
+    request: FhirRequest, *, fields: Sequence[str], seen: Sequence[tuple[int, int | None]]
+) -> None:
+    """Log the clients' ``fields`` an answer carries as seen by the system (one INSERT)."""
+    access_log_write(
+        user=request.user,
+        organization=organization_of(request),
+        purpose=AccessPurpose.FHIR,
+        fields=fields,
+        seen=seen,
+        ip_address=client_ip(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
 # --- reading what a client sent --------------------------------------------------------------
 
 # pydantic names some FHIR elements with a suffix (``for`` is ``for_fhir``).
@@ -246,6 +264,25 @@ def reference_id(reference: Any, resource_type: str, element: str) -> int:
             element,
         )
     return int(match.group(1))
+
+
+def references_resolved(payload: dict[str, Any], created: dict[str, str]) -> dict[str, Any]:
+    """The payload with a transaction's ``urn:uuid:…`` references replaced by those made."""
+    if not created:
+        return payload
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (created.get(v, v) if k == "reference" and isinstance(v, str) else walk(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    resolved: dict[str, Any] = walk(payload)
+    return resolved
 
 
 def coding_codes(concepts: Any, system: str | None = None) -> list[str]:
@@ -367,8 +404,10 @@ __all__ = [
     "meta",
     "operation_outcome",
     "organization_of",
+    "reads_log",
     "reference",
     "reference_id",
+    "references_resolved",
     "required",
     "resource_read",
     "scope_required",

@@ -32,7 +32,7 @@ from ninja import Body, Header, Router
 
 from cms.categories import SDOH_CATEGORIES, SDOHCC_SYSTEM
 from cms.client_address import client_ip
-from consent.models import Consent
+from consent.models import AccessPurpose, Consent
 from directory.models import Location, ServicePage
 from referrals.disclosure import Disclosure, disclosure_for
 from referrals.errors import ReferralError, StaleVersion
@@ -65,6 +65,7 @@ from .base import (
     organization_of,
     reference,
     reference_id,
+    references_resolved,
     required,
     resource_read,
     scope_required,
@@ -267,7 +268,7 @@ def procedure_shape(referral: Referral, disclosure: Disclosure | None = None) ->
             "basedOn": [reference("ServiceRequest", service_request_id(referral))],
             "status": "completed" if done else "not-done",
             "statusReason": None if done else outcome,
-            "category": _categories(referral.categories)[:1],
+            "category": next(iter(_categories(referral.categories)), None),
             "code": {"coding": [SOCIAL_SERVICE], "text": referral.service_name},
             "subject": reference("Patient", referral.client_id),
             "performedDateTime": instant(referral.closed_at),
@@ -309,7 +310,7 @@ def _disclosed(request: FhirRequest, referral: Referral) -> Disclosure:
         referral,
         organization,
         user=request.user,
-        purpose="fhir",
+        purpose=AccessPurpose.FHIR,
         ip_address=client_ip(request),
         user_agent=request.headers.get("User-Agent", ""),
     )
@@ -580,7 +581,7 @@ def task_create_from(
 ) -> tuple[bool, Referral]:
     """Create a Task (``created`` maps a transaction's ``urn:uuid:…`` to the references made
     before it). Returns (whether the referral is new, the referral)."""
-    task = resource_read(TaskModel, _resolved(payload, created), "Task")
+    task = resource_read(TaskModel, references_resolved(payload, created), "Task")
     organization = organization_of(request)
     if task.intent != "order":
         raise fhir_error(400, "invalid", _("A referral Task's intent is order."), "Task.intent")
@@ -670,25 +671,6 @@ def task_create_from(
     return True, tasks_visible(request).get(pk=referral.pk)
 
 
-def _resolved(payload: dict[str, Any], created: dict[str, str]) -> dict[str, Any]:
-    """The payload with a transaction's ``urn:uuid:…`` references replaced by those made."""
-    if not created:
-        return payload
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                k: (created.get(v, v) if k == "reference" and isinstance(v, str) else walk(v))
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    resolved: dict[str, Any] = walk(payload)
-    return resolved
-
-
 # --- ServiceRequest --------------------------------------------------------------------------
 
 
@@ -712,7 +694,9 @@ def service_request_create_from(
     request: FhirRequest, payload: dict[str, Any], created: dict[str, str]
 ) -> ServiceRequestRecord:
     """Check and keep a posted ServiceRequest of the clinic's client for a published service."""
-    wanted = resource_read(ServiceRequestModel, _resolved(payload, created), "ServiceRequest")
+    wanted = resource_read(
+        ServiceRequestModel, references_resolved(payload, created), "ServiceRequest"
+    )
     organization = organization_of(request)
     if not organization.sends_referrals or request.smart.client.role != "clinic_staff":
         raise PermissionDenied(_("Only a clinic's system asks for services."))
