@@ -339,7 +339,7 @@ class ApiClient(models.Model):
     role = models.CharField(_("acts as"), max_length=20, choices=ApiClientRole.choices)
     jwks = models.JSONField(
         _("public keys (JWKS)"),
-        help_text=_("The system's JSON Web Key Set: its public RS384 or ES384 keys, each with a kid."),
+        help_text=_("The system's JSON Web Key Set: public RS384 or ES384 keys, each with a kid."),
     )
     scopes = models.JSONField(
         _("scopes allowed"),
@@ -371,6 +371,9 @@ class ApiClientAssertion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["client", "jti"], name="api_client_jti_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"Assertion {self.jti} of {self.client_id}"
 
 
 class ApiAccessToken(models.Model):

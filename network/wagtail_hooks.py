@@ -22,8 +22,8 @@ from wagtail.snippets.views import snippets as snippet_views
 
 from cms.categories import NEED_CHOICES, SENSITIVE_CATEGORY_CODES
 
-from . import services
-from .models import Network, Organization, User
+from . import services, smart
+from .models import ApiClient, Network, Organization, User
 from .permissions import (
     NetworkPerm,
     NetworkScopedPolicy,
@@ -189,6 +189,118 @@ class NetworkViewSet(NetworkScopedSnippetViewSet):
     )
 
 
+# --- systems (SMART Backend Services clients) ---------------------------------------------------
+
+register_permission_policy(ApiClient, NetworkScopedPolicy(ApiClient), exact_class=True)
+
+
+class ApiClientForm(WagtailAdminModelForm):
+    """A system's registration: the organization it acts for, its public keys and scopes.
+
+    The keys are a JSON Web Key Set pasted as text; the scopes one per line (or spaces)."""
+
+    jwks = forms.JSONField(
+        label=_("Public keys (JWKS)"),
+        help_text=_(
+            'The system\'s JSON Web Key Set: {"keys": [ … ]}, public RS384 or ES384 keys, each '
+            "with a kid. Never a private key."
+        ),
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    scopes = forms.CharField(
+        label=_("Scopes allowed"),
+        help_text=_("SMART system scopes, e.g. system/Task.cruds system/Patient.rs"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        user = self.for_user
+        administered = (
+            Network.objects.all()
+            if user is None or user.is_superuser
+            else networks_with_perm(user, NetworkPerm.ADMINISTER)
+        )
+        if "network" in self.fields:
+            self.fields["network"].queryset = administered
+        if "organization" in self.fields:
+            self.fields["organization"].queryset = Organization.objects.filter(
+                network__in=administered, is_active=True
+            )
+        if self.instance.pk:
+            for name in ("network", "organization", "name", "role"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
+            self.initial["scopes"] = " ".join(self.instance.scopes)
+
+    def clean_scopes(self) -> list[str]:
+        return self.cleaned_data["scopes"].split()
+
+
+class ApiClientCreateView(snippet_views.CreateView):
+    def save_instance(self) -> ApiClient:
+        data = self.form.cleaned_data
+        client = smart.api_client_register(
+            network=data["network"],
+            organization=data["organization"],
+            name=data["name"],
+            role=data["role"],
+            jwks=data["jwks"],
+            scopes=data["scopes"],
+            by=cast(User, self.request.user),
+        )
+        log(instance=client, action="wagtail.create", user=self.request.user, content_changed=True)
+        return client
+
+
+class ApiClientEditView(snippet_views.EditView):
+    def save_instance(self) -> ApiClient:
+        data = self.form.cleaned_data
+        stored = ApiClient.objects.get(pk=self.form.instance.pk)
+        client = smart.api_client_update(
+            client=stored,
+            by=cast(User, self.request.user),
+            jwks=data["jwks"],
+            scopes=data["scopes"],
+            is_active=data["is_active"],
+        )
+        log(instance=client, action="wagtail.edit", user=self.request.user, content_changed=True)
+        return client
+
+
+class ApiClientViewSet(NetworkScopedSnippetViewSet):
+    """Network admins register the systems (EHRs) that sign in to their network's FHIR API."""
+
+    model = ApiClient
+    icon = "code"
+    menu_label = _("Systems (FHIR)")
+    menu_order = 205
+    add_to_admin_menu = True
+    list_display = ["name", "organization", "client_id", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    add_view_class = ApiClientCreateView
+    edit_view_class = ApiClientEditView
+    inspect_view_enabled = True
+    inspect_view_fields = ["name", "client_id", "organization", "role", "scopes", "is_active"]
+    edit_handler = ObjectList(
+        [
+            FieldPanel("network"),
+            FieldPanel("organization"),
+            FieldPanel("name"),
+            FieldPanel("role"),
+            FieldPanel("jwks"),
+            FieldPanel("scopes"),
+            FieldPanel("is_active"),
+        ],
+        base_form_class=ApiClientForm,
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiClient]:
+        return super().get_queryset(request).select_related("organization")
+
+
+register_snippet(ApiClientViewSet)
 register_snippet(OrganizationViewSet)
 register_snippet(NetworkViewSet)
 

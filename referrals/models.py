@@ -420,9 +420,7 @@ class ServiceRequestRecord(models.Model):
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
     requester = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
-    service = models.ForeignKey(
-        "directory.ServicePage", on_delete=models.PROTECT, related_name="+"
-    )
+    service = models.ForeignKey("directory.ServicePage", on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(
         "directory.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -274,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "referrals.tasks.referrals_overdue_sweep",
         "schedule": crontab(minute="*/15"),
     },
+    "fhir-subscriptions-sweep": {
+        "task": "referrals.tasks.fhir_subscriptions_sweep",
+        "schedule": crontab(minute="*"),
+    },
 }
 
 # Email: console in development; SMTP settings from the environment in production.
@@ -364,6 +368,14 @@ HSDS_FEED_MAX_BYTES = env_int("HSDS_FEED_MAX_BYTES", 500 * 1024 * 1024)
 HSDS_FEED_MAX_PAGES = env_int("HSDS_FEED_MAX_PAGES", 5000)
 HSDS_FEED_ALLOW_PRIVATE_ADDRESSES = env_bool("HSDS_FEED_ALLOW_PRIVATE_ADDRESSES", False)
 HSDS_FEED_STALE_MINUTES = env_int("HSDS_FEED_STALE_MINUTES", 120)
+# FHIR subscriptions (referrals.services.subscriptions): a system's rest-hook endpoint must be
+# https:// on a public address. FHIR_SUBSCRIPTION_ALLOW_HTTP lets http:// through and
+# FHIR_SUBSCRIPTION_ALLOW_PRIVATE_ADDRESSES loopback and private addresses (a test EHR or the
+# demo on this machine); DEBUG allows both.
+FHIR_SUBSCRIPTION_ALLOW_HTTP = env_bool("FHIR_SUBSCRIPTION_ALLOW_HTTP", False)
+FHIR_SUBSCRIPTION_ALLOW_PRIVATE_ADDRESSES = env_bool(
+    "FHIR_SUBSCRIPTION_ALLOW_PRIVATE_ADDRESSES", False
+)
 # The public HSDS API (/api/hsds/): requests one client address may make per window (seconds);
 # 0 requests turns the limit off. Counted in the default cache (shared by every web process).
 HSDS_API_RATE_LIMIT = {

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(help_text='E.g. “Epic at Eureka Clinic”.', max_length=120, verbose_name='name')),
                 ('client_id', models.CharField(editable=False, max_length=64, unique=True, verbose_name='client id')),
                 ('role', models.CharField(choices=[('clinic_staff', 'Sends referrals (an EHR of a clinic)'), ('agency_staff', "Works referrals received (an agency's case system)")], max_length=20, verbose_name='acts as')),
-                ('jwks', models.JSONField(help_text="The system's JSON Web Key Set: its public RS384 or ES384 keys, each with a kid.", verbose_name='public keys (JWKS)')),
+                ('jwks', models.JSONField(help_text="The system's JSON Web Key Set: public RS384 or ES384 keys, each with a kid.", verbose_name='public keys (JWKS)')),
                 ('scopes', models.JSONField(default=list, help_text='SMART system scopes it may ask for, e.g. system/Task.rs.', verbose_name='scopes allowed')),
                 ('is_active', models.BooleanField(default=True, verbose_name='active')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

@@ -93,6 +93,50 @@ SUPPORTED: list[Supported] = [
         (("_id", "token"), ("patient", "reference"), ("based-on", "reference")),
         profile=f"{SDOHCC}/StructureDefinition/SDOHCC-Procedure",
     ),
+    Supported(
+        "Organization",
+        ("read", "search-type"),
+        (
+            ("_id", "token"),
+            ("identifier", "token"),
+            ("name", "string"),
+            ("type", "token"),
+            ("address-postalcode", "string"),
+        ),
+        profile="http://hl7.org/fhir/us/core/StructureDefinition/us-core-organization",
+    ),
+    Supported(
+        "Location",
+        ("read", "search-type"),
+        (
+            ("_id", "token"),
+            ("name", "string"),
+            ("organization", "reference"),
+            ("address-postalcode", "string"),
+            ("near", "special"),
+        ),
+        profile="http://hl7.org/fhir/us/core/StructureDefinition/us-core-location",
+    ),
+    Supported(
+        "HealthcareService",
+        ("read", "search-type"),
+        (
+            ("_id", "token"),
+            ("name", "string"),
+            ("category", "token"),
+            ("service-category", "token"),
+            ("organization", "reference"),
+            ("location", "reference"),
+            ("address-postalcode", "string"),
+        ),
+    ),
+    Supported(
+        "Subscription",
+        ("create", "read", "update", "delete", "search-type"),
+        (("_id", "token"), ("status", "token"), ("url", "uri")),
+        profile="http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription",
+        versioned_update=True,
+    ),
 ]
 
 

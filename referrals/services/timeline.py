@@ -9,9 +9,15 @@ from network.models import (
     User,
 )
 from referrals.models import (
+    EventKind,
     Referral,
     ReferralEvent,
 )
+from referrals.services.subscriptions import subscriptions_notify
+
+# The events that change the referral's FHIR Task (created, or a new status): its subscribers
+# hear of them.
+_TASK_CHANGES = frozenset({EventKind.CREATED, EventKind.STATUS})
 
 
 def event_add(
@@ -25,7 +31,7 @@ def event_add(
     to_status: str = "",
     text: str = "",
 ) -> ReferralEvent:
-    return ReferralEvent.objects.create(
+    event = ReferralEvent.objects.create(
         referral=referral,
         kind=kind,
         at=at,
@@ -35,3 +41,6 @@ def event_add(
         to_status=to_status,
         text=text,
     )
+    if kind in _TASK_CHANGES:
+        subscriptions_notify(referral=referral, at=at)
+    return event

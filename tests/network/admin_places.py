@@ -18,8 +18,10 @@ from wagtail.models import Page
 from consent import services as consent_services
 from directory import services as directory_services
 from directory.models import AgencyPage, HsdsFeed, ListingSuggestion, ServicePage, TaxonomyTerm
-from network.models import Network, Organization, Role, User
+from network import smart
+from network.models import ApiClient, ApiClientRole, Network, Organization, Role, User
 from tests.network.factories import Tenant, organization_make, tenant_make
+from tests.referrals.fhir.support import key_pair
 
 ADMIN_ROLES = [Role.NETWORK_ADMIN, Role.AGENCY_ADMIN]
 
@@ -40,6 +42,7 @@ class Place:
     document: Any
     image: Any
     feed: HsdsFeed
+    system: ApiClient
 
     def snippet(self, model: type) -> Any:
         return {
@@ -48,6 +51,7 @@ class Place:
             TaxonomyTerm: self.term,
             ListingSuggestion: self.suggestion,
             HsdsFeed: self.feed,
+            ApiClient: self.system,
             type(self.agreement): self.agreement,
         }[model]
 
@@ -82,7 +86,17 @@ def place_make(label: str) -> Place:
     feed = HsdsFeed.objects.create(
         network=network, name=f"{marker} feed", url=f"https://{label.lower()}.example.org/api/hsds/"
     )
-    for instance in (tenant.agency, term, agreement, suggestion, feed):
+    _private, public = key_pair("ES384")
+    system = smart.api_client_register(
+        network=network,
+        organization=tenant.clinic,
+        name=f"{marker} EHR",
+        role=ApiClientRole.CLINIC,
+        jwks={"keys": [{**public, "kid": f"{label.lower()}-1"}]},
+        scopes=["system/Task.rs"],
+        by=None,
+    )
+    for instance in (tenant.agency, term, agreement, suggestion, feed, system):
         log(instance=instance, action="wagtail.edit", user=admin)
     # People's names carry the marker too: page owners and editors are offered as filters.
     User.objects.filter(pk__in=[user.pk for user in tenant.users.values()]).update(first_name=label)
@@ -109,6 +123,7 @@ def place_make(label: str) -> Place:
         document=document,
         image=image,
         feed=feed,
+        system=system,
     )
 
 

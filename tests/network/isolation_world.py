@@ -51,14 +51,15 @@ from directory.models import (
     ServicePage,
     TaxonomyTerm,
 )
-from network import services
-from network.models import Network, Organization, Role, User
+from network import services, smart
+from network.models import ApiClientRole, Network, Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create, screening_record
 from referrals.services.sending import referral_send
 from referrals.services.transitions import referral_message, referral_transition
 from tests.network.factories import Tenant, UserFactory, organization_make, tenant_make
 from tests.referrals.factories import Loop, loop_make
+from tests.referrals.fhir.support import key_pair
 
 Rows = dict[type[models.Model], set[Any]]
 
@@ -353,6 +354,17 @@ def bravo_build(tenant: Tenant) -> dict[str, list[str]]:
         role=Role.CLINIC_STAFF,
         by=tenant.users[Role.CLINIC_ADMIN],
         first_name=mark("invitation"),
+    )
+    # A system (an EHR) registered for the clinic, with a marked name.
+    _private, public = key_pair("ES384")
+    smart.api_client_register(
+        network=tenant.network,
+        organization=tenant.clinic,
+        name=mark("system"),
+        role=ApiClientRole.CLINIC,
+        jwks={"keys": [{**public, "kid": "bravo-1"}]},
+        scopes=["system/Task.rs"],
+        by=None,
     )
     token = verification_links.verification_token_make(
         page=agency_page, user=tenant.users[Role.AGENCY_ADMIN]

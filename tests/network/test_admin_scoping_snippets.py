@@ -12,7 +12,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from wagtail.snippets.models import get_snippet_models
 
 from directory.models import HsdsFeed, ListingSuggestion, TaxonomyTerm
-from network.models import Network, Organization, Role
+from network.models import ApiClient, Network, Organization, Role
 from tests.network.admin_places import ADMIN_ROLES, Place, places_make
 from tests.network.factories import organization_make
 
@@ -126,6 +126,7 @@ def test_the_snippets_index_counts_only_what_the_user_may_see(client, places, su
         agreements: agreements.objects.filter(agency__network=network).count(),
         ListingSuggestion: ListingSuggestion.objects.filter(network=network).count(),
         HsdsFeed: HsdsFeed.objects.filter(network=network).count(),
+        ApiClient: ApiClient.objects.filter(network=network).count(),
     }
     assert {Organization, TaxonomyTerm, agreements} <= set(seen)
     assert seen == {model: expected[model] for model in seen}

@@ -183,3 +183,48 @@ def task(
         "requester": {"reference": f"Organization/{requester}"},
         "owner": {"reference": f"Organization/{owner}"},
     }
+
+
+TASK_TOPIC = f"{SDOHCC}/SubscriptionTopic/Task"
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
+
+
+def subscription(
+    endpoint: str,
+    *criteria: str,
+    content: str = "id-only",
+    status: str = "requested",
+    heartbeat: int | None = None,
+    headers: tuple[str, ...] = (),
+    **changes: Any,
+) -> dict[str, Any]:
+    """A backport Subscription to the guide's Task topic, as an EHR posts it."""
+    channel: dict[str, Any] = {
+        "extension": [{"url": f"{BACKPORT}/backport-timeout", "valueUnsignedInt": 5}],
+        "type": "rest-hook",
+        "endpoint": endpoint,
+        "payload": "application/fhir+json",
+        "_payload": {
+            "extension": [{"url": f"{BACKPORT}/backport-payload-content", "valueCode": content}]
+        },
+    }
+    if heartbeat is not None:
+        channel["extension"].append(
+            {"url": f"{BACKPORT}/backport-heartbeat-period", "valueUnsignedInt": heartbeat}
+        )
+    if headers:
+        channel["header"] = list(headers)
+    body: dict[str, Any] = {
+        "resourceType": "Subscription",
+        "status": status,
+        "reason": "Referral updates for our EHR",
+        "criteria": TASK_TOPIC,
+        "_criteria": {
+            "extension": [
+                {"url": f"{BACKPORT}/backport-filter-criteria", "valueString": c} for c in criteria
+            ]
+        },
+        "channel": channel,
+    }
+    body.update(changes)
+    return body
