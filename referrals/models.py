@@ -285,6 +285,9 @@ class Referral(models.Model):
             ),
             # The dashboard's snapshot stamp: the network's latest referral change.
             models.Index(fields=["network", "updated_at"], name="referral_network_changed"),
+            # FHIR polling: Task?owner=…&_lastUpdated=gt… (and ?requester=…), oldest change first.
+            models.Index(fields=["agency", "updated_at", "id"], name="referral_agency_changed"),
+            models.Index(fields=["sender", "updated_at", "id"], name="referral_sender_changed"),
         ]
         constraints = [
             models.UniqueConstraint(
