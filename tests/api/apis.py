@@ -99,6 +99,24 @@ def hsds_api_values(loop: Loop) -> dict[str, list[Any]]:
     }
 
 
+def fhir_api_values(loop: Loop) -> dict[str, list[Any]]:
+    """The loop's referrals (Tasks, ServiceRequests, Procedures), client, consent and
+    directory, so that reads, updates and searches reach them."""
+    referrals = [
+        str(pk)
+        for pk in Referral.objects.filter(network=loop.tenant.network).values_list("pk", flat=True)
+    ]
+    return {
+        "task_id": referrals,
+        "request_id": referrals,
+        "procedure_id": referrals,
+        "patient_id": [str(loop.client.pk)],
+        "consent_id": [str(loop.consent.pk)],
+        "/Organization/{id} id": [str(loop.food_agency.pk), str(loop.clinic.pk)],
+        "/HealthcareService/{id} id": [str(loop.food.pk), str(loop.housing.pk)],
+    }
+
+
 APIS: list[ApiUnderTest] = [
     ApiUnderTest(
         "referrals",
@@ -113,5 +131,13 @@ APIS: list[ApiUnderTest] = [
         known_values=hsds_api_values,
         host=network_host,
         settings={"HSDS_API_RATE_LIMIT": None},
+    ),
+    ApiUnderTest(
+        "fhir",
+        "/fhir/r4/openapi.json",
+        # Systems signed in with SMART Backend Services: the clinic's EHR, the agency's system.
+        actors=("ehr-clinic", "ehr-agency"),
+        known_values=fhir_api_values,
+        host=network_host,
     ),
 ]

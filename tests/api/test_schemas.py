@@ -33,6 +33,7 @@ from schemathesis.core.transport import Response
 from tests.api.apis import APIS, ApiUnderTest
 from tests.conftest import act_as
 from tests.referrals.factories import Loop, move
+from tests.referrals.fhir.support import ehr_make
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock_before_sent_at")]
 
@@ -77,6 +78,12 @@ def signed_in_nobody() -> HttpClient:
 
 def signed_in(loop: Loop, actor: str) -> HttpClient:
     http = HttpClient(enforce_csrf_checks=True)
+    if actor.startswith("ehr-"):
+        # A system with every scope, its bearer token sent with each request (django_call).
+        organization = loop.clinic if actor == "ehr-clinic" else loop.food_agency
+        ehr = ehr_make(organization, name=f"Schema {actor}").sign_in()
+        http.bearer = ehr.token  # type: ignore[attr-defined]
+        return http
     if actor == "clinic":
         act_as(http, loop.clinic_staff, loop.clinic)
     elif actor == "agency":
@@ -112,6 +119,12 @@ def django_call(http: HttpClient, case: schemathesis.Case, *, session: bool, hos
     }
     headers["X-CSRFToken"] = CSRF_TOKEN
     headers["Host"] = host
+    # A system's token (signed_in) where the case signs in: the generated ones are made up; a
+    # case without the header (generated to test that it is required) goes without.
+    bearer = getattr(http, "bearer", None)
+    if bearer and "authorization" in {name.lower() for name in (case.headers or {})}:
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = f"Bearer {bearer}"
     body = prepared.body or b""
     answer = http.generic(
         prepared.method or "GET",
@@ -201,7 +214,7 @@ def failures_of(
         if mode is not schemathesis.GenerationMode.NEGATIVE:
             raise
     # The actor's session worked: valid requests were answered, not all refused at the door.
-    if mode is schemathesis.GenerationMode.POSITIVE and session:
+    if mode is schemathesis.GenerationMode.POSITIVE and (session or getattr(http, "bearer", None)):
         assert any(code != 401 for code in statuses), f"{operation.label}: only 401s"
     return found
 
