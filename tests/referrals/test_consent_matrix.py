@@ -21,11 +21,13 @@ from consent.models import AccessLog, ClientField, Consent, DataSharingAgreement
 from consent.selectors import consent_covers, disclosures_for_client
 from referrals.disclosure import DISCLOSURE_LOG_WINDOW
 from referrals.errors import ConsentRequired
-from referrals.models import Notification, Referral, ReferralEvent
+from referrals.models import Notification, Referral, ReferralEvent, ServiceRequestRecord
 from referrals.selectors.referrals import referral_inbox
 from tests.conftest import act_as
 from tests.consent.factories import consent_verbal
 from tests.referrals.factories import AGREED_FIELDS, Loop
+from tests.referrals.fhir import resources as fhir
+from tests.referrals.fhir.support import ehr_make
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
 pytestmark = pytest.mark.usefixtures("clock_before_sent_at")
@@ -141,6 +143,46 @@ def test_send_over_the_api_is_refused_and_writes_nothing(client, loop, case):
     assert response.status_code == 403
     assert response.json()["error"] == "consent_required"
     assert writes(loop) == before
+    assert AccessLog.objects.count() == 0
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_send_over_fhir_is_refused_and_writes_nothing(loop, case):
+    """A clinic's EHR posts the ServiceRequest and its Task in one transaction: refused with an
+    OperationOutcome, and neither is kept."""
+    categories = consent_lacking_before_send(loop, case)
+    ehr = ehr_make(loop.clinic).sign_in()
+    before = {**writes(loop), "requests": ServiceRequestRecord.objects.count()}
+    subject = f"Patient/{loop.client.pk}"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": url,
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+            for url, resource in (
+                ("urn:uuid:sr", fhir.service_request(subject, loop.food.pk, categories, note=NOTE)),
+                (
+                    "urn:uuid:task",
+                    fhir.task(
+                        "urn:uuid:sr",
+                        subject,
+                        loop.clinic.pk,
+                        loop.food_agency.pk,
+                        "2026-01-01T00:00:00Z",
+                    ),
+                ),
+            )
+        ],
+    }
+    response = ehr.post("", bundle)
+    assert response.status_code == 422
+    issue = fhir.valid(response.json())["issue"][0]
+    assert issue["details"]["coding"][0]["code"] == "consent_required"
+    assert {**writes(loop), "requests": ServiceRequestRecord.objects.count()} == before
     assert AccessLog.objects.count() == 0
 
 
@@ -329,6 +371,21 @@ def agency_sees(client, loop: Loop, referral: Referral, surface: str) -> str:  #
         assert response.status_code == 200
         assert referral.pk in [row["id"] for row in response.json()["contents"]]
         return response.content.decode()
+    if surface == "fhir":
+        # The agency's system reads the Task, its ServiceRequest (the note) and the Patient.
+        ehr = ehr_make(loop.food_agency, name="Agency system").sign_in()
+        task = ehr.get(f"Task/{referral.pk}")
+        assert task.status_code == 200
+        focus = task.json()["focus"]["reference"]
+        bodies = [task, ehr.get(focus), ehr.get(f"Patient/{referral.client_id}")]
+        assert [b.status_code for b in bodies] == [200, 200, 200]
+        return "\n".join(b.content.decode() for b in bodies)
+    if surface == "fhir-search":
+        ehr = ehr_make(loop.food_agency, name="Agency system").sign_in()
+        found = ehr.get(f"Task?owner=Organization/{loop.food_agency.pk}&_include=Task:focus")
+        assert found.status_code == 200
+        assert str(referral.pk) in [e["resource"]["id"] for e in found.json()["entry"]]
+        return found.content.decode()
     assert surface == "inbox"
     rows = list(referral_inbox(user=loop.agency_staff, organization=loop.food_agency))
     assert referral in rows
@@ -338,7 +395,7 @@ def agency_sees(client, loop: Loop, referral: Referral, surface: str) -> str:  #
     return ""
 
 
-SURFACES = ["page", "api-detail", "api-list", "inbox"]
+SURFACES = ["page", "api-detail", "api-list", "inbox", "fhir", "fhir-search"]
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -365,7 +422,7 @@ def test_control_with_good_consent_every_value_shows(client, loop, every_field, 
     checks above can see a leak) and log it; the lists never carry client data at all."""
     referral = sent_under_good_consent(loop)
     body = agency_sees(client, loop, referral, surface)
-    if surface in {"page", "api-detail"}:
+    if surface in {"page", "api-detail", "fhir"}:
         for field, values in CLIENT_VALUES.items():
             assert any(value in body for value in values), field
         assert 'data-testid="withdrawn"' not in body
