@@ -1,15 +1,24 @@
 """Loading a demo network into the database, through the same services as real use: the network
 and its organizations, its directory through the HSDS importer, one login per role, the
-agreements and the referral loop's example client. Every step leaves what is already there."""
+agreements, the referral loop's example client, and the demo EHR that signs in to the FHIR API
+(``demo/fhir_client.py``). Every step leaves what is already there."""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.exceptions import ObjectDoesNotExist
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from jwt.algorithms import ECAlgorithm
 from wagtail.models import Page, Site
 
 from consent import services as consent_services
@@ -18,8 +27,8 @@ from directory.hsds.import_writes import ImportReport
 from directory.hsds.importing import directory_import
 from directory.hsds.reading import Dataset
 from directory.models import ServicePage
-from network import services, two_factor
-from network.models import Network, Organization, Role, User
+from network import services, smart, two_factor
+from network.models import ApiClient, ApiClientRole, Network, Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create, screening_record
 from referrals.services.sending import referral_send
@@ -257,4 +266,170 @@ def _referral_loop(
         categories=list(example.referral.categories),
         idempotency_key=example.referral.idempotency_key,
         note=example.referral.note,
+    )
+
+
+# --- the demo EHR: a system of the example clinic, signed in to the FHIR API -------------------
+
+DEMO_EHR_NAME = "Demo EHR (demo/fhir_client.py)"
+DEMO_EHR_FILE = "demo-ehr.json"
+DEMO_EHR_ALG = "ES384"
+# The clinic's side of the referral loop (SMART v2 system scopes), all the example client asks.
+DEMO_EHR_SCOPES = (
+    "system/Patient.cruds",
+    "system/QuestionnaireResponse.cruds",
+    "system/Observation.rs",
+    "system/Condition.rs",
+    "system/Consent.cruds",
+    "system/ServiceRequest.cruds",
+    "system/Task.cruds",
+    "system/Procedure.rs",
+    "system/Organization.rs",
+    "system/Location.rs",
+    "system/HealthcareService.rs",
+    "system/Subscription.cruds",
+)
+
+
+@dataclass(frozen=True)
+class DemoEhr:
+    """The demo EHR's registration and the credentials the example client reads; ``changed``:
+    they differ from what the credentials file holds (write it)."""
+
+    client: ApiClient
+    credentials: dict[str, Any]
+    changed: bool
+
+
+def demo_ehr_path(var_dir: Path) -> Path:
+    """Where ``seed_demo`` writes the demo EHR's credentials (``var/``: never committed)."""
+    return var_dir / DEMO_EHR_FILE
+
+
+def demo_ehr_read(path: Path) -> dict[str, Any] | None:
+    """What the credentials file holds (None: no file, or not one of ours)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def demo_ehr_write(path: Path, credentials: dict[str, Any]) -> None:
+    """Write the credentials readable by their owner only (0600), replacing the file at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", text=True)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(credentials, out, indent=2)
+            out.write("\n")
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _ehr_key_pair() -> tuple[str, dict[str, Any], str]:
+    """A new ES384 key pair: (kid, public JWK, private key PEM)."""
+    private = ec.generate_private_key(ec.SECP384R1())
+    kid = f"demo-ehr-{secrets.token_hex(4)}"
+    public = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    jwk = {**public, "kid": kid, "alg": DEMO_EHR_ALG, "use": "sig"}
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return kid, jwk, pem
+
+
+def _key_still_registered(client: ApiClient, current: dict[str, Any] | None) -> bool:
+    if not current or current.get("client_id") != client.client_id:
+        return False
+    if not client.is_active or not isinstance(current.get("private_key_pem"), str):
+        return False
+    kids = {key.get("kid") for key in client.jwks.get("keys", []) if isinstance(key, dict)}
+    return current.get("kid") in kids
+
+
+def demo_ehr_seed(
+    *,
+    network: Network,
+    clinic: Organization,
+    site: str,
+    current: dict[str, Any] | None,
+    agency: Organization | None = None,
+    agency_login: str = "",
+) -> DemoEhr:
+    """The demo EHR of ``clinic``, registered once as the operator would
+    (``api_client_register``, by=None) with a key pair made here. The private key is never
+    stored in the database, only in the credentials file, whose contents are ``current`` (None:
+    no file): a client whose key that file still holds is left as it is; without it (the file
+    was removed, or belongs to another database) the client gets a new key pair. ``site`` is
+    the network's address (``http://127.0.0.1:8000``); ``agency`` and ``agency_login``, the
+    agency the example refers to and the login that works its referrals."""
+    client = ApiClient.objects.filter(network=network, name=DEMO_EHR_NAME).first()
+    if client is None:
+        kid, jwk, pem = _ehr_key_pair()
+        client = smart.api_client_register(
+            network=network,
+            organization=clinic,
+            name=DEMO_EHR_NAME,
+            role=ApiClientRole.CLINIC,
+            jwks={"keys": [jwk]},
+            scopes=DEMO_EHR_SCOPES,
+            by=None,
+        )
+    elif current is not None and _key_still_registered(client, current):
+        kid, pem = str(current["kid"]), str(current["private_key_pem"])
+    else:
+        kid, jwk, pem = _ehr_key_pair()
+        client = smart.api_client_update(
+            client=client, by=None, jwks={"keys": [jwk]}, scopes=client.scopes, is_active=True
+        )
+    credentials: dict[str, Any] = {
+        "about": (
+            "Demo-only credentials of the demo EHR, written by `manage.py seed_demo` for "
+            "`python -m demo.fhir_client`. A private key: keep it out of version control."
+        ),
+        "fhir_base": f"{site}/fhir/r4/",
+        "client_id": client.client_id,
+        "kid": kid,
+        "alg": DEMO_EHR_ALG,
+        "private_key_pem": pem,
+        "scope": " ".join(client.scopes),
+        "organization": {
+            "reference": f"Organization/{client.organization_id}",
+            "display": client.organization.name,
+        },
+        "portal": f"{site}/accounts/login/",
+    }
+    if agency is not None:
+        credentials["agency"] = {
+            "identifier": agency.slug,
+            "display": agency.name,
+            "login": agency_login,
+        }
+    return DemoEhr(client=client, credentials=credentials, changed=credentials != current)
+
+
+def demo_network_ehr(
+    network: Network, spec: DemoNetwork, *, port: int, current: dict[str, Any] | None
+) -> DemoEhr:
+    """The demo EHR of a demo network: for the example client's clinic, referring to the
+    agency of the network's first agency staff login."""
+    staff = next((p for p in spec.people if p.role == Role.AGENCY_STAFF and p.organization), None)
+    agency = (
+        Organization.objects.get(network=network, slug=staff.organization)
+        if staff is not None and staff.organization is not None
+        else None
+    )
+    return demo_ehr_seed(
+        network=network,
+        clinic=Organization.objects.get(network=network, slug=spec.client.clinic),
+        site=f"http://{spec.hostname}:{port}",
+        current=current,
+        agency=agency,
+        agency_login=staff.username if staff is not None else "",
     )
