@@ -115,7 +115,8 @@ def scope_text(granted: dict[str, frozenset[str]]) -> str:
     )
 
 
-def _jwks_checked(jwks: Any) -> dict[str, Any]:
+def jwks_checked(jwks: Any) -> dict[str, Any]:
+    """The key set if it holds only public RS/EC keys, each with a kid; else ValidationError."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         raise ValidationError({"jwks": _('Give a JSON Web Key Set: {"keys": [ … ]}.')})
     try:
@@ -137,7 +138,8 @@ def _jwks_checked(jwks: Any) -> dict[str, Any]:
     return jwks
 
 
-def _scopes_checked(scopes: Iterable[str]) -> list[str]:
+def scopes_checked(scopes: Iterable[str]) -> list[str]:
+    """The scopes, sorted and once each, if all are system scopes here; else ValidationError."""
     words = sorted({s.strip() for s in scopes if s.strip()})
     if not words:
         raise ValidationError({"scopes": _("Allow at least one scope.")})
@@ -150,7 +152,8 @@ def _scopes_checked(scopes: Iterable[str]) -> list[str]:
     return words
 
 
-def _role_checked(organization: Organization, role: str) -> None:
+def role_checked(organization: Organization, role: str) -> None:
+    """ValidationError unless a system may act as ``role`` for the organization's kind."""
     allowed = {
         OrganizationKind.CLINIC: {ApiClientRole.CLINIC},
         OrganizationKind.AGENCY: {ApiClientRole.AGENCY},
@@ -185,9 +188,9 @@ def api_client_register(
         raise ValidationError({"name": _("Name the system.")})
     if ApiClient.objects.filter(network=network, name=name).exists():
         raise ValidationError({"name": _("Another system of this network has this name.")})
-    _role_checked(organization, role)
-    checked_jwks = _jwks_checked(jwks)
-    checked_scopes = _scopes_checked(scopes)
+    role_checked(organization, role)
+    checked_jwks = jwks_checked(jwks)
+    checked_scopes = scopes_checked(scopes)
     client_id = str(uuid.uuid4())
     user = User(username=f"system-{client_id}", first_name=name[:150], email="")
     user.set_unusable_password()
@@ -213,8 +216,8 @@ def api_client_update(
     """New keys, scopes, or switched off; a client switched off loses its tokens at once."""
     if by is not None and not user_has_network_perm(by, NetworkPerm.ADMINISTER, client.network):
         raise PermissionDenied(_("Only the network's admins change systems."))
-    client.jwks = _jwks_checked(jwks)
-    client.scopes = _scopes_checked(scopes)
+    client.jwks = jwks_checked(jwks)
+    client.scopes = scopes_checked(scopes)
     client.is_active = is_active
     client.save(update_fields=["jwks", "scopes", "is_active"])
     if not is_active:
@@ -399,6 +402,9 @@ __all__ = [
     "access_token_read",
     "api_client_register",
     "api_client_update",
+    "jwks_checked",
+    "role_checked",
     "scope_parse",
     "scope_text",
+    "scopes_checked",
 ]

@@ -233,8 +233,35 @@ class ApiClientForm(WagtailAdminModelForm):
                     self.fields[name].disabled = True
             self.initial["scopes"] = " ".join(self.instance.scopes)
 
+    # The service's own checks, so that a refusal is shown on the form (not raised on save).
+    def clean_jwks(self) -> dict[str, Any]:
+        try:
+            return smart.jwks_checked(self.cleaned_data["jwks"])
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict.get("jwks", exc.messages)) from exc
+
     def clean_scopes(self) -> list[str]:
-        return self.cleaned_data["scopes"].split()
+        try:
+            return smart.scopes_checked(self.cleaned_data["scopes"].split())
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict.get("scopes", exc.messages)) from exc
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()
+        organization, role = cleaned.get("organization"), cleaned.get("role")
+        if not self.instance.pk and organization is not None and role:
+            try:
+                smart.role_checked(organization, role)
+            except forms.ValidationError as exc:
+                self.add_error("role", exc.message_dict.get("role", exc.messages))
+        network = cleaned.get("network")
+        if (
+            organization is not None
+            and network is not None
+            and organization.network_id != network.pk
+        ):
+            self.add_error("organization", _("The organization belongs to another network."))
+        return cleaned
 
 
 class ApiClientCreateView(snippet_views.CreateView):
