@@ -30,6 +30,7 @@ class Supported:
     profile: str = ""
     versioned_update: bool = False
     conditional_create: bool = False
+    operations: tuple[tuple[str, str], ...] = ()  # (name, OperationDefinition canonical)
 
 
 SUPPORTED: list[Supported] = [
@@ -136,6 +137,12 @@ SUPPORTED: list[Supported] = [
         (("_id", "token"), ("status", "token"), ("url", "uri")),
         profile="http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription",
         versioned_update=True,
+        operations=(
+            (
+                "status",
+                "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status",
+            ),
+        ),
     ),
 ]
 
@@ -192,6 +199,8 @@ def _resource(s: Supported) -> dict[str, Any]:
     out["referencePolicy"] = ["literal"]
     if s.includes:
         out["searchInclude"] = list(s.includes)
+    if s.operations:
+        out["operation"] = [{"name": name, "definition": url} for name, url in s.operations]
     if s.search:
         out["searchParam"] = [{"name": name, "type": kind} for name, kind in s.search]
     return out

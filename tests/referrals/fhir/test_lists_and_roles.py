@@ -213,3 +213,9 @@ def test_the_capability_statement_says_exactly_what_is_served(loop: Loop) -> Non
     }
     assert declared == {s.type: set(s.interactions) for s in SUPPORTED}
     assert declared == _served()
+    operations = {
+        (r["type"], o["name"])
+        for r in statement["rest"][0]["resource"]
+        for o in r.get("operation", [])
+    }
+    assert operations == {("Subscription", "status")}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from consent.models import AccessLog, AccessPurpose
+from consent.models import AccessLog, AccessPurpose, Consent
 from referrals.models import Referral, ReferralStatus, Screening, ServiceRequestRecord
 from tests.referrals.factories import Loop
 from tests.referrals.fhir.resources import (
@@ -347,3 +347,21 @@ def test_a_transaction_sends_everything_or_nothing(loop: Loop, clinic_ehr: Ehr) 
     assert kinds == ["Task", "QuestionnaireResponse", "Consent", "ServiceRequest"]
     referral = Referral.objects.get(pk=body["entry"][0]["resource"]["id"])
     assert referral.consent_id == int(body["entry"][2]["resource"]["id"])
+
+
+def test_a_sensitive_need_is_shared_only_with_the_named_recipients(
+    loop: Loop, clinic_ehr: Ehr
+) -> None:
+    subject = f"Patient/{loop.client.pk}"
+    needs = ["food-insecurity", "intimate-partner-violence"]
+    given = clinic_ehr.post("Consent", consent(subject, [loop.food_agency.pk], needs))
+    assert given.status_code == 201, given.content
+    recorded = Consent.objects.get(pk=given.json()["id"])
+    assert not recorded.whole_network
+    assert list(recorded.sensitive_recipients.all()) == [loop.food_agency]
+    assert list(recorded.recipients.all()) == [loop.food_agency]
+    # Without a named recipient nothing is recorded: never network-wide.
+    nobody = consent(subject, [], needs)
+    refused = clinic_ehr.post("Consent", nobody)
+    assert refused.status_code == 400
+    assert valid(refused.json())["issue"][0]["expression"] == ["Consent.provision.actor"]
