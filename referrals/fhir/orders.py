@@ -338,13 +338,14 @@ class TaskFilters:
     updated: Q
     include_focus: bool
     include_output: bool
+    # A code was asked and none is the referral Tasks' (fulfill): nothing matches.
+    other_code: bool
 
 
 def _task_filters(request: FhirRequest) -> TaskFilters:
     query = request.GET
     codes = tokens_param(query, "code")
-    if codes and any(c not in {"fulfill", f"{TASK_CODE_SYSTEM}|fulfill"} for c in codes):
-        codes = ["none"]
+    other_code = bool(codes) and not {"fulfill", f"{TASK_CODE_SYSTEM}|fulfill"} & set(codes)
     statuses = tokens_param(query, "status")
     unknown = [s for s in statuses if s not in ReferralStatus.values]
     if unknown:
@@ -366,7 +367,7 @@ def _task_filters(request: FhirRequest) -> TaskFilters:
     focus = reference_text_param(query, "focus", "ServiceRequest")
     return TaskFilters(
         ids=ids_param(query, "_id"),
-        statuses=statuses if codes != ["none"] else ["none"],
+        statuses=statuses,
         owner=reference_param(query, "owner", "Organization"),
         requester=reference_param(query, "requester", "Organization"),
         patient=reference_param(query, "patient", "Patient"),
@@ -374,6 +375,7 @@ def _task_filters(request: FhirRequest) -> TaskFilters:
         updated=instants_filter(query, "_lastUpdated", "updated_at"),
         include_focus="Task:focus" in includes,
         include_output="Task:output" in includes,
+        other_code=other_code,
     )
 
 
@@ -390,6 +392,8 @@ def task_search(request: FhirRequest) -> dict[str, Any]:
     scope_required(request, "Task", "s")
     found = _task_filters(request)
     tasks = tasks_visible(request).filter(found.updated)
+    if found.other_code:
+        tasks = tasks.none()
     if found.ids:
         tasks = tasks.filter(pk__in=found.ids)
     if found.statuses:

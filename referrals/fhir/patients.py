@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -278,8 +277,6 @@ def patient_create(
             _("A patient of your clinic already has this MRN."),
             "Patient.identifier",
         ) from exc
-    except PermissionDenied:
-        raise
     body = patient_shape(client)
     response = fhir_response(request, body, 201)
     response["Location"] = f"Patient/{client.pk}/_history/1"
