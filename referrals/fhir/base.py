@@ -186,6 +186,14 @@ def reads_log(
     )
 
 
+def created_response(request: HttpRequest, body: dict[str, Any], status: int = 201) -> HttpResponse:
+    """A create's answer: ``body`` with its ``Location`` (``<type>/<id>/_history/<version>``)."""
+    response = fhir_response(request, body, status)
+    version = body.get("meta", {}).get("versionId", "1")
+    response["Location"] = f"{body['resourceType']}/{body['id']}/_history/{version}"
+    return response
+
+
 # --- reading what a client sent --------------------------------------------------------------
 
 # pydantic names some FHIR elements with a suffix (``for`` is ``for_fhir``).
@@ -397,6 +405,7 @@ __all__ = [
     "SmartBearer",
     "coding_codes",
     "compact",
+    "created_response",
     "day",
     "fhir_error",
     "fhir_response",

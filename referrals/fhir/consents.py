@@ -50,6 +50,7 @@ from .base import (
     Resource,
     coding_codes,
     compact,
+    created_response,
     fhir_error,
     fhir_response,
     instant,
@@ -219,9 +220,7 @@ def _source(wanted: ConsentModel) -> dict[str, Any]:
 def consent_create(request: FhirRequest, payload: Body[dict[str, Any]]) -> HttpResponse:
     scope_required(request, "Consent", "c")
     consent = consent_create_from(request, payload, {})
-    response = fhir_response(request, consent_shape(consent), 201)
-    response["Location"] = f"Consent/{consent.pk}/_history/1"
-    return response
+    return created_response(request, consent_shape(consent))
 
 
 def consent_create_from(

@@ -58,6 +58,7 @@ from .base import (
     Resource,
     coding_codes,
     compact,
+    created_response,
     fhir_error,
     fhir_response,
     instant,
@@ -574,10 +575,7 @@ def task_create(request: FhirRequest, payload: Body[dict[str, Any]]) -> HttpResp
     or without a data-sharing agreement in force. The same Task again returns the referral."""
     scope_required(request, "Task", "c")
     created, referral = task_create_from(request, payload, {})
-    body = task_shape(referral)
-    response = fhir_response(request, body, 201 if created else 200)
-    response["Location"] = f"Task/{referral.pk}/_history/{referral.version}"
-    return response
+    return created_response(request, task_shape(referral), 201 if created else 200)
 
 
 def task_create_from(
@@ -688,10 +686,7 @@ def task_create_from(
 def service_request_create(request: FhirRequest, payload: Body[dict[str, Any]]) -> HttpResponse:
     scope_required(request, "ServiceRequest", "c")
     record = service_request_create_from(request, payload, {})
-    body = record_shape(record)
-    response = fhir_response(request, body, 201)
-    response["Location"] = f"ServiceRequest/{body['id']}/_history/1"
-    return response
+    return created_response(request, record_shape(record))
 
 
 def service_request_create_from(

@@ -32,6 +32,7 @@ from .base import (
     OutcomeOut,
     Resource,
     compact,
+    created_response,
     day,
     fhir_error,
     fhir_response,
@@ -277,10 +278,7 @@ def patient_create(
             _("A patient of your clinic already has this MRN."),
             "Patient.identifier",
         ) from exc
-    body = patient_shape(client)
-    response = fhir_response(request, body, 201)
-    response["Location"] = f"Patient/{client.pk}/_history/1"
-    return response
+    return created_response(request, patient_shape(client))
 
 
 @router.get(

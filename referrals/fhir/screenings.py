@@ -40,6 +40,7 @@ from .base import (
     OutcomeOut,
     Resource,
     compact,
+    created_response,
     fhir_error,
     fhir_response,
     instant,
@@ -312,9 +313,7 @@ def questionnaire_response_create(
 ) -> HttpResponse:
     scope_required(request, "QuestionnaireResponse", "c")
     screening = questionnaire_response_create_from(request, payload, {})
-    response = fhir_response(request, questionnaire_response_shape(screening), 201)
-    response["Location"] = f"QuestionnaireResponse/{screening.pk}/_history/1"
-    return response
+    return created_response(request, questionnaire_response_shape(screening))
 
 
 def questionnaire_response_create_from(

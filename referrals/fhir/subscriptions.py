@@ -60,6 +60,7 @@ from .base import (
     OutcomeOut,
     Resource,
     compact,
+    created_response,
     fhir_error,
     fhir_response,
     instant,
@@ -236,9 +237,7 @@ def subscription_create(request: FhirRequest, payload: Body[dict[str, Any]]) -> 
         terms=terms,
         server_base=request.build_absolute_uri(FHIR_PATH),
     )
-    response = fhir_response(request, subscription_shape(subscription), 201)
-    response["Location"] = f"Subscription/{subscription.pk}/_history/{subscription.version}"
-    return response
+    return created_response(request, subscription_shape(subscription))
 
 
 @router.get(

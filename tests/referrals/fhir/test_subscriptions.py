@@ -30,9 +30,7 @@ from referrals.models import (
     Referral,
 )
 from referrals.services.subscriptions import (
-    FILTER_CRITERIA,
     HEARTBEAT_PERIOD,
-    PAYLOAD_CONTENT,
     STATUS_PROFILE,
     TASK_TOPIC,
     TIMEOUT,
@@ -43,6 +41,7 @@ from referrals.services.subscriptions import (
 )
 from referrals.services.transitions import referral_message
 from tests.referrals.factories import Loop, move
+from tests.referrals.fhir.resources import subscription
 from tests.referrals.fhir.support import FHIR_JSON, Ehr, ehr_make, instant_of
 
 pytestmark = pytest.mark.django_db
@@ -111,39 +110,6 @@ def hook() -> Iterator[Hook]:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def subscription(
-    endpoint: str,
-    *criteria: str,
-    content: str = "id-only",
-    status: str = "requested",
-    heartbeat: int | None = None,
-    headers: tuple[str, ...] = (),
-    **changes: Any,
-) -> dict[str, Any]:
-    """A backport Subscription to the Task topic as an EHR posts it."""
-    channel: dict[str, Any] = {
-        "extension": [{"url": TIMEOUT, "valueUnsignedInt": 5}],
-        "type": "rest-hook",
-        "endpoint": endpoint,
-        "payload": FHIR_JSON,
-        "_payload": {"extension": [{"url": PAYLOAD_CONTENT, "valueCode": content}]},
-    }
-    if heartbeat is not None:
-        channel["extension"].append({"url": HEARTBEAT_PERIOD, "valueUnsignedInt": heartbeat})
-    if headers:
-        channel["header"] = list(headers)
-    body: dict[str, Any] = {
-        "resourceType": "Subscription",
-        "status": status,
-        "reason": "Referral updates for our EHR",
-        "criteria": TASK_TOPIC,
-        "_criteria": {"extension": [{"url": FILTER_CRITERIA, "valueString": c} for c in criteria]},
-        "channel": channel,
-    }
-    body.update(changes)
-    return body
 
 
 def subscribe(ehr: Ehr, endpoint: str, *criteria: str, **kwargs: Any) -> FhirSubscription:
