@@ -599,6 +599,10 @@ def notification_bundle(
 # --- delivery --------------------------------------------------------------------------------
 
 
+# An endpoint's answer at most this long is read (and its connection kept for the next one).
+SHORT_ANSWER_BYTES = 64 * 1024
+
+
 def retry_delay(attempts: int) -> timedelta:
     """How long after its ``attempts``-th failure a notification is tried again."""
     doublings = min(max(attempts - 1, 0), 20)
@@ -619,8 +623,13 @@ def _post(session: requests.Session, subscription: FhirSubscription, body: bytes
             headers=headers,
             timeout=subscription.timeout_seconds,
             allow_redirects=False,
-            stream=True,  # the answer's body is never read
+            stream=True,  # a long answer is never read
         ) as response:
+            # A short answer is read whole, so that the connection goes back to the pool and
+            # the next notification to this endpoint does not open (and handshake) another.
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) <= SHORT_ANSWER_BYTES:
+                response.content  # noqa: B018 - read for its side effect
             if 200 <= response.status_code < 300:
                 return ""
             return f"HTTP {response.status_code}"
@@ -653,16 +662,23 @@ def fhir_notifications_deliver(
     """Send the queued notifications of these subscriptions, each subscription's in order, as
     far as its endpoint takes them: the first failure is recorded (retried after a backoff) and
     stops that subscription's sending until then. How many were delivered."""
-    own_session = session is None
-    http = requests.Session() if session is None else session
+    http = session if session is not None else _process_session()
     delivered = 0
-    try:
-        for subscription_id in sorted(set(subscription_ids)):
-            delivered += _subscription_deliver(subscription_id, now or timezone.now(), http)
-    finally:
-        if own_session:
-            http.close()
+    for subscription_id in sorted(set(subscription_ids)):
+        delivered += _subscription_deliver(subscription_id, now or timezone.now(), http)
     return delivered
+
+
+_SESSION: requests.Session | None = None
+
+
+def _process_session() -> requests.Session:
+    """One HTTP session per worker process: its pooled connections to the endpoints (and their
+    TLS sessions) serve every delivery the process makes."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = requests.Session()
+    return _SESSION
 
 
 def _subscription_deliver(subscription_id: int, now: datetime, session: requests.Session) -> int:
