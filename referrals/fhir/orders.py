@@ -339,7 +339,8 @@ class TaskFilters:
     updated: Q
     include_focus: bool
     include_output: bool
-    # A code was asked and none is the referral Tasks' (fulfill): nothing matches.
+    # A code was asked and none is the referral Tasks' (fulfill), or Tasks without an owner
+    # (there are none): nothing matches.
     other_code: bool
 
 
@@ -347,6 +348,11 @@ def _task_filters(request: FhirRequest) -> TaskFilters:
     query = request.GET
     codes = tokens_param(query, "code")
     other_code = bool(codes) and not {"fulfill", f"{TASK_CODE_SYSTEM}|fulfill"} & set(codes)
+    # The guide's poll for open Tasks any agency may claim: every referral here has its owner.
+    missing = query.get("owner:missing")
+    if missing not in (None, "true", "false"):
+        raise fhir_error(400, "invalid", _("owner:missing is true or false."), "owner:missing")
+    other_code = other_code or missing == "true"
     statuses = tokens_param(query, "status")
     unknown = [s for s in statuses if s not in ReferralStatus.values]
     if unknown:

@@ -48,6 +48,9 @@ def test_every_parameter(loop: Loop, sent: list[Referral]) -> None:
     assert ids(ehr, "code=http://hl7.org/fhir/CodeSystem/task-code|fulfill") == both
     assert ids(ehr, "code=approve") == []
     assert ids(ehr, "code=approve,fulfill") == both
+    # Open Tasks (no owner) as the guide polls for them: none here, every referral has its agency.
+    assert ids(ehr, "owner:missing=true&status=requested") == []
+    assert ids(ehr, "owner:missing=false") == both
     # _lastUpdated: the housing referral last changed an hour before the food one.
     at = food.updated_at
     Referral.objects.filter(pk=housing.pk).update(updated_at=at - timedelta(hours=1))
@@ -80,6 +83,7 @@ def test_paging_follows_next(loop: Loop, sent: list[Referral]) -> None:
         ("_id=abc", "_id"),
         ("_count=1000", "_count"),
         ("_include=Task:patient", "_include"),
+        ("owner:missing=maybe", "owner:missing"),
     ],
 )
 def test_a_bad_value_is_a_400_naming_the_parameter(loop: Loop, query: str, parameter: str) -> None:
