@@ -14,7 +14,9 @@ How a posted Consent reads (elements the guide leaves open are Handoff's choices
 * ``policyRule`` ``hipaa-auth`` (the default) or ``cfr-part2`` (42 CFR Part 2).
 
 A PUT with ``status: inactive`` revokes it (the reason from the ``Handoff-Reason`` header, else
-a fixed one); nothing else of a Consent changes after it is recorded.
+a fixed one); nothing else of a Consent changes after it is recorded. Only the client's clinic
+reads its consents: a consent names every need it covers, sensitive ones with other recipients
+too, so an agency learns only what its referral's disclosure allows.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from consent.models import Consent, ConsentMethod, ConsentPolicy
 from consent.services import consent_record, consent_revoke
 from network.models import Organization
 from referrals.selectors.clients import clients_visible
-from referrals.selectors.referrals import referrals_visible
 
 from .base import (
     ERRORS,
@@ -133,15 +134,11 @@ def consent_shape(consent: Consent) -> dict[str, Any]:
 
 
 def consents_readable(request: FhirRequest) -> QuerySet[Consent]:
-    """Consents of the clinic's own clients; for an agency, those its referrals were sent under."""
-    organization = organization_of(request)
-    clients = clients_visible(user=request.user, organization=organization)
-    received = referrals_visible(user=request.user, organization=organization).filter(
-        agency=organization
-    )
-    own = Consent.objects.filter(client__in=clients)
-    theirs = Consent.objects.filter(pk__in=received.values("consent_id"))
-    return (own | theirs).distinct().prefetch_related("recipients")
+    """Consents of the clinic's own clients; none for anyone else. A consent names every need
+    and recipient it covers (a sensitive need shared with another organization too): an agency
+    learns what it may through its referral's disclosure, never from the consent itself."""
+    clients = clients_visible(user=request.user, organization=organization_of(request))
+    return Consent.objects.filter(client__in=clients).prefetch_related("recipients")
 
 
 def _one(request: FhirRequest, consent_id: str) -> Consent:

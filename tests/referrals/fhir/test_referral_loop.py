@@ -360,6 +360,11 @@ def test_a_sensitive_need_is_shared_only_with_the_named_recipients(
     assert not recorded.whole_network
     assert list(recorded.sensitive_recipients.all()) == [loop.food_agency]
     assert list(recorded.recipients.all()) == [loop.food_agency]
+    # The agency a referral goes to never reads the consent itself: it names every need.
+    loop.send(key="sensitive", categories=["food-insecurity"])
+    agency = ehr_make(loop.food_agency, name="Pantry system").sign_in()
+    assert agency.get(f"Consent/{recorded.pk}").status_code == 404
+    assert agency.get(f"Consent?patient={subject}").json().get("entry", []) == []
     # Without a named recipient nothing is recorded: never network-wide.
     nobody = consent(subject, [], needs)
     refused = clinic_ehr.post("Consent", nobody)
