@@ -70,7 +70,8 @@ LISTS: dict[str, Callable[[Loop], str]] = {
         f"Task?owner=Organization/{loop.food_agency.pk}&_include=Task:focus&_include=Task:output"
     ),
     "Task-polling": lambda loop: (
-        f"Task?requester=Organization/{loop.clinic.pk}&_lastUpdated=gt2000-01-01T00:00:00Z"
+        f"Task?requester=Organization/{loop.clinic.pk}"
+        f"&_lastUpdated=gt{instant_of(timezone.now() - timedelta(days=365))}"
     ),
     "ServiceRequest": lambda loop: f"ServiceRequest?patient=Patient/{loop.client.pk}",
     "Procedure": lambda loop: f"Procedure?patient=Patient/{loop.client.pk}",
