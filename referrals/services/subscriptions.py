@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import socket
 import uuid
@@ -669,16 +670,18 @@ def fhir_notifications_deliver(
     return delivered
 
 
-_SESSION: requests.Session | None = None
+# The process's session, with the id of the process that made it.
+_SESSION: tuple[int, requests.Session] | None = None
 
 
 def _process_session() -> requests.Session:
     """One HTTP session per worker process: its pooled connections to the endpoints (and their
-    TLS sessions) serve every delivery the process makes."""
+    TLS sessions) serve every delivery the process makes. A process forked from one that had a
+    session makes its own: two processes reading answers from one socket would mix them up."""
     global _SESSION
-    if _SESSION is None:
-        _SESSION = requests.Session()
-    return _SESSION
+    if _SESSION is None or _SESSION[0] != os.getpid():
+        _SESSION = (os.getpid(), requests.Session())
+    return _SESSION[1]
 
 
 def _subscription_deliver(subscription_id: int, now: datetime, session: requests.Session) -> int:
