@@ -87,7 +87,7 @@ from bench.import_directory import (
     out,
 )
 from bench.portal_pages import OUTCOMES, SECOND_NEEDS, story
-from bench.referral_loop import percentile
+from bench.referral_loop import Cast, cast_build, percentile
 
 TARGET_P95_MS = 50.0
 TARGET_NOTIFICATIONS_PER_SECOND = 100.0
@@ -180,99 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- the networks --------------------------------------------------------------------------------
-
-
-@dataclass
-class Cast:
-    """One network's people and organizations."""
-
-    network: Any
-    host: str
-    clinic: Any
-    staff: list[Any]
-    agencies: list[Any]
-    pages: list[Any]
-    agency_staff: dict[int, Any]
-    clients: list[Any]
-
-
-def cast_build(*, prefix: str, name: str, host: str, agencies: int, clients: int) -> Cast:
-    """A network with a clinic (5 staff), agencies each with a published service, two receiving
-    staff and an active agreement, and clients with whole-network consents."""
-    from datetime import date
-
-    from django.utils import timezone
-    from django.utils.text import slugify
-
-    from consent import services as consent_services
-    from directory.models import AgencyPage, SdohCategory, ServicePage
-    from directory.services import directory_index_for
-    from network import services
-    from network.models import Role, User
-    from referrals.services.clients import client_create
-
-    network = services.network_create(name=name, slug=prefix, hostname=host, port=80)
-    admin = User.objects.create_user(f"{prefix}-admin", f"admin@{prefix}.invalid", "pw")
-    services.membership_grant(user=admin, role=Role.NETWORK_ADMIN, network=network, notify=False)
-    clinic = services.organization_create(network=network, name=f"{name} Clinic", kind="clinic")
-    staff = []
-    for n in range(5):
-        user = User.objects.create_user(f"{prefix}-clinic-{n}", f"c{n}@{prefix}.invalid", "pw")
-        services.membership_grant(
-            user=user, role=Role.CLINIC_STAFF, organization=clinic, notify=False
-        )
-        staff.append(user)
-    index = directory_index_for(network)
-    food = SdohCategory.objects.get(code="food-insecurity")
-    cast = Cast(network, host, clinic, staff, [], [], {}, [])
-    for n in range(agencies):
-        agency = services.organization_create(
-            network=network, name=f"{name} Agency {n}", kind="agency"
-        )
-        page = AgencyPage(
-            title=agency.name, slug=slugify(agency.name), description="x", organization=agency
-        )
-        index.add_child(instance=page)
-        service = ServicePage(title=f"Food Pantry {n}", slug=f"pantry-{n}", description="Food.")
-        page.add_child(instance=service)
-        service.categories.set([food])
-        service.save()
-        user = User.objects.create_user(f"{prefix}-agency-{n}", f"a{n}@{prefix}.invalid", "pw")
-        services.membership_grant(
-            user=user, role=Role.AGENCY_STAFF, organization=agency, notify=False
-        )
-        agreement = consent_services.agreement_create(
-            by=admin,
-            agency=agency,
-            fields=["name", "phone", "preferred_language", "note"],
-            effective_from=date(2020, 1, 1),
-        )
-        consent_services.agreement_activate(agreement=agreement, by=admin)
-        cast.agencies.append(agency)
-        cast.pages.append(service)
-        cast.agency_staff[agency.pk] = user
-    for n in range(clients):
-        client = client_create(
-            organization=clinic,
-            by=staff[n % len(staff)],
-            first_name=f"Client{n}",
-            last_name=f"{name.split()[0]}{n}",
-            date_of_birth=date(1950 + n % 50, 1 + n % 12, 1 + n % 28),
-            phone=f"707-555-{n % 10000:04d}",
-            confirm_new=True,
-        )
-        consent_services.consent_record(
-            client=client,
-            by=staff[n % len(staff)],
-            organization=clinic,
-            categories=["food-insecurity"],
-            method="verbal",
-            attestation="Standard script read.",
-            whole_network=True,
-            granted_at=timezone.now() - timedelta(days=400),
-        )
-        cast.clients.append(client)
-    return cast
 
 
 def tasks_write(
@@ -945,6 +852,7 @@ def _run(
         host="bench.localhost",
         agencies=args.agencies,
         clients=args.clients,
+        consented_days_ago=400,
     )
     other = cast_build(
         prefix="other",
@@ -952,6 +860,7 @@ def _run(
         host="other.localhost",
         agencies=3,
         clients=max(10, args.clients // 20),
+        consented_days_ago=400,
     )
     out(
         f"setup: {args.agencies} agencies, {args.clients:,} clients with consents (and a second "

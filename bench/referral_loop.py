@@ -33,6 +33,7 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,33 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def build(args: argparse.Namespace) -> dict[str, Any]:
-    """The network, clinic, agencies with services and agreements, clients with consents."""
+@dataclass
+class Cast:
+    """One network's people and organizations."""
+
+    network: Any
+    host: str
+    clinic: Any
+    staff: list[Any]
+    agencies: list[Any]
+    pages: list[Any]
+    agency_staff: dict[int, Any]
+    clients: list[Any]
+
+
+def cast_build(
+    *,
+    prefix: str,
+    name: str,
+    host: str,
+    agencies: int,
+    clients: int,
+    consented_days_ago: int = 1,
+) -> Cast:
+    """A network with a clinic (5 staff), agencies each with a published service, two receiving
+    staff and an active agreement, and clients with whole-network consents (given
+    ``consented_days_ago``). The referral loop's and the FHIR benchmarks' cast."""
+
     from django.utils import timezone
     from django.utils.text import slugify
 
@@ -102,25 +128,23 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     from network.models import Role, User
     from referrals.services.clients import client_create
 
-    network = services.network_create(
-        name="Bench Network", slug="bench", hostname="bench.localhost", port=80
-    )
-    admin = User.objects.create_user("bench-admin", "admin@bench.invalid", "pw")
+    network = services.network_create(name=name, slug=prefix, hostname=host, port=80)
+    admin = User.objects.create_user(f"{prefix}-admin", f"admin@{prefix}.invalid", "pw")
     services.membership_grant(user=admin, role=Role.NETWORK_ADMIN, network=network, notify=False)
-    clinic = services.organization_create(network=network, name="Bench Clinic", kind="clinic")
+    clinic = services.organization_create(network=network, name=f"{name} Clinic", kind="clinic")
     staff = []
     for n in range(5):
-        user = User.objects.create_user(f"clinic-{n}", f"clinic-{n}@bench.invalid", "pw")
+        user = User.objects.create_user(f"{prefix}-clinic-{n}", f"c{n}@{prefix}.invalid", "pw")
         services.membership_grant(
             user=user, role=Role.CLINIC_STAFF, organization=clinic, notify=False
         )
         staff.append(user)
     index = directory_index_for(network)
     food = SdohCategory.objects.get(code="food-insecurity")
-    agencies, pages, agency_staff = [], [], {}
-    for n in range(args.agencies):
+    cast = Cast(network, host, clinic, staff, [], [], {}, [])
+    for n in range(agencies):
         agency = services.organization_create(
-            network=network, name=f"Bench Agency {n}", kind="agency"
+            network=network, name=f"{name} Agency {n}", kind="agency"
         )
         page = AgencyPage(
             title=agency.name, slug=slugify(agency.name), description="x", organization=agency
@@ -130,11 +154,10 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         page.add_child(instance=service)
         service.categories.set([food])
         service.save()
-        people = []
-        for role in (Role.AGENCY_STAFF, Role.AGENCY_ADMIN):
-            user = User.objects.create_user(f"agency-{n}-{role}", f"a{n}{role}@bench.invalid", "pw")
-            services.membership_grant(user=user, role=role, organization=agency, notify=False)
-            people.append(user)
+        user = User.objects.create_user(f"{prefix}-agency-{n}", f"a{n}@{prefix}.invalid", "pw")
+        services.membership_grant(
+            user=user, role=Role.AGENCY_STAFF, organization=agency, notify=False
+        )
         agreement = consent_services.agreement_create(
             by=admin,
             agency=agency,
@@ -142,16 +165,15 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             effective_from=date(2020, 1, 1),
         )
         consent_services.agreement_activate(agreement=agreement, by=admin)
-        agencies.append(agency)
-        pages.append(service)
-        agency_staff[agency.pk] = people[0]
-    clients = []
-    for n in range(args.clients):
+        cast.agencies.append(agency)
+        cast.pages.append(service)
+        cast.agency_staff[agency.pk] = user
+    for n in range(clients):
         client = client_create(
             organization=clinic,
             by=staff[n % len(staff)],
             first_name=f"Client{n}",
-            last_name=f"Bench{n}",
+            last_name=f"{name.split()[0]}{n}",
             date_of_birth=date(1950 + n % 50, 1 + n % 12, 1 + n % 28),
             phone=f"707-555-{n % 10000:04d}",
             confirm_new=True,
@@ -164,17 +186,29 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             method="verbal",
             attestation="Standard script read.",
             whole_network=True,
-            granted_at=timezone.now() - timedelta(days=1),
+            granted_at=timezone.now() - timedelta(days=consented_days_ago),
         )
-        clients.append(client)
+        cast.clients.append(client)
+    return cast
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    """The network, clinic, agencies with services and agreements, clients with consents."""
+    cast = cast_build(
+        prefix="bench",
+        name="Bench",
+        host="bench.localhost",
+        agencies=args.agencies,
+        clients=args.clients,
+    )
     return {
-        "network": network,
-        "clinic": clinic,
-        "staff": staff,
-        "agencies": agencies,
-        "pages": pages,
-        "agency_staff": agency_staff,
-        "clients": clients,
+        "network": cast.network,
+        "clinic": cast.clinic,
+        "staff": cast.staff,
+        "agencies": cast.agencies,
+        "pages": cast.pages,
+        "agency_staff": cast.agency_staff,
+        "clients": cast.clients,
     }
 
 
