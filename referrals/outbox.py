@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 60  # 1, 2, 4 … minutes, capped at RETRY_MAX_SECONDS
 RETRY_MAX_SECONDS = 6 * 3600
-LOST_AFTER_SECONDS = 120  # a row with no attempt this long after it was written lost its task
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -83,7 +83,7 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
 
 def notifications_due(*, now: datetime) -> list[int]:
     """Undelivered rows whose retry time has come, or whose delivery task was lost."""
-    lost_before = now - timedelta(seconds=LOST_AFTER_SECONDS)
+    lost_before = now - timedelta(seconds=settings.HANDOFF_OUTBOX_LOST_AFTER_SECONDS)
     return list(
         Notification.objects.filter(delivered_at__isnull=True)
         .filter(
@@ -109,7 +109,12 @@ def _email(notification: Notification) -> None:
         timezone.override(zone or timezone.get_current_timezone()),
     ):
         body = render_to_string("referrals/email/referral_notification.txt", context)
-    send_mail(notification.subject, body, None, [user.email])
+    # One Message-ID per outbox row: were a worker to die between the mail server's answer and
+    # its own commit, the copy sent again carries the same ID, and mail systems drop it.
+    message_id = f"<notification-{notification.pk}@{urlsplit(base).hostname or 'handoff'}>"
+    EmailMessage(
+        notification.subject, body, None, [user.email], headers={"Message-ID": message_id}
+    ).send()
 
 
 @shared_task(name="referrals.tasks.notifications_deliver")

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
@@ -219,7 +220,7 @@ def test_a_broker_outage_delays_delivery_and_loses_nothing(loop, committed, monk
     # Not lost yet: a task might still be on its way.
     written = max(rows.values_list("created_at", flat=True))
     assert outbox.notifications_due(now=written) == []
-    lost = written + timedelta(seconds=outbox.LOST_AFTER_SECONDS)
+    lost = written + timedelta(seconds=settings.HANDOFF_OUTBOX_LOST_AFTER_SECONDS)
     assert sorted(outbox.notifications_due(now=lost)) == sorted(rows.values_list("pk", flat=True))
 
     # The sweep delivers every row once, and only once.
