@@ -1,7 +1,7 @@
 """`make prod-smoke`: the production settings run as production runs them, on this machine, with
 faults injected, and every promise counted afterwards.
 
-    .venv/bin/python -m prod.smoke [--workdir var/prod-smoke] [--keep]
+    .venv/bin/python -m prod.smoke [--workdir /tmp/handoff-prod-smoke] [--keep]
 
 Two of everything (``prod.stack``): nginx terminating TLS in front of two gunicorn instances,
 two Celery workers and one beat, on a PostgreSQL cluster and a Redis of the smoke's own, media on
@@ -719,7 +719,11 @@ def smoke(workdir: Path) -> Report:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, default=ROOT / "var" / "prod-smoke")
+    # Under the system's temporary directory: the postgres user must reach its cluster there
+    # (a checkout under /root would not let it through).
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "handoff-prod-smoke"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
     # A stopped run still stops every server it started (the stack's exit runs on SystemExit).
