@@ -61,3 +61,6 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 urlpatterns.append(path("", include(wagtail_urls)))
+
+# 503 with Retry-After instead of 500 while the database cannot be reached (cms/errors.py).
+handler500 = "cms.errors.server_error"

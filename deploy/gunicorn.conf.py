@@ -1,13 +1,37 @@
 """gunicorn settings for the web processes; every value can be overridden from the environment."""
 
-import multiprocessing
+import importlib.util
+import math
 import os
 import re
+from pathlib import Path
 
 from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+
+
+def container_cpus(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """The CPUs this process may use: its CPU affinity, bounded by the cgroup v2 CPU quota.
+
+    multiprocessing.cpu_count() counts the host's CPUs: a container limited to 2 CPUs on a
+    64-CPU host would start 129 workers. cpu.max holds "<quota> <period>" (or "max <period>").
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        with open(cpu_max, encoding="ascii") as limits:
+            quota, period = limits.read().split()[:2]
+        if quota != "max" and int(period) > 0:
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity alone
+    return max(cpus, 1)
+
+
+workers = int(os.environ.get("GUNICORN_WORKERS") or container_cpus() * 2 + 1)
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
@@ -16,8 +40,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
-# Query strings can carry search terms; log the path only.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# Query strings can carry search terms; log the path only. The last field is the request id the
+# application returned (cms/request_id.py), which its own log lines carry too.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s'
 
 # An emailed listing-verification link carries its token in the path (the page it lands on moves
 # it into the session and redirects to a token-free address); this log never records it. The same
@@ -35,5 +60,49 @@ class TokenRedactingLogger(Logger):
 
 
 logger_class = TokenRedactingLogger
+
+
+def _json_formatter() -> type:
+    """cms/logging_json.py's formatter, loaded from its file: importing the ``cms`` package
+    would import Celery and set a default DJANGO_SETTINGS_MODULE in the master process."""
+    path = Path(__file__).resolve().parent.parent / "cms" / "logging_json.py"
+    spec = importlib.util.spec_from_file_location("handoff_logging_json", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    formatter: type = module.JsonFormatter
+    return formatter
+
+
+# LOG_FORMAT=json (the production default, as in cms/settings/production.py): gunicorn's own
+# lines are JSON too; the access line is the message, its request id a field of its own.
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},  # Django's LOGGING sets it in the workers
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "formatters": {"json": {"()": _json_formatter()}},
+    }
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 wsgi_app = "cms.wsgi:application"
+# gunicorn's control socket (a local admin interface) is off unless asked for: one fixed path per
+# user would be shared by two instances on a host, and a read-only container home cannot hold it.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket

@@ -567,9 +567,6 @@ class Stack:
                     "deploy/gunicorn.conf.py",
                     "--bind",
                     f"{HOST}:{port}",
-                    # gunicorn's control socket defaults to one path per user: one per instance.
-                    "--control-socket",
-                    str(self.workdir / f"web-{number}.ctl"),
                 ],
             )
         for number in range(1, self.options.celery_workers + 1):

@@ -9,12 +9,15 @@ import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from cms.object_storage import storages_from_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BASE_DIR = PROJECT_DIR.parent
@@ -112,6 +115,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response carries a request id, and every log line of the request names it.
+    "cms.request_id.RequestIdMiddleware",
+    # Before host validation and the HTTPS redirect: probes come over plain HTTP with the pod's
+    # address as Host, which ALLOWED_HOSTS refuses (cms/health.py).
+    "cms.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -164,6 +172,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails the request within seconds (503), never hangs it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "network.User"
@@ -215,11 +228,12 @@ PRIVATE_STORAGE = {
     "BACKEND": "cms.storage.PrivateFileSystemStorage",
     "OPTIONS": {"location": PRIVATE_ROOT},
 }
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "private": PRIVATE_STORAGE,
-}
+# AWS_STORAGE_BUCKET_NAME moves media and private files to S3 (cms/object_storage.py).
+STORAGES = storages_from_env(
+    environ=os.environ,
+    private_root=PRIVATE_ROOT,
+    staticfiles_backend="django.contrib.staticfiles.storage.StaticFilesStorage",
+)
 # The largest signed consent form or agreement accepted, in bytes.
 HANDOFF_PRIVATE_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -229,8 +243,11 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Degrades to misses while Redis restarts, never an error page (cms/cache.py).
+            "BACKEND": "cms.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
+            # A Redis that stops answering costs a request at most this long, not a hang.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
 else:
@@ -252,6 +269,14 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (JSON lines with the task id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A task a worker took and never acknowledged (it died) goes back to the queue after this long.
+# The outbox sweep delivers such a task's notifications sooner (HANDOFF_OUTBOX_LOST_AFTER_SECONDS).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# An outbox row (a notification) whose delivery task has not run this long after it was written
+# is delivered by the every-minute sweep instead (its task was lost with a worker or the broker).
+HANDOFF_OUTBOX_LOST_AFTER_SECONDS = env_int("HANDOFF_OUTBOX_LOST_AFTER_SECONDS", 120)
 # Synced into django-celery-beat's database schedule when beat starts; admins can retime them.
 CELERY_BEAT_SCHEDULE = {
     "listings-verification-request": {
@@ -454,16 +479,27 @@ HANDOFF_ALLOW_DEMO_DATA = False
 # log records REMOTE_ADDR and ignores the header (anyone can write it).
 HANDOFF_TRUSTED_PROXIES = env_list("HANDOFF_TRUSTED_PROXIES", [])
 
-LOGGING = {
+# LOG_FORMAT=json: one JSON object a line (cms/logging_json.py), the production default.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"secret_paths": {"()": "cms.log_filters.SecretPathsRedacted"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "cms.logging_json.JsonFormatter"},
+    },
+    "filters": {
+        "secret_paths": {"()": "cms.log_filters.SecretPathsRedacted"},
+        # Named from cms.request_id, so that every process imports it (Celery tasks: task id).
+        "request_id": {"()": "cms.request_id.RequestIdFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["secret_paths"],
+            "formatter": LOG_FORMAT,
+            "filters": ["secret_paths", "request_id"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
