@@ -120,6 +120,7 @@ bench: venv
 	REDIS_URL=$(BENCH_REDIS) CELERY_TASK_ALWAYS_EAGER=true DJANGO_SETTINGS_MODULE=cms.settings.dev \
 		$(BIN)/python -m bench.portal_pages --quiet --database-url $(BENCH_PG)
 	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.fhir_api --quiet --database-url $(BENCH_PG)
+	DJANGO_SETTINGS_MODULE=cms.settings.dev $(BIN)/python -m bench.http_load --quiet --database-url $(BENCH_PG)
 
 ## Spanish (and any other) translations: refresh locale/*/LC_MESSAGES/django.po from the code and
 ## templates, then compile the .mo files the server reads (both are committed; needs GNU gettext).

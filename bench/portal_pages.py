@@ -396,7 +396,7 @@ def run(args: argparse.Namespace, workdir: Path, database: Database) -> int:
 
     # The dashboard's snapshots live in the cache: Redis in production (REDIS_URL; make bench
     # gives this benchmark a database of its own, emptied here), else process memory.
-    out(f"cache: {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")
+    out(f"cache: {str(settings.CACHES['default']['BACKEND']).rsplit('.', 1)[-1]}")
     cache.clear()
     started = time.perf_counter()
     cast = build(args)

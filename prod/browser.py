@@ -185,9 +185,11 @@ class Person:
         *,
         button: str | None = None,
         expect: int = 200,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Page:
         """Post ``form`` as a browser would, with ``changes`` (a list sets every value of a
-        multiple field, an empty list clears it); follows the redirect after a post."""
+        multiple field, an empty list clears it) and ``files`` (field: name, content, type; the
+        form is then sent as multipart); follows the redirect after a post."""
         posted = form.values(button=button)
         for name, value in (changes or {}).items():
             posted = [(k, v) for k, v in posted if k != name]
@@ -198,7 +200,9 @@ class Person:
             raise PageError(f"{page.url}: form posts to {url}, not over HTTPS")
         headers = {"Referer": page.url}
         if form.method == "post":
-            response = self.session.post(url, data=posted, headers=headers, timeout=30)
+            response = self.session.post(
+                url, data=posted, files=files or None, headers=headers, timeout=30
+            )
         else:
             response = self.session.get(url, params=posted, headers=headers, timeout=30)
         result = self._page(response)

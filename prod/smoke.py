@@ -188,9 +188,19 @@ def food_screening(clinic: Person, client_id: int) -> str:
     return result.link(r"/workspace/search/\?.*client=")
 
 
-def referral_send(clinic: Person, search_url: str) -> int:
+# A one-page PDF, as a scanner would save the client's signed consent form.
+SIGNED_FORM = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def referral_send(clinic: Person, search_url: str, *, signed_form: bool = False) -> int:
     """From the search for the client's needs, a food service of the pantry, with the
-    client's verbal consent read from the page; the new referral's number."""
+    client's verbal consent read from the page (or her signed form, uploaded); the new
+    referral's number."""
     search = clinic.get(search_url)
     hits = re.findall(r'<li class="hit".*?</li>', search.text, flags=re.S)
     refer = [
@@ -203,16 +213,56 @@ def referral_send(clinic: Person, search_url: str) -> int:
         raise AssertionError(f"no service of {FOOD_AGENCY} in the search for the client's needs")
     page = clinic.get(refer[0])
     form = page.form(button="Send referral")
+    if signed_form:
+        sent = clinic.submit(
+            page,
+            form,
+            {"consent": "signed_form"},
+            button="Send referral",
+            files={"signed_form": ("consent.pdf", SIGNED_FORM, "application/pdf")},
+        )
+        return _sent_number(sent)
     # Choosing "verbal" shows the words to read (the page asks the server, as htmx does).
     page = clinic.submit(page, form, {"consent": "verbal", "action": "check"})
     form = page.form(button="Send referral")
     sent = clinic.submit(
         page, form, {"consent": "verbal", "verbal_confirmed": "1"}, button="Send referral"
     )
+    return _sent_number(sent)
+
+
+def _sent_number(sent: Any) -> int:
     numbers = [int(n) for n in re.findall(r"/workspace/referrals/(\d+)/", sent.text)]
     if not numbers:
         raise AssertionError(f"sending ended at {sent.url} without a referral")
     return max(numbers)
+
+
+def private_objects(stack: Stack, report: Report) -> None:
+    """The signed form is an object in the private bucket, encrypted, and nobody without the
+    keys reads it."""
+    import boto3
+
+    env = stack.env
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_S3_ENDPOINT_URL"],
+        region_name=env["AWS_S3_REGION_NAME"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    bucket = env["AWS_PRIVATE_BUCKET_NAME"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    forms = [key for key in keys if key.endswith(".pdf")]
+    if not report.check(bool(forms), f"the signed form is in the private bucket ({forms})"):
+        return
+    head = s3.head_object(Bucket=bucket, Key=forms[0])
+    anonymous = requests.get(f"{env['AWS_S3_ENDPOINT_URL']}/{bucket}/{forms[0]}", timeout=10)
+    report.check(
+        head.get("ServerSideEncryption") == "AES256" and anonymous.status_code == 403,
+        f"it is encrypted ({head.get('ServerSideEncryption')}) and an anonymous GET is refused "
+        f"({anonymous.status_code})",
+    )
 
 
 def referral_loop(stack: Stack, report: Report, client: SmokeClient) -> int:
@@ -221,8 +271,9 @@ def referral_loop(stack: Stack, report: Report, client: SmokeClient) -> int:
     client_id = client_add(clinic, client)
     search_url = food_screening(clinic, client_id)
     report.say(f"client #{client_id} added and screened: positive for food")
-    number = referral_send(clinic, search_url)
-    report.say(f"referral #{number} sent to {FOOD_AGENCY} with the client's verbal consent")
+    number = referral_send(clinic, search_url, signed_form=True)
+    report.say(f"referral #{number} sent to {FOOD_AGENCY} with the client's signed consent form")
+    private_objects(stack, report)
 
     agency = signed_in(stack, AGENCY_STAFF)
     inbox = agency.get("/workspace/inbox/")
@@ -641,6 +692,8 @@ def backup_restored(stack: Stack, report: Report) -> None:
     ):
         return
     made = sorted(p for p in backups.iterdir() if p.is_dir())
+    saved = list((made[-1] / "objects").rglob("*.pdf")) if made else []
+    report.check(bool(saved), f"the backup holds the signed form ({len(saved)} PDF)")
     with database(stack) as connection:
         connection.execute("CREATE DATABASE handoff_restored")
         referrals = {
@@ -663,6 +716,11 @@ def backup_restored(stack: Stack, report: Report) -> None:
         + (restore.stdout.strip()[-300:] or restore.stderr[-300:]),
     ):
         return
+    objects = re.search(r"objects restored: (\d+)", restore.stdout)
+    report.check(
+        objects is not None and int(objects.group(1)) >= len(saved) > 0,
+        f"the files went back to object storage ({objects.group(0) if objects else '?'})",
+    )
     with psycopg.connect(restored_url, autocommit=True) as connection:
         back = {
             row[0]: row[1]

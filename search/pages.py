@@ -23,10 +23,9 @@ from directory.models import CapacityStatus, TaxonomyTerm
 from network.middleware import TenantRequest
 from network.models import Network
 
-from .models import SearchTag, TagKind
 from .query import DEFAULT_RADIUS_MILES, SearchQuery, parse_search
 from .results import CATEGORY_NAMES
-from .selectors import service_search
+from .selectors import network_categories, service_search
 
 RADIUS_CHOICES = (2, 5, 10, 25, 50, 100)
 
@@ -216,11 +215,7 @@ def _active_filters(query: SearchQuery, type_names: dict[str, str]) -> list[tupl
 def _browse_needs(network: Network) -> list[tuple[str, str, str]]:
     """(code, name, search URL) of the needs the network's services meet, for a search that
     found nothing."""
-    codes = set(
-        SearchTag.objects.filter(document__network=network, kind=TagKind.CATEGORY)
-        .values_list("value", flat=True)
-        .distinct()
-    )
+    codes = network_categories(network=network, codes=CATEGORY_NAMES)
     return [
         (code, str(name), "?" + urlencode({"category": code}))
         for code, name in CATEGORY_NAMES.items()

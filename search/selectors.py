@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from network.models import Network
 
 from .backends import SearchBackendUnavailable, Suggestion, get_search_backend
 from .backends.database import SearchBackend as DatabaseBackend
+from .models import SearchTag, TagKind
 from .query import SearchQuery
 from .results import SearchResults
 
@@ -48,3 +51,26 @@ def service_suggest(*, network: Network, prefix: str, limit: int = 8) -> list[Su
         return backend.suggest(prefix, network=network, limit=limit)
     except SearchBackendUnavailable:
         return _database.suggest(prefix, network=network, limit=limit)
+
+
+def network_categories(*, network: Network, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` (need categories) some service of ``network`` meets, in one query.
+
+    One index probe per code (``search_tag_lookup``: kind, value, document) that stops at the
+    first document of the network, rather than every category tag of the network made
+    distinct (150 ms at 20,000 services)."""
+    codes = list(codes)
+    if not codes:
+        return set()
+    met = Network.objects.filter(pk=network.pk).values_list(
+        *(
+            Exists(
+                SearchTag.objects.filter(
+                    kind=TagKind.CATEGORY, value=code, document__network=OuterRef("pk")
+                )
+            )
+            for code in codes
+        )
+    )
+    row = met.first()
+    return {code for code, found in zip(codes, row or (), strict=False) if found}
