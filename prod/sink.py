@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -22,6 +23,7 @@ class Received:
     recipients: tuple[str, ...]
     subject: str
     body: str
+    at: float = 0.0  # time.monotonic() when the mail server answered 250
 
 
 class _Handler:
@@ -48,6 +50,7 @@ class _Handler:
                 recipients=tuple(str(r) for r in envelope.rcpt_tos),
                 subject=str(message.get("Subject", "")),
                 body=body,
+                at=time.monotonic(),
             )
         )
         return "250 Message accepted for delivery"

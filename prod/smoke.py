@@ -593,10 +593,7 @@ def notifications_counted(stack: Stack, report: Report, sink: SmtpSink) -> None:
             "JOIN network_user u ON u.id = n.user_id "
             "WHERE n.channel = 'email' AND u.email <> '' AND u.is_active"
         ).fetchall()
-        undelivered = connection.execute(
-            "SELECT count(*) FROM referrals_notification WHERE channel = 'email' "
-            "AND delivered_at IS NULL"
-        ).fetchone()
+    undelivered = undelivered_emails(stack)
     expected = {f"<notification-{pk}@127.0.0.1>": email for pk, email in rows}
     received = Counter(m.message_id for m in sink.messages)
     missing = sorted(set(expected) - set(received))
@@ -610,9 +607,14 @@ def notifications_counted(stack: Stack, report: Report, sink: SmtpSink) -> None:
     report.say(
         f"email notifications: {len(expected)} written, {sum(received.values())} messages "
         f"received by the SMTP sink, {len(missing)} missing, {len(twice)} duplicated, "
-        f"{len(unknown)} unknown, {undelivered[0] if undelivered else '?'} undelivered "
+        f"{len(unknown)} unknown, {undelivered} undelivered "
         "in the outbox"
     )
+    for message_id in sorted(twice):
+        times = ", ".join(
+            f"{m.at - report.started:.1f}s" for m in sink.messages if m.message_id == message_id
+        )
+        report.say(f"  {message_id} received {twice[message_id]} times, at {times}")
     report.check(
         not missing and not twice and not unknown and not wrong_recipient and bool(expected),
         "every email notification was delivered exactly once, to its recipient",

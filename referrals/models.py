@@ -392,6 +392,9 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set (and committed) before the mail server is spoken to, cleared when the row is marked:
+    # a worker never sends inside a transaction (referrals.outbox.notification_deliver).
+    sending_since = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -7,6 +7,7 @@ that write the outbox queue it, and ``tasks`` (the scheduled sweeps) imports tho
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -14,8 +15,8 @@ from urllib.parse import urlsplit
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import Q
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -46,39 +47,105 @@ def notifications_deliver(*, ids: Iterable[int], now: datetime | None = None) ->
 
 
 def notification_deliver(*, notification_id: int, now: datetime | None = None) -> bool:
-    """One row, under a row lock so that a task and the sweep never both send it."""
+    """One row: claimed, sent, then marked delivered, each step its own short transaction.
+
+    The claim (``sending_since``) is committed before the mail server is spoken to, so a send is
+    never inside a database transaction: were PostgreSQL to stop in the middle, the message the
+    mail server took would otherwise be rolled back to undelivered and sent again. Once the mail
+    server has answered 250, marking the row is retried until the database answers. A claim left
+    behind (the worker died between the claim and the mark) is taken again after
+    ``claim_abandoned_after()``; the one case that sends twice is a worker killed in the moment
+    between the mail server's 250 and its own commit, and the copy carries the same Message-ID.
+    """
     now = now or timezone.now()
+    notification = _claim(notification_id, now)
+    if notification is None:
+        return False
+    try:
+        if notification.channel == Channel.EMAIL:
+            _email(notification)
+    except Exception as exc:
+        _record_failure(notification, exc, now)
+        return False
+    _mark_delivered(notification.pk, now)
+    return True
+
+
+def claim_abandoned_after() -> timedelta:
+    """How old a claim must be before another worker takes the row again: longer than a send
+    and longer than the sweep's delay for a lost task, so a live worker's claim is never taken."""
+    return timedelta(seconds=2 * settings.HANDOFF_OUTBOX_LOST_AFTER_SECONDS)
+
+
+def _claim(notification_id: int, now: datetime) -> Notification | None:
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("user", "referral__network")
             .filter(pk=notification_id, delivered_at__isnull=True)
+            .filter(
+                Q(sending_since__isnull=True) | Q(sending_since__lte=now - claim_abandoned_after())
+            )
             .first()
         )
         if notification is None:
-            return False
+            return None
+        if notification.sending_since is not None:
+            logger.warning(
+                "notification %s: the worker that claimed it at %s did not finish; sending again "
+                "(the copy carries the same Message-ID)",
+                notification.pk,
+                notification.sending_since.isoformat(),
+            )
+        notification.sending_since = now
+        notification.save(update_fields=["sending_since"])
+    return notification
+
+
+def _record_failure(notification: Notification, exc: Exception, now: datetime) -> None:
+    notification.attempts += 1
+    notification.last_error = f"{type(exc).__name__}: {exc}"[:300]
+    notification.next_attempt_at = now + retry_delay(notification.attempts)
+    notification.sending_since = None
+    # Not retried if the database is down too: the claim then lapses and the sweep sends it.
+    notification.save(update_fields=["attempts", "last_error", "next_attempt_at", "sending_since"])
+    if notification.attempts == MAX_ATTEMPTS:
+        logger.error(
+            "notification %s still undelivered after %s attempts (%s); retrying every %s s",
+            notification.pk,
+            notification.attempts,
+            notification.last_error,
+            RETRY_MAX_SECONDS,
+        )
+
+
+# While the database is unreachable after a message went out, marking it is retried this often
+# for this long (a worker's claim lapses only after claim_abandoned_after()).
+MARK_RETRY_SECONDS = 0.5
+
+
+def _mark_delivered(notification_id: int, now: datetime) -> None:
+    give_up_at = time.monotonic() + claim_abandoned_after().total_seconds() / 2
+    while True:
         try:
-            if notification.channel == Channel.EMAIL:
-                _email(notification)
-        except Exception as exc:
-            notification.attempts += 1
-            notification.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            notification.next_attempt_at = now + retry_delay(notification.attempts)
-            notification.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-            if notification.attempts == MAX_ATTEMPTS:
+            Notification.objects.filter(pk=notification_id).update(
+                attempts=F("attempts") + 1,
+                delivered_at=now,
+                next_attempt_at=None,
+                sending_since=None,
+            )
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() >= give_up_at:
                 logger.error(
-                    "notification %s still undelivered after %s attempts (%s); retrying every %s s",
-                    notification.pk,
-                    notification.attempts,
-                    notification.last_error,
-                    RETRY_MAX_SECONDS,
+                    "notification %s was sent but could not be marked delivered: the database "
+                    "is unreachable; it will be sent again once its claim lapses",
+                    notification_id,
                 )
-            return False
-        notification.attempts += 1
-        notification.delivered_at = now
-        notification.next_attempt_at = None
-        notification.save(update_fields=["attempts", "delivered_at", "next_attempt_at"])
-        return True
+                raise
+            if not connection.in_atomic_block:
+                connection.close()  # the next try opens a new one
+            time.sleep(MARK_RETRY_SECONDS)
 
 
 def notifications_due(*, now: datetime) -> list[int]:
@@ -89,6 +156,7 @@ def notifications_due(*, now: datetime) -> list[int]:
         .filter(
             Q(next_attempt_at__lte=now)
             | Q(attempts=0, next_attempt_at__isnull=True, created_at__lte=lost_before)
+            | Q(sending_since__lte=now - claim_abandoned_after())
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:1000]

@@ -11,6 +11,9 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import OperationalError as DatabaseDown
+from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -242,6 +245,94 @@ def test_a_row_delivered_by_its_task_is_not_sent_again_by_the_sweep(loop, commit
     ids = list(Notification.objects.values_list("pk", flat=True))
     assert outbox.notifications_deliver_task.delay(ids).get() == 0
     assert len(mail.outbox) == 2
+
+
+# --- a worker or the database failing in the middle of a send ------------------------------
+
+
+class WatchedBackend(BaseEmailBackend):
+    """Sends like locmem, and records, while it sends, how many transactions are open on the
+    connection and whether the row is already claimed."""
+
+    seen: list[tuple[int, bool]] = []
+
+    def send_messages(self, email_messages):
+        for message in email_messages:
+            number = int(message.extra_headers["Message-ID"].split("-")[1].split("@")[0])
+            claimed = Notification.objects.filter(pk=number, sending_since__isnull=False).exists()
+            WatchedBackend.seen.append((len(connection.atomic_blocks), claimed))
+            mail.outbox.append(message)
+        return len(email_messages)
+
+
+def test_the_mail_server_is_spoken_to_outside_any_transaction_with_the_row_claimed(
+    loop, settings, committed
+):
+    """Were the database to stop during the conversation, a transaction holding the send would
+    roll back to "undelivered" a message the mail server already took, and it would go twice.
+    (The test's own transaction wraps everything; the send must open none of its own.)"""
+    settings.EMAIL_BACKEND = f"{__name__}.WatchedBackend"
+    WatchedBackend.seen = []
+    depth = len(connection.atomic_blocks)
+    committed(loop.send, now=SENT_AT)
+
+    assert WatchedBackend.seen == [(depth, True), (depth, True)]
+    rows = Notification.objects.filter(channel=Channel.EMAIL)
+    assert set(rows.values_list("attempts", "sending_since")) == {(1, None)}
+    assert not rows.filter(delivered_at=None).exists()
+
+
+def test_a_sent_message_is_marked_once_the_database_answers_again(
+    loop, settings, committed, monkeypatch
+):
+    real_update = QuerySet.update
+    failures = []
+
+    def update(queryset, **kwargs):
+        if "delivered_at" in kwargs and len(failures) < 3:
+            failures.append(kwargs["delivered_at"])
+            raise DatabaseDown("server closed the connection unexpectedly")
+        return real_update(queryset, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    monkeypatch.setattr(outbox, "MARK_RETRY_SECONDS", 0)
+    committed(loop.send, now=SENT_AT)
+
+    # Three tries failed while "the database was down"; the fourth marked both rows; each
+    # message went out once.
+    assert len(failures) == 3
+    assert len(mail.outbox) == 2
+    assert emails_sent() == emails_expected()
+    rows = Notification.objects.filter(channel=Channel.EMAIL)
+    assert set(rows.values_list("attempts", "sending_since", "next_attempt_at")) == {
+        (1, None, None)
+    }
+    assert not rows.filter(delivered_at=None).exists()
+
+
+def test_a_claim_left_by_a_dead_worker_is_sent_again_once_it_lapses(
+    loop, settings, committed, monkeypatch, caplog
+):
+    settings.EMAIL_BACKEND = DOWN
+    committed(loop.send, now=SENT_AT)
+    rows = Notification.objects.filter(channel=Channel.EMAIL)
+    claimed_at = max(rows.values_list("next_attempt_at", flat=True))
+    # A worker claimed both rows at the retry time and died before it answered anything.
+    rows.update(sending_since=claimed_at, next_attempt_at=claimed_at)
+    settings.EMAIL_BACKEND = LOCMEM
+    lapse = outbox.claim_abandoned_after()
+    assert lapse == timedelta(seconds=2 * settings.HANDOFF_OUTBOX_LOST_AFTER_SECONDS)
+
+    # A live claim is left alone: no other worker sends the row while its claim is fresh.
+    just_before = claimed_at + lapse - timedelta(seconds=1)
+    assert sweep_at(monkeypatch, just_before) == 0
+    assert mail.outbox == []
+
+    with caplog.at_level(logging.WARNING, logger="referrals.outbox"):
+        assert sweep_at(monkeypatch, claimed_at + lapse) == 2
+    assert emails_sent() == emails_expected()
+    assert set(rows.values_list("attempts", "sending_since")) == {(2, None)}
+    assert sum("did not finish" in r.getMessage() for r in caplog.records) == 2
 
 
 # --- the closed loop --------------------------------------------------------------------------
