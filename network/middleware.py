@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -9,11 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http.request import split_domain_port
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from wagtail.models import Site
 from wagtail.users.models import UserProfile
+
+from cms.generations import generation, generation_bump
 
 from . import two_factor
 from .models import Membership, Network, Organization, User
@@ -39,12 +43,41 @@ def is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
+SITE_NETWORKS = "site-networks"  # the generation bumped when a site or a network changes
+
+# (host, port) -> (the generation it was found under, the network or None); per process.
+_site_networks: dict[tuple[str, int | None], tuple[str, Network | None]] = {}
+
+
 def site_network(request: HttpRequest) -> Network | None:
-    """The network whose Wagtail site answers this host (the public directory's tenant)."""
-    site = Site.find_for_request(request)
-    if site is None:
+    """The network whose Wagtail site answers this host (the public directory's tenant).
+
+    Kept per process and per host, checked against the ``site-networks`` generation on each
+    request (one cache read instead of two queries): a site or network saved anywhere is seen by
+    every process's next request. Each request gets its own copy of the network."""
+    host = split_domain_port(request.get_host())[0]  # refuses a host ALLOWED_HOSTS refuses
+    key = (host, _port_or_none(request))
+    current = generation(SITE_NETWORKS)
+    kept = _site_networks.get(key)
+    if kept is None or kept[0] != current or not current:
+        site = Site.find_for_request(request)
+        network = None if site is None else Network.objects.filter(site=site).first()
+        if len(_site_networks) > 1000:  # hosts are few; a flood of made-up ones is not kept
+            _site_networks.clear()
+        kept = _site_networks[key] = (current, network)
+    return copy.copy(kept[1]) if kept[1] is not None else None
+
+
+def _port_or_none(request: HttpRequest) -> int | None:
+    try:
+        return int(request.get_port())
+    except (TypeError, ValueError):
         return None
-    return Network.objects.filter(site=site).first()
+
+
+def site_networks_changed(**kwargs: Any) -> None:
+    """Signal receiver (``network.apps``): a site or a network was saved or deleted."""
+    generation_bump(SITE_NETWORKS)
 
 
 def _last_used_first(membership: Membership) -> tuple[bool, float, float, int]:

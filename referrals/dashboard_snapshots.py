@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import uuid4
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import (
     Count,
     Max,
@@ -19,6 +17,7 @@ from django.db.models import (
 from django.utils import translation
 from django.utils.translation import get_language
 
+from cms.generations import generation, generation_bump
 from consent.models import DataSharingAgreement
 from network.models import Network, Organization
 from referrals.dashboard import Dashboard, Period, dashboard_for, period_default
@@ -62,14 +61,14 @@ class Served:
     changed_since: bool  # referrals (or agreements, organizations) changed after ``board.now``
 
 
-def _changed_key(network_id: int) -> str:
+def _generation_name(network_id: int) -> str:
     return f"network-dashboard-changed:{network_id}"
 
 
 def dashboard_changed(network_id: int) -> None:
     """Call inside the transaction that writes a referral: when it commits, the network's
     dashboard snapshots stop being served."""
-    transaction.on_commit(lambda: cache.set(_changed_key(network_id), uuid4().hex, None))
+    generation_bump(_generation_name(network_id))
 
 
 def dashboard_stamp(network: Network) -> str:
@@ -100,7 +99,9 @@ def dashboard_stamp(network: Network) -> str:
         )
         .first()
     )
-    return "|".join(str(part) for part in (cache.get(_changed_key(network.pk)), *(found or ())))
+    return "|".join(
+        str(part) for part in (generation(_generation_name(network.pk)), *(found or ()))
+    )
 
 
 def _snapshot_key(network: Network, period: Period) -> str:

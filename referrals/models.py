@@ -288,6 +288,9 @@ class Referral(models.Model):
             # FHIR polling: Task?owner=…&_lastUpdated=gt… (and ?requester=…), oldest change first.
             models.Index(fields=["agency", "updated_at", "id"], name="referral_agency_changed"),
             models.Index(fields=["sender", "updated_at", "id"], name="referral_sender_changed"),
+            # The tracker's agency filter: the agencies a clinic referred to, a probe each
+            # (referrals.selectors.tracker.agencies_referred_to).
+            models.Index(fields=["sender", "agency"], name="referral_sender_agency"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -20,6 +20,11 @@ class TagKind(models.TextChoices):
     CAPACITY = "capacity"
 
 
+# The generation (``cms.generations``) bumped by every write to the index (``search.services``):
+# what is computed from the whole index (a network's needs) is kept under it.
+SEARCH_INDEX = "search-index"
+
+
 class SearchDocument(models.Model):
     """A service offered at one location (or, without locations, the service alone)."""
 

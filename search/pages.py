@@ -14,7 +14,9 @@ from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cms.languages import language_name
@@ -71,6 +73,8 @@ def search_response(
             "category",
         ),
         "types": _choices(types, query.service_types, results, "type"),
+        # The ~100 checkboxes are written here rather than by a template loop (a third of the
+        # page's rendering time); see _checkboxes.
         "language_text": ", ".join(language_name(code) for code in query.languages),
         "radius_choices": RADIUS_CHOICES,
         "radius": int(query.radius_miles or DEFAULT_RADIUS_MILES),
@@ -103,7 +107,12 @@ def search_response(
             (code, name, f"{url}&{client}") for code, name, url in context["browse_needs"]
         ]
     if not request.htmx:  # type: ignore[attr-defined]
+        context["category_boxes"] = _checkboxes("category", context["categories"])
+        context["type_boxes"] = _checkboxes("type", context["types"])
         return render(request, "search/search.html", context)
+    context["counts_oob"] = _counts_oob("category", context["categories"]) + _counts_oob(
+        "type", context["types"]
+    )
     response = render(request, "search/_results.html", context)
     # The address bar shows the search as a clean, shareable URL (no empty fields).
     response["HX-Push-Url"] = request.path + (f"?{context['params']}" if params else "")
@@ -129,6 +138,35 @@ def _choices(
         (code, str(name), code in chosen, counts.get(code, 0) if results else None)
         for code, name in options
     ]
+
+
+def _count_text(count: int | None) -> str:
+    return "" if count is None else f"({count})"
+
+
+def _checkboxes(name: str, choices: list[tuple[str, str, bool, int | None]]) -> SafeString:
+    """The filter's checkboxes, each with the count of results that have it (markup identical
+    to what a template loop would write; every value escaped)."""
+    return mark_safe(  # noqa: S308 - every interpolated value is escaped here
+        "\n".join(
+            f'<label class="check"><input type="checkbox" name="{name}" '
+            f'value="{escape(code)}"{" checked" if checked else ""}> {escape(label)} '
+            f'<span id="count-{name}-{escape(code)}" class="count">{_count_text(count)}</span>'
+            "</label>"
+            for code, label, checked, count in choices
+        )
+    )
+
+
+def _counts_oob(name: str, choices: list[tuple[str, str, bool, int | None]]) -> SafeString:
+    """For htmx: the counts beside the filters, swapped in place (out of band)."""
+    return mark_safe(  # noqa: S308 - every interpolated value is escaped here
+        "".join(
+            f'<span id="count-{name}-{escape(code)}" class="count" hx-swap-oob="true">'
+            f"{_count_text(count)}</span>"
+            for code, _label, _checked, count in choices
+        )
+    )
 
 
 def _page_urls(query: Any, results: Any) -> dict[str, str]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
+from cms.generations import generation
 from network.models import Network
 
 from .backends import SearchBackendUnavailable, Suggestion, get_search_backend
 from .backends.database import SearchBackend as DatabaseBackend
-from .models import SearchTag, TagKind
+from .models import SEARCH_INDEX, SearchTag, TagKind
 from .query import SearchQuery
 from .results import SearchResults
 
@@ -54,14 +57,32 @@ def service_suggest(*, network: Network, prefix: str, limit: int = 8) -> list[Su
 
 
 def network_categories(*, network: Network, codes: Iterable[str]) -> set[str]:
-    """Which of ``codes`` (need categories) some service of ``network`` meets, in one query.
+    """Which of ``codes`` (need categories) some service of ``network`` meets.
 
-    One index probe per code (``search_tag_lookup``: kind, value, document) that stops at the
-    first document of the network, rather than every category tag of the network made
-    distinct (150 ms at 20,000 services)."""
-    codes = list(codes)
+    Kept in the cache under the index's generation (``search.services``: every index write
+    bumps it), since the answer changes only when the index does."""
+    codes = sorted(set(codes))
     if not codes:
         return set()
+    current = generation(SEARCH_INDEX)
+    asked = hashlib.sha256(",".join(codes).encode()).hexdigest()[:16]
+    key = f"network-categories:{network.pk}:{current}:{asked}"
+    kept = cache.get(key) if current else None
+    if kept is not None:
+        return set(kept)
+    met = _network_categories(network, codes)
+    if current:
+        cache.set(key, sorted(met), NETWORK_CATEGORIES_KEPT_SECONDS)
+    return met
+
+
+NETWORK_CATEGORIES_KEPT_SECONDS = 3600
+
+
+def _network_categories(network: Network, codes: list[str]) -> set[str]:
+    """In one query: one index probe per code (``search_tag_lookup``: kind, value, document)
+    that stops at the first document of the network, rather than every category tag of the
+    network made distinct (150 ms at 20,000 services)."""
     met = Network.objects.filter(pk=network.pk).values_list(
         *(
             Exists(

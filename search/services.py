@@ -13,12 +13,20 @@ from typing import Any
 from django.db import transaction
 
 from cms.bulk import rows_insert
+from cms.generations import generation_bump
 from directory.models import ServicePage
 from directory.selectors import directory_pages
 from network.models import Network
 
 from .documents import BuiltDocument, documents_build, vocabulary
-from .models import SearchClosure, SearchDocument, SearchOpening, SearchTag, SearchTerm
+from .models import (
+    SEARCH_INDEX,
+    SearchClosure,
+    SearchDocument,
+    SearchOpening,
+    SearchTag,
+    SearchTerm,
+)
 
 BATCH = 500
 Progress = Callable[[int, int], None]
@@ -104,6 +112,7 @@ def search_documents_refresh(*, service_ids: Iterable[int]) -> RefreshReport:
     """
     ids = sorted(set(service_ids))
     written, removed = 0, []
+    generation_bump(SEARCH_INDEX)
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         before = set(
@@ -134,6 +143,7 @@ def search_index_rebuild(*, network: Network, progress: Progress | None = None) 
     Searches keep reading the old rows until the transaction commits.
     """
     ids = network_service_ids(network=network)
+    generation_bump(SEARCH_INDEX)
     SearchDocument.objects.filter(network=network).delete()
     SearchTerm.objects.filter(network=network).delete()
     written = 0

@@ -10,11 +10,12 @@ from django.dispatch import receiver
 from wagtail.models import Page
 from wagtail.signals import page_published, page_unpublished, post_page_move
 
+from cms.generations import generation_bump
 from directory.changes import services_changed
 from directory.models import AgencyPage, ServicePage, TaxonomyTerm
 from network.models import Organization
 
-from .models import SearchDocument
+from .models import SEARCH_INDEX, SearchDocument
 from .services import search_index_changed
 
 
@@ -51,6 +52,7 @@ def listing_deleted(sender: Any, *, instance: Page, **kwargs: Any) -> None:
         documents = SearchDocument.objects.filter(agency=instance)
     keys = list(documents.values_list("key", flat=True))
     if keys:
+        generation_bump(SEARCH_INDEX)
         transaction.on_commit(lambda: tasks.search_documents_push.delay([], keys))
 
 

@@ -119,6 +119,20 @@ def login_verified(http: HttpClient, user: User, backend: str | None = None) -> 
 
 
 @pytest.fixture(autouse=True)
+def site_network_read_each_request(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production keeps the host's network per process (``network.middleware.site_network``);
+    here it is read on every request, so that a test's query count does not depend on whether
+    an earlier request of the same process found it first. The tests of the keeping are marked
+    ``site_networks_kept``."""
+    if request.node.get_closest_marker("site_networks_kept") is None:
+        from network import middleware
+
+        monkeypatch.setattr(middleware, "generation", lambda name: "")
+
+
+@pytest.fixture(autouse=True)
 def force_login_verified(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test's ``client.force_login`` passes two-factor sign-in (the requirement stays on);
     the tests of two-factor sign-in call ``force_login_unverified``."""

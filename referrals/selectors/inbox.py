@@ -19,6 +19,7 @@ from referrals.selectors.referrals import referral_inbox
 
 if TYPE_CHECKING:
     from network.models import User
+    from network.permissions import ObjectPermissionChecker
 
 
 INBOX_TABS: tuple[str, ...] = ("new", "overdue", "in_progress", "waiting", "closed", "all")
@@ -47,13 +48,17 @@ def inbox_tab_conditions(*, now: datetime) -> dict[str, Q]:
 
 
 def referral_inbox_counts(
-    *, user: User, organization: Organization, now: datetime
+    *,
+    user: User,
+    organization: Organization,
+    now: datetime,
+    checker: ObjectPermissionChecker | None = None,
 ) -> dict[str, int]:
     """How many of the agency's received referrals each inbox tab holds, in one aggregate
     query; all zero for anyone but its staff who receive referrals."""
     conditions = inbox_tab_conditions(now=now)
     counts = (
-        referral_inbox(user=user, organization=organization)
+        referral_inbox(user=user, organization=organization, checker=checker)
         .order_by()
         .aggregate(**{tab: Count("pk", filter=condition) for tab, condition in conditions.items()})
     )
@@ -67,6 +72,7 @@ def referral_inbox_tab(
     tab: str,
     now: datetime,
     descending: bool = False,
+    checker: ObjectPermissionChecker | None = None,
 ) -> QuerySet[Referral]:
     """The received referrals on one inbox tab, by due date (the answer's while requested,
     else the outcome's; undated and closed last, the latest closed first) or, on the closed
@@ -74,16 +80,36 @@ def referral_inbox_tab(
     ``client_language`` (show it only through ``referral_inbox_languages``) and what deciding
     that needs."""
 
+    return _with_row_data(_tab(user, organization, tab, now, descending, checker))
+
+
+def referral_inbox_tab_keys(
+    *,
+    user: User,
+    organization: Organization,
+    tab: str,
+    now: datetime,
+    descending: bool = False,
+    checker: ObjectPermissionChecker | None = None,
+) -> QuerySet[Referral, int]:
+    """The ids of the received referrals on one inbox tab, in ``referral_inbox_tab``'s order:
+    a page of them sorts the referral table alone (no join), and ``referral_inbox_rows``
+    reads that page's rows."""
+    return _tab(user, organization, tab, now, descending, checker).values_list("pk", flat=True)
+
+
+def _tab(
+    user: User,
+    organization: Organization,
+    tab: str,
+    now: datetime,
+    descending: bool,
+    checker: ObjectPermissionChecker | None,
+) -> QuerySet[Referral]:
+    """The referrals on one tab with ``due_at``, in the tab's order."""
     conditions = inbox_tab_conditions(now=now)
     if tab not in conditions:
         raise ValueError(f"Unknown inbox tab {tab!r}.")
-    # A closed referral owes nothing: no due date (its old one would read as overdue).
-    due = Case(
-        When(status__in=TERMINAL, then=Value(None, output_field=DateTimeField())),
-        When(status=ReferralStatus.REQUESTED, then=F("response_due_at")),
-        default=F("outcome_due_at"),
-        output_field=DateTimeField(),
-    )
     if tab in CLOSED_TABS:  # the latest closed first (``descending``: the oldest)
         order = [
             F("closed_at").asc(nulls_last=True)
@@ -98,12 +124,47 @@ def referral_inbox_tab(
             "-pk" if descending else "pk",
         ]
     return (
-        referral_inbox(user=user, organization=organization)
+        referral_inbox(user=user, organization=organization, checker=checker)
         .filter(conditions[tab])
-        .annotate(due_at=due, client_language=F("client__preferred_language"))
+        .annotate(due_at=_due())
+        .order_by(*order)
+    )
+
+
+def referral_inbox_rows(
+    *,
+    user: User,
+    organization: Organization,
+    keys: Sequence[int],
+    checker: ObjectPermissionChecker | None = None,
+) -> list[Referral]:
+    """The received referrals of ``keys`` (a page of ``referral_inbox_tab_keys``), in that
+    order, as ``referral_inbox_tab`` gives them; none the user may not see."""
+    rows = _with_row_data(
+        referral_inbox(user=user, organization=organization, checker=checker)
+        .filter(pk__in=list(keys))
+        .annotate(due_at=_due())
+    ).in_bulk()
+    return [rows[key] for key in keys if key in rows]
+
+
+def _due() -> Case:
+    """The date a received referral is due: the answer's while requested, else the outcome's;
+    none once closed (its old one would read as overdue)."""
+    return Case(
+        When(status__in=TERMINAL, then=Value(None, output_field=DateTimeField())),
+        When(status=ReferralStatus.REQUESTED, then=F("response_due_at")),
+        default=F("outcome_due_at"),
+        output_field=DateTimeField(),
+    )
+
+
+def _with_row_data(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
+    """What an inbox row shows and what deciding its disclosure needs."""
+    return (
+        referrals.annotate(client_language=F("client__preferred_language"))
         .select_related("sender", "agreement", "consent__network")
         .prefetch_related("consent__recipients", "consent__sensitive_recipients")
-        .order_by(*order)
     )
 
 

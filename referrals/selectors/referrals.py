@@ -17,6 +17,7 @@ from referrals.models import Referral, ReferralEvent
 
 if TYPE_CHECKING:
     from network.models import User
+    from network.permissions import ObjectPermissionChecker
 
 
 def referrals_visible(*, user: User, organization: Organization) -> QuerySet[Referral]:
@@ -35,11 +36,16 @@ def referrals_visible(*, user: User, organization: Organization) -> QuerySet[Ref
 
 
 def referral_inbox(
-    *, user: User, organization: Organization, status: str | None = None
+    *,
+    user: User,
+    organization: Organization,
+    status: str | None = None,
+    checker: ObjectPermissionChecker | None = None,
 ) -> QuerySet[Referral]:
-    """Referrals the agency received, soonest due first, with what a list row shows."""
+    """Referrals the agency received, soonest due first, with what a list row shows.
+    ``checker`` (the request's) answers the permission from its cache."""
     if not organization.receives_referrals or not user_has_org_perm(
-        user, OrgPerm.RECEIVE_REFERRALS, organization
+        user, OrgPerm.RECEIVE_REFERRALS, organization, checker=checker
     ):
         return Referral.objects.none()
     qs = Referral.objects.filter(agency=organization).exclude(status="draft")

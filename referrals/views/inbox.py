@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,14 +31,16 @@ from referrals.selectors.inbox import (
     InboxSearch,
     referral_inbox_counts,
     referral_inbox_languages,
+    referral_inbox_rows,
     referral_inbox_search,
     referral_inbox_search_log,
     referral_inbox_tab,
+    referral_inbox_tab_keys,
 )
 from referrals.views.referral import client_ip, language_name
 
 if TYPE_CHECKING:
-    pass
+    from django.db.models import QuerySet
 
 INBOX_PAGE_SIZE = 25
 TAB_LABELS = {
@@ -61,6 +64,18 @@ class InboxRow:
     due_at: datetime | None
     overdue: bool
     language: str
+
+
+class CountedPaginator(Paginator):
+    """A paginator told how many objects there are (counted already), so it asks no COUNT."""
+
+    def __init__(self, object_list: QuerySet[Any, Any], per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
 
 
 def receiving_organization(request: TenantRequest) -> Organization:
@@ -100,17 +115,44 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         tab = "all" if search is not None else "new"
     descending = request.GET.get("sort") == "-due"
     now = timezone.now()
-    counts = referral_inbox_counts(user=request.user, organization=organization, now=now)
-    referrals: Any = referral_inbox_tab(
-        user=request.user, organization=organization, tab=tab, now=now, descending=descending
+    # The permission is read once (by receiving_organization); the selectors ask the cache.
+    checker = request.permission_checker
+    counts = referral_inbox_counts(
+        user=request.user, organization=organization, now=now, checker=checker
     )
-    if search is not None:
-        referrals = referral_inbox_search(
-            referrals, search=search, organization=organization, at=now
-        )
     page_number = request.POST.get("page") if posted else request.GET.get("page")
-    page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(page_number)
-    listed: list[Any] = list(page.object_list)
+    on_tab: dict[str, Any] = {
+        "user": request.user,
+        "organization": organization,
+        "tab": tab,
+        "now": now,
+        "descending": descending,
+        "checker": checker,
+    }
+    listed: list[Any]
+    if search is None:
+        # A page of ids sorted on the referral table alone, then those rows with their joins;
+        # the tab's count is already known.
+        keys = referral_inbox_tab_keys(**on_tab)
+        page = CountedPaginator(keys, INBOX_PAGE_SIZE, count=counts[tab]).get_page(page_number)
+        listed = cast(
+            list[Any],  # annotated with due_at
+            referral_inbox_rows(
+                user=request.user,
+                organization=organization,
+                keys=list(page.object_list),
+                checker=checker,
+            ),
+        )
+    else:
+        referrals = referral_inbox_search(
+            referral_inbox_tab(**on_tab),
+            search=search,
+            organization=organization,
+            at=now,
+        )
+        page = Paginator(referrals, INBOX_PAGE_SIZE).get_page(page_number)
+        listed = list(page.object_list)
     ip_address = client_ip(request)
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     if search is not None and search.words:

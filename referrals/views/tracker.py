@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -26,7 +26,7 @@ from network.middleware import TenantRequest
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.forms import ReferralTrackerForm
-from referrals.selectors.tracker import referrals_sent
+from referrals.selectors.tracker import agencies_referred_to, referrals_sent
 from referrals.views.clients import clients_seen
 from referrals.views.referral import acting_organization
 
@@ -42,8 +42,9 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     The filters are in the address; a client's name is posted (``client_q``), never put in
     it, as on the clients list. ``?client=<id>`` shows one client's referrals."""
     clinic = acting_organization(request)
+    checker = request.permission_checker  # read once; the selector asks its cache
     if not clinic.sends_referrals or not user_has_org_perm(
-        request.user, OrgPerm.SEND_REFERRALS, clinic, checker=request.permission_checker
+        request.user, OrgPerm.SEND_REFERRALS, clinic, checker=checker
     ):
         raise PermissionDenied(_("Only clinic staff track the referrals their clinic sent."))
     agencies = selectors.organizations_visible(
@@ -67,6 +68,7 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         sent_to=filters.get("sent_to"),
         client_text=client_text,
         client_id=int(client_id) if client_id.isdigit() and len(client_id) < 18 else None,
+        checker=checker,
     )
     page_number = request.POST.get("page") if request.method == "POST" else None
     page = Paginator(referrals, PAGE_SIZE).get_page(page_number or request.GET.get("page"))
@@ -88,7 +90,9 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         "client_q": client_text,
         "filters_query": _without_page(request),
         "time_zone": clinic.network.time_zone,  # dates as the clinic reads them
-        "agency_select": _agency_select(form, agencies),
+        "agency_select": _agency_select(
+            form, agencies_referred_to(organization=clinic, agencies=agencies), filters
+        ),
     }
     htmx = bool(request.htmx)  # type: ignore[attr-defined]
     template = "referrals/tracker/_table.html" if htmx else "referrals/tracker/list.html"
@@ -96,10 +100,12 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     return render(request, template, context, status=200 if valid or htmx else 400)
 
 
-def _agency_select(form: ReferralTrackerForm, agencies: QuerySet[Organization]) -> SafeString:
-    """The agency filter's drop-down as ``{{ form.agency }}`` writes it, its options made from
-    (id, name) rows: a network's directory may hold thousands of agencies, and a model instance
-    and a template loop per option cost most of a second a page at 4,000."""
+def _agency_select(
+    form: ReferralTrackerForm, offered: QuerySet[Organization], filters: dict[str, Any]
+) -> SafeString:
+    """The agency filter's drop-down as ``{{ form.agency }}`` writes it, offering the agencies
+    the clinic referred to (and the one chosen, if it is another of the network's: a link may
+    name it), its options made from (id, name) rows."""
     bound = form["agency"]
     empty = copy.copy(bound.field.widget)
     empty.choices = []
@@ -107,12 +113,15 @@ def _agency_select(form: ReferralTrackerForm, agencies: QuerySet[Organization]) 
     value = bound.value()
     chosen = "" if value in (None, "") else str(value)
     field = cast(forms.ModelChoiceField, bound.field)
-    # The ids are integers; only the names need escaping (an f-string per option: a tenth of
-    # format_html's cost, which is most of the page at thousands of agencies).
+    options = list(offered.values_list("pk", "name"))
+    agency = filters.get("agency")
+    if agency is not None and agency.pk not in {pk for pk, _name in options}:
+        options = sorted([*options, (agency.pk, agency.name)], key=lambda option: option[1])
+    # The ids are integers; only the names need escaping.
     rows = "".join(
         f'\n  <option value="{pk}"{" selected" if str(pk) == chosen else ""}>'
         f"{escape(name)}</option>"
-        for pk, name in agencies.values_list("pk", "name")
+        for pk, name in options
     )
     empty_label = escape(field.empty_label or "")
     rows = f'\n  <option value=""{" selected" if chosen == "" else ""}>{empty_label}</option>{rows}'

@@ -21,6 +21,7 @@ from django.db import connection
 from psycopg import sql
 
 from referrals.models import Referral, ReferralEvent
+from tests.cms.s3_support import moto_server, s3_client
 from tests.referrals.factories import move
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -212,26 +213,11 @@ def test_backup_needs_its_settings(tmp_path: Path) -> None:
 
 @pytest.fixture
 def s3_server() -> Iterator[str]:
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
-def _s3(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+_s3 = s3_client
 
 
 def _bucket_env(endpoint: str, media: str, private: str = "") -> dict[str, str]:

@@ -12,7 +12,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from django.core.files.base import ContentFile
@@ -21,7 +20,6 @@ from django.core.files.storage import default_storage, storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
-from moto.server import ThreadedMotoServer
 from PIL import Image as PillowImage
 from wagtail.documents import get_document_model
 from wagtail.images import get_image_model
@@ -35,6 +33,7 @@ from consent.models import AccessLog, Consent
 from directory.hsds.import_jobs import directory_import_run
 from directory.hsds.uploads import directory_import_start
 from directory.models import DirectoryImport, DirectoryImportStatus
+from tests.cms.s3_support import moto_server, s3_client
 from tests.conftest import act_as
 from tests.directory.factories import hsds_minimal, hsds_write
 from tests.referrals.factories import Loop
@@ -53,27 +52,14 @@ Image = get_image_model()
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A local S3-compatible server (moto), with the buckets a deployment would create."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = _client(endpoint)
-    for bucket in (MEDIA_BUCKET, PRIVATE_BUCKET, SHARED_BUCKET):
-        s3.create_bucket(Bucket=bucket)
-    try:
+    with moto_server() as endpoint:
+        s3 = _client(endpoint)
+        for bucket in (MEDIA_BUCKET, PRIVATE_BUCKET, SHARED_BUCKET):
+            s3.create_bucket(Bucket=bucket)
         yield endpoint
-    finally:
-        server.stop()
 
 
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+_client = s3_client
 
 
 def _environ(endpoint: str, **more: str) -> dict[str, str]:

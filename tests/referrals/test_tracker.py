@@ -87,6 +87,25 @@ def test_filter_by_agency(client, loop, sent):
 
 
 @pytest.mark.django_db
+def test_the_agency_filter_offers_the_agencies_the_clinic_referred_to(client, loop):
+    """Not the network's whole directory (thousands of agencies): those referred to, and the
+    one a link names if it is another of the network's."""
+    loop.send(key="food")
+    client.force_login(loop.clinic_staff)
+    food = f'<option value="{loop.food_agency.pk}"'
+    housing = f'<option value="{loop.housing_agency.pk}"'
+    page = client.get(TRACKER).content.decode()
+    assert food in page
+    assert housing not in page
+    response = client.get(TRACKER, {"agency": loop.housing_agency.pk})
+    assert response.status_code == 200
+    assert _rows(response) == []
+    page = response.content.decode()
+    assert f"{housing} selected>" in page
+    assert food in page
+
+
+@pytest.mark.django_db
 def test_filter_by_sent_dates_in_the_networks_time_zone(client, loop, sent):
     client.force_login(loop.clinic_staff)
     today = timezone.now().astimezone(ZoneInfo(loop.tenant.network.time_zone)).date()

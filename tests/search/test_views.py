@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -257,3 +258,76 @@ def test_open_at_a_given_local_time_filters_by_it(client, tenant_a, directory):
     bad = client.get(PUBLIC, {"open_at": "soon", "q": "pantry"}, HTTP_HOST=host(tenant_a))
     assert bad.status_code == 200
     assert 'data-field="open_at"' in bad.content.decode()
+
+
+# --- what is kept between requests --------------------------------------------------------------
+
+
+def site_queries(client, tenant) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PUBLIC, {"q": "rental"}, HTTP_HOST=host(tenant)).status_code == 200
+    return sum('FROM "wagtailcore_site"' in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.site_networks_kept
+def test_the_host_s_network_is_read_once_and_again_when_a_site_changes(
+    client, tenant_a, tenant_b, directory, other_directory
+):
+    site_queries(client, tenant_a)
+    assert site_queries(client, tenant_a) == 0  # kept in the process
+    assert site_queries(client, tenant_b) == 1  # each host its own
+    # A network admin points network B's site at A's host name (A's site elsewhere): the next
+    # request on that host is answered by network B, in this process and in every other.
+    site_a, site_b = tenant_a.network.site, tenant_b.network.site
+    hostname = site_a.hostname
+    site_a.hostname = "moved.example.org"
+    site_a.save()
+    site_b.hostname = hostname
+    site_b.save()
+    html = client.get(PUBLIC, {"q": "rental"}, HTTP_HOST=hostname).content.decode()
+    assert "Bravo Rental Assistance" in html
+    assert "Emergency Rental Assistance" not in html
+
+
+@pytest.mark.django_db
+@pytest.mark.site_networks_kept
+def test_another_process_s_change_is_seen_through_the_shared_generation(
+    client, tenant_a, directory
+):
+    from cms.generations import generation
+    from network.middleware import SITE_NETWORKS
+
+    site_queries(client, tenant_a)
+    assert site_queries(client, tenant_a) == 0
+    # What another process's save does to the shared cache: a new token.
+    cache.set(f"generation:{SITE_NETWORKS}", "another-process-saved-a-site", None)
+    assert generation(SITE_NETWORKS) == "another-process-saved-a-site"
+    assert site_queries(client, tenant_a) == 1
+    assert site_queries(client, tenant_a) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.site_networks_kept
+def test_while_the_cache_is_unreachable_the_host_s_network_is_read_every_time(
+    client, tenant_a, directory, monkeypatch
+):
+    from network import middleware
+
+    monkeypatch.setattr(middleware, "generation", lambda name: "")
+    assert site_queries(client, tenant_a) == 1
+    assert site_queries(client, tenant_a) == 1
+
+
+@pytest.mark.django_db
+def test_a_need_met_by_a_new_service_is_offered_to_browse_at_once(client, tenant_a, directory):
+    def needs() -> list[str]:
+        html = client.get(PUBLIC, {"q": "zebra"}, HTTP_HOST=host(tenant_a)).content.decode()
+        return re.findall(r'data-need="([^"]+)"', html)
+
+    assert "veteran-status" not in needs()
+    directory_build(
+        tenant_a.network,
+        [Spec("Veterans Desk", "Help.", categories=["veteran-status"], agency="Vets Hall")],
+    )
+    assert "veteran-status" in needs()
