@@ -19,7 +19,7 @@ Two ways to measure:
   pyinstrument profile of each page (``DIR/<page>-<NAME>.txt``, taken on a separate pass).
 * by default, over HTTP: the production stack (``prod.stack.Stack``: gunicorn with
   ``--workers`` workers behind nginx with TLS, Redis) driven by wrk (``-c 20 -t 2``), each
-  request the next path of the page's list (``bench/http_load.lua``), ``--duration`` seconds
+  request the next path of the page's list (``prod/wrk_paths.lua``), ``--duration`` seconds
   per page after ``--warmup`` seconds; requests/s, p50/p95/p99 latency, non-2xx answers, and
   PASS/MISS against the targets: at least 80 requests/s with p95 under 400 ms on each page.
 
@@ -380,7 +380,8 @@ def profile_page(args: argparse.Namespace, page: str, paths: list[str], get: Any
 # --- over HTTP ----------------------------------------------------------------------------------
 
 
-LUA_SCRIPT = Path(__file__).with_name("http_load.lua")
+# The wrk script the production smoke uses too.
+LUA_SCRIPT = Path(__file__).resolve().parents[1] / "prod" / "wrk_paths.lua"
 
 
 @dataclass

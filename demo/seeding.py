@@ -28,6 +28,7 @@ from directory.hsds.importing import directory_import
 from directory.hsds.reading import Dataset
 from directory.models import ServicePage
 from network import services, smart, two_factor
+from network.middleware import site_networks_changed
 from network.models import ApiClient, ApiClientRole, Network, Organization, Role, User
 from referrals.models import Client
 from referrals.services.clients import client_create, screening_record
@@ -99,6 +100,7 @@ def _network(spec: DemoNetwork, port: int) -> Network:
         )
     elif (network.site.hostname, network.site.port) != (spec.hostname, port):
         Site.objects.filter(pk=network.site_id).update(hostname=spec.hostname, port=port)
+        site_networks_changed()  # an update() sends no signal: the kept host→network goes
     return network
 
 

@@ -55,7 +55,7 @@ import requests
 
 from prod.browser import Person
 from prod.sink import SmtpSink
-from prod.stack import ROOT, Stack, StackOptions, json_lines, log_lines
+from prod.stack import ROOT, WRK_PATHS_SCRIPT, Stack, StackOptions, json_lines, log_lines
 
 PASSWORD = "handoff-demo"  # noqa: S105 — the demo's, seeded with the dev settings
 CLINIC_STAFF = "hum-clinic-staff"
@@ -304,42 +304,6 @@ def referral_loop(stack: Stack, report: Report, client: SmokeClient) -> int:
 
 
 # --- 3. load and faults -----------------------------------------------------------------------
-WRK_SCRIPT = """
--- Each connection walks its own list of paths; answers are counted by status.
-local paths = {}
-for line in io.lines(os.getenv("SMOKE_PATHS")) do paths[#paths + 1] = line end
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-function init(args)
-  statuses = {}
-  index = math.random(#paths)
-  cookie = os.getenv("SMOKE_COOKIE")
-end
-function request()
-  index = index % #paths + 1
-  return wrk.format("GET", paths[index], {["Cookie"] = cookie})
-end
-function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
-end
-function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    local counted = thread:get("statuses")
-    for status, n in pairs(counted) do
-      total[tostring(status)] = (total[tostring(status)] or 0) + n
-    end
-  end
-  local parts = {}
-  for status, n in pairs(total) do parts[#parts + 1] = string.format('"%s": %d', status, n) end
-  io.write(string.format('WRK-RESULT {"statuses": {%s}, "requests": %d, "timeouts": %d, ' ..
-    '"p50_ms": %.1f, "p99_ms": %.1f, "max_ms": %.1f}\\n', table.concat(parts, ", "),
-    summary.requests, summary.errors.timeout, latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000))
-end
-"""
 
 
 @contextmanager
@@ -354,8 +318,7 @@ def wrk_load(stack: Stack, cookie: str, seconds: int) -> Iterator[dict[str, Any]
     paths = [f"/search/?q={w}&near=955{n:02d}" for w in words for n in range(10)]
     paths += [f"/workspace/inbox/?page={n}" for n in (1, 2)] * 10
     (folder / "paths.txt").write_text("\n".join(paths) + "\n")
-    (folder / "load.lua").write_text(WRK_SCRIPT)
-    env = {**os.environ, "SMOKE_PATHS": str(folder / "paths.txt"), "SMOKE_COOKIE": cookie}
+    env = {**os.environ, "HTTP_LOAD_PATHS": str(folder / "paths.txt"), "HTTP_LOAD_COOKIE": cookie}
     process = subprocess.Popen(  # noqa: S603
         [
             wrk,
@@ -364,7 +327,7 @@ def wrk_load(stack: Stack, cookie: str, seconds: int) -> Iterator[dict[str, Any]
             f"-d{seconds}s",
             f"--timeout={HANG_SECONDS}s",
             "-s",
-            str(folder / "load.lua"),
+            str(WRK_PATHS_SCRIPT),
             stack.base_url,
         ],
         env=env,
@@ -376,8 +339,11 @@ def wrk_load(stack: Stack, cookie: str, seconds: int) -> Iterator[dict[str, Any]
         yield result
     finally:
         output, _ = process.communicate(timeout=seconds + 60)
-        found = re.search(r"WRK-RESULT (\{.*\})", output)
+        found = re.search(r"HTTP_LOAD_JSON (\{.*\})", output)
         result.update(json.loads(found.group(1)) if found else {"error": output[-500:]})
+        for name in ("p50", "p99", "max"):
+            if f"{name}_us" in result:
+                result[f"{name}_ms"] = round(result[f"{name}_us"] / 1000, 1)
 
 
 class Prober(threading.Thread):

@@ -54,6 +54,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "handoff.conf.template"
 HOST = "127.0.0.1"
+# wrk's script for both loads (the smoke's, bench/http_load.py's): each request the next path.
+WRK_PATHS_SCRIPT = Path(__file__).with_name("wrk_paths.lua")
 
 
 def free_port() -> int:

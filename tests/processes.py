@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import pytest
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def database_url() -> str:
@@ -38,3 +48,58 @@ def wait_for_port(host: str, port: int, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    log: Path  # gunicorn's stdout and stderr
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def production_gunicorn(
+    tmp_path: Path, *, secret_key: str, allowed_hosts: str, **env: str
+) -> Iterator[Gunicorn]:
+    """gunicorn as deployed (``deploy/gunicorn.conf.py``, production settings, one worker, the
+    static files collected) on a free port and this test's database, for the block. ``env``
+    adds or replaces variables; a value of "" removes one."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cms.settings.production",
+        "SECRET_KEY": secret_key,
+        "ALLOWED_HOSTS": allowed_hosts,
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
+        "WAGTAILADMIN_BASE_URL": "https://handoff.example.org",
+        "DATABASE_URL": database_url(),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        **env,
+    }
+    environ = {name: value for name, value in environ.items() if value != ""}
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=environ,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not wait_for_port("127.0.0.1", port, 60):
+                pytest.fail(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
+            yield Gunicorn(port=port, log=log_path, env=environ)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)

@@ -8,11 +8,7 @@ import http.client
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -23,9 +19,8 @@ from cms.celery import app
 from cms.log_filters import SecretPathsRedacted
 from cms.logging_json import JsonFormatter
 from cms.request_id import RequestIdFilter
-from tests.processes import database_url, free_port, wait_for_port
+from tests.processes import production_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT_NAME = "Rosalind Quintero"
 KEY = "json-logs-test-" + "Qm7Zr4Lp9Xw2Vn6Bt8Yc3Ks5Hd1Fg0Je_Ua" * 2
 
@@ -135,38 +130,11 @@ def test_a_task_logs_with_its_task_id_and_the_request_keeps_its_own(log_lines):
 def test_gunicorn_and_django_write_json_lines_sharing_the_request_id(tmp_path):
     """Production as deployed: gunicorn's own lines, its access line and Django's lines are all
     JSON; the access line carries the id the response returned; no query string anywhere."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cms.settings.production",
-        "SECRET_KEY": KEY,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
-        "WAGTAILADMIN_BASE_URL": "https://handoff.example.org",
-        "DATABASE_URL": database_url(),
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-    }
-    env.pop("LOG_FORMAT", None)  # production's default: json
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    log = (tmp_path / "gunicorn.log").open("w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert wait_for_port("127.0.0.1", port, 60), "gunicorn did not start"
+    # LOG_FORMAT removed: production's default, json.
+    with production_gunicorn(
+        tmp_path, secret_key=KEY, allowed_hosts="127.0.0.1", LOG_FORMAT=""
+    ) as server:
+        port = server.port
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
         # A probe: plain HTTP, the pod's address as Host.
         conn.request("GET", "/healthz", headers={"Host": "10.42.7.19:8000"})
@@ -186,12 +154,7 @@ def test_gunicorn_and_django_write_json_lines_sharing_the_request_id(tmp_path):
         assert missing.status == 404
         assert missing.getheader("X-Request-ID") == "edge-0042"
         conn.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    log.seek(0)
-    text = log.read()
-    log.close()
+    text = server.log.read_text()
     lines = [json.loads(raw) for raw in text.splitlines() if raw.strip()]  # every line is JSON
     access = [line for line in lines if line["logger"] == "gunicorn.access"]
     assert any(

@@ -3,59 +3,21 @@
 from __future__ import annotations
 
 import http.client
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.network.factories import network_make
-from tests.processes import database_url, free_port, wait_for_port
+from tests.processes import production_gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY = "gunicorn-test-" + "Qm7Zr4Lp9Xw2Vn6Bt8Yc3Ks5Hd1Fg0Je_Ua" * 2
 
 
 @pytest.fixture
 def production_server(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cms.settings.production",
-        "SECRET_KEY": KEY,
-        "ALLOWED_HOSTS": ".localhost,127.0.0.1",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/15",
-        "WAGTAILADMIN_BASE_URL": "https://handoff.example.org",
-        "DATABASE_URL": database_url(),
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    log = (tmp_path / "gunicorn.log").open("w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        if not wait_for_port("127.0.0.1", port, 60):
-            log.seek(0)
-            pytest.fail(f"gunicorn did not start:\n{log.read()[-3000:]}")
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+    with production_gunicorn(
+        tmp_path, secret_key=KEY, allowed_hosts=".localhost,127.0.0.1"
+    ) as server:
+        yield server.port
 
 
 def _get(port: int, path: str, host: str, https: bool = True) -> http.client.HTTPResponse:
