@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
 
 from consent.models import ClientField
 from consent.services import access_log_write
 from network.models import Organization
+from network.permissions import OrgPerm, user_has_org_perm
 from referrals.disclosure import fields_disclosed
 from referrals.lifecycle import OUTCOME_OWED, TERMINAL
 from referrals.models import Referral, ReferralStatus
@@ -63,6 +65,42 @@ def referral_inbox_counts(
         .aggregate(**{tab: Count("pk", filter=condition) for tab, condition in conditions.items()})
     )
     return {tab: counts.get(tab) or 0 for tab in INBOX_TABS}
+
+
+def referral_inbox_counts_kept(
+    *,
+    user: User,
+    organization: Organization,
+    now: datetime,
+    checker: ObjectPermissionChecker | None = None,
+) -> dict[str, int]:
+    """``referral_inbox_counts``, kept in the cache for ``now`` (a minute, as the inbox reads
+    it) and the agency's latest referral change: any referral sent to it, or changed, is a new
+    key (one probe of the index ``referral_agency_changed``), so the counts are never older
+    than the referrals. The aggregate reads every referral the agency ever received."""
+    if not organization.receives_referrals or not user_has_org_perm(
+        user, OrgPerm.RECEIVE_REFERRALS, organization, checker=checker
+    ):
+        return dict.fromkeys(INBOX_TABS, 0)
+    latest = (
+        Referral.objects.filter(agency=organization)
+        .order_by("-updated_at")
+        .values_list("updated_at", flat=True)
+        .first()
+    )
+    key = (
+        f"inbox-counts:{organization.pk}:{latest.isoformat() if latest else '-'}:{now.isoformat()}"
+    )
+    counts = cache.get(key)
+    if counts is None:
+        counts = referral_inbox_counts(
+            user=user, organization=organization, now=now, checker=checker
+        )
+        cache.set(key, counts, INBOX_COUNTS_KEPT_SECONDS)
+    return dict(counts)
+
+
+INBOX_COUNTS_KEPT_SECONDS = 120
 
 
 def referral_inbox_tab(

@@ -29,7 +29,7 @@ from referrals.selectors.inbox import (
     CLOSED_TABS,
     INBOX_TABS,
     InboxSearch,
-    referral_inbox_counts,
+    referral_inbox_counts_kept,
     referral_inbox_languages,
     referral_inbox_rows,
     referral_inbox_search,
@@ -115,17 +115,20 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         tab = "all" if search is not None else "new"
     descending = request.GET.get("sort") == "-due"
     now = timezone.now()
+    # Which tab a referral is on, and whether it is overdue, are read to the minute, so that the
+    # tabs' counts can be kept for that minute (until a referral of the agency changes).
+    as_of = now.replace(second=0, microsecond=0)
     # The permission is read once (by receiving_organization); the selectors ask the cache.
     checker = request.permission_checker
-    counts = referral_inbox_counts(
-        user=request.user, organization=organization, now=now, checker=checker
+    counts = referral_inbox_counts_kept(
+        user=request.user, organization=organization, now=as_of, checker=checker
     )
     page_number = request.POST.get("page") if posted else request.GET.get("page")
     on_tab: dict[str, Any] = {
         "user": request.user,
         "organization": organization,
         "tab": tab,
-        "now": now,
+        "now": as_of,
         "descending": descending,
         "checker": checker,
     }
@@ -176,7 +179,7 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         InboxRow(
             referral=referral,
             due_at=referral.due_at,
-            overdue=referral.due_at is not None and referral.due_at < now,
+            overdue=referral.due_at is not None and referral.due_at < as_of,
             language=language_name(languages[referral.pk]) if languages.get(referral.pk) else "",
         )
         for referral in listed

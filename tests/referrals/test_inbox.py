@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -171,15 +172,38 @@ def test_inbox_pages_by_25(client, loop):
 
 
 def test_the_inbox_costs_the_same_queries_for_2_or_30_referrals(client, loop):
+    def cold(url: str) -> int:
+        cache.clear()  # the tabs' counts computed again: each count is the same work
+        return queries(client, url)
+
     for n in range(2):
         loop.send(key=f"few-{n}")
     act_as(client, loop.agency_staff, loop.food_agency)
-    few = queries(client, INBOX)
+    few = cold(INBOX)
     for n in range(28):
         loop.send(key=f"many-{n}")
-    assert queries(client, INBOX) == few
+    assert cold(INBOX) == few
     # Every tab, each page.
-    assert queries(client, INBOX + "?page=2") == few
+    assert cold(INBOX + "?page=2") == few
+
+
+def test_the_tabs_counts_are_kept_until_a_referral_of_the_agency_changes(client, loop):
+    for n in range(3):
+        loop.send(key=f"kept-{n}")
+    act_as(client, loop.agency_staff, loop.food_agency)
+    cache.clear()
+    first = queries(client, INBOX)
+    again = client.get(INBOX)
+    assert tab_count(again, "new") == 3
+    assert queries(client, INBOX) == first - 1  # the counts' aggregate is not read again
+    # A referral sent to the agency changes the key at once: the counts are never stale.
+    loop.send(key="kept-3")
+    assert tab_count(client.get(INBOX), "new") == 4
+    referral = Referral.objects.filter(agency=loop.food_agency).order_by("pk").first()
+    move(referral, "accepted", loop.agency_staff, loop.food_agency)
+    page = client.get(INBOX)
+    assert (tab_count(page, "new"), tab_count(page, "in_progress")) == (3, 1)
+    assert queries(client, INBOX) == first - 1  # and kept again
 
 
 def test_htmx_gets_only_the_list(client, loop):
