@@ -277,6 +277,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 # An outbox row (a notification) whose delivery task has not run this long after it was written
 # is delivered by the every-minute sweep instead (its task was lost with a worker or the broker).
 HANDOFF_OUTBOX_LOST_AFTER_SECONDS = env_int("HANDOFF_OUTBOX_LOST_AFTER_SECONDS", 120)
+# A row a worker claimed and did not finish (it died during the send) is sent again after this
+# long; a worker that sent a message keeps trying to mark it for most of this while the
+# database is unreachable (referrals.outbox).
+HANDOFF_OUTBOX_CLAIM_LAPSE_SECONDS = env_int("HANDOFF_OUTBOX_CLAIM_LAPSE_SECONDS", 600)
 # Synced into django-celery-beat's database schedule when beat starts; admins can retime them.
 CELERY_BEAT_SCHEDULE = {
     "listings-verification-request": {

@@ -321,7 +321,7 @@ def test_a_claim_left_by_a_dead_worker_is_sent_again_once_it_lapses(
     rows.update(sending_since=claimed_at, next_attempt_at=claimed_at)
     settings.EMAIL_BACKEND = LOCMEM
     lapse = outbox.claim_abandoned_after()
-    assert lapse == timedelta(seconds=2 * settings.HANDOFF_OUTBOX_LOST_AFTER_SECONDS)
+    assert lapse == timedelta(seconds=settings.HANDOFF_OUTBOX_CLAIM_LAPSE_SECONDS)
 
     # A live claim is left alone: no other worker sends the row while its claim is fresh.
     just_before = claimed_at + lapse - timedelta(seconds=1)
