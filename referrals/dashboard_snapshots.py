@@ -71,6 +71,12 @@ def dashboard_changed(network_id: int) -> None:
     generation_bump(_generation_name(network_id))
 
 
+def referrals_changed_token(network_id: int) -> str:
+    """A token that changes whenever a referral of the network is sent or changed through the
+    services (whatever the writers' clocks say), for what else is kept until then."""
+    return generation(_generation_name(network_id))
+
+
 def dashboard_stamp(network: Network) -> str:
     """A text that changes whenever a figure of the network's dashboard could change other than
     by the clock: a referral sent or changed (the services' token; ``updated_at`` for other
@@ -99,9 +105,7 @@ def dashboard_stamp(network: Network) -> str:
         )
         .first()
     )
-    return "|".join(
-        str(part) for part in (generation(_generation_name(network.pk)), *(found or ()))
-    )
+    return "|".join(str(part) for part in (referrals_changed_token(network.pk), *(found or ())))
 
 
 def _snapshot_key(network: Network, period: Period) -> str:

@@ -14,6 +14,7 @@ from consent.models import ClientField
 from consent.services import access_log_write
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
+from referrals.dashboard_snapshots import referrals_changed_token
 from referrals.disclosure import fields_disclosed
 from referrals.lifecycle import OUTCOME_OWED, TERMINAL
 from referrals.models import Referral, ReferralStatus
@@ -75,9 +76,11 @@ def referral_inbox_counts_kept(
     checker: ObjectPermissionChecker | None = None,
 ) -> dict[str, int]:
     """``referral_inbox_counts``, kept in the cache for ``now`` (a minute, as the inbox reads
-    it) and the agency's latest referral change: any referral sent to it, or changed, is a new
-    key (one probe of the index ``referral_agency_changed``), so the counts are never older
-    than the referrals. The aggregate reads every referral the agency ever received."""
+    it), the network's referral-change token (bumped by every send and change through the
+    services, whatever the writers' clocks) and the agency's latest ``updated_at`` (one probe
+    of the index ``referral_agency_changed``, for any other writer): a referral sent to the
+    agency, or changed, is a new key, so the counts are never older than the referrals. The
+    aggregate reads every referral the agency ever received."""
     if not organization.receives_referrals or not user_has_org_perm(
         user, OrgPerm.RECEIVE_REFERRALS, organization, checker=checker
     ):
@@ -88,9 +91,9 @@ def referral_inbox_counts_kept(
         .values_list("updated_at", flat=True)
         .first()
     )
-    key = (
-        f"inbox-counts:{organization.pk}:{latest.isoformat() if latest else '-'}:{now.isoformat()}"
-    )
+    changed = referrals_changed_token(organization.network_id)
+    stamp = latest.isoformat() if latest else "-"
+    key = f"inbox-counts:{organization.pk}:{changed}:{stamp}:{now.isoformat()}"
     counts = cache.get(key)
     if counts is None:
         counts = referral_inbox_counts(
