@@ -17,7 +17,6 @@ from consent.models import AccessLog, ClientField
 from network.models import Role
 from referrals.models import Referral
 from referrals.selectors.inbox import INBOX_TABS, referral_inbox_counts
-from referrals.services.transitions import referral_transition
 from tests.conftest import act_as, queries
 from tests.referrals.factories import Loop, move
 from tests.referrals.inbox_pages import INBOX, listed, tab_count
@@ -209,15 +208,7 @@ def test_the_tabs_counts_are_kept_until_a_referral_of_the_agency_changes(client,
     # latest) renews the counts too: every change through the services bumps the token.
     behind = Referral.objects.order_by("-updated_at").first().updated_at - timedelta(hours=1)
     second = Referral.objects.filter(agency=loop.food_agency, status="requested").first()
-    second.refresh_from_db()
-    referral_transition(
-        referral=second,
-        to="accepted",
-        by=loop.agency_staff,
-        organization=loop.food_agency,
-        version=second.version,
-        now=behind,
-    )
+    move(second, "accepted", loop.agency_staff, loop.food_agency, now=behind)
     page = client.get(INBOX)
     assert (tab_count(page, "new"), tab_count(page, "in_progress")) == (2, 2)
 
