@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from referrals.models import ReasonCode
+from referrals.models import TERMINAL_STATUSES, ReasonCode
 from referrals.models import ReferralStatus as S
 
 
@@ -31,9 +31,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Any open status may be marked entered-in-error by the sender; terminal ones stay as they are.
 ANY_TO_ERROR = S.ENTERED_IN_ERROR
 
-TERMINAL: frozenset[str] = frozenset(
-    {S.REJECTED, S.COMPLETED, S.FAILED, S.CANCELLED, S.ENTERED_IN_ERROR}
-)
+# Rejected, completed, failed, cancelled, entered in error (a query's IN list takes the tuple).
+TERMINAL: frozenset[str] = frozenset(TERMINAL_STATUSES)
 # Accepted and not finished: an outcome is owed.
 OUTCOME_OWED: frozenset[str] = frozenset({S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD})
 

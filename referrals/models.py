@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from cms.indexes import PostgreSQLIndex
 from cms.models import AppendOnlyModel
 from network.models import Network, Organization, User
 from referrals.names import name_key
@@ -200,6 +201,33 @@ class Urgency(models.TextChoices):
     URGENT = "urgent", _("Urgent")
 
 
+# The statuses a referral ends in (``referrals.lifecycle.TERMINAL`` is this set), in a fixed
+# order: an index's expression or condition serves a query only if the query writes the same SQL,
+# and a set's order changes from one process to the next.
+TERMINAL_STATUSES: tuple[str, ...] = (
+    ReferralStatus.CANCELLED,
+    ReferralStatus.COMPLETED,
+    ReferralStatus.ENTERED_IN_ERROR,
+    ReferralStatus.FAILED,
+    ReferralStatus.REJECTED,
+)
+
+
+def inbox_due() -> models.Case:
+    """The date a received referral is due, as the agency's inbox sorts by it: the answer's
+    while requested, else the outcome's; none once closed (its old one would read as overdue).
+    The inbox indexes (``Referral.Meta``) hold it."""
+    return models.Case(
+        models.When(
+            status__in=TERMINAL_STATUSES,
+            then=models.Value(None, output_field=models.DateTimeField()),
+        ),
+        models.When(status=ReferralStatus.REQUESTED, then=models.F("response_due_at")),
+        default=models.F("outcome_due_at"),
+        output_field=models.DateTimeField(),
+    )
+
+
 class Referral(models.Model):
     """A consent-gated handoff of one client's need from a clinic to an agency. Never deleted."""
 
@@ -291,6 +319,34 @@ class Referral(models.Model):
             # The tracker's agency filter: the agencies a clinic referred to, a probe each
             # (referrals.selectors.tracker.agencies_referred_to).
             models.Index(fields=["sender", "agency"], name="referral_sender_agency"),
+            # The agency's inbox, a page at any depth read from an index alone: by due date
+            # both ways (``referrals.selectors.inbox``), and the closed ones by closing date
+            # (the other way round is this one read backwards). PostgreSQL only: SQLite
+            # refuses NULLS LAST in an index.
+            PostgreSQLIndex(
+                models.F("agency"),
+                inbox_due().asc(nulls_last=True),
+                models.F("closed_at").desc(nulls_last=True),
+                models.F("id"),
+                include=["status", "response_due_at", "outcome_due_at"],
+                name="referral_inbox_due",
+            ),
+            PostgreSQLIndex(
+                models.F("agency"),
+                inbox_due().desc(nulls_last=True),
+                models.F("closed_at").desc(nulls_last=True),
+                models.F("id").desc(),
+                include=["status", "response_due_at", "outcome_due_at"],
+                name="referral_inbox_due_desc",
+            ),
+            PostgreSQLIndex(
+                models.F("agency"),
+                models.F("closed_at").desc(nulls_last=True),
+                models.F("id").desc(),
+                include=["status"],
+                condition=Q(status__in=TERMINAL_STATUSES),
+                name="referral_inbox_closed",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

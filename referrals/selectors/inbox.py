@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
-from django.db.models import Case, Count, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models import Count, F, Q, QuerySet
 
 from consent.models import ClientField
 from consent.services import access_log_write
@@ -16,8 +16,8 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.dashboard_snapshots import referrals_changed_token
 from referrals.disclosure import fields_disclosed
-from referrals.lifecycle import OUTCOME_OWED, TERMINAL
-from referrals.models import Referral, ReferralStatus
+from referrals.lifecycle import OUTCOME_OWED
+from referrals.models import TERMINAL_STATUSES, Referral, ReferralStatus, inbox_due
 from referrals.selectors.referrals import referral_inbox
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def inbox_tab_conditions(*, now: datetime) -> dict[str, Q]:
         "in_progress": Q(status__in=[ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS]),
         "waiting": Q(status=ReferralStatus.ON_HOLD),
         # Declined, completed, could not be completed, cancelled, entered in error.
-        "closed": Q(status__in=TERMINAL),
+        "closed": Q(status__in=TERMINAL_STATUSES),  # the tuple: the index's condition
         "all": Q(pk__isnull=False),
     }
 
@@ -151,9 +151,9 @@ def _tab(
     conditions = inbox_tab_conditions(now=now)
     if tab not in conditions:
         raise ValueError(f"Unknown inbox tab {tab!r}.")
-    if tab in CLOSED_TABS:  # the latest closed first (``descending``: the oldest)
+    if tab in CLOSED_TABS:  # the latest closed first (``descending``: exactly the other way)
         order = [
-            F("closed_at").asc(nulls_last=True)
+            F("closed_at").asc(nulls_first=True)
             if descending
             else F("closed_at").desc(nulls_last=True),
             "pk" if descending else "-pk",
@@ -164,10 +164,11 @@ def _tab(
             F("closed_at").desc(nulls_last=True),
             "-pk" if descending else "pk",
         ]
+    # Sorted as the indexes referral_inbox_due(_desc) and referral_inbox_closed are.
     return (
         referral_inbox(user=user, organization=organization, checker=checker)
         .filter(conditions[tab])
-        .annotate(due_at=_due())
+        .annotate(due_at=inbox_due())
         .order_by(*order)
     )
 
@@ -184,20 +185,9 @@ def referral_inbox_rows(
     rows = _with_row_data(
         referral_inbox(user=user, organization=organization, checker=checker)
         .filter(pk__in=list(keys))
-        .annotate(due_at=_due())
+        .annotate(due_at=inbox_due())
     ).in_bulk()
     return [rows[key] for key in keys if key in rows]
-
-
-def _due() -> Case:
-    """The date a received referral is due: the answer's while requested, else the outcome's;
-    none once closed (its old one would read as overdue)."""
-    return Case(
-        When(status__in=TERMINAL, then=Value(None, output_field=DateTimeField())),
-        When(status=ReferralStatus.REQUESTED, then=F("response_due_at")),
-        default=F("outcome_due_at"),
-        output_field=DateTimeField(),
-    )
 
 
 def _with_row_data(referrals: QuerySet[Referral]) -> QuerySet[Referral]:

@@ -294,3 +294,35 @@ def test_agency_staff_without_the_receive_permission_are_refused(client, loop):
     permissions_sync(user=user, target=loop.food_agency)
     act_as(client, user, loop.food_agency)
     assert client.get(INBOX).status_code == 403
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL-only: the inbox indexes (SQLite has none)"
+)
+@pytest.mark.parametrize("tab", INBOX_TABS)
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_of_every_tab_at_any_depth_reads_an_index_in_order(loop, tab, descending):
+    """The page of ids is read in the tab's order from one of the inbox indexes (no sort of
+    every referral the agency received): the query writes the indexes' expression exactly,
+    whatever order this process iterates a set in."""
+    from referrals.selectors.inbox import referral_inbox_tab_keys
+
+    one_of_each(loop)
+    keys = referral_inbox_tab_keys(
+        user=loop.agency_staff,
+        organization=loop.food_agency,
+        tab=tab,
+        now=timezone.now(),
+        descending=descending,
+    )[50:75]
+    sql, params = keys.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A tiny table: forbid the other ways so the plan shows whether an index can serve it.
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "referral_inbox_" in plan, plan
+    if tab in ("all", "closed"):  # the order is the index's: nothing sorted
+        assert "Sort" not in plan, plan
+    assert list(keys) == []  # fewer than 50 on the tab; the query runs
