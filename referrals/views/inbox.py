@@ -13,9 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -24,7 +29,7 @@ from network.decorators import member_required
 from network.middleware import TenantRequest, is_htmx
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
-from referrals.models import Referral
+from referrals.models import Referral, Urgency
 from referrals.selectors.inbox import (
     CLOSED_TABS,
     INBOX_TABS,
@@ -38,6 +43,7 @@ from referrals.selectors.inbox import (
     referral_inbox_tab_keys,
 )
 from referrals.views.referral import client_ip, language_name
+from referrals.views.rows import time_html
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -203,10 +209,85 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
         "search_action": link(sort=sort),
         "page": page,
         "rows": rows,
+        "rows_html": rows_html(rows),
     }
     if is_htmx(request):
         return render(request, "referrals/portal/_inbox_list.html", context)
     return render(request, "referrals/portal/inbox.html", context)
+
+
+def rows_html(rows: list[InboxRow]) -> SafeString:
+    """The inbox table's rows, written here rather than by a template loop (the page's hot
+    part: a template resolves some thirty variables and filters a row). Dates are in the
+    current time zone (the network's, as the template's ``date`` filter shows them)."""
+    labels = {
+        "referral": _("Referral"),
+        "service": _("Service"),
+        "from": _("From"),
+        "urgency": _("Urgency"),
+        "status": _("Status"),
+        "sent": _("Sent"),
+        "due": _("Due"),
+        "language": _("Client's language"),
+    }
+    overdue_mark = format_html(
+        ' <strong class="overdue" data-testid="overdue">{}</strong>', _("overdue")
+    )
+    closed_word = _("closed")
+    written = []
+    for row in rows:
+        referral = row.referral
+        urgency: str | SafeString = referral.urgency_label
+        if referral.urgency == Urgency.URGENT:
+            urgency = format_html('<strong class="urgent">{}</strong>', urgency)
+        sent = localtime(referral.created_at)
+        due_cell: str | SafeString
+        if row.due_at is not None:
+            due_cell = format_html(
+                "{}{}", time_html(row.due_at), overdue_mark if row.overdue else ""
+            )
+        elif referral.closed_at is not None:
+            due_cell = format_html(
+                '<span data-testid="closed-at">{} {}</span>',
+                closed_word,
+                time_html(referral.closed_at),
+            )
+        else:
+            due_cell = "\u2014"
+        written.append(
+            format_html(
+                '<tr class="{}" data-testid="inbox-row">\n'
+                '      <th scope="row" data-label="{}"><a href="{}">#{}</a></th>\n'
+                '      <td data-label="{}">{}</td>\n'
+                '      <td data-label="{}">{}</td>\n'
+                '      <td data-label="{}">{}</td>\n'
+                '      <td data-label="{}">{}</td>\n'
+                '      <td data-label="{}"><time datetime="{}">{}</time></td>\n'
+                '      <td data-label="{}">{}</td>\n'
+                '      <td data-label="{}" data-testid="language">{}</td>\n'
+                "    </tr>",
+                "is-overdue" if row.overdue else "",
+                labels["referral"],
+                reverse("referrals:referral_detail", args=[referral.pk]),
+                referral.pk,
+                labels["service"],
+                referral.service_name,
+                labels["from"],
+                referral.sender.name,
+                labels["urgency"],
+                urgency,
+                labels["status"],
+                referral.status_label,
+                labels["sent"],
+                dateformat.format(sent, "c"),
+                _("%(age)s ago") % {"age": timesince(referral.created_at)},
+                labels["due"],
+                due_cell,
+                labels["language"],
+                row.language or "\u2014",
+            )
+        )
+    return mark_safe("\n  ".join(written))  # noqa: S308 - every part went through format_html
 
 
 # --- listings --------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -12,10 +13,14 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
-from django.utils.html import escape
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.formats import date_format
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -26,9 +31,11 @@ from network.middleware import TenantRequest
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.forms import ReferralTrackerForm
+from referrals.models import Referral, Urgency
 from referrals.selectors.tracker import agencies_referred_to, referrals_sent
 from referrals.views.clients import clients_seen
 from referrals.views.referral import acting_organization
+from referrals.views.rows import time_html
 
 PAGE_SIZE = 25
 
@@ -79,13 +86,16 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         fields=[ClientField.NAME],
         seen=[(referral.client_id, referral.pk) for referral in page.object_list],
     )
+    rows = [
+        (referral, _age(referral.sent_on, now))  # type: ignore[attr-defined]
+        for referral in page.object_list
+    ]
     context = {
         "form": form,
         "page": page,
-        "rows": [
-            (referral, _age(referral.sent_on, now))  # type: ignore[attr-defined]
-            for referral in page.object_list
-        ],
+        "rows": rows,
+        "rows_html": rows_html(rows, zone=ZoneInfo(clinic.network.time_zone)),
+        "status_checkboxes": _status_checkboxes(form),
         "filtered": (bool(filters) and any(filters.values())) or bool(client_text),
         "client_q": client_text,
         "filters_query": _without_page(request),
@@ -98,6 +108,87 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     template = "referrals/tracker/_table.html" if htmx else "referrals/tracker/list.html"
     # htmx swaps only successful answers, so the fragment carries its own error messages.
     return render(request, template, context, status=200 if valid or htmx else 400)
+
+
+def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
+    """The tracker table's rows (``referrals_sent``'s, with ``sent_on``, ``due_at`` and
+    ``is_overdue``, each with how long ago it was sent), dates in the clinic's network's time
+    zone."""
+    overdue_badge = format_html(' <span class="badge overdue-badge">{}</span>', _("Overdue"))
+    muted_dash = mark_safe('<span class="muted">\u2014</span>')
+    written = []
+    for referral, age in rows:
+        sent_on = localtime(referral.sent_on, zone)  # type: ignore[attr-defined]
+        due_at = referral.due_at  # type: ignore[attr-defined]
+        overdue = referral.is_overdue  # type: ignore[attr-defined]
+        status = format_html(
+            '<span class="badge status status-{}">{}</span>', referral.status, referral.status_label
+        )
+        if referral.urgency == Urgency.URGENT:
+            status = format_html(
+                '{} <span class="badge warn">{}</span>', status, referral.urgency_label
+            )
+        due = (
+            format_html("{}{}", time_html(due_at, zone), overdue_badge if overdue else "")
+            if due_at
+            else muted_dash
+        )
+        coded = referral.outcome_label if referral.outcome else referral.reason_label
+        coded = coded if referral.outcome or referral.reason_code else ""
+        if referral.status_reason:
+            outcome = format_html(
+                '{}{}<span class="muted">{}</span>',
+                coded,
+                ": " if coded else "",
+                Truncator(referral.status_reason).chars(80),
+            )
+        else:
+            outcome = format_html("{}", coded) if coded else muted_dash
+        written.append(
+            format_html(
+                '<tr class="{}" data-referral="{}">\n'
+                "      <td>{}</td>\n"
+                '      <td><time datetime="{}" title="{}">{}</time></td>\n'
+                "      <td>{}, {}</td>\n"
+                '      <td><a href="{}">{}</a><br><span class="muted">{}</span></td>\n'
+                "      <td>{}</td>\n"
+                '      <td class="tracker-outcome">{}</td>\n'
+                "    </tr>",
+                "overdue" if overdue else "",
+                referral.pk,
+                status,
+                dateformat.format(sent_on, "c"),
+                date_format(sent_on, "DATETIME_FORMAT"),
+                age,
+                referral.client.last_name,
+                referral.client.first_name,
+                reverse("referrals:referral_detail", args=[referral.pk]),
+                referral.service_name,
+                referral.agency.name,
+                due,
+                outcome,
+            )
+        )
+    return mark_safe("\n  ".join(written))  # noqa: S308 - every part went through format_html
+
+
+def _status_checkboxes(form: ReferralTrackerForm) -> SafeString:
+    """The status filter's checkboxes as ``{{ choice.tag }} {{ choice.choice_label }}`` in a
+    label each write them (one template render a box, otherwise)."""
+    bound = form["status"]
+    chosen = {str(value) for value in bound.value() or ()}
+    name, prefix = bound.html_name, bound.auto_id
+    return format_html_join(
+        "",
+        '<label class="check" for="{}_{}"><input type="checkbox" name="{}" value="{}" '
+        'id="{}_{}"{}> {}</label>',
+        (
+            (prefix, i, name, value, prefix, i, " checked" if str(value) in chosen else "", label)
+            for i, (value, label) in enumerate(
+                cast(list[tuple[str, str]], cast(forms.ChoiceField, bound.field).choices)
+            )
+        ),
+    )
 
 
 def _agency_select(
