@@ -104,9 +104,19 @@ def permissions_sync(*, user: User, target: Organization | Network) -> None:
     )
 
 
+class UserGrantChecker(ObjectPermissionChecker):
+    """guardian's per-request checker without its query of group grants: Handoff grants object
+    permissions to users only (``permissions_sync``, from memberships; there is no group grant
+    table), so that second query of every first check could only ever find nothing."""
+
+    def get_group_perms(self, obj: Any) -> QuerySet[Any, str]:
+        return Permission.objects.none().values_list("codename", flat=True)
+
+
 def checker_for(user: Actor) -> ObjectPermissionChecker:
-    """A per-request permission cache: repeated checks on the same object cost no queries."""
-    return ObjectPermissionChecker(cast(Any, user))
+    """A per-request permission cache: repeated checks on the same object cost no queries, and
+    the first costs one."""
+    return UserGrantChecker(cast(Any, user))
 
 
 def user_has_org_perm(

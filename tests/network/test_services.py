@@ -20,6 +20,7 @@ from network.permissions import (
     ROLE_PERMISSIONS,
     NetworkPerm,
     OrgPerm,
+    checker_for,
     organizations_with_perm,
     user_has_network_perm,
     user_has_org_perm,
@@ -48,6 +49,24 @@ def test_role_becomes_exactly_its_object_permissions(tenant_a, role):
     other = tenant_a.agency if org == tenant_a.clinic else tenant_a.clinic
     assert _org_grants(user, other) == set()
     assert not user_has_network_perm(user, NetworkPerm.ADMINISTER, tenant_a.network)
+
+
+@pytest.mark.django_db
+def test_the_requests_checker_answers_from_one_query_and_then_from_its_cache(
+    tenant_a, django_assert_num_queries
+):
+    """The first check on an organization reads the user's grants on it (one query: nobody's
+    grants are held through groups); the request's later checks read the checker's cache."""
+    user = tenant_a.users[Role.AGENCY_STAFF]
+    checker = checker_for(user)
+    with django_assert_num_queries(1):
+        assert user_has_org_perm(user, OrgPerm.RECEIVE_REFERRALS, tenant_a.agency, checker=checker)
+    with django_assert_num_queries(0):
+        assert user_has_org_perm(user, OrgPerm.VIEW, tenant_a.agency, checker=checker)
+        assert not user_has_org_perm(user, OrgPerm.EDIT_LISTING, tenant_a.agency, checker=checker)
+    # Another organization is read once too, and holds nothing for this user.
+    with django_assert_num_queries(1):
+        assert not user_has_org_perm(user, OrgPerm.VIEW, tenant_a.clinic, checker=checker)
 
 
 @pytest.mark.django_db
