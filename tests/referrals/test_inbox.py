@@ -326,3 +326,14 @@ def test_a_page_of_every_tab_at_any_depth_reads_an_index_in_order(loop, tab, des
     if tab in ("all", "closed"):  # the order is the index's: nothing sorted
         assert "Sort" not in plan, plan
     assert list(keys) == []  # fewer than 50 on the tab; the query runs
+
+
+def test_a_rows_text_is_escaped(client, loop):
+    """The rows are written in Python (referrals.views.inbox.rows_html): what people typed is
+    escaped there as a template would."""
+    referral = loop.send(key="markup")
+    Referral.objects.filter(pk=referral.pk).update(service_name="<b>Pantry</b> & co")
+    act_as(client, loop.agency_staff, loop.food_agency)
+    body = client.get(INBOX).content.decode()
+    assert "&lt;b&gt;Pantry&lt;/b&gt; &amp; co" in body
+    assert "<b>Pantry</b>" not in body

@@ -219,3 +219,17 @@ def test_signed_out_people_are_sent_to_sign_in(client, loop):
     response = client.get(TRACKER)
     assert response.status_code == 302
     assert "login" in response["Location"]
+
+
+def test_a_rows_text_is_escaped(client, loop, sent):
+    """The rows are written in Python (referrals.views.tracker.rows_html): what people typed
+    (a service's name, a reason) is escaped there as a template would."""
+    Referral.objects.filter(pk=sent["new"]).update(
+        service_name="<b>Pantry</b>", status_reason="<script>x</script>"
+    )
+    client.force_login(loop.clinic_staff)
+    body = client.get(TRACKER).content.decode()
+    assert "&lt;b&gt;Pantry&lt;/b&gt;" in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body
+    assert "<b>Pantry</b>" not in body
+    assert "<script>x</script>" not in body
