@@ -156,6 +156,17 @@ def log_in(page, site: str, user: User) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url("**/workspace/")
 
 
+def client_find(page, text: str, found: int) -> None:  # type: ignore[no-untyped-def]
+    """On the clients page, type ``text`` and press Find, then wait until the answer is on the
+    page ("N clients found"): the list before the search names the same people, and a click
+    before the answer lands would race its swap."""
+    t = page_words(page)
+    page.get_by_label(t("Find a client")).fill(text)
+    page.get_by_role("button", name=t("Find")).click()
+    answer = t(("%(total)s client found", "%(total)s clients found"), found, total=found)
+    page.locator("#client-results").get_by_text(answer, exact=True).wait_for()
+
+
 def log_out(page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("button", name=page_words(page)("Sign out")).click()
     page.wait_for_load_state()

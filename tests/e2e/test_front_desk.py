@@ -29,7 +29,7 @@ from referrals.models import Client, Referral, Screening
 from referrals.services.clients import client_create, screening_record
 from referrals.services.transitions import referral_transition
 from tests.directory.factories import ARCATA, Spec, directory_build
-from tests.e2e.cast import Cast, two_factor_enrol
+from tests.e2e.cast import Cast, client_find, two_factor_enrol
 from tests.e2e.conftest import screenshot
 from tests.e2e.walk import referrals_sent, signed_in
 from tests.e2e.words import Words, words
@@ -122,8 +122,7 @@ def client_centred_search(page, site: str, cast: Cast, t: Words, shot: str) -> N
     """(a) From the client's page to the search that starts from her."""
     main = page.get_by_role("navigation", name=t("Main"))
     main.get_by_role("link", name=t("Clients")).click()
-    page.get_by_label(t("Find a client")).fill("Lopez")
-    page.get_by_role("button", name=t("Find")).click()
+    client_find(page, "Lopez", 1)
     page.get_by_role("link", name="Lopez, Maria").click()
     page.get_by_role("heading", level=1, name="Maria Lopez").wait_for()
     screenshot(page, f"{shot}-a1-client")
@@ -213,8 +212,7 @@ def merge(page, site: str, kept: Client, duplicate: Client, t: Words, shot: str)
     """(d) Find the duplicate by a misspelt name, compare, merge."""
     main = page.get_by_role("navigation", name=t("Main"))
     main.get_by_role("link", name=t("Clients")).click()
-    page.get_by_label(t("Find a client")).fill("hernandes")
-    page.get_by_role("button", name=t("Find")).click()
+    client_find(page, "hernandes", 2)
     page.get_by_role("link", name="Hernandez, Rosa Maria").wait_for()
     screenshot(page, f"{shot}-d1-misspelt-name-found")
     page.get_by_role("link", name="Hernandez, Rosa", exact=True).click()
@@ -243,9 +241,37 @@ def merge(page, site: str, kept: Client, duplicate: Client, t: Words, shot: str)
     screening = Screening.objects.get(client=kept)
     assert page.locator(f"a[href$='/screenings/{screening.pk}/']").count() >= 1
     main.get_by_role("link", name=t("Clients")).click()
-    page.get_by_label(t("Find a client")).fill("hernandes")
-    page.get_by_role("button", name=t("Find")).click()
+    client_find(page, "hernandes", 1)
     page.get_by_role("link", name="Hernandez, Rosa", exact=True).wait_for()
     assert page.get_by_role("link", name="Hernandez, Rosa Maria").count() == 0
     screenshot(page, f"{shot}-d4-duplicate-gone")
     assert not Client.objects.filter(pk=duplicate.pk, merged_into=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_typing_a_name_pausing_then_find_asks_once(browser, site, cast: Cast):
+    """The typing pause asks for the name; pressing Find afterwards would ask for it again and
+    swap the list under the pointer (a click on a name in that moment is lost). It does not."""
+    with signed_in(browser, site, cast.clinic_staff) as page:
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
+        page.wait_for_load_state()  # htmx has started: typing searches
+        posts: list[str] = []
+        page.on(
+            "request",
+            lambda request: posts.append(request.url) if request.method == "POST" else None,
+        )
+        page.get_by_label("Find a client").fill("Lopez")
+        page.locator("#client-results").get_by_text("1 client found", exact=True).wait_for()
+        assert len(posts) == 1, posts  # the pause (hx-trigger ... delay:400ms) asked
+        page.get_by_role("button", name="Find").click()
+        page.wait_for_timeout(1_000)  # time for an answer to a second request to land
+        assert len(posts) == 1, posts
+        # Another name is asked for.
+        page.get_by_label("Find a client").fill("Hernandez")
+        page.get_by_role("button", name="Find").click()
+        page.locator("#client-results").get_by_text("No client matches").wait_for()
+        assert len(posts) == 2, posts
+        page.get_by_label("Find a client").fill("Lopez")
+        page.get_by_role("button", name="Find").click()
+        page.get_by_role("link", name="Lopez, Maria").click()
+        page.get_by_role("heading", level=1, name="Maria Lopez").wait_for()

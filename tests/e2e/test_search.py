@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -202,3 +203,29 @@ def test_tiles_switched_off_ask_no_tile_server_and_the_list_works(page, site, se
     assert page.locator(".hit-title").first.inner_text() == "Weekly Food Pantry"
     assert page.locator("#search-map img.leaflet-tile").count() == 0
     assert asked == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_typing_then_pressing_enter_searches_once(page, site):
+    """Enter in the search box is both a change (which searches, as a filter does) and a
+    submit: two requests for the same words, the second swapping the results under the pointer.
+    Only one is sent (cms/static/js/search-once.js)."""
+    page.goto(f"{site}/search/")
+    searches: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            searches.append(request.url) if urlsplit(request.url).path == "/search/" else None
+        ),
+    )
+    page.locator("#search-q").press_sequentially("pantry")
+    page.locator("#search-q").press("Enter")
+    page.wait_for_url(re.compile(r"q=pantry"))
+    page.wait_for_selector(".hit-title")
+    page.wait_for_timeout(1_000)  # twice the typing pause (hx-trigger ... delay:500ms)
+    assert len(searches) == 1, searches
+    assert page.locator(".hit-title").first.inner_text() == "Weekly Food Pantry"
+    # Typing something else still searches, after the pause.
+    page.locator("#search-q").press_sequentially(" weekly")
+    page.wait_for_url(re.compile(r"q=pantry\+weekly"))
+    assert len(searches) == 2, searches

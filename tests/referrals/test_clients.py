@@ -70,6 +70,9 @@ def test_find_by_name_birth_date_or_record_number(staff, loop, text):
     body = staff.post(LIST, {"q": text}).content.decode()
     assert "Lopez, Maria" in body
     assert "Person00" not in body
+    # The answer says it is one (the live region reads it out); the whole list only counts.
+    assert "1 client found" in body
+    assert "4 clients</p>" in staff.get(LIST).content.decode()
 
 
 @pytest.mark.django_db
