@@ -17,9 +17,9 @@ from django.db.models import (
 from django.utils import translation
 from django.utils.translation import get_language
 
-from cms.generations import generation, generation_bump
 from consent.models import DataSharingAgreement
 from network.models import Network, Organization
+from referrals.changes import referrals_changed_token
 from referrals.dashboard import Dashboard, Period, dashboard_for, period_default
 from referrals.models import Referral
 
@@ -59,22 +59,6 @@ class Snapshot:
 class Served:
     board: Dashboard
     changed_since: bool  # referrals (or agreements, organizations) changed after ``board.now``
-
-
-def _generation_name(network_id: int) -> str:
-    return f"network-dashboard-changed:{network_id}"
-
-
-def dashboard_changed(network_id: int) -> None:
-    """Call inside the transaction that writes a referral: when it commits, the network's
-    dashboard snapshots stop being served."""
-    generation_bump(_generation_name(network_id))
-
-
-def referrals_changed_token(network_id: int) -> str:
-    """A token that changes whenever a referral of the network is sent or changed through the
-    services (whatever the writers' clocks say), for what else is kept until then."""
-    return generation(_generation_name(network_id))
 
 
 def dashboard_stamp(network: Network) -> str:

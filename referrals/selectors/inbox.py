@@ -14,7 +14,7 @@ from consent.models import ClientField
 from consent.services import access_log_write
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
-from referrals.dashboard_snapshots import referrals_changed_token
+from referrals.changes import referrals_changed_stamp
 from referrals.disclosure import fields_disclosed
 from referrals.lifecycle import OUTCOME_OWED
 from referrals.models import TERMINAL_STATUSES, Referral, ReferralStatus, inbox_due
@@ -85,15 +85,8 @@ def referral_inbox_counts_kept(
         user, OrgPerm.RECEIVE_REFERRALS, organization, checker=checker
     ):
         return dict.fromkeys(INBOX_TABS, 0)
-    latest = (
-        Referral.objects.filter(agency=organization)
-        .order_by("-updated_at")
-        .values_list("updated_at", flat=True)
-        .first()
-    )
-    changed = referrals_changed_token(organization.network_id)
-    stamp = latest.isoformat() if latest else "-"
-    key = f"inbox-counts:{organization.pk}:{changed}:{stamp}:{now.isoformat()}"
+    changed = referrals_changed_stamp(organization.network_id, agency=organization)
+    key = f"inbox-counts:{organization.pk}:{changed}:{now.isoformat()}"
     counts = cache.get(key)
     if counts is None:
         counts = referral_inbox_counts(

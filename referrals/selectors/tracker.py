@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
+from referrals.changes import referrals_changed_stamp
 from referrals.lifecycle import OUTCOME_OWED
 from referrals.models import Referral
 from referrals.selectors.clients import name_matches
@@ -96,6 +99,28 @@ def referrals_sent(
     if sent_to is not None:
         qs = qs.filter(sent_at__lt=datetime.combine(sent_to + timedelta(days=1), time.min, tz))
     return qs.order_by("-sent_at", "-pk")
+
+
+# How long a filter's count is kept at most (a change to the clinic's referrals renews it at once).
+SENT_COUNT_KEPT_SECONDS = 300
+
+
+def referrals_sent_count_kept(
+    referrals: QuerySet[Referral], *, organization: Organization, filters: Sequence[object]
+) -> int:
+    """How many ``referrals`` (``referrals_sent`` for ``organization``) there are, kept in the
+    cache for ``filters`` (what narrowed them: status codes, ids, dates, the minute an overdue
+    filter read; never a client's name or id) until a referral the clinic sent changes
+    (``referrals_changed_stamp``): paging through a filter counts it once. A category filter
+    reads every referral the clinic sent, a status filter most of them."""
+    changed = referrals_changed_stamp(organization.network_id, sender=organization)
+    digest = hashlib.sha256(repr(tuple(filters)).encode()).hexdigest()[:32]
+    key = f"tracker-count:{organization.pk}:{changed}:{digest}"
+    count = cache.get(key)
+    if count is None:
+        count = referrals.count()
+        cache.set(key, count, SENT_COUNT_KEPT_SECONDS)
+    return int(count)
 
 
 def agencies_referred_to(

@@ -26,7 +26,7 @@ from network.models import (
 from network.permissions import (
     OrgPerm,
 )
-from referrals.dashboard_snapshots import dashboard_changed
+from referrals.changes import dashboard_changed
 from referrals.deadlines import business_hours_after
 from referrals.errors import AgreementMissing, ConsentRequired, IdempotencyConflict, ReferralError
 from referrals.models import (

@@ -20,7 +20,7 @@ from network.permissions import (
     OrgPerm,
     user_has_org_perm,
 )
-from referrals.dashboard_snapshots import dashboard_changed
+from referrals.changes import dashboard_changed
 from referrals.errors import StaleVersion, TransitionNotAllowed
 from referrals.lifecycle import (
     OUTCOME_REQUIRED,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -15,7 +15,6 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
@@ -43,10 +42,7 @@ from referrals.selectors.inbox import (
     referral_inbox_tab_keys,
 )
 from referrals.views.referral import client_ip, language_name
-from referrals.views.rows import time_html
-
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
+from referrals.views.rows import CountedPaginator, time_html
 
 INBOX_PAGE_SIZE = 25
 TAB_LABELS = {
@@ -70,18 +66,6 @@ class InboxRow:
     due_at: datetime | None
     overdue: bool
     language: str
-
-
-class CountedPaginator(Paginator):
-    """A paginator told how many objects there are (counted already), so it asks no COUNT."""
-
-    def __init__(self, object_list: QuerySet[Any, Any], per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self.known_count
 
 
 def receiving_organization(request: TenantRequest) -> Organization:

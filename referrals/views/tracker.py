@@ -32,10 +32,14 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.forms import ReferralTrackerForm
 from referrals.models import Referral, Urgency
-from referrals.selectors.tracker import agencies_referred_to, referrals_sent
+from referrals.selectors.tracker import (
+    agencies_referred_to,
+    referrals_sent,
+    referrals_sent_count_kept,
+)
 from referrals.views.clients import clients_seen
 from referrals.views.referral import acting_organization
-from referrals.views.rows import time_html
+from referrals.views.rows import CountedPaginator, time_html
 
 PAGE_SIZE = 25
 
@@ -61,24 +65,40 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     valid = form.is_valid() if form.is_bound else True
     filters = form.cleaned_data if form.is_bound else {}
     now = timezone.now()
+    # Overdue is read to the minute, so that a filter's count can be kept for that minute.
+    as_of = now.replace(second=0, microsecond=0)
     client_text = request.POST.get("client_q", "").strip()[:100]
     client_id = request.GET.get("client", "")
+    statuses = sorted(filters.get("status") or ())
+    agency = filters.get("agency")
+    category = filters.get("category") or ""
+    overdue = bool(filters.get("overdue"))
+    sent_from, sent_to = filters.get("sent_from"), filters.get("sent_to")
     referrals = referrals_sent(
         user=request.user,
         organization=clinic,
-        now=now,
-        statuses=filters.get("status") or (),
-        agency=filters.get("agency"),
-        category=filters.get("category") or "",
-        overdue=bool(filters.get("overdue")),
-        sent_from=filters.get("sent_from"),
-        sent_to=filters.get("sent_to"),
+        now=as_of,
+        statuses=statuses,
+        agency=agency,
+        category=category,
+        overdue=overdue,
+        sent_from=sent_from,
+        sent_to=sent_to,
         client_text=client_text,
         client_id=int(client_id) if client_id.isdigit() and len(client_id) < 18 else None,
         checker=checker,
     )
     page_number = request.POST.get("page") if request.method == "POST" else None
-    page = Paginator(referrals, PAGE_SIZE).get_page(page_number or request.GET.get("page"))
+    paginator = Paginator(referrals, PAGE_SIZE)
+    if not client_text and not client_id:  # a client's name or id is never a cache key
+        kept = (statuses, agency.pk if agency else None, category, sent_from, sent_to)
+        count = referrals_sent_count_kept(
+            referrals,
+            organization=clinic,
+            filters=(*kept, as_of if overdue else None),
+        )
+        paginator = CountedPaginator(referrals, PAGE_SIZE, count=count)
+    page = paginator.get_page(page_number or request.GET.get("page"))
     clients_seen(
         request,
         clinic,

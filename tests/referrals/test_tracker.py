@@ -6,6 +6,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from network.models import Role
 from referrals.models import Referral
+from tests.referrals.factories import move
 
 TRACKER = reverse("referrals:referral_tracker")
 
@@ -174,6 +176,7 @@ def test_pages_of_25_and_queries_that_do_not_grow(client, loop):
     client.force_login(loop.clinic_staff)
 
     def queries(params: dict[str, str]) -> int:
+        cache.clear()  # the filter's count computed again: each count is the same work
         with CaptureQueriesContext(connection) as captured:
             response = client.get(TRACKER, params)
         assert response.status_code == 200
@@ -193,6 +196,50 @@ def test_pages_of_25_and_queries_that_do_not_grow(client, loop):
     assert len(first.context["rows"]) == 25
     assert 'rel="next"' in first.content.decode()
     assert len(client.get(TRACKER, {"page": "2"}).context["rows"]) == 5
+
+
+@pytest.mark.django_db
+def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, loop):
+    for n in range(3):
+        loop.send(key=f"kept-{n}")
+    client.force_login(loop.clinic_staff)
+    client.get(TRACKER)  # the session
+    cache.clear()
+    filters = {"status": "requested", "category": "food-insecurity"}
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(TRACKER, filters)
+        return len(captured.captured_queries)
+
+    def counted() -> int:
+        return int(client.get(TRACKER, filters).context["page"].paginator.count)
+
+    first = queries()
+    assert queries() == first - 1  # the count is not read again
+    assert counted() == 3
+    # Every page of the filter shares its count.
+    with CaptureQueriesContext(connection) as captured:
+        client.get(TRACKER, {**filters, "page": "2"})
+    assert len(captured.captured_queries) == first - 1
+    # A referral sent or answered changes the key at once: the count is never stale.
+    loop.send(key="kept-3")
+    assert counted() == 4
+    referral = Referral.objects.filter(sender=loop.clinic).order_by("pk").first()
+    move(referral, "accepted", loop.agency_staff, loop.food_agency)
+    assert counted() == 3
+    assert queries() == first - 1  # and kept again
+    # A change written by a server whose clock is behind renews it too (the services' token).
+    behind = Referral.objects.order_by("-updated_at").first().updated_at - timedelta(hours=1)
+    second = Referral.objects.filter(sender=loop.clinic, status="requested").first()
+    move(second, "accepted", loop.agency_staff, loop.food_agency, now=behind)
+    assert counted() == 2
+    # A client's name is never part of a cache key: a name search counts each time.
+    name = {"client_q": loop.client.last_name}
+    client.post(TRACKER + "?status=requested", name)
+    with CaptureQueriesContext(connection) as captured:
+        client.post(TRACKER + "?status=requested", name)
+    assert any("COUNT(" in q["sql"] for q in captured.captured_queries)
 
 
 @pytest.mark.django_db

@@ -1,0 +1,41 @@
+"""Whether a network's referrals changed: a token every send and change through the services
+renews when it commits, for what is kept in the cache until then (the dashboard's snapshots,
+the inbox's and the tracker's counts)."""
+
+from __future__ import annotations
+
+from cms.generations import generation, generation_bump
+from network.models import Organization
+from referrals.models import Referral
+
+
+def _generation_name(network_id: int) -> str:
+    return f"network-dashboard-changed:{network_id}"
+
+
+def dashboard_changed(network_id: int) -> None:
+    """Call inside the transaction that writes a referral: when it commits, the network's
+    dashboard snapshots stop being served."""
+    generation_bump(_generation_name(network_id))
+
+
+def referrals_changed_token(network_id: int) -> str:
+    """A token that changes whenever a referral of the network is sent or changed through the
+    services (whatever the writers' clocks say), for what else is kept until then."""
+    return generation(_generation_name(network_id))
+
+
+def referrals_changed_stamp(network_id: int, **side: Organization) -> str:
+    """A text that changes whenever a referral of one side (``agency=`` or ``sender=``) changes:
+    the network's token (every send and change through the services, whatever the writers'
+    clocks) and that side's latest ``updated_at`` (one probe of the index on ``(side,
+    updated_at)``, for any other writer). What is kept under it is never older than the
+    referrals."""
+    latest = (
+        Referral.objects.filter(**side)
+        .order_by("-updated_at")
+        .values_list("updated_at", flat=True)
+        .first()
+    )
+    stamp = latest.isoformat() if latest else "-"
+    return f"{referrals_changed_token(network_id)}:{stamp}"
