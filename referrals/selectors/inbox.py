@@ -184,11 +184,40 @@ def referral_inbox_rows(
     return [rows[key] for key in keys if key in rows]
 
 
+# The columns an inbox row shows and deciding its disclosure reads (``fields_disclosed``), and
+# no others: a page reads 25 rows of five tables, and turning the rest of their columns into
+# Python was a fifth of the page's time.
+ROW_FIELDS = (
+    # shown
+    "service_name",
+    "urgency",
+    "status",
+    "created_at",
+    "closed_at",
+    "sender__name",
+    # the disclosure (consent_covers, the agreement's fields) and the access log
+    "network_id",
+    "client_id",
+    "agency_id",
+    "categories",
+    "consent__client_id",
+    "consent__network_id",
+    "consent__categories",
+    "consent__whole_network",
+    "consent__granted_at",
+    "consent__expires_at",
+    "consent__revoked_at",
+    "consent__network__sensitive_categories",
+    "agreement__fields",
+)
+
+
 def _with_row_data(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
-    """What an inbox row shows and what deciding its disclosure needs."""
+    """What an inbox row shows and what deciding its disclosure needs (``ROW_FIELDS``)."""
     return (
         referrals.annotate(client_language=F("client__preferred_language"))
         .select_related("sender", "agreement", "consent__network")
+        .only(*ROW_FIELDS)
         .prefetch_related(
             # Only whom the consent names is read (consent_covers): their ids.
             Prefetch("consent__recipients", queryset=Organization.objects.only("pk")),

@@ -14,12 +14,11 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -42,7 +41,7 @@ from referrals.selectors.inbox import (
     referral_inbox_tab_keys,
 )
 from referrals.views.referral import client_ip, language_name
-from referrals.views.rows import CountedPaginator, time_html
+from referrals.views.rows import URL_SLOT, CountedPaginator, Times, row_format, row_template
 
 INBOX_PAGE_SIZE = 25
 TAB_LABELS = {
@@ -200,78 +199,79 @@ def referral_inbox(request: TenantRequest) -> HttpResponse:
     return render(request, "referrals/portal/inbox.html", context)
 
 
+# An inbox row: the labels (the data-label a phone shows beside each cell) are put in once a
+# page; the fields, escaped, a row.
+INBOX_ROW = (
+    '<tr class="{row_class}" data-testid="inbox-row">\n'
+    '      <th scope="row" data-label="{referral_label}"><a href="{url}">#{pk}</a></th>\n'
+    '      <td data-label="{service_label}">{service}</td>\n'
+    '      <td data-label="{from_label}">{sender}</td>\n'
+    '      <td data-label="{urgency_label}">{urgency}</td>\n'
+    '      <td data-label="{status_label}">{status}</td>\n'
+    '      <td data-label="{sent_label}"><time datetime="{sent_iso}">{sent_ago}</time></td>\n'
+    '      <td data-label="{due_label}">{due}</td>\n'
+    '      <td data-label="{language_label}" data-testid="language">{language}</td>\n'
+    "    </tr>"
+)
+
+
 def rows_html(rows: list[InboxRow]) -> SafeString:
     """The inbox table's rows, written here rather than by a template loop (the page's hot
     part: a template resolves some thirty variables and filters a row). Dates are in the
     current time zone (the network's, as the template's ``date`` filter shows them)."""
-    labels = {
-        "referral": _("Referral"),
-        "service": _("Service"),
-        "from": _("From"),
-        "urgency": _("Urgency"),
-        "status": _("Status"),
-        "sent": _("Sent"),
-        "due": _("Due"),
-        "language": _("Client's language"),
-    }
+    template = row_template(
+        INBOX_ROW,
+        referral_label=_("Referral"),
+        service_label=_("Service"),
+        from_label=_("From"),
+        urgency_label=_("Urgency"),
+        status_label=_("Status"),
+        sent_label=_("Sent"),
+        due_label=_("Due"),
+        language_label=_("Client's language"),
+    )
+    times = Times()
     overdue_mark = format_html(
         ' <strong class="overdue" data-testid="overdue">{}</strong>', _("overdue")
     )
     closed_word = _("closed")
+    ago = _("%(age)s ago")
+    # One address reversed; each row's differs only by its number.
+    url_of = reverse("referrals:referral_detail", args=[URL_SLOT]).replace
     written = []
     for row in rows:
         referral = row.referral
         urgency: str | SafeString = referral.urgency_label
         if referral.urgency == Urgency.URGENT:
             urgency = format_html('<strong class="urgent">{}</strong>', urgency)
-        sent = localtime(referral.created_at)
         due_cell: str | SafeString
         if row.due_at is not None:
-            due_cell = format_html(
-                "{}{}", time_html(row.due_at), overdue_mark if row.overdue else ""
-            )
+            due_cell = SafeString(times.html(row.due_at) + (overdue_mark if row.overdue else ""))
         elif referral.closed_at is not None:
             due_cell = format_html(
                 '<span data-testid="closed-at">{} {}</span>',
                 closed_word,
-                time_html(referral.closed_at),
+                times.html(referral.closed_at),
             )
         else:
             due_cell = "\u2014"
         written.append(
-            format_html(
-                '<tr class="{}" data-testid="inbox-row">\n'
-                '      <th scope="row" data-label="{}"><a href="{}">#{}</a></th>\n'
-                '      <td data-label="{}">{}</td>\n'
-                '      <td data-label="{}">{}</td>\n'
-                '      <td data-label="{}">{}</td>\n'
-                '      <td data-label="{}">{}</td>\n'
-                '      <td data-label="{}"><time datetime="{}">{}</time></td>\n'
-                '      <td data-label="{}">{}</td>\n'
-                '      <td data-label="{}" data-testid="language">{}</td>\n'
-                "    </tr>",
-                "is-overdue" if row.overdue else "",
-                labels["referral"],
-                reverse("referrals:referral_detail", args=[referral.pk]),
-                referral.pk,
-                labels["service"],
-                referral.service_name,
-                labels["from"],
-                referral.sender.name,
-                labels["urgency"],
-                urgency,
-                labels["status"],
-                referral.status_label,
-                labels["sent"],
-                dateformat.format(sent, "c"),
-                _("%(age)s ago") % {"age": timesince(referral.created_at)},
-                labels["due"],
-                due_cell,
-                labels["language"],
-                row.language or "\u2014",
+            row_format(
+                template,
+                row_class="is-overdue" if row.overdue else "",
+                url=url_of(str(URL_SLOT), str(referral.pk)),
+                pk=referral.pk,
+                service=referral.service_name,
+                sender=referral.sender.name,
+                urgency=urgency,
+                status=referral.status_label,
+                sent_iso=times.local(referral.created_at).isoformat(),
+                sent_ago=ago % {"age": timesince(referral.created_at)},
+                due=due_cell,
+                language=row.language or "\u2014",
             )
         )
-    return mark_safe("\n  ".join(written))  # noqa: S308 - every part went through format_html
+    return mark_safe("\n  ".join(written))  # noqa: S308 - every field went through escaping
 
 
 # --- listings --------------------------------------------------------------------------------

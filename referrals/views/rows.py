@@ -10,22 +10,61 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils import dateformat
-from django.utils.formats import date_format
+from django.utils.formats import get_format
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 
+# A number that stands for a row's id in an address reversed once a page (no id reaches it).
+URL_SLOT = 987654321987
 
-def time_html(value: datetime, zone: tzinfo | None = None) -> SafeString:
-    """``<time datetime="…">`` and the date and time as the language writes them, in ``zone``
-    (the current time zone if None): what ``{{ value|date:"DATETIME_FORMAT" }}`` shows."""
-    local = localtime(value, zone)
-    return format_html(
-        '<time datetime="{}">{}</time>',
-        dateformat.format(local, "c"),
-        date_format(local, "DATETIME_FORMAT"),
-    )
+
+class Times:
+    """Dates and times of a page of rows in ``zone`` (the current time zone if None), as the
+    language writes them: what ``{{ value|date:"DATETIME_FORMAT" }}`` shows. The language's
+    format is looked up once a page."""
+
+    def __init__(self, zone: tzinfo | None = None) -> None:
+        self.zone = zone
+        self.shown = get_format("DATETIME_FORMAT")
+
+    def local(self, value: datetime) -> datetime:
+        return localtime(value, self.zone)
+
+    def text(self, value: datetime) -> str:
+        """The date and time as the language writes them (``date_format``'s words)."""
+        return dateformat.format(self.local(value), self.shown)
+
+    def html(self, value: datetime) -> SafeString:
+        """``<time datetime="…">`` around ``text``."""
+        local = self.local(value)
+        return SafeString(
+            f'<time datetime="{escape(local.isoformat())}">'
+            f"{escape(dateformat.format(local, self.shown))}</time>"
+        )
+
+
+def row_template(text: str, **constants: str) -> str:
+    """``text`` (a ``str.format`` template) with ``constants`` (the labels every row repeats)
+    put in once, escaped; the per-row fields stay to be filled by ``row_format``."""
+    kept = {
+        name: str(escape(value)).replace("{", "{{").replace("}", "}}")
+        for name, value in constants.items()
+    }
+    return text.format_map(_Keep(kept))
+
+
+def row_format(template: str, **fields: object) -> str:
+    """A row of ``row_template``: every field escaped unless it is already HTML."""
+    return template.format_map({name: conditional_escape(value) for name, value in fields.items()})
+
+
+class _Keep(dict[str, str]):
+    """What ``row_template`` leaves for the rows: a field it is not given stays a field."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 class CountedPaginator(Paginator):

@@ -14,13 +14,11 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import dateformat, timezone
-from django.utils.formats import date_format
+from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -39,7 +37,7 @@ from referrals.selectors.tracker import (
 )
 from referrals.views.clients import clients_seen
 from referrals.views.referral import acting_organization
-from referrals.views.rows import CountedPaginator, time_html
+from referrals.views.rows import URL_SLOT, CountedPaginator, Times, row_format
 
 PAGE_SIZE = 25
 
@@ -130,15 +128,31 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     return render(request, template, context, status=200 if valid or htmx else 400)
 
 
+# A tracker row; its fields escaped (``row_format``).
+TRACKER_ROW = (
+    '<tr class="{row_class}" data-referral="{pk}">\n'
+    "      <td>{status}</td>\n"
+    '      <td><time datetime="{sent_iso}" title="{sent}">{age}</time></td>\n'
+    "      <td>{last_name}, {first_name}</td>\n"
+    '      <td><a href="{url}">{service}</a><br><span class="muted">{agency}</span></td>\n'
+    "      <td>{due}</td>\n"
+    '      <td class="tracker-outcome">{outcome}</td>\n'
+    "    </tr>"
+)
+
+
 def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
     """The tracker table's rows (``referrals_sent``'s, with ``sent_on``, ``due_at`` and
     ``is_overdue``, each with how long ago it was sent), dates in the clinic's network's time
     zone."""
+    times = Times(zone)
     overdue_badge = format_html(' <span class="badge overdue-badge">{}</span>', _("Overdue"))
     muted_dash = mark_safe('<span class="muted">\u2014</span>')
+    # One address reversed; each row's differs only by its number.
+    url_of = reverse("referrals:referral_detail", args=[URL_SLOT]).replace
     written = []
     for referral, age in rows:
-        sent_on = localtime(referral.sent_on, zone)  # type: ignore[attr-defined]
+        sent_on = times.local(referral.sent_on)  # type: ignore[attr-defined]
         due_at = referral.due_at  # type: ignore[attr-defined]
         overdue = referral.is_overdue  # type: ignore[attr-defined]
         status = format_html(
@@ -149,7 +163,7 @@ def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
                 '{} <span class="badge warn">{}</span>', status, referral.urgency_label
             )
         due = (
-            format_html("{}{}", time_html(due_at, zone), overdue_badge if overdue else "")
+            SafeString(times.html(due_at) + (overdue_badge if overdue else ""))
             if due_at
             else muted_dash
         )
@@ -165,31 +179,24 @@ def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
         else:
             outcome = format_html("{}", coded) if coded else muted_dash
         written.append(
-            format_html(
-                '<tr class="{}" data-referral="{}">\n'
-                "      <td>{}</td>\n"
-                '      <td><time datetime="{}" title="{}">{}</time></td>\n'
-                "      <td>{}, {}</td>\n"
-                '      <td><a href="{}">{}</a><br><span class="muted">{}</span></td>\n'
-                "      <td>{}</td>\n"
-                '      <td class="tracker-outcome">{}</td>\n'
-                "    </tr>",
-                "overdue" if overdue else "",
-                referral.pk,
-                status,
-                dateformat.format(sent_on, "c"),
-                date_format(sent_on, "DATETIME_FORMAT"),
-                age,
-                referral.client.last_name,
-                referral.client.first_name,
-                reverse("referrals:referral_detail", args=[referral.pk]),
-                referral.service_name,
-                referral.agency.name,
-                due,
-                outcome,
+            row_format(
+                TRACKER_ROW,
+                row_class="overdue" if overdue else "",
+                pk=referral.pk,
+                status=status,
+                sent_iso=sent_on.isoformat(),
+                sent=times.text(sent_on),
+                age=age,
+                last_name=referral.client.last_name,
+                first_name=referral.client.first_name,
+                url=url_of(str(URL_SLOT), str(referral.pk)),
+                service=referral.service_name,
+                agency=referral.agency.name,
+                due=due,
+                outcome=outcome,
             )
         )
-    return mark_safe("\n  ".join(written))  # noqa: S308 - every part went through format_html
+    return mark_safe("\n  ".join(written))  # noqa: S308 - every field went through escaping
 
 
 def _status_checkboxes(form: ReferralTrackerForm) -> SafeString:
