@@ -38,6 +38,32 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
+# The application is imported once, in the master, and every worker forked from it: a worker
+# that replaces one past max_requests starts at once, instead of importing Django and the
+# project again (a second or two of CPU taken from the workers serving, every few minutes per
+# worker under load). GUNICORN_PRELOAD=false imports it in each worker instead (a reload on HUP
+# then picks up new code; with preload, new code needs a restart, as a new image does anyway).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").strip().lower() not in {"0", "false", "no"}
+
+
+def _warm() -> None:
+    from cms.warm import warm  # Django's, once the application is loaded
+
+    warm()
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """In the master, after the preloaded application and before the first fork: what every
+    worker would build on its first requests (cms/warm.py), built once for all of them."""
+    if preload_app:
+        _warm()
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Without preload, each worker warms itself before it serves."""
+    if not preload_app:
+        _warm()
+
 accesslog = "-"
 errorlog = "-"
 # Query strings can carry search terms; log the path only. The last field is the request id the
@@ -46,7 +72,7 @@ access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s
 
 # An emailed listing-verification link carries its token in the path (the page it lands on moves
 # it into the session and redirects to a token-free address); this log never records it. The same
-# pattern as cms/log_filters.py (not imported: the master process stays free of Django).
+# pattern as cms/log_filters.py (not imported: this file is read before Django is loaded).
 _TOKEN_PATHS = re.compile(r"(/listings/verify/)[^/\s]+/")
 
 

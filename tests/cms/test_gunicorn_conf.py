@@ -1,5 +1,6 @@
 """deploy/gunicorn.conf.py sizes its workers from the CPUs the container may use, not the host's."""
 
+import ast
 import os
 import runpy
 from pathlib import Path
@@ -70,9 +71,40 @@ def test_gunicorn_workers_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _load(monkeypatch, workers="3")["workers"] == 3
 
 
-def test_the_master_imports_no_django(monkeypatch: pytest.MonkeyPatch) -> None:
-    source = CONF.read_text()
-    assert "import django" not in source
-    assert "from django" not in source
-    assert "from cms" not in source
-    assert "import cms" not in source
+def test_reading_the_settings_imports_no_django(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn reads this file before it loads the application: an import of Django or the
+    project at its top would run before DJANGO_SETTINGS_MODULE is set. Only the hooks, called
+    once the application is loaded, import the project (cms.warm)."""
+    tree = ast.parse(CONF.read_text())
+    top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    names = [alias.name for node in top if isinstance(node, ast.Import) for alias in node.names]
+    names += [node.module or "" for node in top if isinstance(node, ast.ImportFrom)]
+    assert names
+    assert not [name for name in names if name.split(".")[0] in {"django", "cms"}]
+    hooks = [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("cms")
+            for inner in ast.walk(node)
+        )
+    ]
+    assert hooks == ["_warm"]
+
+
+@pytest.mark.parametrize(("value", "preload"), [(None, True), ("false", False), ("0", False)])
+def test_the_application_is_preloaded_in_the_master_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, preload: bool
+) -> None:
+    if value is None:
+        monkeypatch.delenv("GUNICORN_PRELOAD", raising=False)
+    else:
+        monkeypatch.setenv("GUNICORN_PRELOAD", value)
+    conf = _load(monkeypatch)
+    assert conf["preload_app"] is preload
+    warmed: list[str] = []
+    monkeypatch.setattr("cms.warm.warm", lambda: warmed.append("warm"))
+    conf["when_ready"](None)  # the master, before the first fork
+    conf["post_worker_init"](None)  # each worker
+    assert warmed == ["warm"]  # once, in one place or the other
