@@ -13,7 +13,9 @@ HTTPS only:
    a long cache lifetime; the pages come in Spanish when asked;
 2. the referral loop as the real roles: clinic staff add a client, screen her, find a food
    service for her need, send with her verbal consent; the agency's staff find it in their inbox,
-   accept and complete it; the clinic's tracker shows it completed;
+   accept and complete it; the clinic's tracker shows it completed; the network admin signs in
+   with the password and an authenticator code (a wrong code refused, nothing served before)
+   and the dashboard shows the closed-loop rate;
 3. faults, under load from wrk (a real HTTP load generator, on the public search and the agency
    inbox) and while referrals are being sent: SIGKILL a Celery worker while notifications are
    being delivered (the supervisor starts it again); restart Redis; stop PostgreSQL for 20 s;
@@ -31,6 +33,8 @@ passed, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import html
 import json
 import os
@@ -49,6 +53,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -60,6 +65,7 @@ from prod.stack import ROOT, WRK_PATHS_SCRIPT, Stack, StackOptions, json_lines, 
 PASSWORD = "handoff-demo"  # noqa: S105 — the demo's, seeded with the dev settings
 CLINIC_STAFF = "hum-clinic-staff"
 AGENCY_STAFF = "hum-agency-staff"
+NETWORK_ADMIN = "hum-network-admin"  # must sign in with a second factor
 FOOD_AGENCY = "Redwood Coast Pantry Collective"
 POSTGRES_DOWN_SECONDS = 20
 HANG_SECONDS = 10  # an answer slower than this counts as a hang
@@ -301,6 +307,55 @@ def referral_loop(stack: Stack, report: Report, client: SmokeClient) -> int:
         f"the clinic's tracker shows #{number} completed: the loop is closed",
     )
     return client_id
+
+
+def totp_now(key_hex: str, *, step: int = 30, t0: int = 0, digits: int = 6) -> str:
+    """The code an authenticator app holding ``key_hex`` shows now (RFC 6238: HMAC-SHA1 over
+    the 30-second step, dynamically truncated)."""
+    counter = int((time.time() - t0) // step)
+    mac = hmac.new(bytes.fromhex(key_hex), counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+    return f"{value % 10**digits:0{digits}d}"
+
+
+def network_admin(stack: Stack, report: Report) -> None:
+    """The network admin signs in with the password and then the code of the authenticator
+    app (the demo's key, read from the device as the app holds it); the dashboard counts the
+    closed loop."""
+    admin = Person(stack.session(), stack.base_url)
+    page = admin.sign_in(NETWORK_ADMIN, PASSWORD)
+    report.check(
+        "/accounts/two-factor/verify/" in page.url,
+        f"{NETWORK_ADMIN}: after the password, the code is asked ({urlsplit(page.url).path})",
+    )
+    held = admin.get("/admin/dashboard/")
+    report.check(
+        "/accounts/two-factor/verify/" in held.url,
+        "without the code the network dashboard is not served (sent to the code form)",
+    )
+    wrong = admin.submit(page, page.form(button="Verify"), {"code": "000000"}, expect=400)
+    report.check(
+        "/accounts/two-factor/verify/" in wrong.url, "a wrong code is refused (400) over HTTPS"
+    )
+    with database(stack) as connection:
+        key, step, t0, digits = connection.execute(
+            "SELECT d.key, d.step, d.t0, d.digits FROM otp_totp_totpdevice d "
+            "JOIN network_user u ON u.id = d.user_id WHERE u.username = %s AND d.confirmed",
+            (NETWORK_ADMIN,),
+        ).fetchone()
+    time.sleep(1.5)  # after a wrong code the device refuses every code for a second (throttle)
+    code = totp_now(key, step=step, t0=t0, digits=digits)
+    page = admin.submit(wrong, wrong.form(button="Verify"), {"code": code})
+    report.check(
+        "/accounts/two-factor/verify/" not in page.url,
+        f"{NETWORK_ADMIN} signed in with the authenticator's code ({urlsplit(page.url).path})",
+    )
+    dashboard = admin.get("/admin/dashboard/")
+    report.check(
+        "/admin/dashboard/" in dashboard.url and "Closed-loop rate" in dashboard.text,
+        "the network dashboard shows the closed-loop rate to the verified network admin",
+    )
 
 
 # --- 3. load and faults -----------------------------------------------------------------------
@@ -735,6 +790,7 @@ def smoke(workdir: Path) -> Report:
             stack.serve()
             front_door(stack, report)
             client_id = referral_loop(stack, report, client)
+            network_admin(stack, report)
             sent = faults(stack, report, client_id)
             if sent:
                 lost_update(stack, report, sent[-1])
