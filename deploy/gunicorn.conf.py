@@ -64,6 +64,7 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
     if not preload_app:
         _warm()
 
+
 accesslog = "-"
 errorlog = "-"
 # Query strings can carry search terms; log the path only. The last field is the request id the

@@ -339,11 +339,14 @@ def network_admin(stack: Stack, report: Report) -> None:
         "/accounts/two-factor/verify/" in wrong.url, "a wrong code is refused (400) over HTTPS"
     )
     with database(stack) as connection:
-        key, step, t0, digits = connection.execute(
+        device = connection.execute(
             "SELECT d.key, d.step, d.t0, d.digits FROM otp_totp_totpdevice d "
             "JOIN network_user u ON u.id = d.user_id WHERE u.username = %s AND d.confirmed",
             (NETWORK_ADMIN,),
         ).fetchone()
+    if not report.check(device is not None, f"{NETWORK_ADMIN} has an authenticator") or not device:
+        return
+    key, step, t0, digits = device
     time.sleep(1.5)  # after a wrong code the device refuses every code for a second (throttle)
     code = totp_now(key, step=step, t0=t0, digits=digits)
     page = admin.submit(wrong, wrong.form(button="Verify"), {"code": code})

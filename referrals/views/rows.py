@@ -55,9 +55,15 @@ def row_template(text: str, **constants: str) -> str:
     return text.format_map(_Keep(kept))
 
 
-def row_format(template: str, **fields: object) -> str:
+def row_format(template: str, **fields: str | int | SafeString) -> str:
     """A row of ``row_template``: every field escaped unless it is already HTML."""
-    return template.format_map({name: conditional_escape(value) for name, value in fields.items()})
+    # A SafeString is a str: kept as it is by conditional_escape; a number is written out.
+    return template.format_map(
+        {
+            name: conditional_escape(value if isinstance(value, str) else str(value))
+            for name, value in fields.items()
+        }
+    )
 
 
 class _Keep(dict[str, str]):
