@@ -33,8 +33,6 @@ passed, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import html
 import json
 import os
@@ -57,6 +55,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import requests
+from django_otp.oath import totp
 
 from prod.browser import Person
 from prod.sink import SmtpSink
@@ -309,16 +308,6 @@ def referral_loop(stack: Stack, report: Report, client: SmokeClient) -> int:
     return client_id
 
 
-def totp_now(key_hex: str, *, step: int = 30, t0: int = 0, digits: int = 6) -> str:
-    """The code an authenticator app holding ``key_hex`` shows now (RFC 6238: HMAC-SHA1 over
-    the 30-second step, dynamically truncated)."""
-    counter = int((time.time() - t0) // step)
-    mac = hmac.new(bytes.fromhex(key_hex), counter.to_bytes(8, "big"), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return f"{value % 10**digits:0{digits}d}"
-
-
 def network_admin(stack: Stack, report: Report) -> None:
     """The network admin signs in with the password and then the code of the authenticator
     app (the demo's key, read from the device as the app holds it); the dashboard counts the
@@ -348,7 +337,8 @@ def network_admin(stack: Stack, report: Report) -> None:
         return
     key, step, t0, digits = device
     time.sleep(1.5)  # after a wrong code the device refuses every code for a second (throttle)
-    code = totp_now(key, step=step, t0=t0, digits=digits)
+    # What the authenticator app shows now (django-otp's RFC 6238, as the server checks it).
+    code = f"{totp(bytes.fromhex(key), step=step, t0=t0, digits=digits):0{digits}d}"
     page = admin.submit(wrong, wrong.form(button="Verify"), {"code": code})
     report.check(
         "/accounts/two-factor/verify/" not in page.url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -105,16 +105,17 @@ def referrals_sent(
 SENT_COUNT_KEPT_SECONDS = 300
 
 
-def referrals_sent_count_kept(
-    referrals: QuerySet[Referral], *, organization: Organization, filters: Sequence[object]
-) -> int:
-    """How many ``referrals`` (``referrals_sent`` for ``organization``) there are, kept in the
-    cache for ``filters`` (what narrowed them: status codes, ids, dates, the minute an overdue
-    filter read; never a client's name or id) until a referral the clinic sent changes
-    (``referrals_changed_stamp``): paging through a filter counts it once. A category filter
-    reads every referral the clinic sent, a status filter most of them."""
+def referrals_sent_count_kept(referrals: QuerySet[Referral], *, organization: Organization) -> int:
+    """How many ``referrals`` (``referrals_sent`` for ``organization``, narrowed by codes, ids
+    and dates: never pass one narrowed by a client's name or id, whose text would be hashed into
+    a cache key) there are, kept in the cache until a referral the clinic sent changes
+    (``referrals_changed_stamp``): paging through a filter counts it once. The key is the
+    counting query itself (its SQL and parameters, the overdue filter's minute among them), so
+    a filter added to ``referrals_sent`` is part of it without being named here. A category
+    filter reads every referral the clinic sent, a status filter most of them."""
     changed = referrals_changed_stamp(organization.network_id, sender=organization)
-    digest = hashlib.sha256(repr(tuple(filters)).encode()).hexdigest()[:32]
+    sql, params = referrals.order_by().values("pk").query.sql_with_params()
+    digest = hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
     key = f"tracker-count:{organization.pk}:{changed}:{digest}"
     count = cache.get(key)
     if count is None:

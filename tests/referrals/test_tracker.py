@@ -218,6 +218,10 @@ def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, 
     first = queries()
     assert queries() == first - 1  # the count is not read again
     assert counted() == 3
+    # Another filter is another count (the key is the counting query).
+    other = client.get(TRACKER, {**filters, "status": "accepted"})
+    assert other.context["page"].paginator.count == 0
+    assert client.get(TRACKER).context["page"].paginator.count == 3
     # Every page of the filter shares its count.
     with CaptureQueriesContext(connection) as captured:
         client.get(TRACKER, {**filters, "page": "2"})
