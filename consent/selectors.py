@@ -66,6 +66,23 @@ def consent_covers(
     return True
 
 
+def consents_naming(
+    recipient: Organization, *, consent_ids: Iterable[int], sensitive: bool = False
+) -> frozenset[int]:
+    """Those of ``consent_ids`` that name ``recipient`` among their recipients (``sensitive``:
+    among the recipients of sensitive categories), in one query, none when none is asked: what
+    ``consent_covers`` reads of the consents of a page of referrals, as its id sets."""
+    wanted = set(consent_ids)
+    if not wanted:
+        return frozenset()
+    names = Consent.sensitive_recipients if sensitive else Consent.recipients
+    return frozenset(
+        names.through.objects.filter(consent_id__in=wanted, organization_id=recipient.pk)
+        .values_list("consent_id", flat=True)
+        .order_by()
+    )
+
+
 def consent_active_for(
     *,
     client: Client,

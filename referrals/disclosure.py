@@ -24,7 +24,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from consent.models import AccessLog, ClientField, DataSharingAgreement
-from consent.selectors import agreement_for, agreements_in_effect, consent_covers
+from consent.selectors import (
+    agreement_for,
+    agreements_in_effect,
+    consent_covers,
+    consents_naming,
+)
 from referrals.lifecycle import OUTCOME_REQUIRED
 from referrals.models import EventKind, ReferralEvent
 
@@ -319,17 +324,57 @@ def fields_disclosed(
 ) -> dict[int, frozenset[str]]:
     """Referral id → the client fields ``recipient`` may see on it now (empty when withdrawn),
     by the rule of ``disclosure_for``, for a page of received referrals: the agreements in force
-    are read once. Logs nothing: the caller logs what it shows."""
+    are read once, and whether each consent names the recipient (for a consent that is not
+    network-wide, and for sensitive needs) in one query each, only when a consent asks it.
+    Logs nothing: the caller logs what it shows."""
+    listed = list(referrals)
     in_force: dict[int | None, DataSharingAgreement] = {}
     for agreement in agreements_in_effect(at).filter(agency=recipient):
         in_force[agreement.clinic_id] = agreement  # one per scope: clinic, or network-wide
+    received = [referral for referral in listed if referral.agency_id == recipient.pk]
+    # consent_covers refuses a consent of another network before it reads these: the
+    # recipient's network's sensitive categories are the consent's wherever they are read.
+    sensitive = recipient.network.sensitive_category_codes()
+    names = _Names(
+        sensitive=sensitive,
+        named=consents_naming(
+            recipient,
+            consent_ids={r.consent_id for r in received if not r.consent.whole_network},
+        ),
+        named_sensitive=consents_naming(
+            recipient,
+            consent_ids={r.consent_id for r in received if sensitive.intersection(r.categories)},
+            sensitive=True,
+        ),
+    )
     return {
         referral.pk: _fields_allowed(
-            referral, recipient, in_force.get(referral.sender_id, in_force.get(None)), at
+            referral, recipient, in_force.get(referral.sender_id, in_force.get(None)), at, names
         )
         or frozenset()
-        for referral in referrals
+        for referral in listed
     }
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What ``consent_covers`` would read of a page's consents, read for the page at once: the
+    network's sensitive categories, and the consents that name the recipient (for sensitive
+    needs: ``named_sensitive``)."""
+
+    sensitive: frozenset[str]
+    named: frozenset[int]
+    named_sensitive: frozenset[int]
+
+    def ids(self, consent_id: int, recipient: Organization) -> dict[str, Any]:
+        """``consent_covers``'s keyword arguments for the consent ``consent_id``."""
+        return {
+            "sensitive": self.sensitive,
+            "recipient_ids": frozenset({recipient.pk}) if consent_id in self.named else frozenset(),
+            "sensitive_recipient_ids": (
+                frozenset({recipient.pk}) if consent_id in self.named_sensitive else frozenset()
+            ),
+        }
 
 
 def _fields_allowed(
@@ -337,15 +382,21 @@ def _fields_allowed(
     recipient: Organization,
     in_force: DataSharingAgreement | None,
     at: datetime,
+    names: _Names | None = None,
 ) -> frozenset[str] | None:
     """The fields the receiving agency may see: those of the agreement the referral was sent
     under, narrowed by the one in force now (a terminated agreement or a stricter version takes
-    effect on open referrals at once), while the consent covers it; None when withdrawn."""
+    effect on open referrals at once), while the consent covers it; None when withdrawn.
+    ``names``: the page's (``fields_disclosed``); without, the consent's are read."""
     if recipient.pk != referral.agency_id or in_force is None:
         return None
     consent = referral.consent
     if consent.client_id != referral.client_id or not consent_covers(
-        consent, recipient=recipient, categories=referral.categories, at=at
+        consent,
+        recipient=recipient,
+        categories=referral.categories,
+        at=at,
+        **(names.ids(referral.consent_id, recipient) if names is not None else {}),
     ):
         return None
     return (

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from consent.models import ClientField
 from consent.services import access_log_write
@@ -207,22 +207,17 @@ ROW_FIELDS = (
     "consent__granted_at",
     "consent__expires_at",
     "consent__revoked_at",
-    "consent__network__sensitive_categories",
     "agreement__fields",
 )
 
 
 def _with_row_data(referrals: QuerySet[Referral]) -> QuerySet[Referral]:
-    """What an inbox row shows and what deciding its disclosure needs (``ROW_FIELDS``)."""
+    """What an inbox row shows and what deciding its disclosure needs (``ROW_FIELDS``; whom
+    each consent names, ``fields_disclosed`` reads for the page)."""
     return (
         referrals.annotate(client_language=F("client__preferred_language"))
-        .select_related("sender", "agreement", "consent__network")
+        .select_related("sender", "agreement", "consent")
         .only(*ROW_FIELDS)
-        .prefetch_related(
-            # Only whom the consent names is read (consent_covers): their ids.
-            Prefetch("consent__recipients", queryset=Organization.objects.only("pk")),
-            Prefetch("consent__sensitive_recipients", queryset=Organization.objects.only("pk")),
-        )
     )
 
 
