@@ -284,3 +284,17 @@ def test_a_rows_text_is_escaped(client, loop, sent):
     assert "&lt;script&gt;x&lt;/script&gt;" in body
     assert "<b>Pantry</b>" not in body
     assert "<script>x</script>" not in body
+
+
+@pytest.mark.django_db
+def test_rows_read_no_client_detail_the_table_does_not_show(client, loop, sent):
+    """The rows hold the client's name, not their contact details or date of birth: what the
+    page does not show is not read (nor turned into Python for every row)."""
+    client.force_login(loop.clinic_staff)
+    rows = client.get(TRACKER).context["rows"]
+    assert rows
+    for referral, _age in rows:
+        deferred = referral.client.get_deferred_fields()
+        assert {"phone", "email", "date_of_birth", "address_1", "contact_notes"} <= deferred
+        assert not {"first_name", "last_name"} & deferred
+        assert "note" in referral.get_deferred_fields()
