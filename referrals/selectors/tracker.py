@@ -35,8 +35,8 @@ def referrals_overdue_condition(now: datetime) -> Q:
 
 
 # The columns a tracker row shows (``referrals.views.tracker.rows_html``) and its access log
-# reads, and no others: not the client's contact details, nor five tables' worth of columns
-# turned into Python for 25 rows.
+# reads (the ids, always read), and no others: not the client's contact details, nor every
+# column of three tables turned into Python for 25 rows.
 TRACKER_ROW_FIELDS = (
     "status",
     "urgency",
@@ -70,10 +70,9 @@ def referrals_sent(
     else), with what a row shows of their agency and client (``TRACKER_ROW_FIELDS``),
     ``sent_on``, ``due_at`` (the answer or the outcome owed next) and ``is_overdue``.
     ``checker`` (the request's) answers the permission from its cache. ``client_text`` finds
-    the client by name as the clients
-    list does (every word, misspellings that sound alike included). Sent dates are days in
-    the network's time zone. Newest first is an index scan (sender, sent_at, id): a page
-    costs the same after 100,000 referrals."""
+    the client by name as the clients list does (every word, misspellings that sound alike
+    included). Sent dates are days in the network's time zone. Newest first is an index scan
+    (sender, sent_at, id): a page costs the same after 100,000 referrals."""
 
     if not organization.sends_referrals or not user_has_org_perm(
         user, OrgPerm.SEND_REFERRALS, organization, checker=checker
