@@ -365,25 +365,27 @@ class Referral(models.Model):
     # (ten translations per row of a list); these look the label up.
     @property
     def status_label(self) -> str:
-        return str(_STATUS_LABELS.get(self.status, self.status))
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def urgency_label(self) -> str:
-        return str(_URGENCY_LABELS.get(self.urgency, self.urgency))
+        return str(URGENCY_LABELS.get(self.urgency, self.urgency))
 
     @property
     def outcome_label(self) -> str:
-        return str(_OUTCOME_LABELS.get(self.outcome, self.outcome))
+        return str(OUTCOME_LABELS.get(self.outcome, self.outcome))
 
     @property
     def reason_label(self) -> str:
-        return str(_REASON_LABELS.get(self.reason_code, self.reason_code))
+        return str(REASON_LABELS.get(self.reason_code, self.reason_code))
 
 
-_STATUS_LABELS = dict(ReferralStatus.choices)
-_URGENCY_LABELS = dict(Urgency.choices)
-_OUTCOME_LABELS = dict(ReferralOutcome.choices)
-_REASON_LABELS = dict(ReasonCode.choices)
+# Each code's label (lazy: translated where it is shown), for a page that writes many rows
+# (``referrals.views.rows.Labels``) and for the properties above.
+STATUS_LABELS = dict(ReferralStatus.choices)
+URGENCY_LABELS = dict(Urgency.choices)
+OUTCOME_LABELS = dict(ReferralOutcome.choices)
+REASON_LABELS = dict(ReasonCode.choices)
 
 
 class EventKind(models.TextChoices):

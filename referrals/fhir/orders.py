@@ -37,9 +37,9 @@ from directory.models import Location, ServicePage
 from referrals.disclosure import Disclosure, disclosure_for
 from referrals.errors import ReferralError, StaleVersion
 from referrals.models import (
-    ReasonCode,
+    OUTCOME_LABELS,
+    REASON_LABELS,
     Referral,
-    ReferralOutcome,
     ReferralStatus,
     ServiceRequestRecord,
     Urgency,
@@ -95,8 +95,6 @@ SOCIAL_SERVICE = {"system": SNOMED, "code": "410606002", "display": "Social serv
 REASON_SYSTEM = "urn:handoff:referral-reason"
 OUTCOME_SYSTEM = "urn:handoff:referral-outcome"
 _CATEGORY_DISPLAY = dict(SDOH_CATEGORIES)
-_REASON_LABELS = dict(ReasonCode.choices)
-_OUTCOME_LABELS = dict(ReferralOutcome.choices)
 
 # ServiceRequest.status of each referral status.
 _REQUEST_STATUS = {
@@ -143,7 +141,7 @@ def task_shape(referral: Referral, disclosure: Disclosure | None = None) -> dict
     reason: dict[str, Any] = {}
     if referral.reason_code or referral.status_reason:
         words = disclosure.status_reason if disclosure is not None else ""
-        label = str(_REASON_LABELS.get(referral.reason_code, "")) or _("See the referral.")
+        label = str(REASON_LABELS.get(referral.reason_code, "")) or _("See the referral.")
         reason = {
             "coding": (
                 [{"system": REASON_SYSTEM, "code": referral.reason_code}]
@@ -170,7 +168,7 @@ def task_shape(referral: Referral, disclosure: Disclosure | None = None) -> dict
             "businessStatus": (
                 {
                     "coding": [{"system": OUTCOME_SYSTEM, "code": referral.outcome}],
-                    "text": str(_OUTCOME_LABELS.get(referral.outcome, referral.outcome)),
+                    "text": str(OUTCOME_LABELS.get(referral.outcome, referral.outcome)),
                 }
                 if referral.outcome
                 else None
@@ -259,7 +257,7 @@ def procedure_shape(referral: Referral, disclosure: Disclosure | None = None) ->
     done = referral.status == ReferralStatus.COMPLETED
     outcome = {
         "coding": [{"system": OUTCOME_SYSTEM, "code": referral.outcome}],
-        "text": str(_OUTCOME_LABELS.get(referral.outcome, referral.outcome)),
+        "text": str(OUTCOME_LABELS.get(referral.outcome, referral.outcome)),
     }
     return compact(
         {

@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -27,7 +26,7 @@ from network.decorators import member_required
 from network.middleware import TenantRequest, is_htmx
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
-from referrals.models import Referral, Urgency
+from referrals.models import STATUS_LABELS, URGENCY_LABELS, Referral, Urgency
 from referrals.selectors.inbox import (
     CLOSED_TABS,
     INBOX_TABS,
@@ -41,7 +40,15 @@ from referrals.selectors.inbox import (
     referral_inbox_tab_keys,
 )
 from referrals.views.referral import client_ip, language_name
-from referrals.views.rows import URL_SLOT, CountedPaginator, Times, row_format, row_template
+from referrals.views.rows import (
+    URL_SLOT,
+    Ages,
+    CountedPaginator,
+    Labels,
+    Times,
+    row_format,
+    row_template,
+)
 
 INBOX_PAGE_SIZE = 25
 TAB_LABELS = {
@@ -231,17 +238,18 @@ def rows_html(rows: list[InboxRow]) -> SafeString:
         language_label=_("Client's language"),
     )
     times = Times()
+    ages = Ages()
+    statuses, urgencies = Labels(STATUS_LABELS), Labels(URGENCY_LABELS)
     overdue_mark = format_html(
         ' <strong class="overdue" data-testid="overdue">{}</strong>', _("overdue")
     )
     closed_word = _("closed")
-    ago = _("%(age)s ago")
     # One address reversed; each row's differs only by its number.
     url_of = reverse("referrals:referral_detail", args=[URL_SLOT]).replace
     written = []
     for row in rows:
         referral = row.referral
-        urgency: str | SafeString = referral.urgency_label
+        urgency: str | SafeString = urgencies(referral.urgency)
         if referral.urgency == Urgency.URGENT:
             urgency = format_html('<strong class="urgent">{}</strong>', urgency)
         due_cell: str | SafeString
@@ -264,9 +272,9 @@ def rows_html(rows: list[InboxRow]) -> SafeString:
                 service=referral.service_name,
                 sender=referral.sender.name,
                 urgency=urgency,
-                status=referral.status_label,
+                status=statuses(referral.status),
                 sent_iso=times.local(referral.created_at).isoformat(),
-                sent_ago=ago % {"age": timesince(referral.created_at)},
+                sent_ago=ages.ago(referral.created_at),
                 due=due_cell,
                 language=row.language or "\u2014",
             )

@@ -4,6 +4,7 @@ pages are counted once, not by the paginator."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -14,7 +15,9 @@ from django.utils.formats import get_format
 from django.utils.functional import cached_property
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
+from django.utils.timesince import TIME_STRINGS, timesince
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 
 # A number that stands for a row's id in an address reversed once a page (no id reaches it).
 URL_SLOT = 987654321987
@@ -43,6 +46,51 @@ class Times:
             f'<time datetime="{escape(local.isoformat())}">'
             f"{escape(dateformat.format(local, self.shown))}</time>"
         )
+
+
+class Labels:
+    """A code's label (of ``labels``, a code → lazy label mapping made once) in the active
+    language, each translated the first time a page asks for it: a row's status, urgency…
+    (the model's ``status_label`` and the like) without a translation lookup a row."""
+
+    def __init__(self, labels: Mapping[str, Any]) -> None:
+        self._labels = labels
+        self._written: dict[str, str] = {}
+
+    def __call__(self, code: str) -> str:
+        written = self._written.get(code)
+        if written is None:
+            written = self._written[code] = str(self._labels.get(code, code))
+        return written
+
+
+class Ages:
+    """How long ago, as Django's ``timesince`` writes it ("3 days, 4 hours ago"), in the active
+    language, each unit's words for a count translated once a page rather than once a row."""
+
+    def __init__(self) -> None:
+        self._units = {name: _Counted(words) for name, words in TIME_STRINGS.items()}
+        self._ago = gettext("%(age)s ago")
+
+    def ago(self, value: datetime, now: datetime | None = None, depth: int = 2) -> str:
+        """``timesince(value, now, depth=depth)`` and "ago"."""
+        since = timesince(value, now, time_strings=self._units, depth=depth)  # type: ignore[arg-type]
+        return self._ago % {"age": since}
+
+
+class _Counted:
+    """A unit's words (``ngettext_lazy``) for each count, translated the first time asked."""
+
+    def __init__(self, words: Any) -> None:
+        self._words = words
+        self._written: dict[int, str] = {}
+
+    def __mod__(self, values: dict[str, int]) -> str:
+        count = values["num"]
+        written = self._written.get(count)
+        if written is None:
+            written = self._written[count] = str(self._words % values)
+        return written
 
 
 def row_template(text: str, **constants: str) -> str:

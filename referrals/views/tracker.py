@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -29,7 +28,14 @@ from network.middleware import TenantRequest
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from referrals.forms import ReferralTrackerForm
-from referrals.models import Referral, Urgency
+from referrals.models import (
+    OUTCOME_LABELS,
+    REASON_LABELS,
+    STATUS_LABELS,
+    URGENCY_LABELS,
+    Referral,
+    Urgency,
+)
 from referrals.selectors.tracker import (
     agencies_referred_to,
     referrals_sent,
@@ -37,7 +43,7 @@ from referrals.selectors.tracker import (
 )
 from referrals.views.clients import clients_seen
 from referrals.views.referral import acting_organization
-from referrals.views.rows import URL_SLOT, CountedPaginator, Times, row_format
+from referrals.views.rows import URL_SLOT, Ages, CountedPaginator, Labels, Times, row_format
 
 PAGE_SIZE = 25
 
@@ -94,8 +100,9 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         fields=[ClientField.NAME],
         seen=[(referral.client_id, referral.pk) for referral in page.object_list],
     )
+    ages = Ages()
     rows = [
-        (referral, _age(referral.sent_on, now))  # type: ignore[attr-defined]
+        (referral, _age(referral.sent_on, now, ages))  # type: ignore[attr-defined]
         for referral in page.object_list
     ]
     context = {
@@ -136,6 +143,8 @@ def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
     ``is_overdue``, each with how long ago it was sent), dates in the clinic's network's time
     zone."""
     times = Times(zone)
+    statuses, urgencies = Labels(STATUS_LABELS), Labels(URGENCY_LABELS)
+    outcomes, reasons = Labels(OUTCOME_LABELS), Labels(REASON_LABELS)
     overdue_badge = format_html(' <span class="badge overdue-badge">{}</span>', _("Overdue"))
     muted_dash = mark_safe('<span class="muted">\u2014</span>')
     # One address reversed; each row's differs only by its number.
@@ -146,18 +155,20 @@ def rows_html(rows: list[tuple[Referral, str]], *, zone: tzinfo) -> SafeString:
         due_at = referral.due_at  # type: ignore[attr-defined]
         overdue = referral.is_overdue  # type: ignore[attr-defined]
         status = format_html(
-            '<span class="badge status status-{}">{}</span>', referral.status, referral.status_label
+            '<span class="badge status status-{}">{}</span>',
+            referral.status,
+            statuses(referral.status),
         )
         if referral.urgency == Urgency.URGENT:
             status = format_html(
-                '{} <span class="badge warn">{}</span>', status, referral.urgency_label
+                '{} <span class="badge warn">{}</span>', status, urgencies(referral.urgency)
             )
         due = (
             SafeString(times.html(due_at) + (overdue_badge if overdue else ""))
             if due_at
             else muted_dash
         )
-        coded = referral.outcome_label if referral.outcome else referral.reason_label
+        coded = outcomes(referral.outcome) if referral.outcome else reasons(referral.reason_code)
         coded = coded if referral.outcome or referral.reason_code else ""
         if referral.status_reason:
             outcome = format_html(
@@ -243,8 +254,8 @@ def _without_page(request: TenantRequest) -> str:
     return params.urlencode()
 
 
-def _age(sent: datetime, now: datetime) -> str:
+def _age(sent: datetime, now: datetime, ages: Ages) -> str:
     """How long ago, in its largest unit ("3 days ago"), or "just now"."""
     if now - sent < timedelta(minutes=1):
         return _("just now")
-    return _("%(age)s ago") % {"age": timesince(sent, now, depth=1)}
+    return ages.ago(sent, now, depth=1)

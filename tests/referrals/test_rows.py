@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
 
-from referrals.views.rows import Times, row_format, row_template
+from referrals.models import STATUS_LABELS, Referral, ReferralStatus
+from referrals.views.rows import Ages, Labels, Times, row_format, row_template
 
 
 def test_a_label_is_escaped_once_and_its_braces_are_text():
@@ -35,3 +40,40 @@ def test_times_write_what_the_date_filter_writes_in_the_zone():
         f'<time datetime="{local.isoformat()}">{date_format(local, "DATETIME_FORMAT")}</time>'
     )
     assert local.isoformat() == "2026-03-08T03:30:00-07:00"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_labels_are_the_models_labels_in_the_active_language(language):
+    with translation.override(language):
+        labels = Labels(STATUS_LABELS)
+        for status in ReferralStatus.values:
+            assert labels(status) == Referral(status=status).status_label
+        assert labels("not-a-code") == "not-a-code"
+    assert Labels(STATUS_LABELS)(ReferralStatus.REQUESTED) == "Requested"
+
+
+# Fixed moments (no clock read): each unit, two units, the last unit left out, none at all.
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+AGES = [
+    timedelta(seconds=30),
+    timedelta(minutes=1),
+    timedelta(minutes=75),
+    timedelta(days=1, hours=2),
+    timedelta(days=15),
+    timedelta(days=70, hours=5),
+    timedelta(days=800),
+    timedelta(days=-3),  # in the future: "0 minutes"
+]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_ages_write_what_timesince_writes(language, depth):
+    with translation.override(language):
+        ages = Ages()
+        for _twice in range(2):  # the second time from the words kept for each count
+            for age in AGES:
+                expected = gettext("%(age)s ago") % {"age": timesince(NOW - age, NOW, depth=depth)}
+                assert ages.ago(NOW - age, NOW, depth=depth) == expected
+    with translation.override("es"):
+        assert Ages().ago(NOW - timedelta(days=15), NOW) == "hace 2\xa0semanas, 1\xa0día"
