@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -27,19 +28,38 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     )
 
 
-def network_is_visible(*, user: User, network: Network) -> bool:
-    """Whether the user belongs to the network through any membership (or is a superuser)."""
-    return user.is_superuser or Membership.objects.filter(user=user, network=network).exists()
+def network_is_visible(
+    *, user: User, network: Network, memberships: Iterable[Membership] | None = None
+) -> bool:
+    """Whether the user belongs to the network through any membership (or is a superuser).
+    ``memberships``: the user's, as this request read them (``request.memberships``), which
+    answer without a query."""
+    if user.is_superuser:
+        return True
+    if memberships is not None:
+        return any(
+            membership.user_id == user.pk and membership.network_id == network.pk
+            for membership in memberships
+        )
+    return Membership.objects.filter(user=user, network=network).exists()
 
 
 def organizations_visible(
-    *, user: User, network: Network, kind: str | None = None, include_inactive: bool = False
+    *,
+    user: User,
+    network: Network,
+    kind: str | None = None,
+    include_inactive: bool = False,
+    memberships: Iterable[Membership] | None = None,
 ) -> QuerySet[Organization]:
-    """Organizations of ``network`` that the user may see: all of them, if the user belongs to it.
+    """Organizations of ``network`` that the user may see: all of them, if the user belongs to it
+    (``memberships``: as ``network_is_visible``).
 
     Staff need each other's contact details to refer; nothing here is client data.
     """
-    if not user.is_active or not network_is_visible(user=user, network=network):
+    if not user.is_active or not network_is_visible(
+        user=user, network=network, memberships=memberships
+    ):
         return Organization.objects.none()
     qs = Organization.objects.filter(network=network).select_related("network")
     if not include_inactive:

@@ -4,6 +4,8 @@ the inbox's and the tracker's counts)."""
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from cms.generations import generation, generation_bump
 from network.models import Organization
 from referrals.models import Referral
@@ -30,7 +32,7 @@ def referrals_changed_stamp(network_id: int, **side: Organization) -> str:
     the network's token (every send and change through the services, whatever the writers'
     clocks) and that side's latest ``updated_at`` (one probe of the index on ``(side,
     updated_at)``, for any other writer). What is kept under it is never older than the
-    referrals."""
+    referrals; while the cache cannot be reached, no two calls give the same stamp."""
     latest = (
         Referral.objects.filter(**side)
         .order_by("-updated_at")
@@ -38,4 +40,7 @@ def referrals_changed_stamp(network_id: int, **side: Organization) -> str:
         .first()
     )
     stamp = latest.isoformat() if latest else "-"
-    return f"{referrals_changed_token(network_id)}:{stamp}"
+    # While the cache cannot be reached there is no token, and nothing may be kept under the
+    # stamp: each call is then a stamp of its own.
+    token = referrals_changed_token(network_id) or f"unkept-{uuid4().hex}"
+    return f"{token}:{stamp}"

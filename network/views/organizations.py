@@ -35,7 +35,10 @@ def _organization_or_404(request: TenantRequest, slug: str) -> Organization:
     """An organization of the acting network; any other network's is simply not found."""
     return get_object_or_404(
         selectors.organizations_visible(
-            user=request.user, network=_acting_network(request), include_inactive=True
+            user=request.user,
+            network=_acting_network(request),
+            include_inactive=True,
+            memberships=request.memberships,
         ),
         slug=slug,
     )
@@ -86,7 +89,10 @@ def organization_list(request: TenantRequest) -> HttpResponse:
     kind = request.GET.get("kind") if request.GET.get("kind") in {"clinic", "agency"} else None
     organizations = list(
         selectors.organizations_visible(
-            user=request.user, network=_acting_network(request), kind=kind
+            user=request.user,
+            network=_acting_network(request),
+            kind=kind,
+            memberships=request.memberships,
         )
     )
     checker = request.permission_checker

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Case, DateTimeField, F, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
 
 from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
@@ -123,15 +122,23 @@ def referrals_sent(
 SENT_COUNT_KEPT_SECONDS = 300
 
 
-def referrals_sent_count_kept(referrals: QuerySet[Referral], *, organization: Organization) -> int:
+def referrals_sent_changed(organization: Organization) -> str:
+    """A text that changes whenever a referral ``organization`` sent changes
+    (``referrals_changed_stamp``): what the tracker keeps in the cache is kept under it."""
+    return referrals_changed_stamp(organization.network_id, sender=organization)
+
+
+def referrals_sent_count_kept(
+    referrals: QuerySet[Referral], *, organization: Organization, changed: str
+) -> int:
     """How many ``referrals`` (``referrals_sent`` for ``organization``, narrowed by codes, ids
     and dates: never pass one narrowed by a client's name or id, whose text would be hashed into
     a cache key) there are, kept in the cache until a referral the clinic sent changes
-    (``referrals_changed_stamp``): paging through a filter counts it once. The key is the
-    counting query itself (its SQL and parameters, the overdue filter's minute among them), so
-    a filter added to ``referrals_sent`` is part of it without being named here. A category
-    filter reads every referral the clinic sent, a status filter most of them."""
-    changed = referrals_changed_stamp(organization.network_id, sender=organization)
+    (``changed``: ``referrals_sent_changed``, read once a request): paging through a filter
+    counts it once. The key is the counting query itself (its SQL and parameters, the overdue
+    filter's minute among them), so a filter added to ``referrals_sent`` is part of it without
+    being named here. A category filter reads every referral the clinic sent, a status filter
+    most of them."""
     sql, params = referrals.order_by().values("pk").query.sql_with_params()
     digest = hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
     key = f"tracker-count:{organization.pk}:{changed}:{digest}"
@@ -143,21 +150,36 @@ def referrals_sent_count_kept(referrals: QuerySet[Referral], *, organization: Or
 
 
 def agencies_referred_to(
-    *, organization: Organization, agencies: QuerySet[Organization]
+    *, organization: Organization, agencies: QuerySet[Organization], changed: str
 ) -> QuerySet[Organization]:
     """Those of ``agencies`` the clinic has sent a referral to, by name: what its tracker's
     agency filter offers (a network's directory may hold thousands of agencies; the clinic
-    refers to a few dozen). One query: a skip through the index (sender, agency), a probe per
-    agency referred to, however many referrals."""
-    table = connection.ops.quote_name(Referral._meta.db_table)
-    referred = RawSQL(  # noqa: S611 - the values are parameters, the table our own name
-        f"""WITH RECURSIVE referred(agency_id) AS (
-            SELECT MIN(agency_id) FROM {table} WHERE sender_id = %s AND sent_at IS NOT NULL
-            UNION ALL
-            SELECT (SELECT MIN(agency_id) FROM {table}
-                    WHERE sender_id = %s AND sent_at IS NOT NULL AND agency_id > referred.agency_id)
-            FROM referred WHERE referred.agency_id IS NOT NULL
-        ) SELECT agency_id FROM referred WHERE agency_id IS NOT NULL""",  # noqa: S608
-        (organization.pk, organization.pk),
-    )
+    refers to a few dozen). Which agencies it referred to is kept in the cache until a referral
+    it sent changes (``changed``: ``referrals_sent_changed``); their names and whether they are
+    still active and visible are read each time, by primary key."""
+    key = f"tracker-agencies:{organization.pk}:{changed}"
+    referred = cache.get(key)
+    if referred is None:
+        referred = list(agency_ids_referred_to(organization))
+        cache.set(key, referred, SENT_COUNT_KEPT_SECONDS)
     return agencies.filter(pk__in=referred).order_by("name")
+
+
+def agency_ids_referred_to(organization: Organization) -> list[int]:
+    """The ids of the agencies ``organization`` sent a referral to, in one query: a skip
+    through the index (sender, agency), a probe per agency referred to, however many
+    referrals."""
+    table = connection.ops.quote_name(Referral._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH RECURSIVE referred(agency_id) AS (
+                SELECT MIN(agency_id) FROM {table} WHERE sender_id = %s AND sent_at IS NOT NULL
+                UNION ALL
+                SELECT (SELECT MIN(agency_id) FROM {table}
+                        WHERE sender_id = %s AND sent_at IS NOT NULL
+                        AND agency_id > referred.agency_id)
+                FROM referred WHERE referred.agency_id IS NOT NULL
+            ) SELECT agency_id FROM referred WHERE agency_id IS NOT NULL""",  # noqa: S608 - the values are parameters, the table our own name
+            [organization.pk, organization.pk],
+        )
+        return [agency_id for (agency_id,) in cursor.fetchall()]

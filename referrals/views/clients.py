@@ -338,7 +338,7 @@ def consent_new(request: TenantRequest, pk: int) -> HttpResponse:
     (or htmx, on every change) refreshes it for the choices made."""
     clinic, client = visible_client(request, pk)
     agencies = selectors.organizations_visible(
-        user=request.user, network=client.network, kind="agency"
+        user=request.user, network=client.network, kind="agency", memberships=request.memberships
     )
     preview = request.method == "POST" and request.POST.get("action") == "preview"
     if request.method != "POST" or preview:

@@ -39,6 +39,7 @@ from referrals.models import (
 from referrals.selectors.tracker import (
     agencies_referred_to,
     referrals_sent,
+    referrals_sent_changed,
     referrals_sent_count_kept,
 )
 from referrals.views.clients import clients_seen
@@ -63,7 +64,7 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     ):
         raise PermissionDenied(_("Only clinic staff track the referrals their clinic sent."))
     agencies = selectors.organizations_visible(
-        user=request.user, network=clinic.network, kind="agency"
+        user=request.user, network=clinic.network, kind="agency", memberships=request.memberships
     )
     form = ReferralTrackerForm(request.GET or None, agencies=agencies)
     valid = form.is_valid() if form.is_bound else True
@@ -89,8 +90,9 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     )
     page_number = request.POST.get("page") if request.method == "POST" else None
     paginator = Paginator(referrals, PAGE_SIZE)
+    changed = referrals_sent_changed(clinic)  # what the cache keeps for the clinic is kept under
     if not client_text and not client_id:  # a client's name or id is never a cache key
-        count = referrals_sent_count_kept(referrals, organization=clinic)
+        count = referrals_sent_count_kept(referrals, organization=clinic, changed=changed)
         paginator = CountedPaginator(referrals, PAGE_SIZE, count=count)
     page = paginator.get_page(page_number or request.GET.get("page"))
     clients_seen(
@@ -116,7 +118,9 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
         "filters_query": _without_page(request),
         "time_zone": clinic.network.time_zone,  # dates as the clinic reads them
         "agency_select": _agency_select(
-            form, agencies_referred_to(organization=clinic, agencies=agencies), filters
+            form,
+            agencies_referred_to(organization=clinic, agencies=agencies, changed=changed),
+            filters,
         ),
     }
     htmx = bool(request.htmx)  # type: ignore[attr-defined]

@@ -196,3 +196,31 @@ def test_user_without_membership_sees_only_login_and_public_pages(client, tenant
         reverse("network:network_overview"),
     ]:
         assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_whether_a_network_is_visible_is_answered_alike_from_the_requests_memberships(
+    tenant_a, tenant_b, outsider, superuser
+):
+    """``network_is_visible`` answers from the memberships a request read as from a query of
+    its own, and asks nothing then."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from network.selectors import memberships_for_user, network_is_visible
+
+    member = tenant_a.users[Role.CLINIC_STAFF]
+    for user in (member, outsider, superuser):
+        memberships = list(memberships_for_user(user=user))
+        for network in (tenant_a.network, tenant_b.network):
+            asked = network_is_visible(user=user, network=network)
+            with CaptureQueriesContext(connection) as captured:
+                answered = network_is_visible(user=user, network=network, memberships=memberships)
+            assert answered == asked
+            assert captured.captured_queries == []
+    assert not network_is_visible(user=member, network=tenant_a.network, memberships=[])
+    # Another person's memberships never make a network visible.
+    other_memberships = list(memberships_for_user(user=tenant_b.users[Role.CLINIC_STAFF]))
+    assert not network_is_visible(
+        user=member, network=tenant_b.network, memberships=other_memberships
+    )

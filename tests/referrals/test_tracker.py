@@ -108,6 +108,44 @@ def test_the_agency_filter_offers_the_agencies_the_clinic_referred_to(client, lo
 
 
 @pytest.mark.django_db
+def test_the_agencies_referred_to_are_kept_until_the_clinic_sends_again(client, loop):
+    """Which agencies the clinic referred to is kept in the cache (its query reads the index of
+    every referral sent) until a referral it sent changes; the agencies' names, and whether they
+    are still active, are read on every page."""
+    loop.send(key="food")
+    client.force_login(loop.clinic_staff)
+    food = f'<option value="{loop.food_agency.pk}"'
+    housing = f'<option value="{loop.housing_agency.pk}"'
+
+    def offered() -> tuple[str, list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(TRACKER).content.decode()
+        return page, [q["sql"] for q in captured.captured_queries]
+
+    page, first = offered()
+    assert food in page
+    assert housing not in page
+    assert any("WITH RECURSIVE" in sql for sql in first)
+    page, again = offered()
+    assert not any("WITH RECURSIVE" in sql for sql in again)
+    assert food in page
+    # Sending to another agency is seen on the next page.
+    loop.send(key="housing", service=loop.housing)
+    page, _sql = offered()
+    assert housing in page
+    assert food in page
+    # A name changed, or an agency made inactive, is seen at once though nothing was sent.
+    _page, kept = offered()
+    assert not any("WITH RECURSIVE" in sql for sql in kept)
+    type(loop.food_agency).objects.filter(pk=loop.food_agency.pk).update(name="Renamed Pantry")
+    assert f"{food}>Renamed Pantry</option>" in offered()[0]
+    type(loop.food_agency).objects.filter(pk=loop.food_agency.pk).update(is_active=False)
+    page, _sql = offered()
+    assert food not in page
+    assert housing in page
+
+
+@pytest.mark.django_db
 def test_filter_by_sent_dates_in_the_networks_time_zone(client, loop, sent):
     client.force_login(loop.clinic_staff)
     today = timezone.now().astimezone(ZoneInfo(loop.tenant.network.time_zone)).date()
@@ -216,7 +254,8 @@ def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, 
         return int(client.get(TRACKER, filters).context["page"].paginator.count)
 
     first = queries()
-    assert queries() == first - 1  # the count is not read again
+    # Neither the count nor the agencies the clinic referred to is read again.
+    assert queries() == first - 2
     assert counted() == 3
     # Another filter is another count (the key is the counting query).
     other = client.get(TRACKER, {**filters, "status": "accepted"})
@@ -225,14 +264,14 @@ def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, 
     # Every page of the filter shares its count.
     with CaptureQueriesContext(connection) as captured:
         client.get(TRACKER, {**filters, "page": "2"})
-    assert len(captured.captured_queries) == first - 1
+    assert len(captured.captured_queries) == first - 2
     # A referral sent or answered changes the key at once: the count is never stale.
     loop.send(key="kept-3")
     assert counted() == 4
     referral = Referral.objects.filter(sender=loop.clinic).order_by("pk").first()
     move(referral, "accepted", loop.agency_staff, loop.food_agency)
     assert counted() == 3
-    assert queries() == first - 1  # and kept again
+    assert queries() == first - 2  # and kept again
     # A change written by a server whose clock is behind renews it too (the services' token).
     behind = Referral.objects.order_by("-updated_at").first().updated_at - timedelta(hours=1)
     second = Referral.objects.filter(sender=loop.clinic, status="requested").first()
@@ -298,3 +337,19 @@ def test_rows_read_no_client_detail_the_table_does_not_show(client, loop, sent):
         assert {"phone", "email", "date_of_birth", "address_1", "contact_notes"} <= deferred
         assert not {"first_name", "last_name"} & deferred
         assert "note" in referral.get_deferred_fields()
+
+
+@pytest.mark.django_db
+def test_nothing_is_kept_under_a_stamp_while_the_cache_cannot_be_reached(loop, monkeypatch):
+    """Without the network's token (the cache unreachable) each stamp is its own: nothing a
+    process keeps under one is read back under the next."""
+    from referrals import changes
+
+    loop.send(key="stamp")
+    kept = changes.referrals_changed_stamp(loop.tenant.network.pk, sender=loop.clinic)
+    assert kept == changes.referrals_changed_stamp(loop.tenant.network.pk, sender=loop.clinic)
+    monkeypatch.setattr(changes, "referrals_changed_token", lambda network_id: "")
+    first = changes.referrals_changed_stamp(loop.tenant.network.pk, sender=loop.clinic)
+    second = changes.referrals_changed_stamp(loop.tenant.network.pk, sender=loop.clinic)
+    assert first != second
+    assert kept not in (first, second)
