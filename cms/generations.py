@@ -11,10 +11,14 @@ unreachable (``cms.cache``) the answer is ``""``, and a caller must not keep any
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 from uuid import uuid4
 
 from django.core.cache import cache
 from django.db import transaction
+
+T = TypeVar("T")
 
 
 def _key(name: str) -> str:
@@ -33,5 +37,35 @@ def generation(name: str) -> str:
 
 def generation_bump(name: str) -> None:
     """Give ``name`` a new token now and again once the current transaction commits."""
-    cache.set(_key(name), uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(_key(name), uuid4().hex, None))
+    generations_bump([name])
+
+
+def generations_bump(names: Iterable[str]) -> None:
+    """``generation_bump`` for each of ``names``, in one write to the cache each time."""
+    keys = [_key(name) for name in dict.fromkeys(names)]
+    if not keys:
+        return
+
+    def bump() -> None:
+        cache.set_many({key: uuid4().hex for key in keys}, None)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def kept_for(name: str, key: str, compute: Callable[[], T], timeout: int) -> T:
+    """``compute()``, kept in the cache under ``key`` beside the token of ``name`` it was
+    computed under, and computed again once that generation is bumped (or after ``timeout``
+    seconds). A value still kept costs one read of the cache (the token and the value
+    together), not two. While the cache cannot be reached, every call computes."""
+    token_key = _key(name)
+    found = cache.get_many([token_key, key])
+    token, entry = found.get(token_key), found.get(key)
+    if token is not None and isinstance(entry, tuple) and len(entry) == 2 and entry[0] == token:
+        return entry[1]
+    # The token is read before computing: a bump while computing leaves the value out of date.
+    current = str(token) if token is not None else generation(name)
+    value = compute()
+    if current:
+        cache.set(key, (current, value), timeout)
+    return value

@@ -1,12 +1,14 @@
 """Whether a network's referrals changed: a token every send and change through the services
 renews when it commits, for what is kept in the cache until then (the dashboard's snapshots,
-the inbox's and the tracker's counts)."""
+the inbox's and the tracker's counts); and whether a person's in-app notifications did (their
+unread count)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import uuid4
 
-from cms.generations import generation, generation_bump
+from cms.generations import generation, generation_bump, generations_bump
 from network.models import Organization
 from referrals.models import Referral
 
@@ -44,3 +46,15 @@ def referrals_changed_stamp(network_id: int, **side: Organization) -> str:
     # stamp: each call is then a stamp of its own.
     token = referrals_changed_token(network_id) or f"unkept-{uuid4().hex}"
     return f"{token}:{stamp}"
+
+
+def notifications_generation(user_id: int) -> str:
+    """The generation a person's in-app notifications renew (their unread count is kept under
+    it: ``referrals.selectors.notifications.unread_notifications``)."""
+    return f"notifications:{user_id}"
+
+
+def notifications_changed(user_ids: Iterable[int]) -> None:
+    """Call inside the transaction that adds in-app notifications for these people, or marks
+    theirs read: when it commits, what is kept of their notifications is out of date."""
+    generations_bump(notifications_generation(user_id) for user_id in user_ids)

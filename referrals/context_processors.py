@@ -8,14 +8,15 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from .models import Channel, Notification
+from .selectors.notifications import unread_notifications
 
 
 def notifications(request: HttpRequest) -> dict[str, Any]:
     """``unread_notifications``: how many in-app notifications the signed-in person has not read.
 
     A callable the template calls (once, cached) only where the header shows it, so a page
-    without the header (htmx partials, JSON, files) and anonymous visitors cost no query.
+    without the header (htmx partials, JSON, files) and anonymous visitors cost nothing; the
+    count itself is kept in the cache until a notification is added or read.
     """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -23,9 +24,7 @@ def notifications(request: HttpRequest) -> dict[str, Any]:
 
     @cache
     def unread() -> int:
-        return Notification.objects.filter(
-            user=user, channel=Channel.IN_APP, read_at__isnull=True
-        ).count()
+        return unread_notifications(user)
 
     count: Callable[[], int] = unread
     return {"unread_notifications": count}

@@ -24,9 +24,10 @@ from network.models import Organization
 from network.permissions import OrgPerm, user_has_org_perm
 from network.workspace_panels import WorkspacePanel, WorkspaceTask
 from referrals.lifecycle import OUTCOME_OWED
-from referrals.models import Channel, Notification, Referral
+from referrals.models import Referral
 from referrals.models import ReferralStatus as S
 from referrals.selectors.inbox import inbox_tab_conditions
+from referrals.selectors.notifications import unread_notifications
 from referrals.selectors.tracker import referrals_overdue_condition
 
 if TYPE_CHECKING:
@@ -89,9 +90,7 @@ def workspace_counts(
             .order_by()
             .aggregate(**{key: Count("pk", filter=condition) for key, condition in wanted.items()})
         )
-    unread = Notification.objects.filter(
-        user=user, channel=Channel.IN_APP, read_at__isnull=True
-    ).count()
+    unread = unread_notifications(user)
     return WorkspaceCounts(
         receives=receives,
         sends=sends,

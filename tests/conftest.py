@@ -3,12 +3,14 @@ from __future__ import annotations
 import copy
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
@@ -96,8 +98,6 @@ def language_reset() -> Iterator[None]:
 def cache_empty() -> None:
     """Each test starts with an empty cache (dashboard snapshots, rate limits…): the database
     is rolled back between tests, and a cached value must not outlive the rows it came from."""
-    from django.core.cache import cache
-
     cache.clear()
 
 
@@ -245,6 +245,22 @@ def queries(client: Any, url: str, **kwargs: Any) -> int:
         response = client.get(url, **kwargs)
     assert response.status_code == 200, response.status_code
     return len(captured.captured_queries)
+
+
+@contextmanager
+def cold_queries() -> Iterator[CaptureQueriesContext]:
+    """The queries of what runs inside, the cache emptied first: what pages keep there (counts,
+    the header's unread count) is computed again, so that two counts compare the same work
+    whatever the first request left kept."""
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        yield captured
+
+
+def queries_cold(client: Any, url: str, **kwargs: Any) -> int:
+    """``queries``, the cache emptied first (``cold_queries``)."""
+    cache.clear()
+    return queries(client, url, **kwargs)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import partial
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from network.permissions import (
     networks_users_with_perm,
     organizations_users_with_perm,
 )
+from referrals.changes import notifications_changed
 from referrals.models import (
     Channel,
     Notification,
@@ -105,6 +107,7 @@ def notify(
             for channel in ((Channel.IN_APP, Channel.EMAIL) if user.email else (Channel.IN_APP,))
         ]
     created = Notification.objects.bulk_create(rows)
+    notifications_changed(n.user_id for n in created if n.channel == Channel.IN_APP)
     ids = [n.pk for n in created]
     if ids:
         transaction.on_commit(lambda: delivery_enqueue(ids))
@@ -158,7 +161,7 @@ def notify_holders(
         FROM ({holders}) u
         JOIN (SELECT %s AS channel UNION ALL SELECT %s) c
             ON c.channel = %s OR u.email <> ''
-        RETURNING id
+        RETURNING id, user_id, channel
     """  # noqa: S608 -- the table name from model metadata, the holders from the ORM
     link = reverse("referrals:referral_detail", args=[referral.pk])
     with connection.cursor() as cursor:
@@ -175,7 +178,9 @@ def notify_holders(
                 *(Channel.IN_APP, Channel.EMAIL, Channel.IN_APP),
             ],
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        created = cursor.fetchall()
+    notifications_changed(user_id for _id, user_id, channel in created if channel == Channel.IN_APP)
+    ids = [row[0] for row in created]
     if ids:
         transaction.on_commit(lambda: delivery_enqueue(ids))
     return ids
@@ -198,3 +203,13 @@ def agency_admins_notify_unreceived(referral: Referral) -> list[Notification]:
         # The admins are off the referral (its page is not theirs): they go where roles are given.
         link=reverse("network:organization_members", args=[referral.agency.slug]),
     )
+
+
+def notifications_mark_read(user: User, *, at: datetime) -> int:
+    """Mark every unread in-app notification of ``user`` read at ``at``; how many were."""
+    with transaction.atomic():
+        marked = Notification.objects.filter(
+            user=user, channel=Channel.IN_APP, read_at__isnull=True
+        ).update(read_at=at)
+        notifications_changed([user.pk])
+    return marked

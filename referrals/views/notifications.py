@@ -10,6 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from network.decorators import member_required
 from network.middleware import TenantRequest
 from referrals.models import Channel, Notification
+from referrals.selectors.notifications import unread_notifications
+from referrals.services.notifications import notifications_mark_read
 
 PAGE = 50
 
@@ -25,7 +27,7 @@ def notification_list(request: TenantRequest) -> HttpResponse:
         "referrals/notification_list.html",
         {
             "notifications": list(mine.order_by("-created_at", "-pk")[:PAGE]),
-            "unread": mine.filter(read_at__isnull=True).count(),
+            "unread": unread_notifications(request.user),
         },
     )
 
@@ -33,7 +35,5 @@ def notification_list(request: TenantRequest) -> HttpResponse:
 @require_POST
 @member_required
 def notifications_read(request: TenantRequest) -> HttpResponse:
-    Notification.objects.filter(
-        user=request.user, channel=Channel.IN_APP, read_at__isnull=True
-    ).update(read_at=timezone.now())
+    notifications_mark_read(request.user, at=timezone.now())
     return redirect("referrals:notification_list")

@@ -1,5 +1,6 @@
-"""The header of every page: the signed-in person's unread notifications (one query, and none
-where nobody is signed in), and a link to the Wagtail admin for the roles that work there."""
+"""The header of every page: the signed-in person's unread notifications (kept in the cache
+until one is added or read; no query where nobody is signed in), and a link to the Wagtail
+admin for the roles that work there."""
 
 from __future__ import annotations
 
@@ -14,17 +15,22 @@ from django.urls import reverse
 
 from network import services
 from network.models import Role
+from referrals.changes import notifications_changed
 from referrals.models import Channel, Notification
-from tests.conftest import act_as
+from referrals.services.notifications import notify as service_notify
+from tests.conftest import act_as, cold_queries
 from tests.network.factories import Tenant, UserFactory, organization_make
-from tests.referrals.factories import Loop
+from tests.referrals.factories import Loop, move
 
 WORKSPACE = reverse("network:workspace")
+INBOX = reverse("referrals:referral_inbox")  # a page whose only unread count is the header's
 UNREAD = re.compile(r'data-testid="unread-count">(\d+)<')
 ADMIN_LINK = 'data-testid="admin-link"'
 
 
 def notify(user, n: int = 1, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Rows of every kind, written directly; then what every writer of notifications does
+    (``referrals.services.notifications``): the person's kept count is out of date."""
     for i in range(n):
         Notification.objects.create(
             user=user,
@@ -34,6 +40,7 @@ def notify(user, n: int = 1, **kwargs) -> None:  # type: ignore[no-untyped-def]
             body="A referral arrived.",
             read_at=kwargs.get("read_at"),
         )
+    notifications_changed([user.pk])
 
 
 def unread_shown(client, url: str = WORKSPACE) -> int | None:  # type: ignore[no-untyped-def]
@@ -71,8 +78,12 @@ def test_nobody_counts_anothers_notifications_in_any_network(
     assert unread_shown(client) == 1
 
 
+def _unread_queries(captured: CaptureQueriesContext) -> int:
+    return sum("referrals_notification" in q["sql"] for q in captured.captured_queries)
+
+
 @pytest.mark.django_db
-def test_the_count_costs_one_query_whatever_the_number(client, tenant_a: Tenant):
+def test_the_count_costs_one_query_once_it_changed_and_none_while_kept(client, tenant_a: Tenant):
     staff = tenant_a.users[Role.AGENCY_STAFF]
     act_as(client, staff, tenant_a.agency)
     notify(staff, 1)
@@ -89,14 +100,22 @@ def test_the_count_costs_one_query_whatever_the_number(client, tenant_a: Tenant)
             },
         }
     ]
-    with override_settings(TEMPLATES=without_processor), CaptureQueriesContext(connection) as bare:
-        assert client.get(WORKSPACE).status_code == 200
-    with CaptureQueriesContext(connection) as one:
-        assert unread_shown(client) == 1
+    # Cold (the cache emptied: the page's own kept counts computed again too), then kept.
+    with override_settings(TEMPLATES=without_processor), cold_queries() as bare:
+        assert client.get(INBOX).status_code == 200
+    with cold_queries() as one:
+        assert unread_shown(client, INBOX) == 1
+    with CaptureQueriesContext(connection) as kept:
+        assert unread_shown(client, INBOX) == 1
     notify(staff, 30)
-    with CaptureQueriesContext(connection) as many:
-        assert unread_shown(client) == 31
+    with CaptureQueriesContext(connection) as renewed:
+        assert unread_shown(client, INBOX) == 31
+    with cold_queries() as many:
+        assert unread_shown(client, INBOX) == 31
     assert len(one.captured_queries) == len(bare.captured_queries) + 1
+    assert _unread_queries(one) == 1
+    assert _unread_queries(kept) == 0
+    assert _unread_queries(renewed) == 1
     assert len(many.captured_queries) == len(one.captured_queries)
 
 
@@ -173,3 +192,36 @@ def test_the_admin_link_follows_the_acting_membership_not_another_networks_role(
     assert ADMIN_LINK not in client.get(WORKSPACE).content.decode()
     act_as(client, person, None)
     assert ADMIN_LINK in client.get(WORKSPACE).content.decode()
+
+
+@pytest.mark.django_db
+def test_every_writer_of_notifications_renews_the_kept_count(client, loop: Loop):
+    """The count is kept until the person's notifications change; each service that adds or
+    reads them says so, so the header is never behind: a referral received (one INSERT …
+    SELECT for every holder), a referral answered (``notify``), everything marked read."""
+    agency_staff, clinic_staff = loop.agency_staff, loop.clinic_staff
+    Notification.objects.filter(channel=Channel.IN_APP).update(read_at="2026-01-05T10:00:00Z")
+    act_as(client, agency_staff, loop.food_agency)
+    assert unread_shown(client) is None  # and now kept
+    referral = loop.send(key="renews")
+    assert unread_shown(client) == 1
+    act_as(client, clinic_staff, loop.clinic)
+    assert unread_shown(client) is None
+    move(referral, "accepted", agency_staff, loop.food_agency)
+    assert unread_shown(client) == 1
+    service_notify(
+        [clinic_staff],
+        referral=None,
+        kind="test",
+        texts=lambda: ("Subject", "Body"),
+        link="/",
+    )
+    assert unread_shown(client) == 2
+    client.post(reverse("referrals:notifications_read"))
+    assert unread_shown(client) is None
+    assert (
+        Notification.objects.filter(
+            user=clinic_staff, channel=Channel.IN_APP, read_at__isnull=True
+        ).count()
+        == 0
+    )

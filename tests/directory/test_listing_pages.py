@@ -14,7 +14,7 @@ from directory.models import (
     ServiceCapacity,
     ServicePage,
 )
-from tests.conftest import act_as, queries
+from tests.conftest import act_as, queries_cold
 from tests.referrals.factories import Loop
 
 LISTINGS = reverse("directory:agency_listings")
@@ -182,11 +182,11 @@ def test_a_suggestion_about_another_agencys_page_is_refused(client, loop):
 
 def test_the_listings_page_costs_the_same_queries_for_1_or_8_services(client, loop):
     as_food_staff(client, loop)
-    few = queries(client, LISTINGS)
+    few = queries_cold(client, LISTINGS)
     add_services(loop, 7)
     body = client.get(LISTINGS).content.decode()
     assert body.count('class="service-card"') == 8
-    assert queries(client, LISTINGS) == few
+    assert queries_cold(client, LISTINGS) == few
 
 
 def test_an_agency_without_a_listing_is_told_so(client, loop):

@@ -6,17 +6,16 @@ import re
 
 import pytest
 from django.core import mail
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from network import services
 from network.models import Invitation, Membership, Role, User
+from tests.conftest import cold_queries
 from tests.network.factories import UserFactory, organization_make
 
 
 def _queries(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as ctx:
+    with cold_queries() as ctx:
         response = client.get(url)
     assert response.status_code == 200
     return len(ctx.captured_queries)

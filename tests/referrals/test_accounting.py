@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from network.models import Role
 from referrals.disclosure import DISCLOSURE_LOG_WINDOW, disclosure_for
+from tests.conftest import cold_queries
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
 pytestmark = pytest.mark.usefixtures("clock_before_sent_at")
@@ -53,10 +52,10 @@ def test_accounting_query_count_does_not_grow(client, loop, django_assert_max_nu
     referral = loop.send()
     client.force_login(loop.clinic_staff)
     _view_as_agency(loop, referral, 1)
-    with CaptureQueriesContext(connection) as few:
+    with cold_queries() as few:
         client.get(_url(loop))
     _view_as_agency(loop, referral, 15)
-    with CaptureQueriesContext(connection) as many:
+    with cold_queries() as many:
         client.get(_url(loop))
     assert len(many.captured_queries) == len(few.captured_queries)
 

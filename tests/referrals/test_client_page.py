@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from consent import services as consent_services
 from referrals.services.clients import screening_record
+from tests.conftest import cold_queries
 
 
 def _page(loop) -> str:  # type: ignore[no-untyped-def]
@@ -125,10 +124,10 @@ def test_client_page_queries_do_not_grow_with_its_rows(staff, loop):
             )
 
     add_rows(2, "few")
-    with CaptureQueriesContext(connection) as few:
+    with cold_queries() as few:
         assert staff.get(_page(loop)).status_code == 200
     add_rows(18, "many")
-    with CaptureQueriesContext(connection) as many:
+    with cold_queries() as many:
         body = staff.get(_page(loop)).content.decode()
     assert body.count('id="consent-') == 21
     assert len(many.captured_queries) == len(few.captured_queries)

@@ -6,8 +6,6 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -15,7 +13,7 @@ from django.utils.formats import date_format
 from network.models import Membership
 from referrals.models import Client
 from referrals.services.clients import client_create, screening_record
-from tests.conftest import act_as
+from tests.conftest import act_as, cold_queries
 
 LIST = reverse("referrals:client_list")
 NEW = reverse("referrals:client_new")
@@ -123,10 +121,10 @@ def test_htmx_request_gets_only_the_results(staff, loop):
 @pytest.mark.django_db
 def test_list_queries_do_not_grow_with_clients(staff, loop):
     _add_clients(loop, 1, prefix="Few")
-    with CaptureQueriesContext(connection) as few:
+    with cold_queries() as few:
         assert staff.get(LIST).status_code == 200
     _add_clients(loop, 19, prefix="Many")
-    with CaptureQueriesContext(connection) as many:
+    with cold_queries() as many:
         body = staff.get(LIST).content.decode()
     assert body.count("Zed, ") == 20
     assert len(many.captured_queries) == len(few.captured_queries)

@@ -24,7 +24,7 @@ from consent.models import AccessLog, ClientField, Consent
 from referrals.models import Notification, Referral
 from referrals.services.overdue import referrals_overdue_process
 from referrals.services.transitions import referral_message
-from tests.conftest import act_as, queries
+from tests.conftest import act_as, queries_cold
 from tests.referrals.factories import AGREED_FIELDS, Loop, move
 
 # The loop's fixed clock (tests/conftest.py): what a test does "now" comes before SENT_AT.
@@ -371,6 +371,6 @@ def test_the_page_and_api_cost_the_same_queries_for_any_number_of_words(client, 
     ]
     for url in urls:  # the agency's first visit writes its "opened" event, each its log row
         client.get(url)
-    few = [queries(client, url) for url in urls]
+    few = [queries_cold(client, url) for url in urls]
     talk(10)
-    assert [queries(client, url) for url in urls] == few
+    assert [queries_cold(client, url) for url in urls] == few

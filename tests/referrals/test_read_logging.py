@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from consent.models import AccessLog, ClientField
 from referrals.disclosure import disclosure_for
 from referrals.services.clients import client_create, screening_record
+from tests.conftest import cold_queries
 
 F = ClientField
 CLIENT_PAGE_FIELDS = sorted(
@@ -86,10 +85,10 @@ def test_a_search_logs_only_the_clients_it_found(staff, loop):
 @pytest.mark.django_db
 def test_the_list_writes_one_query_of_rows_whatever_their_number(staff, loop):
     url = reverse("referrals:client_list")
-    with CaptureQueriesContext(connection) as few:
+    with cold_queries() as few:
         staff.get(url)
     _add_clients(loop, 24)
-    with CaptureQueriesContext(connection) as many:
+    with cold_queries() as many:
         staff.get(url)
     inserts = [q for q in many.captured_queries if "INSERT" in q["sql"] and "accesslog" in q["sql"]]
     assert len(inserts) == 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from consent import services as consent_services
@@ -15,7 +13,7 @@ from network.models import Membership
 from referrals.models import Referral
 from referrals.services.clients import client_create
 from referrals.services.sending import referral_send
-from tests.conftest import act_as
+from tests.conftest import act_as, cold_queries
 
 TRACKER = reverse("referrals:referral_tracker")
 
@@ -122,7 +120,7 @@ def test_a_name_search_costs_the_same_for_any_number_of_referrals(staff, loop):
     staff.post(TRACKER, {"client_q": "hernandes"})  # warm the session
 
     def cost() -> int:
-        with CaptureQueriesContext(connection) as captured:
+        with cold_queries() as captured:
             response = staff.post(TRACKER, {"client_q": "hernandes"})
         assert response.status_code == 200
         return len(captured.captured_queries)

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from network.models import Role
 from search.models import SearchDocument
+from tests.conftest import cold_queries
 from tests.directory.factories import EUREKA, Spec, directory_build
 from tests.search.recording_backend import SearchBackend as Recording
 
@@ -176,7 +177,7 @@ def test_query_count_does_not_grow_with_hits(client, tenant_a, url):
     params = {"q": "pantry", "near": "95501", "category": "food-insecurity", "page_size": "50"}
 
     def count() -> tuple[int, int]:
-        with CaptureQueriesContext(connection) as queries:
+        with cold_queries() as queries:
             page = client.get(url, params, HTTP_HOST=host(tenant_a))
         return len(queries), len(hit_titles(page.content.decode()))
 
