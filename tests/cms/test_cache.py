@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import socket
+from typing import Any
 
 import pytest
 
@@ -55,4 +57,41 @@ def test_a_reachable_redis_behaves_as_django_s_redis_cache():
     assert cache.incr("counter") == 2
     with pytest.raises(ValueError, match="not found"):
         cache.incr("missing")  # Django's own behaviour is kept when Redis answers
+    cache.clear()
+
+
+def _redis_or_skip() -> None:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            pass
+    except OSError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+
+
+def _in_a_forked_child(cache: ResilientRedisCache, queue: Any) -> None:
+    cache.set("child", "written after the fork")
+    queue.put(cache.get("child"))
+
+
+def test_one_redis_client_serves_every_call_and_a_forked_process_gets_its_own_connections():
+    """Django's client builds a ``redis.Redis`` for every call; ours keeps one per server. A
+    process forked after the parent spoke to Redis (gunicorn's workers, preloaded) reads and
+    writes on connections of its own."""
+    _redis_or_skip()
+    cache = cache_at("redis://127.0.0.1:6379/12")
+    cache.clear()
+    client = cache._cache.get_client()
+    assert cache._cache.get_client() is client
+    assert cache._cache.get_client(write=True) is client
+    cache.set("parent", 1)
+    assert cache.get("parent") == 1
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_in_a_forked_child, args=(cache, queue))
+    child.start()
+    child.join(20)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == "written after the fork"
+    assert cache.get("child") == "written after the fork"
+    assert cache.get("parent") == 1  # the parent's connection still answers
     cache.clear()
