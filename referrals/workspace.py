@@ -3,8 +3,8 @@
 Agency staff: new referrals and overdue ones (the inbox's tabs). Clinic staff: referrals
 awaiting an answer or an outcome, overdue ones, and those declined or not completed lately, to
 refer elsewhere (the tracker's filters). Everyone: unread notifications. Each count links to the
-list that shows those referrals. Two queries whatever the number of referrals: one aggregate
-over the organization's referrals, one count of unread notifications.
+list that shows those referrals. One query whatever the number of referrals: an aggregate over
+the organization's referrals; the unread count is the header's, kept in the cache.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def workspace_counts(
     now: datetime,
     checker: ObjectPermissionChecker | None = None,
 ) -> WorkspaceCounts:
-    """The counts of the acting person's panel. Two queries (one without an organization)."""
+    """The counts of the acting person's panel. One query (none without an organization), and
+    the unread count as the header keeps it (``unread_notifications``)."""
     receives = sends = False
     if organization is not None:
         receives = organization.receives_referrals and user_has_org_perm(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
@@ -87,12 +87,16 @@ def referral_inbox_counts_kept(
         return dict.fromkeys(INBOX_TABS, 0)
     changed = referrals_changed_stamp(organization.network_id, agency=organization)
     key = f"inbox-counts:{organization.pk}:{changed}:{now.isoformat()}"
-    counts = cache.get(key)
-    if counts is None:
-        counts = referral_inbox_counts(
-            user=user, organization=organization, now=now, checker=checker
-        )
-        cache.set(key, counts, INBOX_COUNTS_KEPT_SECONDS)
+    counts = cast(
+        dict[str, int],
+        cache.get_or_set(
+            key,
+            lambda: referral_inbox_counts(
+                user=user, organization=organization, now=now, checker=checker
+            ),
+            INBOX_COUNTS_KEPT_SECONDS,
+        ),
+    )
     return dict(counts)
 
 

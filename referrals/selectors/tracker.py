@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
@@ -142,11 +142,7 @@ def referrals_sent_count_kept(
     sql, params = referrals.order_by().values("pk").query.sql_with_params()
     digest = hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
     key = f"tracker-count:{organization.pk}:{changed}:{digest}"
-    count = cache.get(key)
-    if count is None:
-        count = referrals.count()
-        cache.set(key, count, SENT_COUNT_KEPT_SECONDS)
-    return int(count)
+    return cast(int, cache.get_or_set(key, referrals.count, SENT_COUNT_KEPT_SECONDS))
 
 
 def agencies_referred_to(
@@ -158,10 +154,12 @@ def agencies_referred_to(
     it sent changes (``changed``: ``referrals_sent_changed``); their names and whether they are
     still active and visible are read each time, by primary key."""
     key = f"tracker-agencies:{organization.pk}:{changed}"
-    referred = cache.get(key)
-    if referred is None:
-        referred = list(agency_ids_referred_to(organization))
-        cache.set(key, referred, SENT_COUNT_KEPT_SECONDS)
+    referred = cast(
+        list[int],
+        cache.get_or_set(
+            key, lambda: agency_ids_referred_to(organization), SENT_COUNT_KEPT_SECONDS
+        ),
+    )
     return agencies.filter(pk__in=referred).order_by("name")
 
 

@@ -90,7 +90,8 @@ def referral_tracker(request: TenantRequest) -> HttpResponse:
     )
     page_number = request.POST.get("page") if request.method == "POST" else None
     paginator = Paginator(referrals, PAGE_SIZE)
-    changed = referrals_sent_changed(clinic)  # what the cache keeps for the clinic is kept under
+    # The stamp the clinic's count and agency list are kept under, read once for both.
+    changed = referrals_sent_changed(clinic)
     if not client_text and not client_id:  # a client's name or id is never a cache key
         count = referrals_sent_count_kept(referrals, organization=clinic, changed=changed)
         paginator = CountedPaginator(referrals, PAGE_SIZE, count=count)
