@@ -319,6 +319,16 @@ class Referral(models.Model):
             # The tracker's agency filter: the agencies a clinic referred to, a probe each
             # (referrals.selectors.tracker.agencies_referred_to).
             models.Index(fields=["sender", "agency"], name="referral_sender_agency"),
+            # The tracker's count of a filter (``referrals_sent_count_kept``): every column its
+            # filters read (status, need, agency, overdue, sent dates), so PostgreSQL counts a
+            # clinic's referrals from the index alone rather than from the wide table (a status
+            # or need filter over 100,000 referrals: 46 -> 11-16 ms).
+            models.Index(
+                fields=["sender", "status"],
+                include=["sent_at", "agency", "categories", "response_due_at", "outcome_due_at"],
+                condition=Q(sent_at__isnull=False),
+                name="referral_sent_counts",
+            ),
             # The agency's inbox, a page at any depth read from an index alone: by due date
             # both ways (``referrals.selectors.inbox``), and the closed ones by closing date
             # (the other way round is this one read backwards). PostgreSQL only: SQLite

@@ -138,7 +138,7 @@ def referrals_sent_count_kept(
     counts it once. The key is the counting query itself (its SQL and parameters, the overdue
     filter's minute among them), so a filter added to ``referrals_sent`` is part of it without
     being named here. A category filter reads every referral the clinic sent, a status filter
-    most of them."""
+    most of them: PostgreSQL counts them from the index ``referral_sent_counts`` alone."""
     sql, params = referrals.order_by().values("pk").query.sql_with_params()
     digest = hashlib.sha256(repr((sql, params)).encode()).hexdigest()[:32]
     key = f"tracker-count:{organization.pk}:{changed}:{digest}"

