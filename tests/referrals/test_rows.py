@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import translation
 from django.utils.formats import date_format
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.timezone import localtime
@@ -30,16 +31,43 @@ def test_a_field_is_escaped_unless_it_is_html_already():
     assert row == "<td>&lt;b&gt;</td><td><i>x</i></td><td>7</td>"
 
 
-def test_times_write_what_the_date_filter_writes_in_the_zone():
+@pytest.mark.parametrize(
+    "value", ["O'Brien & <Sons>", '"quoted"', "plain", "", 0, 12345, SafeString("<i>&amp;</i>")]
+)
+def test_a_field_is_written_as_conditional_escape_writes_it(value):
+    assert row_format("{v}", v=value) == str(conditional_escape(value))
+
+
+# Fixed moments: before and after noon, midnight, noon, a day of the month with one digit and
+# two, the hour the clocks go forward in Los Angeles.
+MOMENTS = [
+    datetime(2026, 3, 8, 10, 30, tzinfo=UTC),  # 03:30 in Los Angeles, the clocks just moved
+    datetime(2026, 3, 8, 9, 59, tzinfo=UTC),  # 01:59, before they moved
+    datetime(2026, 12, 24, 8, 0, tzinfo=UTC),  # midnight
+    datetime(2026, 12, 24, 20, 0, tzinfo=UTC),  # noon
+    datetime(2026, 7, 1, 23, 5, tzinfo=UTC),  # 16:05
+]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_times_write_what_the_date_filter_writes_in_the_zone(language):
+    """Times splits the language's format once (Spanish's has escaped letters: "j \\d\\e F"),
+    then writes each value as Django's ``date_format`` does."""
     zone = ZoneInfo("America/Los_Angeles")
-    moment = datetime(2026, 3, 8, 10, 30, tzinfo=UTC)  # 03:30 in Los Angeles
-    times = Times(zone)
-    local = localtime(moment, zone)
-    assert times.text(moment) == date_format(local, "DATETIME_FORMAT")
-    assert times.html(moment) == (
-        f'<time datetime="{local.isoformat()}">{date_format(local, "DATETIME_FORMAT")}</time>'
-    )
-    assert local.isoformat() == "2026-03-08T03:30:00-07:00"
+    with translation.override(language):
+        times = Times(zone)
+        for moment in MOMENTS:
+            local = localtime(moment, zone)
+            assert times.text(moment) == date_format(local, "DATETIME_FORMAT")
+            assert times.html(moment) == (
+                f'<time datetime="{local.isoformat()}">{date_format(local, "DATETIME_FORMAT")}'
+                "</time>"
+            )
+    assert localtime(MOMENTS[0], zone).isoformat() == "2026-03-08T03:30:00-07:00"
+    with translation.override("es"):
+        assert Times(zone).text(MOMENTS[3]) == "24 de diciembre de 2026, 12:00 p.m."
+    with translation.override("en"):
+        assert Times(zone).text(MOMENTS[2]) == "Dec 24, 2026, 12:00 AM"
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
