@@ -114,6 +114,10 @@ INSTALLED_APPS = [
     "csp",
 ]
 
+# The widgets every form draws written in Python, the same HTML as their templates
+# (cms/form_renderer.py).
+FORM_RENDERER = "cms.form_renderer.WidgetRenderer"
+
 MIDDLEWARE = [
     # First: every response carries a request id, and every log line of the request names it.
     "cms.request_id.RequestIdMiddleware",
