@@ -59,7 +59,7 @@ class WidgetRenderer(DjangoTemplates):
         if write is not None:
             try:
                 return write(context["widget"]).strip()
-            except _Unexpected:
+            except (_Unexpected, KeyError):  # KeyError: a widget whose context lacks a key
                 pass
         return super().render(template_name, context, request)  # type: ignore[arg-type]
 

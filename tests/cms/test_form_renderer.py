@@ -132,6 +132,17 @@ def test_what_a_writer_does_not_know_is_drawn_by_the_template(widget, value, att
     assert widget.render("field", value, attrs=attrs, renderer=WidgetRenderer()) == expected
 
 
+def test_a_widget_context_without_a_key_is_drawn_by_the_template():
+    class Typeless(forms.TextInput):
+        def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+            context = super().get_context(name, value, attrs)
+            del context["widget"]["type"]
+            return context
+
+    expected = Typeless().render("field", "x", renderer=DjangoTemplates())
+    assert Typeless().render("field", "x", renderer=WidgetRenderer()) == expected
+
+
 def test_other_templates_are_djangos():
     form = forms.Form()
     assert str(form.render(renderer=WidgetRenderer())) == str(
