@@ -292,19 +292,19 @@ def test_a_filters_count_is_kept_until_a_referral_of_the_clinic_changes(client, 
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({}, 3),
         ({"statuses": ["accepted", "completed"]}, 1),
         ({"category": "housing-instability"}, 1),
         ({"overdue": True}, 1),
-        ({"sent_from": 30, "sent_to": 0}, 3),  # days ago
         ({"statuses": ["requested"], "category": "food-insecurity", "overdue": True}, 1),
     ],
-    ids=["none", "statuses", "need", "overdue", "dates", "all"],
+    ids=["statuses", "need", "overdue", "all"],
 )
 def test_a_filters_count_reads_the_count_index_alone(loop, sent, filters, expected):
-    """A filter's count is an index-only scan of ``referral_sent_counts``: every column a
-    filter reads is in it, so PostgreSQL never reads the wide referral rows to count (a status
-    or need filter over 100,000 referrals: 46 ms from the table, 11-16 ms from the index)."""
+    """A filter on a status, a need or the due dates is counted by an index-only scan of
+    ``referral_sent_counts``, which holds every column a filter reads: PostgreSQL never reads
+    the wide referral rows to count (over 100,000 referrals: 46 ms from the table, 11-16 ms from
+    the index). No filter, or sent dates alone, are counted from the newest-first index (sender,
+    sent_at, id) as well, which PostgreSQL may prefer: not asserted here."""
     from referrals.selectors.tracker import referrals_sent
 
     now = timezone.now()
