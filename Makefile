@@ -103,6 +103,22 @@ k8s-check: venv
 prod-smoke: venv
 	$(BIN)/python -m prod.smoke
 
+## The same smoke with gunicorn, the workers, beat and migrate as containers of the image
+## (deploy/Containerfile, built here with podman, a Debian package). PYTHON_IMAGE is the base;
+## where no container registry is reachable, prod/base_image.sh builds a stand-in from Debian's
+## packages: `make prod-smoke-image PYTHON_IMAGE=localhost/debian-python:3.11`.
+IMAGE ?= localhost/handoff:smoke
+BACKUP_IMAGE ?= localhost/handoff-backup:smoke
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/prod/containers.conf
+PODMAN_BUILD := $(PODMAN_ENV) podman build --network=host --format docker \
+	--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f deploy/Containerfile
+.PHONY: prod-smoke-image
+prod-smoke-image: venv
+	$(PODMAN_BUILD) --target app -t $(IMAGE) .
+	$(PODMAN_BUILD) --target backup -t $(BACKUP_IMAGE) .
+	$(PODMAN_ENV) $(BIN)/python -m prod.smoke --image $(IMAGE) --backup-image $(BACKUP_IMAGE)
+
 ## Benchmarks (figures, not pass/fail tests): the HSDS directory import on SQLite and PostgreSQL,
 ## directory search, the referral loop and the portal pages on PostgreSQL (the pages with Redis).
 BENCH_SERVICES ?= 20000

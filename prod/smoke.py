@@ -2,6 +2,13 @@
 faults injected, and every promise counted afterwards.
 
     .venv/bin/python -m prod.smoke [--workdir /tmp/handoff-prod-smoke] [--keep]
+        [--image IMAGE [--backup-image IMAGE]]
+
+``--image`` (``make prod-smoke-image``): the same run with gunicorn, the workers, beat and
+``migrate`` as containers of an image built from deploy/Containerfile (podman), not processes of
+this checkout: what the image holds (its packages from the lock file, the Spanish catalogue,
+the static files collected into it, its unprivileged user) is then what is proven.
+``--backup-image``: the backup and the restore run from the Containerfile's ``backup`` stage.
 
 Two of everything (``prod.stack``): nginx terminating TLS in front of two gunicorn instances,
 two Celery workers and one beat, on a PostgreSQL cluster and a Redis of the smoke's own, media on
@@ -59,7 +66,16 @@ from django_otp.oath import totp
 
 from prod.browser import Person
 from prod.sink import SmtpSink
-from prod.stack import ROOT, WRK_PATHS_SCRIPT, Stack, StackOptions, json_lines, log_lines
+from prod.stack import (
+    ROOT,
+    WRK_PATHS_SCRIPT,
+    ContainerService,
+    Stack,
+    StackError,
+    StackOptions,
+    json_lines,
+    log_lines,
+)
 
 PASSWORD = "handoff-demo"  # noqa: S105 — the demo's, seeded with the dev settings
 CLINIC_STAFF = "hum-clinic-staff"
@@ -158,6 +174,48 @@ def front_door(stack: Stack, report: Report) -> None:
         and '<html lang="es"' in spanish.text
         and "Buscar" in spanish.text,
         f"the search page in Spanish ({spanish.status_code}, lang=es, “Buscar”)",
+    )
+
+
+def image_processes(stack: Stack, report: Report, image: str) -> None:
+    """With ``--image``: the app processes are the image's, as its own unprivileged user, who
+    may write its data directory and nothing of the application."""
+    web = stack.services["web-1"]
+    if not isinstance(web, ContainerService):
+        raise StackError("web-1 is not a container of the image")
+    checks = stack.container_exec(
+        web,
+        [
+            "sh",
+            "-c",
+            'echo "$(id -u) $(pwd)"; test ! -w /app && test ! -w /app/static'
+            ' && test -w "$HANDOFF_VAR_DIR" && test -f locale/es/LC_MESSAGES/django.mo'
+            " && echo checked",
+        ],
+    )
+    user, _, rest = checks.stdout.partition(" ")
+    report.check(
+        checks.returncode == 0 and user == "10001" and rest.split() == ["/app", "checked"],
+        f"the app runs from the image, as uid {user or '?'} in {rest.split()[:1]}: it cannot "
+        "write the application or its static files, only its data directory; the Spanish "
+        "catalogue is in the image",
+    )
+    # The image's own HEALTHCHECK command, run in the web container (gunicorn listens on the
+    # smoke's port there, which HANDOFF_HEALTHCHECK_URL tells the check).
+    inspected = subprocess.run(  # noqa: S603
+        [web.tool, "image", "inspect", "--format", "{{json .Config.Healthcheck}}", image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    test = (json.loads(inspected.stdout or "null") or {}).get("Test") or []
+    bind = web.argv[web.argv.index("--bind") + 1]
+    health = stack.container_exec(
+        web, test[1:], env={"HANDOFF_HEALTHCHECK_URL": f"http://{bind}/healthz"}
+    )
+    report.check(
+        test[:1] == ["CMD"] and health.returncode == 0,
+        f"the image's HEALTHCHECK ({' '.join(test[1:3])} …) passes in the web container",
     )
 
 
@@ -699,12 +757,30 @@ def logs_checked(stack: Stack, report: Report, client: SmokeClient) -> None:
 
 
 # --- 6. backup and restore --------------------------------------------------------------------
-def backup_restored(stack: Stack, report: Report) -> None:
-    backups = stack.workdir / "backups"
+def backup_restored(stack: Stack, report: Report, backup_image: str | None = None) -> None:
+    """deploy/backup.sh, then deploy/restore.sh into an empty database: from this checkout, or
+    with ``backup_image`` as the backup job runs them (the image's ``backup`` stage, with its
+    own PostgreSQL client tools), writing into the data directory its user may write."""
+
+    def script(name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        if backup_image:
+            return stack.image_command(
+                name, [f"deploy/{name}.sh", *args], image=backup_image, env=env
+            )
+        return subprocess.run(  # noqa: S603
+            [BASH, str(ROOT / "deploy" / f"{name}.sh"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    if backup_image:
+        backups = Path(stack.env["HANDOFF_VAR_DIR"]) / "backups"
+        report.say(f"backup and restore with the image {backup_image}")
+    else:
+        backups = stack.workdir / "backups"
     env = {**stack.env, "BACKUP_DIR": str(backups)}
-    backup = subprocess.run(  # noqa: S603
-        [BASH, str(ROOT / "deploy" / "backup.sh")], env=env, capture_output=True, text=True
-    )
+    backup = script("backup", env=env)
     if not report.check(
         backup.returncode == 0,
         f"deploy/backup.sh: {backup.stdout.strip()[-300:] or backup.stderr[-300:]}",
@@ -723,12 +799,7 @@ def backup_restored(stack: Stack, report: Report) -> None:
             ).fetchall()
         }
     restored_url = stack.env["DATABASE_URL"].rsplit("/", 1)[0] + "/handoff_restored"
-    restore = subprocess.run(  # noqa: S603
-        [BASH, str(ROOT / "deploy" / "restore.sh"), str(made[-1])],
-        env={**env, "DATABASE_URL": restored_url},
-        capture_output=True,
-        text=True,
-    )
+    restore = script("restore", str(made[-1]), env={**env, "DATABASE_URL": restored_url})
     if not report.check(
         restore.returncode == 0,
         "deploy/restore.sh into an empty database: "
@@ -756,7 +827,7 @@ def backup_restored(stack: Stack, report: Report) -> None:
 
 
 # --- the run ----------------------------------------------------------------------------------
-def smoke(workdir: Path) -> Report:
+def smoke(workdir: Path, image: str | None = None, backup_image: str | None = None) -> Report:
     report = Report()
     client = SmokeClient.make()
     options = StackOptions(
@@ -772,6 +843,7 @@ def smoke(workdir: Path) -> Report:
             "HANDOFF_OUTBOX_CLAIM_LAPSE_SECONDS": "60",
             "GUNICORN_TIMEOUT": "30",
         },
+        image=image,
     )
     # A slow mail server (0.3 s a recipient), so that a worker is killed mid-conversation.
     with SmtpSink(delay=0.3) as sink:
@@ -781,6 +853,8 @@ def smoke(workdir: Path) -> Report:
             report.say("seeding the demo networks (dev settings; production refuses demo data)")
             stack.manage("seed_demo", "--port", str(stack.https_port), settings="cms.settings.dev")
             stack.serve()
+            if image:
+                image_processes(stack, report, image)
             front_door(stack, report)
             client_id = referral_loop(stack, report, client)
             network_admin(stack, report)
@@ -790,7 +864,7 @@ def smoke(workdir: Path) -> Report:
             notifications_counted(stack, report, sink)
             nothing_lost(stack, report, sent, client_id)
             one_beat(stack, report)
-            backup_restored(stack, report)
+            backup_restored(stack, report, backup_image)
         report.check(
             all(stack.stopped_cleanly.values()),
             f"everything stopped cleanly on SIGTERM: {stack.stopped_cleanly}",
@@ -807,10 +881,20 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "handoff-prod-smoke"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--image",
+        help="run gunicorn, the workers, beat and migrate from this image of deploy/Containerfile "
+        "(podman), not from this checkout",
+    )
+    parser.add_argument(
+        "--backup-image",
+        help="run deploy/backup.sh and restore.sh from this image (the Containerfile's backup "
+        "stage), not from this checkout",
+    )
     args = parser.parse_args(argv)
     # A stopped run still stops every server it started (the stack's exit runs on SystemExit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    report = smoke(args.workdir)
+    report = smoke(args.workdir, image=args.image, backup_image=args.backup_image)
     if not args.keep and not report.failures:
         shutil.rmtree(args.workdir, ignore_errors=True)
     if report.failures:

@@ -30,6 +30,11 @@ Interface:
   ``redis``, ``logs_dir``.
 * ``Stack.__exit__``: stops everything with SIGTERM (then SIGKILL after a grace period) and
   records in ``stopped_cleanly`` which processes exited on the signal alone.
+* ``StackOptions.image``: run gunicorn, the workers, beat and ``migrate`` from that container
+  image (deploy/Containerfile) instead of this checkout, each process a container on the host's
+  network (podman, or ``container_tool``), as its own unprivileged user, with the stack's data
+  directory mounted; the static files are the image's own. Faults reach the containers
+  (``podman kill``), and stopping them is ``podman stop``: SIGTERM, as an orchestrator sends.
 """
 
 from __future__ import annotations
@@ -52,6 +57,33 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# deploy/Containerfile's user, who owns only the data directory.
+IMAGE_UID = 10001
+# What a container of the image is given of the stack's environment (StackOptions.image).
+APP_VARIABLES = (
+    "DJANGO_",
+    "DATABASE_",
+    "REDIS_",
+    "CELERY_",
+    "AWS_",
+    "EMAIL_",
+    "HANDOFF_",
+    "GUNICORN_",
+    "SENTRY_",
+    "LOG_",
+    "ELASTICSEARCH_",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_",
+    "WAGTAILADMIN_",
+    "FORWARDED_",
+    "SECURE_",
+    "MEDIA_ROOT",
+    "PRIVATE_ROOT",
+    "PYTHONUNBUFFERED",
+    "BACKUP_DIR",
+    "PG_RESTORE_OPTIONS",
+)
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "handoff.conf.template"
 HOST = "127.0.0.1"
 # wrk's script for both loads (the smoke's, bench/http_load.py's): each request the next path.
@@ -105,6 +137,8 @@ class StackOptions:
     smtp_port: int | None = None  # the SMTP server mail goes to (prod.sink); None: nowhere
     extra_env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
+    image: str | None = None  # the app processes from this container image (see above)
+    container_tool: str = "podman"
 
 
 def run_as_postgres() -> list[str]:
@@ -251,6 +285,105 @@ class Service:
             return False
 
 
+def container_name(name: str) -> str:
+    return f"handoff-stack-{os.getpid()}-{name}"
+
+
+def container_run_argv(
+    *, tool: str, name: str, image: str, volume: Path, keys: Sequence[str], argv: Sequence[str]
+) -> list[str]:
+    """``podman run`` of ``argv`` in ``image``: on the host's network (the stack's servers
+    listen on 127.0.0.1), the data directory mounted at its own path, the variables ``keys``
+    passed from the caller's environment, removed when it exits."""
+    return [
+        tool,
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--network=host",
+        # The orchestrator's health checks are not podman's to run here (that needs systemd):
+        # the smoke probes /healthz and /readyz itself and runs the image's check by hand.
+        "--no-healthcheck",
+        "--volume",
+        f"{volume}:{volume}",
+        *(part for key in keys for part in ("--env", key)),
+        image,
+        *argv,
+    ]
+
+
+class ContainerService(Service):
+    """A process of the stack run as a container of the application image, on the host's
+    network, with the stack's data directory mounted at the same path. ``argv`` is the command
+    inside the image; ``env`` passes only the application's variables (``keys``)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str],
+        log: Path,
+        image: str,
+        tool: str,
+        keys: Sequence[str],
+        volume: Path,
+    ) -> None:
+        self.container = container_name(name)
+        self.tool = tool
+        command = container_run_argv(
+            tool=tool, name=self.container, image=image, volume=volume, keys=keys, argv=argv
+        )
+        super().__init__(name, command, env=env, log=log)
+
+    def _spawn(self) -> None:
+        # A container killed a moment ago may still be being removed: its name must be free.
+        subprocess.run(  # noqa: S603
+            [self.tool, "rm", "--force", "--ignore", self.container],
+            capture_output=True,
+            check=False,
+        )
+        super()._spawn()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to every process of the container at once, as to a process group on the
+        host (a Celery worker's pool children too): its first process leads the group its
+        children are in. (``podman kill`` signals the first process alone; the client of
+        ``podman run`` cannot pass SIGKILL on.)"""
+        if not self.alive:
+            return
+        found = subprocess.run(  # noqa: S603
+            [self.tool, "inspect", "--format", "{{.State.Pid}}", self.container],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        pid = int(found.stdout.strip() or 0)
+        if pid > 0:
+            os.killpg(pid, sig)
+
+    def stop(self, grace: float = 20) -> bool:
+        """``podman stop``: SIGTERM, then SIGKILL after ``grace`` seconds; whether the container
+        exited on SIGTERM alone (a SIGKILL shows as the exit status 137)."""
+        with self._lock:
+            self.wanted = False
+        if self.process is None or self.process.poll() is not None:
+            return True
+        subprocess.run(  # noqa: S603
+            [self.tool, "stop", "--time", str(int(grace)), self.container],
+            capture_output=True,
+            check=False,
+        )
+        try:
+            code = self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            return False
+        return code != 128 + signal.SIGKILL
+
+
 class Supervisor(threading.Thread):
     """Starts again every wanted service that exited (a second after), like a restart policy."""
 
@@ -377,8 +510,12 @@ class Stack:
         try:
             self._start_infrastructure()
             self.say("migrate (production settings), before any process starts")
-            self.manage("migrate", "--noinput", "-v0")
-            self.manage("collectstatic", "--noinput", "-v0")
+            if self.options.image:
+                self.say(f"the app processes from the image {self.options.image}")
+                self.image_run("migrate", ["python", "manage.py", "migrate", "--noinput", "-v0"])
+            else:
+                self.manage("migrate", "--noinput", "-v0")
+                self.manage("collectstatic", "--noinput", "-v0")
         except BaseException:
             self.close()
             raise
@@ -469,7 +606,6 @@ class Stack:
                 "REDIS_URL": f"{redis_base}/0",
                 "CELERY_BROKER_URL": f"{redis_base}/1",
                 "HANDOFF_VAR_DIR": str(var),
-                "STATIC_ROOT": str(self.workdir / "static"),
                 "MEDIA_ROOT": str(var / "media"),
                 "PRIVATE_ROOT": str(var / "private"),
                 "HANDOFF_TRUSTED_PROXIES": HOST,
@@ -487,8 +623,64 @@ class Stack:
                     "EMAIL_PORT": str(self.options.smtp_port),
                 }
             )
+        if self.options.image:
+            # The image's processes run as its own user (uid 10001), which owns only its data
+            # directory; the static files are those collected into the image.
+            self._image_volume_own(var)
+        else:
+            env["STATIC_ROOT"] = str(self.workdir / "static")
         env.update(self.options.extra_env)
         return env
+
+    @staticmethod
+    def _image_volume_own(var: Path) -> None:
+        for path in [var, *var.rglob("*")]:
+            os.chown(path, IMAGE_UID, IMAGE_UID)
+
+    def app_keys(self) -> list[str]:
+        """The variables a container of the image is given: the application's settings, not
+        this machine's environment (its PATH, HOME...)."""
+        return sorted(key for key in self.env if key.startswith(APP_VARIABLES))
+
+    def image_command(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        image: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a one-off command in a container of ``image`` (the stack's by default), with
+        the stack's environment or ``env``, the data directory mounted; its output."""
+        image = image or self.options.image
+        if image is None:
+            raise StackError("no image to run in (StackOptions.image)")
+        env = env if env is not None else self.env
+        volume = Path(self.env["HANDOFF_VAR_DIR"])
+        self._image_volume_own(volume)
+        keys = sorted(key for key in env if key.startswith(APP_VARIABLES))
+        return subprocess.run(  # noqa: S603
+            container_run_argv(
+                tool=self.options.container_tool,
+                name=container_name(name),
+                image=image,
+                volume=volume,
+                keys=keys,
+                argv=argv,
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    def image_run(self, name: str, argv: Sequence[str]) -> None:
+        """Run a one-off command in a container of the image (``migrate``, as the release
+        job does); StackError unless it exits 0."""
+        result = self.image_command(name, argv)
+        if result.returncode != 0:
+            raise StackError(
+                f"{name} in the image failed ({result.returncode}):\n{result.stderr[-3000:]}"
+            )
 
     def _object_storage_start(self) -> None:
         self.s3_port = self.port_take()
@@ -557,14 +749,14 @@ class Stack:
     # --- serve ----------------------------------------------------------------------------------
     def serve(self) -> None:
         """Start the app processes and the proxy; return when /readyz answers through it."""
+        if self.options.image:
+            self._image_volume_own(Path(self.env["HANDOFF_VAR_DIR"]))
         web_ports = [self.port_take() for _ in range(self.options.web_instances)]
         for number, port in enumerate(web_ports, start=1):
             self._add(
                 f"web-{number}",
                 [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
+                    *self._program("gunicorn"),
                     "-c",
                     "deploy/gunicorn.conf.py",
                     "--bind",
@@ -575,9 +767,7 @@ class Stack:
             self._add(
                 f"worker-{number}",
                 [
-                    sys.executable,
-                    "-m",
-                    "celery",
+                    *self._program("celery"),
                     "-A",
                     "cms",
                     "worker",
@@ -595,9 +785,7 @@ class Stack:
             self._add(
                 "beat",
                 [
-                    sys.executable,
-                    "-m",
-                    "celery",
+                    *self._program("celery"),
                     "-A",
                     "cms",
                     "beat",
@@ -606,7 +794,8 @@ class Stack:
                     "--scheduler",
                     "django_celery_beat.schedulers:DatabaseScheduler",
                     "--pidfile",
-                    str(self.workdir / "beat.pid"),
+                    # In the data directory: the image's user may write nowhere else.
+                    str(Path(self.env["HANDOFF_VAR_DIR"]) / "beat.pid"),
                 ],
             )
         site = self.workdir / "nginx-site.conf"
@@ -650,8 +839,41 @@ class Stack:
             f" {'one beat' if self.options.beat else 'no beat'}, nginx (TLS)"
         )
 
+    def container_exec(
+        self, service: Service, argv: Sequence[str], env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside a running container of the image (``podman exec``), with the
+        variables ``env`` added."""
+        if not isinstance(service, ContainerService):
+            raise StackError(f"{service.name} is not a container")
+        variables = [f"--env={key}={value}" for key, value in (env or {}).items()]
+        return subprocess.run(  # noqa: S603
+            [service.tool, "exec", *variables, service.container, *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def _program(self, name: str) -> list[str]:
+        """How to start gunicorn or celery: this checkout's Python, or the image's command."""
+        return [name] if self.options.image else [sys.executable, "-m", name]
+
     def _add(self, name: str, argv: Sequence[str]) -> Service:
-        service = Service(name, argv, env=self.env, log=self.logs_dir / f"{name}.log")
+        log = self.logs_dir / f"{name}.log"
+        service: Service
+        if self.options.image and name != "nginx":
+            service = ContainerService(
+                name,
+                argv,
+                env=self.env,
+                log=log,
+                image=self.options.image,
+                tool=self.options.container_tool,
+                keys=self.app_keys(),
+                volume=Path(self.env["HANDOFF_VAR_DIR"]),
+            )
+        else:
+            service = Service(name, argv, env=self.env, log=log)
         self.services[name] = service
         return service
 

@@ -1,8 +1,10 @@
 """deploy/Containerfile and the lock files: the image holds the whole application (every package,
 the Spanish catalogue) and exactly the locked, hashed dependencies.
 
-No container engine runs here: the files are read and their properties asserted. The lock check
-(`make lock-check`, requirements/check_lock.py) is tested on small made-up projects.
+The files are read and their properties asserted here; the image itself is built and run by
+`make prod-smoke-image` (podman: the whole production smoke with the app processes as its
+containers). The lock check (`make lock-check`, requirements/check_lock.py) is tested on small
+made-up projects.
 """
 
 import fnmatch
