@@ -33,8 +33,9 @@ Interface:
 * ``StackOptions.image``: run gunicorn, the workers, beat and ``migrate`` from that container
   image (deploy/Containerfile) instead of this checkout, each process a container on the host's
   network (podman, or ``container_tool``), as its own unprivileged user, with the stack's data
-  directory mounted; the static files are the image's own. Faults reach the containers
-  (``podman kill``), and stopping them is ``podman stop``: SIGTERM, as an orchestrator sends.
+  directory mounted; the static files are the image's own. A kill reaches every process of a
+  container at once (its process group, from the host), and stopping one is ``podman stop``:
+  SIGTERM, as an orchestrator sends.
 """
 
 from __future__ import annotations
@@ -637,10 +638,12 @@ class Stack:
         for path in [var, *var.rglob("*")]:
             os.chown(path, IMAGE_UID, IMAGE_UID)
 
-    def app_keys(self) -> list[str]:
-        """The variables a container of the image is given: the application's settings, not
-        this machine's environment (its PATH, HOME...)."""
-        return sorted(key for key in self.env if key.startswith(APP_VARIABLES))
+    def app_keys(self, env: dict[str, str] | None = None) -> list[str]:
+        """The variables a container of the image is given (of ``env``, the stack's by
+        default): the application's settings, not this machine's environment (PATH, HOME...)."""
+        return sorted(
+            key for key in (self.env if env is None else env) if key.startswith(APP_VARIABLES)
+        )
 
     def image_command(
         self,
@@ -658,14 +661,13 @@ class Stack:
         env = env if env is not None else self.env
         volume = Path(self.env["HANDOFF_VAR_DIR"])
         self._image_volume_own(volume)
-        keys = sorted(key for key in env if key.startswith(APP_VARIABLES))
         return subprocess.run(  # noqa: S603
             container_run_argv(
                 tool=self.options.container_tool,
                 name=container_name(name),
                 image=image,
                 volume=volume,
-                keys=keys,
+                keys=self.app_keys(env),
                 argv=argv,
             ),
             env=env,
