@@ -106,11 +106,13 @@ prod-smoke: venv
 ## The same smoke with gunicorn, the workers, beat and migrate as containers of the image
 ## (deploy/Containerfile, built here with podman, a Debian package). PYTHON_IMAGE is the base;
 ## where no container registry is reachable, prod/base_image.sh builds a stand-in from Debian's
-## packages: `make prod-smoke-image PYTHON_IMAGE=localhost/debian-python:3.11`.
+## packages: `make prod-smoke-image PYTHON_IMAGE=localhost/debian-python:3.11`. PODMAN_CONF:
+## podman's settings (prod/containers.conf suits a machine like this one, itself a container).
 IMAGE ?= localhost/handoff:smoke
 BACKUP_IMAGE ?= localhost/handoff-backup:smoke
 PYTHON_IMAGE ?= python:3.11-slim-bookworm
-PODMAN_ENV := CONTAINERS_CONF=$(CURDIR)/prod/containers.conf
+PODMAN_CONF ?= $(CURDIR)/prod/containers.conf
+PODMAN_ENV := CONTAINERS_CONF=$(PODMAN_CONF)
 PODMAN_BUILD := $(PODMAN_ENV) podman build --network=host --format docker \
 	--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -f deploy/Containerfile
 .PHONY: prod-smoke-image
