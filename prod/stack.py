@@ -624,17 +624,16 @@ class Stack:
                     "EMAIL_PORT": str(self.options.smtp_port),
                 }
             )
-        if self.options.image:
-            # The image's processes run as its own user (uid 10001), which owns only its data
-            # directory; the static files are those collected into the image.
-            self._image_volume_own(var)
-        else:
+        if not self.options.image:
+            # An image has its own static files, collected into it.
             env["STATIC_ROOT"] = str(self.workdir / "static")
         env.update(self.options.extra_env)
         return env
 
     @staticmethod
     def _image_volume_own(var: Path) -> None:
+        """Give the data directory to the image's user (uid 10001, who may write nothing
+        else), before containers start: what the host wrote there since is theirs too."""
         for path in [var, *var.rglob("*")]:
             os.chown(path, IMAGE_UID, IMAGE_UID)
 
