@@ -15,6 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.defaults import server_error as django_server_error
 
 RETRY_AFTER_SECONDS = 30
+# What a task retries on while the database is restarting or failing over: its work is lost
+# otherwise (an index refresh, a geocode, a document rebuild), since nothing queues it again.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
 # No template, translation or context processor: each could need the database that is down.
 UNAVAILABLE_PAGE = (
     '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -28,7 +31,7 @@ def database_unreachable(exc: BaseException | None) -> bool:
     """True when ``exc`` (or what caused it) says the database could not be reached or its
     connection broke, rather than that the code or the data is wrong."""
     while exc is not None:
-        if isinstance(exc, OperationalError | InterfaceError):
+        if isinstance(exc, DATABASE_UNREACHABLE):
             return True
         exc = exc.__cause__
     return False

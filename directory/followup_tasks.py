@@ -13,6 +13,7 @@ from celery import shared_task
 from wagtail.models import Page
 from wagtail.search.backends import get_search_backends
 
+from cms.errors import DATABASE_UNREACHABLE
 from network.models import Network
 
 from . import map_points
@@ -23,7 +24,7 @@ from .notifications import listing_verification_email
 
 @shared_task(
     name="directory.tasks.location_geocode",
-    autoretry_for=(GeocodingUnavailable,),
+    autoretry_for=(GeocodingUnavailable, *DATABASE_UNREACHABLE),
     retry_backoff=True,
     retry_kwargs={"max_retries": 10},
 )
@@ -44,7 +45,14 @@ def listing_verification_send(page_id: int, user_id: int) -> bool:
     return listing_verification_email(page_id=page_id, user_id=user_id)
 
 
-@shared_task(name="directory.tasks.pages_search_index")
+# Both rebuild from what is stored, so running again is safe; retried while the database is
+# unreachable.
+@shared_task(
+    name="directory.tasks.pages_search_index",
+    autoretry_for=DATABASE_UNREACHABLE,
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 10},
+)
 def pages_search_index(page_ids: list[int]) -> int:
     """Add pages created in bulk (which skipped per-save indexing) to Wagtail's search index."""
     count = 0
@@ -59,7 +67,9 @@ def pages_search_index(page_ids: list[int]) -> int:
     return count
 
 
-@shared_task
+@shared_task(
+    autoretry_for=DATABASE_UNREACHABLE, retry_backoff=True, retry_kwargs={"max_retries": 10}
+)
 def hsds_documents_rebuild(network_id: int) -> int:
     """Rebuild a network's stored HSDS documents (after a rename: its own taxonomies carry its
     name and slug); how many were written."""

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from cms.errors import DATABASE_UNREACHABLE
+
 from . import services
 from .backends import SearchBackendUnavailable
 
 
-@shared_task
+@shared_task(
+    autoretry_for=DATABASE_UNREACHABLE,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_kwargs={"max_retries": 12},
+)
 def search_documents_refresh(service_ids: list[int]) -> int:
-    """Rebuild these services' index rows, then send them to the other backends."""
+    """Rebuild these services' index rows, then send them to the other backends (retried
+    while the database is unreachable: nothing else would refresh them)."""
     report = services.search_documents_refresh(service_ids=service_ids)
     search_documents_push.delay(service_ids, report.removed_keys)
     return report.written
 
 
 @shared_task(
-    autoretry_for=(SearchBackendUnavailable,),
+    autoretry_for=(SearchBackendUnavailable, *DATABASE_UNREACHABLE),
     retry_backoff=True,
     retry_backoff_max=600,
     retry_kwargs={"max_retries": 12},

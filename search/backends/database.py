@@ -330,13 +330,16 @@ class SearchBackend(BaseSearchBackend):
             qs.annotate(score=score), by_distance=by_distance, query=query
         )
         facets = self._facets(counts, query, network)
+        # Read by key, not by row id: a refresh that committed since the ranking wrote the
+        # service's rows afresh (new ids, same keys); the page shows them as written now. A key
+        # is missing only if its service left the index meanwhile.
         found = {
-            row.pk: row
-            for row in SearchDocument.objects.filter(pk__in=[pk for pk, _s, _d in page]).defer(
+            row.key: row
+            for row in SearchDocument.objects.filter(key__in=[key for key, _s, _d in page]).defer(
                 "names", "body", "search_vector"
             )
         }
-        rows = [(found[pk], score_, miles_) for pk, score_, miles_ in page if pk in found]
+        rows = [(found[key], score_, miles_) for key, score_, miles_ in page if key in found]
         needles = needles_for(query_terms)
         hits = [
             hit_from_document(
@@ -367,11 +370,12 @@ class SearchBackend(BaseSearchBackend):
     @staticmethod
     def _evaluate(
         qs: QuerySet[Any], *, by_distance: bool, query: SearchQuery
-    ) -> tuple[int, list[tuple[str, str, int]], list[tuple[int, float, float | None]]]:
-        """Total, facet counts and one ranked page, evaluating the filters once.
+    ) -> tuple[int, list[tuple[str, str, int]], list[tuple[str, float, float | None]]]:
+        """Total, facet counts and one ranked page (document key, score, distance), evaluating
+        the filters once.
 
-        One statement: the matching rows (pk, score, distance) are materialized, then counted,
-        joined to their tags for the facets, and numbered in rank order for the page.
+        One statement: the matching rows (id, key, score, distance) are materialized, then
+        counted, joined to their tags for the facets, and numbered in rank order for the page.
         """
         inner = qs.order_by().values("pk", "score", "distance", "service_name", "key")
         sql, params = inner.query.sql_with_params()
@@ -387,28 +391,28 @@ class SearchBackend(BaseSearchBackend):
         statement = (
             f"WITH m AS MATERIALIZED ({sql}) "  # noqa: S608
             "SELECT 0 AS part, NULL AS kind, NULL AS value, COUNT(*) AS n, "
-            "CAST(NULL AS BIGINT) AS doc, CAST(NULL AS DOUBLE PRECISION) AS score, "
+            "CAST(NULL AS DOUBLE PRECISION) AS score, "
             "CAST(NULL AS DOUBLE PRECISION) AS distance FROM m "
             "UNION ALL "
-            f"SELECT 1, t.kind, t.value, COUNT(*), NULL, NULL, NULL FROM {tags} t "
+            f"SELECT 1, t.kind, t.value, COUNT(*), NULL, NULL FROM {tags} t "
             "JOIN m ON t.document_id = m.pk GROUP BY t.kind, t.value "
             "UNION ALL "
-            "SELECT 2, NULL, NULL, p.position, p.pk, p.score, p.distance FROM ("
-            f"SELECT pk, score, distance, ROW_NUMBER() OVER (ORDER BY {order}) AS position "
+            "SELECT 2, NULL, p.key, p.position, p.score, p.distance FROM ("
+            f"SELECT key, score, distance, ROW_NUMBER() OVER (ORDER BY {order}) AS position "
             "FROM m) p WHERE p.position > %s AND p.position <= %s"
         )
         total, counts, page = 0, [], []
         with connection.cursor() as cursor:
             cursor.execute(statement, [*params, first, last])
-            for part, kind, value, n, doc, score, miles in cursor.fetchall():
+            for part, kind, value, n, score, miles in cursor.fetchall():
                 if part == 0:
                     total = int(n)
                 elif part == 1:
                     counts.append((str(kind), str(value), int(n)))
                 else:
-                    page.append((int(n), int(doc), float(score), miles))
+                    page.append((int(n), str(value), float(score), miles))
         page.sort()
-        return total, counts, [(doc, score, miles) for _n, doc, score, miles in page]
+        return total, counts, [(key, score, miles) for _n, key, score, miles in page]
 
     def _facets(
         self, counts: list[tuple[str, str, int]], query: SearchQuery, network: Network

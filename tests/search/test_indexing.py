@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from demo.networks import directory_dataset
 from directory import services as directory_services
@@ -197,3 +198,65 @@ def test_search_reindex_of_one_network_sends_every_network_to_a_shared_index(
     Recording.reset()
     call_command("search_reindex", network=tenant_a.network.slug, stdout=StringIO())
     assert sorted(Recording.indexed) == sorted([documents(pantry)[0].key, documents(theirs)[0].key])
+
+
+@pytest.mark.django_db
+def test_a_refresh_between_ranking_and_reading_the_page_loses_no_hit(tenant_a, pantry):
+    """The page is ranked in one statement and its documents read in a second; a refresh of
+    a service on the page may commit in between (it writes its rows afresh). The hit is still
+    on the page, as the refresh wrote it."""
+    from search import services as search_services
+    from search.backends.database import SearchBackend as Database
+    from search.query import SearchQuery
+
+    ranked = Database._evaluate
+
+    def refreshed_meanwhile(*args, **kwargs):
+        found = ranked(*args, **kwargs)
+        directory_services.capacity_update(
+            service=pantry, status="waitlist", by=tenant_a.users["network_admin"]
+        )
+        search_services.search_documents_refresh(service_ids=[pantry.pk])
+        return found
+
+    before = documents(pantry)[0].pk
+    backend = Database({})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Database, "_evaluate", staticmethod(refreshed_meanwhile))
+        results = backend.search(
+            SearchQuery(text="pantry"), network=tenant_a.network, now=timezone.now()
+        )
+    assert documents(pantry)[0].pk != before  # the rows were written afresh
+    assert results.total == 1
+    assert [(hit.service_name, hit.capacity) for hit in results.hits] == [
+        ("Weekly Food Pantry", "waitlist")
+    ]
+
+
+@pytest.mark.django_db
+def test_a_refresh_that_meets_a_database_outage_runs_again(tenant_a, pantry):
+    """A refresh is queued once, when the change commits; if the database is unreachable when
+    a worker runs it, it is retried (with backoff) rather than dropped."""
+    from django.db import OperationalError
+
+    from search import services as search_services
+    from search import tasks
+
+    real = search_services.search_documents_refresh
+    calls: list[list[int]] = []
+
+    def down_once(*, service_ids):
+        calls.append(list(service_ids))
+        if len(calls) == 1:
+            raise OperationalError("connection failed: the server is starting up")
+        return real(service_ids=service_ids)
+
+    SearchDocument.objects.filter(service=pantry).delete()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search_services, "search_documents_refresh", down_once)
+        # (throw=False: an eager retry runs the task again at once, as a worker would later.)
+        outcome = tasks.search_documents_refresh.apply(args=[[pantry.pk]], throw=False)
+    assert calls == [[pantry.pk], [pantry.pk]]
+    assert outcome.successful()
+    assert outcome.result == 1
+    assert len(documents(pantry)) == 1
