@@ -273,7 +273,13 @@ def referral_send(clinic: Person, search_url: str, *, signed_form: bool = False)
         and (found := re.search(r'href="(/workspace/referrals/new/[^"]+)"', hit)) is not None
     ]
     if not refer:
-        raise AssertionError(f"no service of {FOOD_AGENCY} in the search for the client's needs")
+        shown = sorted(
+            {a.strip() for hit in hits for a in re.findall(r'class="hit-agency">([^<·]+)', hit)}
+        )
+        raise AssertionError(
+            f"no service of {FOOD_AGENCY} to refer to in the search for the client's needs "
+            f"({search.status}, {len(hits)} hits, of {shown})"
+        )
     page = clinic.get(refer[0])
     form = page.form(button="Send referral")
     if signed_form:
@@ -493,7 +499,7 @@ def sends_in_background(
             try:
                 sent.append(referral_send(clinic, search_url))
             except Exception as exc:  # a send refused during a fault is counted, not fatal
-                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                errors.append(f"{type(exc).__name__}: {exc}"[:400])
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
