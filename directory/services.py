@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +37,11 @@ from .map_points import address_fingerprint
 from .models import (
     AgencyPage,
     CapacityStatus,
+    DirectoryImport,
+    DirectoryImportStatus,
     DirectoryIndexPage,
+    FeedRun,
+    FeedRunStatus,
     GeocodeStatus,
     ListingEditorGroup,
     ListingField,
@@ -47,7 +53,7 @@ from .models import (
     ServicePage,
     SuggestionStatus,
 )
-from .selectors import listings_stale
+from .selectors import JOB_UNFINISHED, listings_stale
 from .tenancy import page_network
 from .verification_links import verification_token_read
 
@@ -336,3 +342,39 @@ def listing_suggestion_resolve(
         suggestion.resolved_by, suggestion.resolved_at = by, now or timezone.now()
     suggestion.save(update_fields=["status", "resolved_by", "resolved_at"])
     return suggestion
+
+
+def jobs_abandoned_close(*, now: datetime) -> int:
+    """Mark failed the imports and feed syncs still queued or running long after they were
+    asked for (``HSDS_IMPORT_STALE_MINUTES``, ``HSDS_FEED_STALE_MINUTES``); how many.
+
+    Their worker was lost (killed, out of memory, its machine gone) before it could record an
+    end: their transaction went with it, so nothing was written, and nothing else would ever end
+    them (a redelivered task leaves a running job alone). The admin then reads what happened
+    instead of a job that runs forever, and may try again."""
+    lost: list[tuple[Any, int, str, str]] = [
+        (
+            DirectoryImport.objects,
+            settings.HSDS_IMPORT_STALE_MINUTES,
+            DirectoryImportStatus.FAILED,
+            gettext(
+                "The import did not finish: the process running it was lost. Nothing was "
+                "imported; upload the file again."
+            ),
+        ),
+        (
+            FeedRun.objects,
+            settings.HSDS_FEED_STALE_MINUTES,
+            FeedRunStatus.FAILED,
+            gettext(
+                "The sync did not finish: the process running it was lost. Nothing was changed; "
+                "sync again, or wait for the next scheduled sync."
+            ),
+        ),
+    ]
+    return sum(
+        jobs.filter(
+            status__in=JOB_UNFINISHED, created_at__lt=now - timedelta(minutes=minutes)
+        ).update(status=failed, summary=summary, finished_at=now)
+        for jobs, minutes, failed, summary in lost
+    )

@@ -31,6 +31,13 @@ def listings_verification_request_all() -> int:
 
 
 @shared_task
+def jobs_abandoned_close() -> int:
+    """Every ten minutes: imports and feed syncs whose worker was lost are marked failed; how
+    many."""
+    return services.jobs_abandoned_close(now=timezone.now())
+
+
+@shared_task
 def directory_import_run(import_id: int) -> str:
     """Import an uploaded HSDS file; the status it ended in."""
     return import_jobs.directory_import_run(import_id=import_id).status

@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "directory.tasks.hsds_feeds_sync_due",
         "schedule": crontab(minute="*/10"),
     },
+    "directory-jobs-abandoned-close": {
+        "task": "directory.tasks.jobs_abandoned_close",
+        "schedule": crontab(minute="*/10"),
+    },
     "referrals-overdue-sweep": {
         "task": "referrals.tasks.referrals_overdue_sweep",
         "schedule": crontab(minute="*/15"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -112,3 +113,24 @@ def test_numbers_from_the_environment_are_checked(monkeypatch):
     monkeypatch.setenv("ELASTICSEARCH_TIMEOUT", "soon")
     with pytest.raises(ImproperlyConfigured, match="ELASTICSEARCH_TIMEOUT must be a number"):
         env_float("ELASTICSEARCH_TIMEOUT", 2.0)
+
+
+# What reads a variable: the settings' helpers (env_str, env_int…) and os.environ.
+VARIABLE_READ = re.compile(
+    r"\b(?:env_(?:str|int|bool|float|list)|environ\.get|getenv)\(\s*\"([A-Z][A-Z0-9_]+)\""
+)
+
+
+def test_every_variable_the_settings_read_is_documented():
+    sources = [
+        *sorted((ROOT / "cms" / "settings").glob("*.py")),
+        ROOT / "cms" / "object_storage.py",
+        ROOT / "cms" / "sentry.py",
+        ROOT / "deploy" / "gunicorn.conf.py",
+    ]
+    read = {name for path in sources for name in VARIABLE_READ.findall(path.read_text())}
+    documented = set(
+        re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "deploy" / "environment.md").read_text())
+    )
+    assert {"SECRET_KEY", "HSDS_FEED_STALE_MINUTES", "GUNICORN_WORKERS"} <= read
+    assert sorted(read - documented) == []

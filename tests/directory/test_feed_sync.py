@@ -20,6 +20,8 @@ from directory.hsds.importing import directory_import
 from directory.hsds.reading import read
 from directory.models import (
     AgencyPage,
+    DirectoryImport,
+    DirectoryImportStatus,
     FeedListing,
     FeedRun,
     FeedRunStatus,
@@ -432,3 +434,60 @@ def test_a_sync_unfinished_for_too_long_no_longer_blocks_the_next(tenant_a, sett
     stale = stuck.created_at + timedelta(minutes=settings.HSDS_FEED_STALE_MINUTES + 1)
     run = feed_runs.feed_run_create(feed=feed, trigger=FeedRunTrigger.MANUAL, by=None, now=stale)
     assert run.pk != stuck.pk
+
+
+@pytest.mark.django_db
+def test_imports_and_syncs_whose_worker_was_lost_are_marked_failed(tenant_a, settings):
+    """Every ten minutes beat asks: a job still queued or running past its stale time had its
+    worker die under it (its transaction went too); it is marked failed, with the reason, instead
+    of showing "running" forever. Younger and finished jobs are left alone."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.HSDS_IMPORT_STALE_MINUTES, settings.HSDS_FEED_STALE_MINUTES = 30, 60
+    with feed_served(FeedServer([feed_service(0)])) as server:
+        feed = feed_make(tenant_a, server)
+    sync = FeedRun.objects.create(feed=feed, trigger="schedule", status=FeedRunStatus.RUNNING)
+
+    def job(name: str, status: str) -> DirectoryImport:
+        return DirectoryImport.objects.create(
+            network=tenant_a.network,
+            original_name=name,
+            upload=SimpleUploadedFile(name, b"x"),
+            status=status,
+        )
+
+    running, queued, done, younger = (
+        job("running.zip", DirectoryImportStatus.RUNNING),
+        job("queued.zip", DirectoryImportStatus.QUEUED),
+        job("done.zip", DirectoryImportStatus.DONE),
+        job("younger.zip", DirectoryImportStatus.RUNNING),
+    )
+    start = sync.created_at
+    for made in (sync, running, queued, done):
+        type(made).objects.filter(pk=made.pk).update(created_at=start)
+    DirectoryImport.objects.filter(pk=younger.pk).update(created_at=start + timedelta(minutes=20))
+    assert "directory.tasks.jobs_abandoned_close" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+
+    def statuses() -> list[str]:
+        jobs = DirectoryImport.objects.order_by("original_name")
+        return [sync.status] + [j.status for j in jobs]
+
+    with time_machine.travel(start + timedelta(minutes=29), tick=False):
+        assert tasks.jobs_abandoned_close() == 0
+    at = start + timedelta(minutes=31)
+    with time_machine.travel(at, tick=False):
+        assert tasks.jobs_abandoned_close() == 2
+    sync.refresh_from_db()
+    # done, queued, running, younger (by name); the sync first
+    assert statuses() == ["running", "done", "failed", "failed", "running"]
+    lost = DirectoryImport.objects.get(pk=running.pk)
+    assert lost.finished_at == at
+    assert "the process running it was lost" in lost.summary
+    assert "upload the file again" in lost.summary
+    with time_machine.travel(start + timedelta(minutes=61), tick=False):
+        assert tasks.jobs_abandoned_close() == 2  # the sync, and the younger import
+    sync.refresh_from_db()
+    assert statuses() == ["failed", "done", "failed", "failed", "failed"]
+    assert "Nothing was changed" in sync.summary
