@@ -36,7 +36,9 @@ def location_geocode(location_id: int) -> str | None:
 
 @shared_task(
     name="directory.tasks.listing_verification_send",
-    autoretry_for=(OSError,),
+    # Everything is read (and the link's token written) before the email is sent, nothing after:
+    # a retry never sends it twice.
+    autoretry_for=(OSError, *DATABASE_UNREACHABLE),
     retry_backoff=True,
     retry_kwargs={"max_retries": 8},
 )
