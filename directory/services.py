@@ -351,7 +351,8 @@ def jobs_abandoned_close(*, now: datetime) -> int:
     Their worker was lost (killed, out of memory, its machine gone) before it could record an
     end: their transaction went with it, so nothing was written, and nothing else would ever end
     them (a redelivered task leaves a running job alone). The admin then reads what happened
-    instead of a job that runs forever, and may try again."""
+    instead of a job that runs forever, and may try again. A job truly still running that long
+    (the stale times are far above any import measured) records its own end when it finishes."""
     lost: list[tuple[Any, int, str, str]] = [
         (
             DirectoryImport.objects,
