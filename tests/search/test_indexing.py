@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
-from django.utils import timezone
 
 from demo.networks import directory_dataset
 from directory import services as directory_services
@@ -15,7 +14,7 @@ from directory.hsds import importing as directory_importing
 from directory.models import Location, ServiceAtLocation, ServicePage
 from network import services as network_services
 from search.models import SearchDocument, SearchTag, SearchTerm
-from tests.directory.factories import STANDARD, directory_build
+from tests.directory.factories import NOW, STANDARD, directory_build
 from tests.search.recording_backend import SearchBackend as Recording
 
 WITH_RECORDING = override_settings(
@@ -223,9 +222,7 @@ def test_a_refresh_between_ranking_and_reading_the_page_loses_no_hit(tenant_a, p
     backend = Database({})
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Database, "_evaluate", staticmethod(refreshed_meanwhile))
-        results = backend.search(
-            SearchQuery(text="pantry"), network=tenant_a.network, now=timezone.now()
-        )
+        results = backend.search(SearchQuery(text="pantry"), network=tenant_a.network, now=NOW)
     assert documents(pantry)[0].pk != before  # the rows were written afresh
     assert results.total == 1
     assert [(hit.service_name, hit.capacity) for hit in results.hits] == [
