@@ -117,12 +117,14 @@ class TenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         tenant_request: TenantRequest = request  # type: ignore[assignment]
-        tenant_request.permission_checker = SimpleLazyObject(  # type: ignore[assignment]
-            lambda: checker_for(tenant_request.user)
-        )
         memberships: list[Membership] = []
         if request.user.is_authenticated:
             memberships = list(memberships_for_user(user=tenant_request.user))
+        # The grants on the user's own organizations and networks are known from these
+        # memberships (``UserGrantChecker.grants_from``): checking them costs no query.
+        tenant_request.permission_checker = SimpleLazyObject(  # type: ignore[assignment]
+            lambda: checker_for(tenant_request.user, memberships=memberships)
+        )
         membership = active_membership(request, memberships)
         tenant_request.memberships = memberships
         tenant_request.membership = membership

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.models import AnonymousUser, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
@@ -112,11 +113,41 @@ class UserGrantChecker(ObjectPermissionChecker):
     def get_group_perms(self, obj: Any) -> QuerySet[Any, str]:
         return Permission.objects.none().values_list("codename", flat=True)
 
+    def grants_from(self, memberships: Iterable[Membership]) -> None:
+        """Know the grants on the organizations and networks of ``memberships`` (all of the
+        user's, as the request read them) without a query: ``permissions_sync`` derives every
+        grant from the memberships on its target, in the transaction that changes one, so the
+        grants on a target are the union of its memberships' ``ROLE_PERMISSIONS``. Any other
+        object is still asked of the grant table. Nothing is seeded for an inactive user (who
+        has no permission) or a superuser (who has every one, as guardian answers)."""
+        user = self.user
+        if user is None or not user.is_active or user.is_superuser:
+            return
+        granted: dict[tuple[type[Organization] | type[Network], int], set[str]] = {}
+        for membership in memberships:
+            if membership.user_id != user.pk:
+                continue
+            target: tuple[type[Organization] | type[Network], int] = (
+                (Organization, membership.organization_id)
+                if membership.organization_id is not None
+                else (Network, membership.network_id)
+            )
+            granted.setdefault(target, set()).update(ROLE_PERMISSIONS[membership.role])
+        for (model, pk), codenames in granted.items():
+            key = (ContentType.objects.get_for_model(model).pk, str(pk))
+            self._obj_perms_cache[key] = sorted(codenames)
 
-def checker_for(user: Actor) -> ObjectPermissionChecker:
+
+def checker_for(
+    user: Actor, *, memberships: Iterable[Membership] | None = None
+) -> ObjectPermissionChecker:
     """A per-request permission cache: repeated checks on the same object cost no queries, and
-    the first costs one."""
-    return UserGrantChecker(cast(Any, user))
+    the first costs one. With the user's ``memberships`` (``memberships_for_user``, read once a
+    request), checks on their organizations and networks cost none."""
+    checker = UserGrantChecker(cast(Any, user))
+    if memberships is not None:
+        checker.grants_from(memberships)
+    return checker
 
 
 def user_has_org_perm(

@@ -70,6 +70,58 @@ def test_the_requests_checker_answers_from_one_query_and_then_from_its_cache(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("role", list(Role))
+def test_a_checker_given_the_memberships_answers_as_the_grant_table_without_a_query(
+    tenant_a, tenant_b, role, django_assert_num_queries
+):
+    """The request's checker knows the grants on the user's own organizations and networks from
+    their memberships (the middleware reads them anyway): the same answers as the grant table,
+    for every permission, with no query; anything else is still read from the grant table."""
+    from network.selectors import memberships_for_user
+
+    user = tenant_a.users[role]
+    # A second membership elsewhere in the network, so that two targets are seeded.
+    services.membership_grant(
+        user=user, role=Role.AGENCY_STAFF, organization=tenant_a.agency, notify=False
+    )
+    memberships = list(memberships_for_user(user=user))
+    seeded = checker_for(user, memberships=memberships)
+    targets = [tenant_a.network, tenant_a.clinic, tenant_a.agency]
+    for target in targets:
+        perms = list(OrgPerm if isinstance(target, Organization) else NetworkPerm)
+        answers = {perm: checker_for(user).has_perm(perm.value, target) for perm in perms}
+        mine = any(
+            (m.organization_id or m.network_id) == target.pk
+            and isinstance(target, Organization) == (m.organization_id is not None)
+            for m in memberships
+        )
+        with django_assert_num_queries(0 if mine else 1):
+            assert {perm: seeded.has_perm(perm.value, target) for perm in perms} == answers
+    # Another network's organization: read from the grant table, and nothing there.
+    with django_assert_num_queries(1):
+        assert not seeded.has_perm(OrgPerm.VIEW.value, tenant_b.clinic)
+
+
+@pytest.mark.django_db
+def test_a_checker_seeds_nothing_for_an_inactive_user_or_from_someone_elses_memberships(
+    tenant_a,
+):
+    from network.selectors import memberships_for_user
+
+    staff = tenant_a.users[Role.AGENCY_STAFF]
+    other = tenant_a.users[Role.CLINIC_STAFF]
+    theirs = list(memberships_for_user(user=staff))
+    # Someone else's memberships grant this user nothing.
+    assert not checker_for(other, memberships=theirs).has_perm(
+        OrgPerm.RECEIVE_REFERRALS.value, tenant_a.agency
+    )
+    staff.is_active = False
+    assert not checker_for(staff, memberships=theirs).has_perm(
+        OrgPerm.RECEIVE_REFERRALS.value, tenant_a.agency
+    )
+
+
+@pytest.mark.django_db
 def test_network_admin_holds_network_permissions_and_wagtail_group(tenant_a):
     admin = tenant_a.users[Role.NETWORK_ADMIN]
     grants = set(
