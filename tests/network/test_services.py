@@ -103,31 +103,6 @@ def test_a_checker_given_the_memberships_answers_as_the_grant_table_without_a_qu
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("page", ["inbox", "tracker"])
-def test_a_workspace_page_checks_its_permission_without_reading_the_grant_table(client, loop, page):
-    """The middleware hands the request's checker the memberships it read: the inbox's and
-    the tracker's permission checks read no grant (and a page still answers 403 without the
-    permission: tests/referrals/test_inbox.py)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-    from django.urls import reverse
-
-    from tests.conftest import act_as
-
-    if page == "inbox":
-        act_as(client, loop.agency_staff, loop.food_agency)
-        url = reverse("referrals:referral_inbox")
-    else:
-        act_as(client, loop.clinic_staff, loop.clinic)
-        url = reverse("referrals:referral_tracker")
-    with CaptureQueriesContext(connection) as captured:
-        assert client.get(url).status_code == 200
-    grants = OrganizationUserObjectPermission._meta.db_table
-    assert captured.captured_queries
-    assert not [q["sql"] for q in captured.captured_queries if grants in q["sql"]]
-
-
-@pytest.mark.django_db
 def test_a_checker_seeds_nothing_for_an_inactive_user_or_from_someone_elses_memberships(
     tenant_a,
 ):

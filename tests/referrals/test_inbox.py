@@ -297,6 +297,26 @@ def test_agency_staff_without_the_receive_permission_are_refused(client, loop):
     assert client.get(INBOX).status_code == 403
 
 
+@pytest.mark.parametrize("page", ["inbox", "tracker"])
+def test_a_workspace_page_checks_its_permission_without_reading_the_grant_table(client, loop, page):
+    """The middleware hands the request's checker the memberships it read: the inbox's and
+    the tracker's permission checks read no grant (a page still answers 403 without the
+    permission: test_agency_staff_without_the_receive_permission_are_refused)."""
+    from network.models import OrganizationUserObjectPermission
+
+    if page == "inbox":
+        act_as(client, loop.agency_staff, loop.food_agency)
+        url = reverse("referrals:referral_inbox")
+    else:
+        act_as(client, loop.clinic_staff, loop.clinic)
+        url = reverse("referrals:referral_tracker")
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    grants = OrganizationUserObjectPermission._meta.db_table
+    assert captured.captured_queries
+    assert not [q["sql"] for q in captured.captured_queries if grants in q["sql"]]
+
+
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL-only: the inbox indexes (SQLite has none)"
 )

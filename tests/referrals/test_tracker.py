@@ -326,19 +326,30 @@ def test_a_filters_count_reads_the_count_index_alone(loop, sent, filters, expect
         # indexes that lead with the sender then turns on what autovacuum last recorded of the
         # table (CI once saw it take the sender's foreign-key index). So, in this test's
         # transaction (rolled back with it), leave PostgreSQL the table's primary key and the
-        # count index alone, and forbid the other ways to read it: the plan then says whether
-        # the count index holds every column the count reads (an index-only scan) or not.
+        # count index alone (a unique constraint's index goes with its constraint), and forbid
+        # the other ways to read it: the plan then says whether the count index holds every
+        # column the count reads (an index-only scan) or not.
+        table = Referral._meta.db_table
         cursor.execute(
             """
-            SELECT index.relname FROM pg_index
+            SELECT index.relname, pg_constraint.conname FROM pg_index
             JOIN pg_class index ON index.oid = pg_index.indexrelid
-            WHERE pg_index.indrelid = %s::regclass AND index.relname <> 'referral_sent_counts'
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = pg_index.indexrelid)
+            LEFT JOIN pg_constraint ON pg_constraint.conindid = pg_index.indexrelid
+              AND pg_constraint.conrelid = pg_index.indrelid
+            WHERE pg_index.indrelid = %s::regclass AND NOT pg_index.indisprimary
+              AND index.relname <> 'referral_sent_counts'
             """,
-            [Referral._meta.db_table],
+            [table],
         )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f'DROP INDEX "{name}"')
+        # Django's foreign keys are checked at commit: check them now, or PostgreSQL refuses
+        # to alter a table with checks pending.
+        competing = cursor.fetchall()
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for index, constraint in competing:
+            if constraint:
+                cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{constraint}"')
+            else:
+                cursor.execute(f'DROP INDEX "{index}"')
         for setting in ("enable_seqscan", "enable_bitmapscan"):
             cursor.execute(f"SET LOCAL {setting} = off")
         cursor.execute(f"EXPLAIN {count_sql}")
