@@ -119,7 +119,9 @@ class UserGrantChecker(ObjectPermissionChecker):
         grant from the memberships on its target, in the transaction that changes one, so the
         grants on a target are the union of its memberships' ``ROLE_PERMISSIONS``. Any other
         object is still asked of the grant table. Nothing is seeded for an inactive user (who
-        has no permission) or a superuser (who has every one, as guardian answers)."""
+        has no permission) or a superuser (who has every one, as guardian answers). Like
+        guardian's own cache, it holds for one request: a view that changes the acting user's
+        memberships redirects before anything is checked again."""
         user = self.user
         if user is None or not user.is_active or user.is_superuser:
             return

@@ -341,9 +341,9 @@ def test_a_filters_count_reads_the_count_index_alone(loop, sent, filters, expect
             """,
             [table],
         )
+        competing = cursor.fetchall()
         # Django's foreign keys are checked at commit: check them now, or PostgreSQL refuses
         # to alter a table with checks pending.
-        competing = cursor.fetchall()
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for index, constraint in competing:
             if constraint:
