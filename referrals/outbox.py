@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
@@ -61,14 +62,33 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
     notification = _claim(notification_id, now)
     if notification is None:
         return False
+    mailer = get_connection()
     try:
-        if notification.channel == Channel.EMAIL:
-            _email(notification)
+        try:
+            if notification.channel == Channel.EMAIL:
+                _email(notification, mailer)
+        except Exception as exc:
+            _record_failure(notification, exc, now)
+            return False
+        # Marked while the conversation is still open: the mail server's goodbye (QUIT) comes
+        # after the commit, so neither its round trip nor an error in it lies between the 250
+        # and the mark.
+        _mark_delivered(notification.pk, now)
+        return True
+    finally:
+        _goodbye(mailer, notification.pk)
+
+
+def _goodbye(mailer: BaseEmailBackend, notification_id: int) -> None:
+    """Close the conversation; the message was taken already, so a failure here changes nothing."""
+    try:
+        mailer.close()
     except Exception as exc:
-        _record_failure(notification, exc, now)
-        return False
-    _mark_delivered(notification.pk, now)
-    return True
+        logger.warning(
+            "notification %s: closing the mail connection failed (%s); the message was sent",
+            notification_id,
+            type(exc).__name__,
+        )
 
 
 def claim_abandoned_after() -> timedelta:
@@ -165,7 +185,8 @@ def notifications_due(*, now: datetime) -> list[int]:
     )
 
 
-def _email(notification: Notification) -> None:
+def _email(notification: Notification, mailer: BaseEmailBackend) -> None:
+    """Send over ``mailer``, opened here and left open: the caller marks, then closes it."""
     user = notification.user
     if not user.email or not user.is_active:
         return  # nobody to email any more: the in-app copy stays
@@ -182,8 +203,14 @@ def _email(notification: Notification) -> None:
     # One Message-ID per outbox row: were a worker to die between the mail server's answer and
     # its own commit, the copy sent again carries the same ID, and mail systems drop it.
     message_id = f"<notification-{notification.pk}@{urlsplit(base).hostname or 'handoff'}>"
+    mailer.open()
     EmailMessage(
-        notification.subject, body, None, [user.email], headers={"Message-ID": message_id}
+        notification.subject,
+        body,
+        None,
+        [user.email],
+        headers={"Message-ID": message_id},
+        connection=mailer,
     ).send()
 
 

@@ -4,6 +4,7 @@ clinic hears about every status change and outcome (the closed loop), without cl
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -250,6 +251,11 @@ def test_a_row_delivered_by_its_task_is_not_sent_again_by_the_sweep(loop, commit
 # --- a worker or the database failing in the middle of a send ------------------------------
 
 
+def row_of(message) -> int:
+    """The outbox row an email was sent for, from its Message-ID."""
+    return int(message.extra_headers["Message-ID"].split("-")[1].split("@")[0])
+
+
 class WatchedBackend(BaseEmailBackend):
     """Sends like locmem, and records, while it sends, how many transactions are open on the
     connection and whether the row is already claimed."""
@@ -258,7 +264,7 @@ class WatchedBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         for message in email_messages:
-            number = int(message.extra_headers["Message-ID"].split("-")[1].split("@")[0])
+            number = row_of(message)
             claimed = Notification.objects.filter(pk=number, sending_since__isnull=False).exists()
             WatchedBackend.seen.append((len(connection.atomic_blocks), claimed))
             mail.outbox.append(message)
@@ -308,6 +314,87 @@ def test_a_sent_message_is_marked_once_the_database_answers_again(
         (1, None, None)
     }
     assert not rows.filter(delivered_at=None).exists()
+
+
+class ConversationBackend(BaseEmailBackend):
+    """Holds a conversation as Django's SMTP backend does: a send opens one unless it is open
+    already, and closes what it opened. At goodbye it records whether each row it sent is
+    already marked delivered; ``goodbye_fails`` makes the goodbye raise, as a mail server that
+    drops the connection after its 250 would."""
+
+    marked_at_goodbye: list[bool] = []
+    goodbye_fails = False
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.talking = False
+        self.sent: list[int] = []
+
+    def open(self):
+        if self.talking:
+            return False
+        self.talking = True
+        return True
+
+    def close(self):
+        if not self.talking:
+            return
+        self.talking = False
+        for number in self.sent:
+            delivered = Notification.objects.get(pk=number).delivered_at is not None
+            ConversationBackend.marked_at_goodbye.append(delivered)
+        if ConversationBackend.goodbye_fails:
+            raise smtplib.SMTPResponseException(421, b"closing the connection")
+
+    def send_messages(self, email_messages):
+        opened = self.open()
+        try:
+            for message in email_messages:
+                self.sent.append(row_of(message))
+                mail.outbox.append(message)
+        finally:
+            if opened:
+                self.close()
+        return len(email_messages)
+
+
+@pytest.fixture
+def conversation(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.ConversationBackend"
+    ConversationBackend.marked_at_goodbye = []
+    ConversationBackend.goodbye_fails = False
+    yield ConversationBackend
+    ConversationBackend.goodbye_fails = False
+
+
+def test_a_sent_message_is_marked_before_the_mail_server_is_told_goodbye(
+    loop, committed, conversation
+):
+    """A worker killed between the mail server's 250 and its commit sends that message twice
+    (its claim lapses and the sweep sends it again): the mark comes before the goodbye's round
+    trip, so that moment is as short as the commit itself."""
+    committed(loop.send, now=SENT_AT)
+
+    assert conversation.marked_at_goodbye == [True, True]
+    assert emails_sent() == emails_expected()
+
+
+def test_a_goodbye_that_fails_after_the_250_does_not_send_twice(
+    loop, committed, conversation, monkeypatch, caplog
+):
+    conversation.goodbye_fails = True
+    with caplog.at_level(logging.WARNING, logger="referrals.outbox"):
+        referral = committed(loop.send, now=SENT_AT)
+
+    rows = Notification.objects.filter(channel=Channel.EMAIL)
+    assert set(rows.values_list("attempts", "last_error", "next_attempt_at")) == {(1, "", None)}
+    assert not rows.filter(delivered_at=None).exists()
+    assert sum("closing the mail connection failed" in r.getMessage() for r in caplog.records) == 2
+    # Nothing is left for the sweep: each message went out once.
+    written = Notification.objects.filter(referral=referral).latest("created_at").created_at
+    assert sweep_at(monkeypatch, written + timedelta(days=1)) == 0
+    assert emails_sent() == emails_expected()
+    assert len(mail.outbox) == 2
 
 
 def test_a_claim_left_by_a_dead_worker_is_sent_again_once_it_lapses(
