@@ -520,8 +520,8 @@ def undelivered_emails(stack: Stack) -> int:
 
 @dataclass(frozen=True)
 class Kill:
-    """A worker killed with SIGKILL: when (``time.monotonic()``, taken just before the signal)
-    and how many deliveries its pool could have had in flight."""
+    """A worker killed with SIGKILL: when (``time.monotonic()`` just before the signal was
+    sent) and how many deliveries its pool could have had in flight."""
 
     at: float
     in_flight: int
@@ -559,8 +559,11 @@ def faults(stack: Stack, report: Report, client_id: int) -> tuple[list[int], Kil
                 break
             time.sleep(0.1)
         worker = stack.services["worker-1"]
-        kill = Kill(at=time.monotonic(), in_flight=stack.options.celery_concurrency)
-        worker.kill(signal.SIGKILL)
+        killed_at = worker.kill(signal.SIGKILL)
+        kill = Kill(
+            at=killed_at if killed_at is not None else time.monotonic(),
+            in_flight=stack.options.celery_concurrency,
+        )
         report.say(
             f"FAULT  SIGKILL worker-1 (pid {worker.pid}) after {len(burst)} of 10 sends, "
             f"{pending} email(s) waiting for delivery"

@@ -256,10 +256,14 @@ class Service:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to the whole process group (a Celery worker's pool children too)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
+    def kill(self, sig: int = signal.SIGKILL) -> float | None:
+        """Send ``sig`` to the whole process group (a Celery worker's pool children too); when
+        (``time.monotonic()`` just before the signal), or None if nothing was running."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        at = time.monotonic()
+        os.killpg(self.process.pid, sig)
+        return at
 
     def revive(self) -> bool:
         """Start it again if it is wanted and has exited; whether it did."""
@@ -347,13 +351,13 @@ class ContainerService(Service):
         )
         super()._spawn()
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def kill(self, sig: int = signal.SIGKILL) -> float | None:
         """Send ``sig`` to every process of the container at once, as to a process group on the
         host (a Celery worker's pool children too): its first process leads the group its
         children are in. (``podman kill`` signals the first process alone; the client of
-        ``podman run`` cannot pass SIGKILL on.)"""
+        ``podman run`` cannot pass SIGKILL on.) When, as ``Service.kill`` says."""
         if not self.alive:
-            return
+            return None
         found = subprocess.run(  # noqa: S603
             [self.tool, "inspect", "--format", "{{.State.Pid}}", self.container],
             capture_output=True,
@@ -361,8 +365,11 @@ class ContainerService(Service):
             check=False,
         )
         pid = int(found.stdout.strip() or 0)
-        if pid > 0:
-            os.killpg(pid, sig)
+        if pid <= 0:
+            return None
+        at = time.monotonic()
+        os.killpg(pid, sig)
+        return at
 
     def stop(self, grace: float = 20) -> bool:
         """``podman stop``: SIGTERM, then SIGKILL after ``grace`` seconds; whether the container
