@@ -704,9 +704,9 @@ def copies_explained(copies: list[float], kill: Kill, claim_lapse: float) -> tup
     if again[0] - first < claim_lapse - CONVERSATION_SECONDS:
         return False, f"sent again {again[0] - first:.1f} s later, before its claim lapsed"
     return True, (
-        f"its first copy was taken {before_kill:.3f} s before worker-1 was killed, which "
-        f"could not record it; sent again once its claim lapsed, {again[0] - first:.1f} s "
-        "later, with the same Message-ID"
+        f"its first copy was taken {before_kill:.3f} s before worker-1 was killed, too soon "
+        f"for the worker to record it; sent again once its claim lapsed, "
+        f"{again[0] - first:.1f} s later, with the same Message-ID"
     )
 
 
@@ -756,7 +756,7 @@ def notifications_counted(stack: Stack, report: Report, sink: SmtpSink, kill: Ki
             explained == len(twice) <= kill.in_flight,
             f"every email notification was delivered exactly once, except {len(twice)} whose "
             f"worker was killed between the mail server's 250 and its own commit (at most "
-            f"{kill.in_flight}, one a delivery in flight)",
+            f"{kill.in_flight}: one per delivery it had in flight)",
         )
 
 
