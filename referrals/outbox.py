@@ -80,12 +80,14 @@ def notification_deliver(*, notification_id: int, now: datetime | None = None) -
 
 
 def _goodbye(mailer: BaseEmailBackend, notification_id: int) -> None:
-    """Close the conversation; the message was taken already, so a failure here changes nothing."""
+    """Close the conversation. The delivery's outcome (sent, or failed and to be retried) is
+    recorded already, so a failure here changes nothing."""
     try:
         mailer.close()
     except Exception as exc:
         logger.warning(
-            "notification %s: closing the mail connection failed (%s); the message was sent",
+            "notification %s: closing the mail connection failed (%s); its delivery stands as "
+            "recorded",
             notification_id,
             type(exc).__name__,
         )
