@@ -50,6 +50,7 @@ from bench.import_directory import (
     out,
     refuse_unless_throwaway,
 )
+from bench.process_cpu import KINDS, CpuSplit, cpu_split, snapshot
 from bench.referral_loop import percentile
 
 TARGET_RPS = 80.0
@@ -398,6 +399,7 @@ class Measured:
     socket_errors: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     problem: str = ""
+    cpu: CpuSplit | None = None  # where the CPU went during the run (bench.process_cpu)
 
     @property
     def rps(self) -> float:
@@ -472,10 +474,11 @@ def wrk_run(
         "HTTP_LOAD_COOKIE": cookie,
         "HTTP_LOAD_OFFSET": str(offset),
     }
+    before = snapshot()
     done = subprocess.run(  # noqa: S603 - wrk, arguments of our own
         command, env=env, capture_output=True, text=True, timeout=seconds + 60
     )
-    measured = Measured(paths_file.stem)
+    measured = Measured(paths_file.stem, cpu=cpu_split(before, snapshot()))
     line = next((x for x in done.stdout.splitlines() if x.startswith("HTTP_LOAD_JSON ")), None)
     if done.returncode != 0 or line is None:
         measured.problem = f"wrk failed ({done.returncode}): {done.stderr[-500:]}"
@@ -577,6 +580,7 @@ def http_load(args: argparse.Namespace, load: Load, workdir: Path, database: Dat
             failed = True
     if restarts:
         out(f"processes started again during the run: {restarts}")
+    cpu_report(results)
     for m in results:
         if m.problem:
             continue
@@ -586,6 +590,29 @@ def http_load(args: argparse.Namespace, load: Load, workdir: Path, database: Dat
             f"p95 {m.p95_ms:.0f} ms < {TARGET_P95_MS:.0f}"
         )
     return 1 if failed else 0
+
+
+def cpu_report(results: list[Measured]) -> None:
+    """Each page's CPU per request in every kind of process, and how busy the cores were: with
+    every core busy, requests/s is the cores' time divided by the total."""
+    measured = [(m, m.cpu) for m in results if m.cpu is not None and m.requests and not m.problem]
+    if not measured:
+        return
+    cores = os.cpu_count() or 1
+    out("")
+    out(
+        "CPU per request, ms (user + system of every process, from /proc, during the measured "
+        f"run; {TARGET_RPS:.0f} requests/s on {cores} cores leaves "
+        f"{cores * 1000 / TARGET_RPS:.1f} ms a request):"
+    )
+    out(f"{'page':<9} " + " ".join(f"{kind:>10}" for kind in (*KINDS, "total")) + "  cores busy")
+    for m, cpu in measured:
+        split = cpu.per_request_ms(m.requests)
+        out(
+            f"{m.page:<9} "
+            + " ".join(f"{split[kind]:>10.1f}" for kind in (*KINDS, "total"))
+            + f"  {cpu.busy_share:>10.0%}"
+        )
 
 
 # --- the run -------------------------------------------------------------------------------------
