@@ -11,7 +11,7 @@ generator's. Linux only (it reads ``/proc``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # The kinds, in the order a report shows them.
@@ -52,10 +52,10 @@ class Snapshot:
     pid is not taken for the same process; the whole machine's busy and total time; and which
     process took the snapshot (its reaped children are the load generator's)."""
 
-    processes: dict[tuple[int, int], Times] = field(default_factory=dict)
-    machine_busy: float = 0.0
-    machine_total: float = 0.0
-    self_pid: int = 0
+    processes: dict[tuple[int, int], Times]
+    machine_busy: float
+    machine_total: float
+    self_pid: int
 
 
 def snapshot(proc: Path = Path("/proc")) -> Snapshot:
