@@ -113,6 +113,18 @@ class CpuSplit:
         return split
 
 
+def cpu_sum(splits: list[tuple[CpuSplit, float]]) -> CpuSplit:
+    """Several runs' splits as one: (split, the run's wall seconds) each. The seconds add up;
+    how busy the cores were is the runs' average, weighted by how long each lasted."""
+    seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+    for split, _wall in splits:
+        for kind, spent in split.seconds.items():
+            seconds[kind] = seconds.get(kind, 0.0) + spent
+    wall = sum(wall for _split, wall in splits)
+    busy = sum(split.busy_share * wall for split, wall in splits) / wall if wall > 0 else 0.0
+    return CpuSplit(seconds, busy)
+
+
 def cpu_split(before: Snapshot, after: Snapshot, *, finished_child: str = "wrk") -> CpuSplit:
     """What each kind of process spent between ``before`` and ``after``.
 

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.process_cpu import CpuSplit, Snapshot, Times, cpu_split, process_kind, snapshot
+from bench.process_cpu import (
+    CpuSplit,
+    Snapshot,
+    Times,
+    cpu_split,
+    cpu_sum,
+    process_kind,
+    snapshot,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -138,3 +146,17 @@ def test_per_request_milliseconds_add_up_to_the_total():
     assert per_request["nginx"] == 0.0
     assert per_request["total"] == pytest.approx(32.0)
     assert split.per_request_ms(0) == {}
+
+
+def test_runs_summed_add_their_seconds_and_weigh_how_busy_the_cores_were_by_duration():
+    first = CpuSplit({"gunicorn": 30.0, "PostgreSQL": 6.0}, busy_share=1.0)
+    second = CpuSplit({"gunicorn": 10.0, "nginx": 1.0}, busy_share=0.5)
+
+    summed = cpu_sum([(first, 30.0), (second, 10.0)])
+
+    assert summed.seconds["gunicorn"] == pytest.approx(40.0)
+    assert summed.seconds["PostgreSQL"] == pytest.approx(6.0)
+    assert summed.seconds["nginx"] == pytest.approx(1.0)
+    assert summed.seconds["wrk"] == 0.0
+    assert summed.busy_share == pytest.approx((30 * 1.0 + 10 * 0.5) / 40)
+    assert cpu_sum([]) == CpuSplit(dict.fromkeys(summed.seconds, 0.0), 0.0)
