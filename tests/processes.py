@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,24 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def served(server: socketserver.BaseServer) -> Iterator[None]:
+    """``server`` answering from a thread of its own for the block, then stopped and closed.
+
+    It looks for the stop every 50 ms: at the default half second, each test whose server
+    stopped waited that long in its teardown."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def database_url() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.processes import served
 
 NS = uuid.UUID("6f1e3f0e-5a43-4f3a-9a36-8d6a3c1c0f00")
 
@@ -120,11 +121,6 @@ def feed_served(server: FeedServer) -> Iterator[FeedServer]:
             self.wfile.write(body)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     server.url = f"http://127.0.0.1:{httpd.server_address[1]}/api/hsds/"
-    try:
+    with served(httpd):
         yield server
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

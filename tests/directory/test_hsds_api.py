@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,9 +20,10 @@ from directory.hsds.records import FEE_TAXONOMY_ID, SDOH_TAXONOMY_ID, well_known
 from directory.hsds.stored import service_documents_rebuild
 from directory.hsds.writing import directory_tables, write_json
 from directory.models import AgencyPage, Location, LocationPoint, ServicePage, TaxonomyTerm
+from tests.conftest import module_world, world_copy
 from tests.directory import hsds_schemas
 from tests.directory.factories import STANDARD, Spec, directory_build, service_types_make
-from tests.network.factories import tenant_make
+from tests.network.factories import Tenant, tenant_make
 
 API = "/api/hsds"
 STREET = "77 Hidden Way"
@@ -53,8 +55,7 @@ def _confidential_shelter(network) -> None:
     )
 
 
-@pytest.fixture
-def alpha(db):
+def _alpha_build() -> Tenant:
     tenant = tenant_make("Alpha")
     service_types_make(tenant.network)
     directory_build(tenant.network, STANDARD)
@@ -62,6 +63,18 @@ def alpha(db):
     ServicePage.objects.update(last_published_at=PUBLISHED)
     service_documents_rebuild(network=tenant.network)  # written directly, not published
     return tenant
+
+
+@pytest.fixture(scope="module")
+def alpha_world(request: pytest.FixtureRequest) -> Iterator[Tenant]:
+    yield from module_world(request, _alpha_build)
+
+
+@pytest.fixture
+def alpha(alpha_world: Tenant, db: None) -> Tenant:
+    """Network Alpha with the standard directory and a confidential shelter, built once for
+    the module (each test's changes are rolled back); this test's own copy."""
+    return world_copy(alpha_world)
 
 
 @pytest.fixture

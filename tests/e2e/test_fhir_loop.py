@@ -46,6 +46,7 @@ from tests.e2e.cast import Cast
 from tests.e2e.conftest import screenshot
 from tests.e2e.walk import signed_in
 from tests.e2e.words import words
+from tests.processes import served
 from tests.referrals.fhir.resources import (
     consent,
     patient,
@@ -130,15 +131,9 @@ def hook() -> Iterator[Hook]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}/fhir-hook"
-    try:
+    with served(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- the EHR's client ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from referrals.services.subscriptions import (
     subscriptions_notify,
 )
 from referrals.services.transitions import referral_message
+from tests.processes import served
 from tests.referrals.factories import Loop, move
 from tests.referrals.fhir.resources import subscription
 from tests.referrals.fhir.support import FHIR_JSON, Ehr, ehr_make, instant_of
@@ -98,15 +99,9 @@ def hook() -> Iterator[Hook]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     state.url = f"http://127.0.0.1:{server.server_port}/hook"
-    try:
+    with served(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # --- helpers ---------------------------------------------------------------------------------
