@@ -13,13 +13,7 @@ from wagtail.snippets.models import get_snippet_models
 
 from directory.models import TaxonomyTerm
 from network.models import Role
-from tests.network.admin_places import ADMIN_ROLES, Place, places_make
-
-
-@pytest.fixture
-def places(db) -> tuple[Place, Place]:
-    return places_make()
-
+from tests.network.admin_places import ADMIN_ROLES
 
 # --- pages -------------------------------------------------------------------------------------
 

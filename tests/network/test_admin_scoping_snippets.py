@@ -13,13 +13,8 @@ from wagtail.snippets.models import get_snippet_models
 
 from directory.models import HsdsFeed, ListingSuggestion, TaxonomyTerm
 from network.models import ApiClient, Network, Organization, Role
-from tests.network.admin_places import ADMIN_ROLES, Place, places_make
+from tests.network.admin_places import ADMIN_ROLES
 from tests.network.factories import organization_make
-
-
-@pytest.fixture
-def places(db) -> tuple[Place, Place]:
-    return places_make()
 
 
 def _patterns(namespace: str) -> list[URLPattern]:
