@@ -9,14 +9,8 @@ from django.urls import reverse
 from wagtail.models import Collection, GroupCollectionPermission
 
 from network.models import Network, Role
-from tests.network.admin_places import ADMIN_ROLES, Place, places_make
+from tests.network.admin_places import ADMIN_ROLES, Place
 from tests.network.factories import tenant_make
-
-
-@pytest.fixture
-def places(db) -> tuple[Place, Place]:
-    return places_make()
-
 
 # --- documents and images ----------------------------------------------------------------------
 
