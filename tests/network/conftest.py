@@ -1,3 +1,6 @@
+"""The two networks' admin-visible places (tests/network/admin_places.py), kept for each module
+of the admin scoping tests that asks for them."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
