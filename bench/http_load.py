@@ -540,14 +540,14 @@ def http_load(args: argparse.Namespace, load: Load, workdir: Path, database: Dat
             f"{args.warmup} s warm-up and {args.duration} s measured in each"
         )
         cookies: dict[str, str] = {}
+        for page in args.pages:
+            (workdir / f"{page}.paths").write_text("\n".join(load.paths[page]) + "\n")
+            cookies[page] = ""
+            if page != "search":
+                user = load.agency_user if page == "inbox" else load.clinic_user
+                cookies[page] = session_cookie(stack, load, user)
         for number, page in rounds_order(args.pages, args.rounds):
             paths_file = workdir / f"{page}.paths"
-            if page not in cookies:
-                paths_file.write_text("\n".join(load.paths[page]) + "\n")
-                cookies[page] = ""
-                if page != "search":
-                    user = load.agency_user if page == "inbox" else load.clinic_user
-                    cookies[page] = session_cookie(stack, load, user)
             if not args.quiet:
                 note(
                     f"{page}, round {number}: warm-up {args.warmup} s, "
@@ -651,10 +651,10 @@ def cpu_report(runs: dict[str, list[Measured]]) -> None:
     the cores were: with every core busy, requests/s is the cores' time divided by the total."""
     totals = []
     for page, measured in runs.items():
-        counted = [m for m in measured if m.cpu is not None and m.requests and not m.problem]
+        counted = [(m.cpu, m) for m in measured if m.cpu and m.requests and not m.problem]
         if counted:
-            split = cpu_sum([(m.cpu, m.seconds) for m in counted if m.cpu is not None])
-            totals.append((page, split, sum(m.requests for m in counted)))
+            split = cpu_sum([(cpu, m.seconds) for cpu, m in counted])
+            totals.append((page, split, sum(m.requests for _cpu, m in counted)))
     if not totals:
         return
     cores = os.cpu_count() or 1
