@@ -213,15 +213,21 @@ def superuser(db) -> User:
     return UserFactory(username="root", is_superuser=True, is_staff=True)
 
 
-# The longest tests (the walks over every URL), started first so that the other worker is not
-# left waiting for them at the end of a parallel run.
-LONGEST = ("tests/network/test_isolation_walk.py", "tests/network/test_bad_input.py")
+# The longest tests (the walks over every URL, and among the browser tests the page walk and the
+# whole loop), started first (the browser tests first among themselves) so that the other worker
+# is not left waiting for them at the end of a parallel run.
+LONGEST = (
+    "tests/network/test_isolation_walk.py",
+    "tests/network/test_bad_input.py",
+    "tests/e2e/test_page_walk.py",
+    "tests/e2e/test_referral_loop.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run last: their live-server flushes must not precede a test that restores
     the database from its serialized copy (the Celery worker and gunicorn tests). The longest
-    tests run first."""
+    tests run first, and the longest browser tests first among the browser tests."""
 
     def order(item: pytest.Item) -> tuple[bool, bool]:
         path = str(item.path)
