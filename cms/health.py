@@ -84,10 +84,34 @@ READINESS_CHECKS: dict[str, Callable[[], str]] = {
 }
 
 
-def readiness() -> dict[str, str]:
-    """Each check's outcome: ``ok``, ``failed`` or ``skipped`` (not configured here)."""
+# ``/readyz?check=database``: only the named checks (comma-separated, or the parameter repeated).
+# What takes a web pod out of a Kubernetes Service asks for the database alone: the cache (a miss
+# while Redis restarts, cms/cache.py), the broker (notifications wait in the outbox) and search
+# (the database answers) are shared by every pod, and a probe failing on them would take all
+# pods out at once for something each of them can serve through.
+CHECK_PARAMETER = "check"
+
+
+def checks_asked(request: HttpRequest) -> list[str] | None:
+    """The checks ``?check=`` names, in READINESS_CHECKS' order; None: every check.
+
+    Raises ValueError when a name is not a check's (or none is named)."""
+    values = request.GET.getlist(CHECK_PARAMETER)
+    if not values:
+        return None
+    names = {name.strip() for value in values for name in value.split(",") if name.strip()}
+    if not names or not names <= READINESS_CHECKS.keys():
+        raise ValueError("unknown check")
+    return [name for name in READINESS_CHECKS if name in names]
+
+
+def readiness(names: list[str] | None = None) -> dict[str, str]:
+    """Each check's outcome (of ``names``, else of all): ``ok``, ``failed`` or ``skipped`` (not
+    configured here)."""
     outcomes: dict[str, str] = {}
     for name, check in READINESS_CHECKS.items():
+        if names is not None and name not in names:
+            continue
         try:
             outcomes[name] = check()
         except Exception as exc:
@@ -103,22 +127,30 @@ def liveness_response() -> HttpResponse:
     return response
 
 
-def readiness_response() -> HttpResponse:
-    checks = readiness()
-    ready = FAILED not in checks.values()
-    response = HttpResponse(
-        json.dumps({"status": "ok" if ready else "unavailable", "checks": checks}),
-        content_type="application/json",
-        status=200 if ready else 503,
-    )
+def _json_response(body: dict[str, object], status: int) -> HttpResponse:
+    response = HttpResponse(json.dumps(body), content_type="application/json", status=status)
     response["Cache-Control"] = "no-store"
     return response
 
 
+def readiness_response(request: HttpRequest) -> HttpResponse:
+    try:
+        names = checks_asked(request)
+    except ValueError:
+        # What was asked is not repeated: this answer carries no header of the later middleware.
+        message = f"?{CHECK_PARAMETER}= names one or more of: {', '.join(READINESS_CHECKS)}."
+        return _json_response({"status": "bad request", "message": message}, 400)
+    checks = readiness(names)
+    ready = FAILED not in checks.values()
+    return _json_response(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    )
+
+
 class HealthMiddleware:
     """Answers ``/healthz`` (the process runs: touches nothing) and ``/readyz`` (the database,
-    cache, broker and search answer) on any host, before host validation and the HTTPS
-    redirect."""
+    cache, broker and search answer; ``?check=`` names fewer) on any host, before host validation
+    and the HTTPS redirect."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -126,5 +158,7 @@ class HealthMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info.rstrip("/")
         if path in PROBE_PATHS and request.method in {"GET", "HEAD"}:
-            return liveness_response() if path == LIVENESS_PATH else readiness_response()
+            if path == LIVENESS_PATH:
+                return liveness_response()
+            return readiness_response(request)
         return self.get_response(request)

@@ -29,7 +29,9 @@ if [ -e "$target" ] || [ -e "$work" ]; then
   exit 1
 fi
 mkdir -p "$work"
-trap 'rm -rf "$work"' ERR INT TERM
+# Stop, not only clean up: after a signal bash would go on with the next command, and a later
+# step recreating the directory would leave a backup without its database dump.
+trap 'rm -rf "$work"; exit 1' ERR INT TERM
 
 pg_dump --format=custom --file="$work/database.dump" --dbname="$DATABASE_URL"
 

@@ -9,7 +9,9 @@
 #    tables belong to the role of DATABASE_URL. PG_RESTORE_OPTIONS adds options (for example
 #    --no-acl where the roles granted in the source database do not exist).
 # 4. The files: into the buckets the AWS_* variables name (objects/), or into MEDIA_ROOT and
-#    PRIVATE_ROOT (files/*.tar).
+#    PRIVATE_ROOT (files/*.tar); that the settings name the kind of place the backup's files
+#    need is checked before the database is touched. Restore into EMPTY buckets or folders:
+#    objects of the same key are overwritten, others are left as they are.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -35,6 +37,17 @@ unlisted=$(cd "$source_dir" && LC_ALL=C comm -23 \
   <(cut -c67- MANIFEST.sha256 | LC_ALL=C sort))
 if [ -n "$unlisted" ]; then
   echo "restore.sh: files not in the manifest: $unlisted" >&2
+  exit 1
+fi
+
+# The files must have somewhere to go before the database is touched: a restore that failed
+# after pg_restore had committed could not simply be run again (the database is no longer empty).
+if [ -d "$source_dir/objects" ] && [ -z "${AWS_STORAGE_BUCKET_NAME:-}" ]; then
+  echo "restore.sh: the backup's files are objects: set AWS_STORAGE_BUCKET_NAME (and the other AWS_* variables) to the buckets to restore them into" >&2
+  exit 1
+fi
+if [ -d "$source_dir/files" ] && [ -n "${AWS_STORAGE_BUCKET_NAME:-}" ]; then
+  echo "restore.sh: the backup's files are from a local filesystem, but AWS_STORAGE_BUCKET_NAME names a bucket: unset it to restore them into MEDIA_ROOT and PRIVATE_ROOT" >&2
   exit 1
 fi
 

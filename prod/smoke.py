@@ -11,7 +11,9 @@ the static files collected into it, its unprivileged user) is then what is prove
 ``--backup-image``: the backup and the restore run from the Containerfile's ``backup`` stage.
 
 Two of everything (``prod.stack``): nginx terminating TLS in front of two gunicorn instances,
-two Celery workers and one beat, on a PostgreSQL cluster and a Redis of the smoke's own, media on
+two Celery workers and one beat, on a PostgreSQL cluster and a Redis of the smoke's own (the
+cluster made with production's roles, deploy/postgres/roles.sh: the app processes connect as
+``handoff_app``, which owns nothing, and ``migrate`` as the owner ``handoff``), media on
 S3-compatible object storage (moto's server), mail to an SMTP sink (``prod.sink``). The demo
 networks are seeded first (with the dev settings: production refuses demo data). Then, over
 HTTPS only:
@@ -32,7 +34,9 @@ HTTPS only:
    and could not record, sent again with the same Message-ID once its claim lapsed),
    no referral or timeline event lost, no answer 500 and none hung (the pages answered 503 while
    the database was down), one beat, logs as JSON with request ids and no client data;
-6. a backup (``deploy/backup.sh``) restored into an empty database holds every referral;
+6. the app's database role can neither switch off nor empty the audit trail; a backup
+   (``deploy/backup.sh``, as the owner) restored into an empty database holds every referral,
+   and the application's role reads it (the grants came back with the tables);
 7. everything stopped cleanly.
 
 The output says each fault injected and what was counted. Exit status 0 when every check
@@ -65,6 +69,7 @@ from urllib.parse import urlsplit
 import psycopg
 import requests
 from django_otp.oath import totp
+from psycopg import sql
 
 from prod.browser import Person
 from prod.sink import SmtpSink
@@ -779,6 +784,32 @@ def nothing_lost(stack: Stack, report: Report, sent: list[int], client_id: int) 
     )
 
 
+def audit_trail_held(stack: Stack, report: Report) -> None:
+    """The app's database role cannot undo the audit trail: it does not own the tables, so it
+    can neither switch their append-only triggers off nor empty them."""
+    if stack.owner_database_url == stack.env["DATABASE_URL"]:
+        report.say("audit trail: the app and migrate share a database role here (not checked)")
+        return
+    refused = []
+    for statement in (
+        "ALTER TABLE consent_accesslog DISABLE TRIGGER ALL",
+        "TRUNCATE referrals_referralevent",
+        "DELETE FROM consent_accesslog",
+    ):
+        with database(stack) as connection:
+            try:
+                connection.execute(statement)
+            except psycopg.Error as error:
+                refused.append(type(error).__name__)
+            else:
+                refused.append("")
+    report.check(
+        all(refused),
+        "the app's role (handoff_app) cannot switch off or empty the audit trail: "
+        + ", ".join(name or "ALLOWED" for name in refused),
+    )
+
+
 def one_beat(stack: Stack, report: Report) -> None:
     beats = [s for s in stack.services if s.startswith("beat")]
     lines = log_lines(stack)
@@ -843,7 +874,8 @@ def backup_restored(stack: Stack, report: Report, backup_image: str | None = Non
         report.say(f"backup and restore with the image {backup_image}")
     else:
         backups = stack.workdir / "backups"
-    env = {**stack.env, "BACKUP_DIR": str(backups)}
+    # Backups and restores connect as the tables' owner (compose's backup service does too).
+    env = {**stack.env, "BACKUP_DIR": str(backups), "DATABASE_URL": stack.owner_database_url}
     backup = script("backup", env=env)
     if not report.check(
         backup.returncode == 0,
@@ -853,8 +885,12 @@ def backup_restored(stack: Stack, report: Report, backup_image: str | None = Non
     made = sorted(p for p in backups.iterdir() if p.is_dir())
     saved = list((made[-1] / "objects").rglob("*.pdf")) if made else []
     report.check(bool(saved), f"the backup holds the signed form ({len(saved)} PDF)")
+    owner = urlsplit(stack.owner_database_url).username or "postgres"
+    with psycopg.connect(stack.admin_database_url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("CREATE DATABASE handoff_restored OWNER {}").format(sql.Identifier(owner))
+        )
     with database(stack) as connection:
-        connection.execute("CREATE DATABASE handoff_restored")
         referrals = {
             row[0]: row[1]
             for row in connection.execute(
@@ -862,7 +898,7 @@ def backup_restored(stack: Stack, report: Report, backup_image: str | None = Non
                 "referrals_referralevent e ON e.referral_id = r.id GROUP BY r.id"
             ).fetchall()
         }
-    restored_url = stack.env["DATABASE_URL"].rsplit("/", 1)[0] + "/handoff_restored"
+    restored_url = stack.owner_database_url.rsplit("/", 1)[0] + "/handoff_restored"
     restore = script("restore", str(made[-1]), env={**env, "DATABASE_URL": restored_url})
     if not report.check(
         restore.returncode == 0,
@@ -875,7 +911,9 @@ def backup_restored(stack: Stack, report: Report, backup_image: str | None = Non
         objects is not None and int(objects.group(1)) >= len(saved) > 0,
         f"the files went back to object storage ({objects.group(0) if objects else '?'})",
     )
-    with psycopg.connect(restored_url, autocommit=True) as connection:
+    # Read as the application's role: the restored tables grant it what they granted before.
+    app_restored_url = stack.env["DATABASE_URL"].rsplit("/", 1)[0] + "/handoff_restored"
+    with psycopg.connect(app_restored_url, autocommit=True) as connection:
         back = {
             row[0]: row[1]
             for row in connection.execute(
@@ -928,6 +966,7 @@ def smoke(workdir: Path, image: str | None = None, backup_image: str | None = No
             notifications_counted(stack, report, sink, kill)
             nothing_lost(stack, report, sent, client_id)
             one_beat(stack, report)
+            audit_trail_held(stack, report)
             backup_restored(stack, report, backup_image)
         report.check(
             all(stack.stopped_cleanly.values()),

@@ -13,7 +13,9 @@ Interface:
 
 * ``StackOptions``: what to start (see its fields). ``database_url=None`` starts a PostgreSQL
   cluster of the stack's own in ``workdir`` (initdb, its own port) so that faults can stop it
-  without touching the machine's server; a URL uses that database instead (the caller owns it).
+  without touching the machine's server, with production's roles (deploy/postgres/roles.sh:
+  ``migrate`` as the owner ``handoff``, the app processes as ``handoff_app``, which owns
+  nothing); a URL uses that database instead, for everything (the caller owns it).
   ``redis_url=None`` likewise starts a Redis of its own (append-only file on, as production
   keeps the broker's queue across restarts). ``object_storage`` starts moto's S3 server with a
   private bucket for media and one for private files.
@@ -25,7 +27,9 @@ Interface:
 * ``Stack.serve()``: gunicorn instances, Celery workers, beat and nginx; returns when
   ``/readyz`` answers 200 through the proxy. Every one is supervised like ``restart:
   unless-stopped``: one that exits is started again (``Service.restarts`` counts it).
-* ``Stack.env``: the environment of the app processes; ``base_url`` (``https://127.0.0.1:<port>``),
+* ``Stack.env``: the environment of the app processes; ``owner_database_url`` (the tables'
+  owner, for ``migrate`` and backups) and ``admin_database_url`` (a superuser's, to create a
+  database); ``base_url`` (``https://127.0.0.1:<port>``),
   ``http_url``, ``ca_file`` (verify TLS against it), ``services`` (by name), ``postgres``,
   ``redis``, ``logs_dir``.
 * ``Stack.__exit__``: stops everything with SIGTERM (then SIGKILL after a grace period) and
@@ -166,7 +170,10 @@ class Postgres:
     def __init__(self, directory: Path, port: int) -> None:
         self.directory = directory
         self.port = port
-        self.url = f"postgres://postgres@{HOST}:{port}/handoff"
+        # The roles of deploy/postgres/roles.sh (the cluster trusts local connections).
+        self.url = f"postgres://handoff_app@{HOST}:{port}/handoff"
+        self.owner_url = f"postgres://handoff@{HOST}:{port}/handoff"
+        self.admin_url = f"postgres://postgres@{HOST}:{port}/postgres"
 
     def _pg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 — fixed binaries, arguments of our own
@@ -188,7 +195,23 @@ class Postgres:
             "--locale=C.UTF-8",
         )
         self.start()
-        self._pg(pg_bin("createdb"), "-h", HOST, "-p", str(self.port), "-U", "postgres", "handoff")
+        # The database and its two roles, as compose.yaml makes them on a new volume.
+        roles = subprocess.run(  # noqa: S603 — our own script
+            ["/bin/sh", str(ROOT / "deploy" / "postgres" / "roles.sh")],
+            env={
+                **os.environ,
+                "PGHOST": HOST,
+                "PGPORT": str(self.port),
+                "POSTGRES_USER": "postgres",
+                "HANDOFF_OWNER_PASSWORD": "unused-the-smoke-cluster-trusts-local-connections",
+                "HANDOFF_APP_PASSWORD": "unused-the-smoke-cluster-trusts-local-connections",
+            },
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if roles.returncode != 0:
+            raise StackError(f"deploy/postgres/roles.sh failed:\n{roles.stderr[-2000:]}")
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses={HOST} -k {self.directory} -c fsync=on"
@@ -493,6 +516,8 @@ class Stack:
         self.http_url = f"http://{HOST}:{self.http_port}"
         self.ca_file = self.workdir / "tls" / "handoff.crt"
         self.env: dict[str, str] = {}
+        self.owner_database_url = ""
+        self.admin_database_url = ""
         self.stopped_cleanly: dict[str, bool] = {}
         self._supervisor: Supervisor | None = None
         self._infrastructure: list[Service] = []
@@ -520,9 +545,13 @@ class Stack:
             self.say("migrate (production settings), before any process starts")
             if self.options.image:
                 self.say(f"the app processes from the image {self.options.image}")
-                self.image_run("migrate", ["python", "manage.py", "migrate", "--noinput", "-v0"])
+                self.image_run(
+                    "migrate",
+                    ["python", "manage.py", "migrate", "--noinput", "-v0"],
+                    env={**self.env, "DATABASE_URL": self.owner_database_url},
+                )
             else:
-                self.manage("migrate", "--noinput", "-v0")
+                self.manage("migrate", "--noinput", "-v0", database_url=self.owner_database_url)
                 self.manage("collectstatic", "--noinput", "-v0")
         except BaseException:
             self.close()
@@ -549,11 +578,17 @@ class Stack:
         self._cert_key = (cert, key)
 
         database_url = self.options.database_url
+        self.owner_database_url = self.admin_database_url = database_url or ""
         if database_url is None:
             self.postgres = Postgres(self.workdir / "postgres", self.port_take())
-            self.say(f"PostgreSQL: a cluster of its own on port {self.postgres.port}")
+            self.say(
+                f"PostgreSQL: a cluster of its own on port {self.postgres.port}; the app as "
+                "handoff_app, which owns nothing, migrate as the owner handoff"
+            )
             self.postgres.init()
             database_url = self.postgres.url
+            self.owner_database_url = self.postgres.owner_url
+            self.admin_database_url = self.postgres.admin_url
 
         redis_url = self.options.redis_url
         if redis_url is None:
@@ -681,10 +716,12 @@ class Stack:
             text=True,
         )
 
-    def image_run(self, name: str, argv: Sequence[str]) -> None:
+    def image_run(
+        self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None
+    ) -> None:
         """Run a one-off command in a container of the image (``migrate``, as the release
-        job does); StackError unless it exits 0."""
-        result = self.image_command(name, argv)
+        job does), with the stack's environment or ``env``; StackError unless it exits 0."""
+        result = self.image_command(name, argv, env=env)
         if result.returncode != 0:
             raise StackError(
                 f"{name} in the image failed ({result.returncode}):\n{result.stderr[-3000:]}"
@@ -738,9 +775,17 @@ class Stack:
         self.say(f"object storage: moto's S3 server on port {self.s3_port}, two private buckets")
 
     def manage(
-        self, *args: str, settings: str = "cms.settings.production", check: bool = True
+        self,
+        *args: str,
+        settings: str = "cms.settings.production",
+        check: bool = True,
+        database_url: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """``manage.py *args`` with the app's environment (its database role, unless
+        ``database_url`` names another: the owner's for ``migrate``)."""
         env = {**self.env, "DJANGO_SETTINGS_MODULE": settings}
+        if database_url is not None:
+            env["DATABASE_URL"] = database_url
         result = subprocess.run(  # noqa: S603
             [sys.executable, "manage.py", *args],
             env=env,

@@ -173,6 +173,20 @@ def test_a_backup_restores_into_an_empty_database(tmp_path: Path, scratch_databa
     assert again.returncode != 0
     assert "restore into an empty one" in again.stderr
 
+    # Files from a filesystem while a bucket is configured: refused before the database is read
+    # (a restore failing after pg_restore could not be run again into the same database).
+    mixed = _run(
+        "restore.sh",
+        str(backup),
+        env={
+            **restore_env,
+            "DATABASE_URL": _url("no_such_database"),
+            "AWS_STORAGE_BUCKET_NAME": "handoff-media",
+        },
+    )
+    assert mixed.returncode == 1
+    assert "unset it to restore them into MEDIA_ROOT and PRIVATE_ROOT" in mixed.stderr
+
     # A damaged backup restores nothing: the manifest is checked before the database is touched.
     damaged = tmp_path / "damaged"
     shutil.copytree(backup, damaged)

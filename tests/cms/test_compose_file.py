@@ -205,3 +205,29 @@ def test_data_lives_on_named_volumes(compose: dict[str, Any]) -> None:
     assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
     assert "objectdata:/data" in services["objects"]["volumes"]
     assert {"pgdata", "redisdata", "objectdata"} <= set(compose["volumes"])
+
+
+def _database_user(service: dict[str, Any]) -> str:
+    match = re.match(r"postgres://([^:@]+)[:@]", service["environment"]["DATABASE_URL"])
+    assert match, service["environment"]["DATABASE_URL"]
+    return match.group(1)
+
+
+def test_the_app_uses_a_role_that_owns_nothing_and_migrate_the_owner(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The audit trail's triggers hold only for a role that does not own the tables (it could
+    drop them): web, worker and beat connect as handoff_app; migrate (which creates the tables)
+    and the backups as the owner, handoff; the image's superuser is used by nothing."""
+    for name in APP_SERVICES:
+        assert _database_user(services[name]) == "handoff_app", name
+    assert _database_user(services["migrate"]) == "handoff"
+    assert _database_user(services["backup"]) == "handoff"
+    db = services["db"]
+    assert "POSTGRES_USER" not in db["environment"], "the image's superuser stays postgres"
+    assert "./postgres/roles.sh:/docker-entrypoint-initdb.d/10-handoff-roles.sh:ro" in db["volumes"]
+    roles = (DEPLOY / "postgres" / "roles.sh").read_text()
+    assert "CREATE ROLE handoff_app LOGIN" in roles
+    assert "CREATE DATABASE handoff OWNER handoff" in roles
+    assert "SUPERUSER" not in roles
+    assert "CREATEROLE" not in roles

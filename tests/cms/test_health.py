@@ -98,6 +98,42 @@ def test_a_failing_cache_makes_readyz_503_naming_it_and_nothing_else(client):
 
 
 @pytest.mark.django_db
+def test_readyz_checks_only_what_check_names(client):
+    """The web pods' readiness probe asks for the database alone: a cache, broker or search
+    outage (which every pod shares and serves through) must not take every pod out at once."""
+    with mock.patch.object(health, "caches", {"default": _BrokenCache()}):
+        only_database = client.get("/readyz", {"check": "database"})
+        everything = client.get("/readyz")
+    assert only_database.status_code == 200
+    assert json.loads(only_database.content) == {"status": "ok", "checks": {"database": "ok"}}
+    assert everything.status_code == 503  # without ?check=, the cache is asked as before
+    assert json.loads(everything.content)["checks"]["cache"] == "failed"
+
+
+@pytest.mark.django_db
+def test_readyz_check_takes_several_names_in_either_form(client):
+    listed = client.get("/readyz?check=cache,database")
+    repeated = client.get("/readyz?check=database&check=cache")
+    for response in (listed, repeated):
+        assert response.status_code == 200
+        assert json.loads(response.content)["checks"] == {"database": "ok", "cache": "ok"}
+
+
+@pytest.mark.parametrize("query", ["check=databse", "check=", "check=,", "check=database,%00"])
+@pytest.mark.django_db
+def test_readyz_refuses_a_check_it_does_not_have_with_400(client, query):
+    with mock.patch.object(health, "readiness") as readiness:
+        response = client.get(f"/readyz?{query}", HTTP_HOST=POD_ADDRESS)
+    assert response.status_code == 400
+    body = json.loads(response.content)
+    assert body["status"] == "bad request"
+    assert "database, cache, broker, elasticsearch" in body["message"]
+    assert "databse" not in body["message"]  # what was asked is not repeated
+    assert response["Cache-Control"] == "no-store"
+    readiness.assert_not_called()
+
+
+@pytest.mark.django_db
 def test_an_unreachable_broker_makes_readyz_503(client, settings):
     """With real workers (not eager), the broker is asked, briefly; a closed port fails it."""
     from tests.processes import free_port

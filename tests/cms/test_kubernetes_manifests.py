@@ -110,7 +110,8 @@ def test_probes_resources_and_the_hpa(rendered):
     docs = rendered["overlays/production"]
     web = _one(docs, "Deployment", "web")
     container = web["spec"]["template"]["spec"]["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # The database alone: the shared cache, broker and search must not take every pod out.
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz?check=database"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
