@@ -2,6 +2,7 @@
 
     python deploy/object_backup.py backup  DIRECTORY   # every object -> DIRECTORY/<bucket>/<key>
     python deploy/object_backup.py restore DIRECTORY   # and back into the configured buckets
+    python deploy/object_backup.py check   DIRECTORY   # may it be restored: the buckets empty
 
 The buckets are the application's (cms/object_storage.py): AWS_STORAGE_BUCKET_NAME (public media)
 and AWS_PRIVATE_BUCKET_NAME (consent forms, agreements, HSDS uploads; unset: the same bucket).
@@ -101,12 +102,32 @@ def backup(directory: Path, environ: Mapping[str, str], client: Any = None) -> d
     return index
 
 
-def restore(directory: Path, environ: Mapping[str, str], client: Any = None) -> int:
-    """Put every object of a backup back into the configured buckets; returns how many."""
+def _index(directory: Path) -> dict[str, Any]:
     index_file = directory / INDEX
     if not index_file.exists():
         raise BackupError(f"{index_file} is missing: not an object backup")
-    index = json.loads(index_file.read_text())
+    index: dict[str, Any] = json.loads(index_file.read_text())
+    return index
+
+
+def check(directory: Path, environ: Mapping[str, str], client: Any = None) -> None:
+    """Refuse (BackupError) unless ``directory`` is an object backup and every configured bucket
+    is empty: a restore into buckets that hold objects would mix the backup with what is there
+    (deleted consent forms would come back beside newer files)."""
+    _index(directory)
+    client = client or client_from_env(environ)
+    for bucket in sorted(set(buckets_from_env(environ).values())):
+        listed = client.list_objects_v2(Bucket=bucket, MaxKeys=1).get("Contents", [])
+        if listed:
+            raise BackupError(
+                f"the bucket {bucket} is not empty: restore into empty buckets "
+                "(name them in AWS_STORAGE_BUCKET_NAME and AWS_PRIVATE_BUCKET_NAME)"
+            )
+
+
+def restore(directory: Path, environ: Mapping[str, str], client: Any = None) -> int:
+    """Put every object of a backup back into the configured buckets; returns how many."""
+    index = _index(directory)
     targets = buckets_from_env(environ)
     client = client or client_from_env(environ)
     extra = encryption_from_env(environ)
@@ -135,8 +156,8 @@ def _target(role: str, key: str, targets: Mapping[str, str], *, shared: bool) ->
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 2 or argv[0] not in {"backup", "restore"}:
-        sys.stderr.write("usage: object_backup.py backup|restore DIRECTORY\n")
+    if len(argv) != 2 or argv[0] not in {"backup", "restore", "check"}:
+        sys.stderr.write("usage: object_backup.py backup|restore|check DIRECTORY\n")
         return 2
     command, directory = argv[0], Path(argv[1])
     try:
@@ -147,6 +168,8 @@ def main(argv: Sequence[str]) -> int:
                 f"{saved['name']}: {len(saved['objects'])}" for saved in index["buckets"].values()
             )
             sys.stdout.write(f"objects copied ({counts})\n")
+        elif command == "check":
+            check(directory, os.environ)
         else:
             sys.stdout.write(f"objects restored: {restore(directory, os.environ)}\n")
     except BackupError as error:

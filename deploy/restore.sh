@@ -10,8 +10,8 @@
 #    --no-acl where the roles granted in the source database do not exist).
 # 4. The files: into the buckets the AWS_* variables name (objects/), or into MEDIA_ROOT and
 #    PRIVATE_ROOT (files/*.tar); that the settings name the kind of place the backup's files
-#    need is checked before the database is touched. Restore into EMPTY buckets or folders:
-#    objects of the same key are overwritten, others are left as they are.
+#    need is checked before the database is touched, and that those buckets or folders are
+#    empty before pg_restore (a restore adds files; it never deletes what is there).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -59,6 +59,19 @@ tables=$(psql --no-psqlrc --quiet --tuples-only --no-align --dbname="$DATABASE_U
 if [ "$tables" != "0" ]; then
   echo "restore.sh: the database of DATABASE_URL has $tables tables: restore into an empty one" >&2
   exit 1
+fi
+
+# ...and empty buckets or folders for the files: the script adds objects, it never deletes any.
+if [ -d "$source_dir/objects" ]; then
+  "$python" "$here/object_backup.py" check "$source_dir/objects"
+elif [ -d "$source_dir/files" ]; then
+  var_dir=${HANDOFF_VAR_DIR:-$here/../var}
+  for root in "${MEDIA_ROOT:-$var_dir/media}" "${PRIVATE_ROOT:-$var_dir/private}"; do
+    if [ -d "$root" ] && [ -n "$(find "$root" -mindepth 1 -print -quit)" ]; then
+      echo "restore.sh: $root is not empty: restore the files into empty folders (MEDIA_ROOT, PRIVATE_ROOT)" >&2
+      exit 1
+    fi
+  done
 fi
 
 # 3. The database.

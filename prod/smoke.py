@@ -18,7 +18,8 @@ S3-compatible object storage (moto's server), mail to an SMTP sink (``prod.sink`
 networks are seeded first (with the dev settings: production refuses demo data). Then, over
 HTTPS only:
 
-1. plain HTTP is redirected; ``/healthz`` and ``/readyz`` answer; a static file is served with
+1. plain HTTP is redirected; ``/healthz`` and ``/readyz`` answer (a burst of ``/readyz`` gets
+   429s from the proxy beyond a few a second); a static file is served with
    a long cache lifetime; the pages come in Spanish when asked;
 2. the referral loop as the real roles: clinic staff add a client, screen her, find a food
    service for her need, send with her verbal consent; the agency's staff find it in their inbox,
@@ -35,8 +36,9 @@ HTTPS only:
    no referral or timeline event lost, no answer 500 and none hung (the pages answered 503 while
    the database was down), one beat, logs as JSON with request ids and no client data;
 6. the app's database role can neither switch off nor empty the audit trail; a backup
-   (``deploy/backup.sh``, as the owner) restored into an empty database holds every referral,
-   and the application's role reads it (the grants came back with the tables);
+   (``deploy/backup.sh``, as the owner) is refused by ``deploy/restore.sh`` for the live
+   buckets (not empty), then restored into an empty database and new buckets: it holds every
+   referral, and the application's role reads it (the grants came back with the tables);
 7. everything stopped cleanly.
 
 The output says each fault injected and what was counted. Exit status 0 when every check
@@ -159,6 +161,17 @@ def front_door(stack: Stack, report: Report) -> None:
     report.check(
         ready.status_code == 200, f"/readyz answers {ready.status_code}: {ready.text[:200]}"
     )
+    # Each /readyz asks the database, cache, broker and search: the proxy holds a client to a
+    # few a second, so that it cannot be turned into load on all four.
+    burst = Counter(
+        session.get(f"{stack.base_url}/readyz", timeout=10).status_code for _ in range(40)
+    )
+    report.check(
+        burst[429] > 0 and set(burst) <= {200, 429},
+        f"40 /readyz at once through the proxy: {dict(sorted(burst.items()))} (429 beyond a "
+        "few a second per client)",
+    )
+    time.sleep(3)  # the limit's bucket drains before anything else probes
     home = session.get(f"{stack.base_url}/", timeout=10)
     hsts = home.headers.get("Strict-Transport-Security", "")
     report.check(
@@ -852,6 +865,26 @@ def logs_checked(stack: Stack, report: Report, client: SmokeClient) -> None:
 
 
 # --- 6. backup and restore --------------------------------------------------------------------
+def empty_buckets(stack: Stack) -> dict[str, str]:
+    """Two new, empty buckets to restore into, as the settings name them."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"],
+        region_name=stack.env["AWS_S3_REGION_NAME"],
+        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
+    )
+    names = {
+        "AWS_STORAGE_BUCKET_NAME": "handoff-restored-media",
+        "AWS_PRIVATE_BUCKET_NAME": "handoff-restored-private",
+    }
+    for bucket in names.values():
+        client.create_bucket(Bucket=bucket)
+    return names
+
+
 def backup_restored(stack: Stack, report: Report, backup_image: str | None = None) -> None:
     """deploy/backup.sh, then deploy/restore.sh into an empty database: from this checkout, or
     with ``backup_image`` as the backup job runs them (the image's ``backup`` stage, with its
@@ -899,10 +932,19 @@ def backup_restored(stack: Stack, report: Report, backup_image: str | None = Non
             ).fetchall()
         }
     restored_url = stack.owner_database_url.rsplit("/", 1)[0] + "/handoff_restored"
-    restore = script("restore", str(made[-1]), env={**env, "DATABASE_URL": restored_url})
+    restore_env = {**env, "DATABASE_URL": restored_url}
+    # Into the live buckets: refused before the database is touched (they hold objects).
+    into_live = script("restore", str(made[-1]), env=restore_env)
+    report.check(
+        into_live.returncode == 1 and "is not empty" in into_live.stderr,
+        "deploy/restore.sh refuses the live buckets, which are not empty: "
+        + (into_live.stderr.strip()[-200:] or f"exit {into_live.returncode}"),
+    )
+    restore_env.update(empty_buckets(stack))
+    restore = script("restore", str(made[-1]), env=restore_env)
     if not report.check(
         restore.returncode == 0,
-        "deploy/restore.sh into an empty database: "
+        "deploy/restore.sh into an empty database and empty buckets: "
         + (restore.stdout.strip()[-300:] or restore.stderr[-300:]),
     ):
         return

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -61,6 +62,12 @@ def _run(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
     """An empty database beside the test database, dropped afterwards."""
+    with _scratch_database() as name:
+        yield name
+
+
+@contextmanager
+def _scratch_database() -> Iterator[str]:
     _require_postgresql()
     name = f"handoff_restore_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(_url("postgres"), autocommit=True) as admin:
@@ -173,6 +180,18 @@ def test_a_backup_restores_into_an_empty_database(tmp_path: Path, scratch_databa
     assert again.returncode != 0
     assert "restore into an empty one" in again.stderr
 
+    # Into an empty database but folders that hold files (the ones just restored): refused
+    # before pg_restore, so that the same restore can be run again once the folders are right.
+    with _scratch_database() as empty:
+        crowded = _run("restore.sh", str(backup), env={**restore_env, "DATABASE_URL": _url(empty)})
+        assert crowded.returncode == 1
+        assert f"{restored_media} is not empty" in crowded.stderr
+        with psycopg.connect(_url(empty)) as still_empty:
+            (tables,) = still_empty.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchone()  # type: ignore[misc]
+        assert tables == 0
+
     # Files from a filesystem while a bucket is configured: refused before the database is read
     # (a restore failing after pg_restore could not be run again into the same database).
     mixed = _run(
@@ -254,7 +273,10 @@ def _objects(client: Any, bucket: str) -> dict[str, bytes]:
 
 
 def test_buckets_are_copied_and_restored(
-    s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     import runpy
 
@@ -287,6 +309,14 @@ def test_buckets_are_copied_and_restored(
     }
     head = client.head_object(Bucket="private-restored", Key="consents/x.pdf")
     assert head["ContentType"] == "application/pdf"
+
+    # restore.sh asks first whether the buckets are empty: these now are not.
+    assert module["main"](["check", str(tmp_path / "objects")]) == 1
+    assert "the bucket media-restored is not empty" in capsys.readouterr().err
+    for key, value in _bucket_env(s3_server, "shared").items():
+        monkeypatch.setenv(key, value)
+    assert module["main"](["check", str(tmp_path / "objects")]) == 0
+    assert module["main"](["check", str(tmp_path)]) == 1  # not an object backup
 
     # Into one shared bucket: private files under private/, as cms/object_storage.py keeps them.
     for key, value in _bucket_env(s3_server, "shared").items():
