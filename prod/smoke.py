@@ -330,16 +330,8 @@ def _sent_number(sent: Any) -> int:
 def private_objects(stack: Stack, report: Report) -> None:
     """The signed form is an object in the private bucket, encrypted, and nobody without the
     keys reads it."""
-    import boto3
-
     env = stack.env
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_S3_ENDPOINT_URL"],
-        region_name=env["AWS_S3_REGION_NAME"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = stack.s3_client()
     bucket = env["AWS_PRIVATE_BUCKET_NAME"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     forms = [key for key in keys if key.endswith(".pdf")]
@@ -867,21 +859,11 @@ def logs_checked(stack: Stack, report: Report, client: SmokeClient) -> None:
 # --- 6. backup and restore --------------------------------------------------------------------
 def empty_buckets(stack: Stack) -> dict[str, str]:
     """Two new, empty buckets to restore into, as the settings name them."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=stack.env["AWS_S3_ENDPOINT_URL"],
-        region_name=stack.env["AWS_S3_REGION_NAME"],
-        aws_access_key_id=stack.env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.env["AWS_SECRET_ACCESS_KEY"],
-    )
     names = {
         "AWS_STORAGE_BUCKET_NAME": "handoff-restored-media",
         "AWS_PRIVATE_BUCKET_NAME": "handoff-restored-private",
     }
-    for bucket in names.values():
-        client.create_bucket(Bucket=bucket)
+    stack.private_buckets_make(*names.values())
     return names
 
 

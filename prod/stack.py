@@ -744,16 +744,19 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": secrets.token_hex(16),
             "AWS_S3_REGION_NAME": "us-east-1",
         }
-        import boto3
+        self.env.update({**credentials, "AWS_S3_ENDPOINT_URL": endpoint})
+        buckets = {
+            "AWS_STORAGE_BUCKET_NAME": "handoff-media",
+            "AWS_PRIVATE_BUCKET_NAME": "handoff-private",
+        }
+        self.private_buckets_make(*buckets.values())
+        self.env.update(buckets)
+        self.say(f"object storage: moto's S3 server on port {self.s3_port}, two private buckets")
 
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        )
-        for bucket in ("handoff-media", "handoff-private"):
+    def private_buckets_make(self, *names: str) -> None:
+        """Buckets in the stack's object storage, public access blocked, as production's are."""
+        client = self.s3_client()
+        for bucket in names:
             client.create_bucket(Bucket=bucket)
             client.put_public_access_block(
                 Bucket=bucket,
@@ -764,15 +767,18 @@ class Stack:
                     "RestrictPublicBuckets": True,
                 },
             )
-        self.env.update(
-            {
-                **credentials,
-                "AWS_S3_ENDPOINT_URL": endpoint,
-                "AWS_STORAGE_BUCKET_NAME": "handoff-media",
-                "AWS_PRIVATE_BUCKET_NAME": "handoff-private",
-            }
+
+    def s3_client(self) -> Any:
+        """A boto3 client of the stack's object storage, with the application's credentials."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.env["AWS_S3_ENDPOINT_URL"],
+            region_name=self.env["AWS_S3_REGION_NAME"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
         )
-        self.say(f"object storage: moto's S3 server on port {self.s3_port}, two private buckets")
 
     def manage(
         self,
