@@ -109,10 +109,30 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
+# Chromium now and then refuses a capture ("Unable to capture screenshot") while the page is
+# still compositing a frame; seen once in CI on a full-page capture of a page just drawn.
+CAPTURE_REFUSED = "Unable to capture screenshot"
+CAPTURE_TRIES = 3
+
+
 def screenshot(tab, name: str) -> Path:
+    """Saves the whole page as a test artifact, asking again if Chromium refuses a capture."""
+    from playwright.sync_api import Error
+
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    tab.screenshot(path=str(path), full_page=True)
+    for _ in range(CAPTURE_TRIES - 1):
+        try:
+            tab.screenshot(path=str(path), full_page=True)
+            return path
+        except Error as error:
+            if CAPTURE_REFUSED not in str(error):
+                raise
+        # Two animation frames: the next capture waits for a frame the page has drawn.
+        tab.evaluate(
+            "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+        )
+    tab.screenshot(path=str(path), full_page=True)  # the last try's refusal fails the test
     return path
 
 
